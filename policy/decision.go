@@ -65,7 +65,8 @@ const (
 // Decision is the explainable outcome for one call at one moment. It is a
 // plain value: copying it is cheap and it holds no reference to the policy.
 type Decision struct {
-	Record        bool            // may the call be recorded now
+	Record        bool            // the call is selected for recording (purpose below)
+	Capture       bool            // audio may be captured right now: Record, nothing Pending, not paused
 	Purpose       Purpose         // the one purpose (empty when Record is false and none applies)
 	Mode          Mode            // the policy's mode
 	Reason        Reason          // why
@@ -74,7 +75,10 @@ type Decision struct {
 	Draw          uint64          // the keyed sampling draw (sampling and grid modes)
 	Retention     Period          // the retention fixed by the purpose and policy
 	Deadline      time.Time       // when a recording made now must be deleted
+	LawfulBasis   string          // GDPR Art. 6 basis for this call (consent under opt-in profiles)
 	Requires      Requirement     // what must happen before capture starts
+	Pending       Requirement     // what of Requires has not happened yet
+	Purge         bool            // the host must discard what was captured (objection)
 	OnObjection   ObjectionEffect // what an objection does
 	Candidate     bool            // recording may start later on an agent/supervisor action
 }

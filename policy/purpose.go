@@ -126,24 +126,16 @@ func (p Period) String() string {
 	return s
 }
 
-// longest and shortest return the extreme lengths of p over every start date
-// of a four-year cycle, so that comparisons hold whatever the start date.
-func (p Period) extremes() (shortest, longest time.Duration) {
+// Exceeds reports whether p ends after limit for some start date: "P183D"
+// exceeds "P6M" because six months can be 181 days. Every start date of a
+// four-year cycle is tried, so the answer holds whatever the start date.
+func (p Period) Exceeds(limit Period) bool {
 	start := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
-	shortest = time.Duration(1<<63 - 1)
 	for d := 0; d < 4*366; d++ {
 		t := start.AddDate(0, 0, d)
-		l := p.AddTo(t).Sub(t)
-		shortest = min(shortest, l)
-		longest = max(longest, l)
+		if p.AddTo(t).After(limit.AddTo(t)) {
+			return true
+		}
 	}
-	return shortest, longest
-}
-
-// Exceeds reports whether p can be longer than limit for some start date:
-// "P183D" exceeds "P6M" because six months can be 181 days.
-func (p Period) Exceeds(limit Period) bool {
-	_, longest := p.extremes()
-	shortest, _ := limit.extremes()
-	return longest > shortest
+	return false
 }

@@ -1,0 +1,306 @@
+package policy
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Policy is a recording policy: which calls may be recorded, why, and how.
+// The zero Policy records nothing (privacy by default, R32).
+//
+// A Policy is a list of rules, each for one purpose. Automatic rules
+// (sampling, grid, statute) are evaluated in order when the call begins and
+// the first that selects the call gives the recording its purpose; manual
+// rules (agent, supervisor) make the call a candidate that an agent or a
+// supervisor may start later.
+type Policy struct {
+	Name    string  `json:"name,omitempty"`
+	Profile Profile `json:"profile,omitempty"` // jurisdiction of calls the host does not label; empty: strictest (R33)
+	Rules   []Rule  `json:"rules,omitempty"`
+	// ProtectedLines are lines or agent ids never recorded (staff
+	// representatives, R20). Private and internal calls are always excluded.
+	ProtectedLines []string `json:"protected_lines,omitempty"`
+}
+
+// Rule is one way of recording for one purpose.
+type Rule struct {
+	Purpose Purpose `json:"purpose"`
+	Mode    Mode    `json:"mode"`
+	// Rate is the share of calls sampled, in (0, 1), for ModeSampling.
+	Rate float64 `json:"rate,omitempty"`
+	// Cap optionally limits sampled recordings per period (ModeSampling).
+	Cap *Cap `json:"cap,omitempty"`
+	// Grid is K calls per agent per period (ModeGrid).
+	Grid *Grid `json:"grid,omitempty"`
+	// Statute names the law that requires recording (LegalObligation).
+	Statute string `json:"statute,omitempty"`
+	// Retention of recordings; zero means the purpose's default. Above the
+	// purpose's maximum is refused.
+	Retention Period `json:"retention,omitzero"`
+	// AccessRoles narrows the purpose's roles; it can never widen them.
+	AccessRoles []Role `json:"access_roles,omitempty"`
+}
+
+// Cap limits a sampling rule to Max recordings per calendar period.
+type Cap struct {
+	Max int    `json:"max"`
+	Per Window `json:"per"`
+}
+
+// Grid records PerAgent calls per agent per calendar period, spread over it.
+type Grid struct {
+	PerAgent int    `json:"per_agent"`
+	Per      Window `json:"per"`
+	// ExpectedCallsPerAgent, when known, lets the check refuse a grid that
+	// would record every call of an agent (R1).
+	ExpectedCallsPerAgent int `json:"expected_calls_per_agent,omitempty"`
+}
+
+// Window is a calendar counting period for caps and grids.
+type Window string
+
+// Windows (UTC calendar).
+const (
+	Day   Window = "day"
+	Week  Window = "week" // ISO week, Monday to Sunday
+	Month Window = "month"
+)
+
+// Load reads a policy from JSON, rejecting unknown fields, trailing data and
+// unlawful configurations. Errors are *ConfigError naming the field.
+func Load(r io.Reader) (*Policy, error) {
+	data, err := io.ReadAll(io.LimitReader(r, 1<<20+1))
+	if err != nil {
+		return nil, fmt.Errorf("policy: read: %w", err)
+	}
+	if len(data) > 1<<20 {
+		return nil, &ConfigError{Field: "(document)", Msg: "larger than 1 MiB", Err: errors.New("too large")}
+	}
+	return Parse(data)
+}
+
+// Parse is Load on a byte slice.
+func Parse(data []byte) (*Policy, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var p Policy
+	if err := dec.Decode(&p); err != nil {
+		return nil, jsonError(err)
+	}
+	if dec.More() {
+		return nil, &ConfigError{Field: "(document)", Msg: "trailing data after the policy object", Err: errors.New("trailing data")}
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+var unknownField = regexp.MustCompile(`unknown field "([^"]*)"`)
+
+func jsonError(err error) error {
+	ce := &ConfigError{Field: "(document)", Msg: err.Error(), Err: err}
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	var pe *periodError
+	switch {
+	case errors.As(err, &pe):
+		ce.Field = "rules[].retention" // the only period field
+		ce.Rule = "R9"
+		ce.Msg = pe.Error()
+	case errors.As(err, &te):
+		ce.Field = te.Field
+		ce.Msg = fmt.Sprintf("expected %s, got JSON %s", te.Type, te.Value)
+	case errors.As(err, &se):
+		ce.Msg = fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, err)
+	default:
+		if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
+			ce.Field = m[1]
+			ce.Msg = "unknown field"
+		}
+	}
+	return ce
+}
+
+// Validate checks p against the rules it must obey and returns the first
+// problem as a *ConfigError naming the field and the rule. A nil error means
+// the policy may be used.
+func (p *Policy) Validate() error {
+	switch p.Profile {
+	case ProfileUnknown, ProfileFR, ProfileDE, ProfileUSAllParty, ProfileUSOneParty, ProfileUK, ProfileMiFID, ProfileFRInsurance:
+	default:
+		return &ConfigError{Field: "profile", Rule: "R33", Msg: fmt.Sprintf("unknown profile %q", p.Profile), Err: ErrRefused}
+	}
+	sumRates := 0.0
+	for i := range p.Rules {
+		r := &p.Rules[i]
+		f := func(name string) string { return fmt.Sprintf("rules[%d].%s", i, name) }
+		rules, ok := rules[r.Purpose]
+		if !ok {
+			return &ConfigError{Field: f("purpose"), Rule: "R6", Msg: fmt.Sprintf("unknown purpose %q: one of training, evaluation, quality, contract-proof, legal-obligation", r.Purpose), Err: ErrUnknownPurpose}
+		}
+		statute := strings.TrimSpace(r.Statute) != ""
+		if rules.NeedsStatute && !statute {
+			return refuse(f("statute"), "R1", "purpose %s must name the statute that requires recording (e.g. \"MiFID II Art. 16(7)\")", r.Purpose)
+		}
+		if statute && r.Purpose != LegalObligation {
+			return refuse(f("statute"), "R6", "a statute is only named by a legal-obligation rule, not %s", r.Purpose)
+		}
+		if rules.AgentTriggerOnly && r.Mode != ModeAgent {
+			return refuse(f("mode"), "R4", "%s recording may only start on an agent action (mode \"agent\"), not %q", r.Purpose, r.Mode)
+		}
+		switch r.Mode {
+		case ModeOff, ModeAgent, ModeSupervisor:
+		case ModeSampling:
+			if math.IsNaN(r.Rate) || r.Rate <= 0 {
+				return refuse(f("rate"), "R2", "sampling rate must be above 0, got %v", r.Rate)
+			}
+			if r.Rate >= 1 {
+				if r.Purpose == LegalObligation {
+					return refuse(f("rate"), "R1", "rate %v records every call: a statute's recording uses mode \"statute\"", r.Rate)
+				}
+				return refuse(f("rate"), "R1", "rate %v records every call: systematic recording is only lawful when a statute requires it (CNIL: \"ponctuel et aléatoire\"; sanctions S1-S5)", r.Rate)
+			}
+			sumRates += r.Rate
+			if r.Cap != nil {
+				if r.Cap.Max <= 0 {
+					return refuse(f("cap.max"), "R2", "cap must be at least 1, got %d", r.Cap.Max)
+				}
+				if !r.Cap.Per.valid() {
+					return refuse(f("cap.per"), "R2", "unknown period %q: day, week or month", r.Cap.Per)
+				}
+			}
+		case ModeGrid:
+			if r.Grid == nil || r.Grid.PerAgent <= 0 {
+				return refuse(f("grid.per_agent"), "R2", "a grid needs per_agent >= 1")
+			}
+			if !r.Grid.Per.valid() {
+				return refuse(f("grid.per"), "R2", "unknown period %q: day, week or month", r.Grid.Per)
+			}
+			if r.Grid.ExpectedCallsPerAgent > 0 && r.Grid.PerAgent >= r.Grid.ExpectedCallsPerAgent {
+				return refuse(f("grid.per_agent"), "R1", "%d per agent of %d expected calls records every call of an agent: systematic", r.Grid.PerAgent, r.Grid.ExpectedCallsPerAgent)
+			}
+		case ModeStatute:
+			if r.Purpose != LegalObligation {
+				return refuse(f("mode"), "R1", "mode \"statute\" records every in-scope call: only for purpose legal-obligation naming its statute, not %s", r.Purpose)
+			}
+		case "always", "all", "systematic", "permanent":
+			return refuse(f("mode"), "R1", "mode %q records every call: systematic recording is only lawful when a statute requires it (use purpose legal-obligation, mode \"statute\", and name the statute)", r.Mode)
+		default:
+			return refuse(f("mode"), "R2", "unknown mode %q: off, agent, supervisor, sampling, grid or statute", r.Mode)
+		}
+		if r.Mode != ModeSampling && (r.Rate != 0 || r.Cap != nil) {
+			return refuse(f("rate"), "R2", "rate and cap only apply to mode sampling")
+		}
+		if r.Mode != ModeGrid && r.Grid != nil {
+			return refuse(f("grid"), "R2", "grid only applies to mode grid")
+		}
+		if r.Retention.Years < 0 || r.Retention.Months < 0 || r.Retention.Days < 0 {
+			return refuse(f("retention"), "R9", "negative retention %s", r.Retention)
+		}
+		if !r.Retention.IsZero() && r.Retention.Exceeds(rules.MaxRetention) {
+			return refuse(f("retention"), retentionRule(r.Purpose), "retention %s exceeds the maximum %s for %s", r.Retention, rules.MaxRetention, r.Purpose)
+		}
+		for j, role := range r.AccessRoles {
+			if !r.Purpose.Allows(role) {
+				return refuse(fmt.Sprintf("rules[%d].access_roles[%d]", i, j), "R25", "role %q may not access %s recordings (allowed: %v)", role, r.Purpose, rules.AccessRoles)
+			}
+		}
+	}
+	if sumRates >= 1 {
+		return refuse("rules", "R1", "sampling rates add up to %.2f: together they record every call (systematic)", sumRates)
+	}
+	return nil
+}
+
+func retentionRule(p Purpose) string {
+	switch p {
+	case ContractProof:
+		return "R10"
+	case LegalObligation:
+		return "R11"
+	}
+	return "R9"
+}
+
+func (w Window) valid() bool { return w == Day || w == Week || w == Month }
+
+// Version returns the policy version: a hash of its canonical configuration
+// ("pv1:" and 32 hex digits). Two policies with the same meaning and the same
+// field values have the same version; any change gives a new one.
+func (p *Policy) Version() string {
+	c := *p
+	c.Rules = append([]Rule(nil), p.Rules...)
+	for i := range c.Rules {
+		if c.Rules[i].Retention.IsZero() {
+			if r, ok := rules[c.Rules[i].Purpose]; ok {
+				c.Rules[i].Retention = r.DefaultRetention
+			}
+		}
+		c.Rules[i].Statute = strings.TrimSpace(c.Rules[i].Statute)
+	}
+	b, _ := json.Marshal(c) // struct fields only: a fixed order, no maps
+	sum := sha256.Sum256(append([]byte("consentrec policy v1\x00"), b...))
+	return "pv1:" + hex.EncodeToString(sum[:16])
+}
+
+// MarshalText renders p as an ISO 8601 duration.
+func (p Period) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+type periodError struct{ s string }
+
+func (e *periodError) Error() string {
+	return fmt.Sprintf("invalid retention %q: want an ISO 8601 period such as \"P30D\", \"P6M\" or \"P5Y\"", e.s)
+}
+
+// UnmarshalText parses an ISO 8601 period of years, months, weeks and days
+// ("P30D", "P6M", "P1Y2M", "P4W"). Time components are refused: retention
+// is counted in calendar days.
+func (p *Period) UnmarshalText(b []byte) error {
+	s := string(b)
+	if len(s) < 3 || s[0] != 'P' {
+		return &periodError{s}
+	}
+	var out Period
+	rest := s[1:]
+	seen := ""
+	for rest != "" {
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i == len(rest) || i > 6 {
+			return &periodError{s}
+		}
+		n, _ := strconv.Atoi(rest[:i])
+		unit := rest[i]
+		if strings.IndexByte(seen, unit) >= 0 || (seen != "" && strings.IndexByte("YMWD", unit) <= strings.IndexByte("YMWD", seen[len(seen)-1])) {
+			return &periodError{s}
+		}
+		seen += string(unit)
+		switch unit {
+		case 'Y':
+			out.Years = n
+		case 'M':
+			out.Months = n
+		case 'W':
+			out.Days += 7 * n
+		case 'D':
+			out.Days += n
+		default:
+			return &periodError{s}
+		}
+		rest = rest[i+1:]
+	}
+	*p = out
+	return nil
+}

@@ -1,0 +1,335 @@
+package policy
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+	"math"
+	"sync"
+	"time"
+)
+
+// Decider decides whether a call may be recorded.
+//
+// Decide must be safe for concurrent use. It returns a Decision even when
+// the answer is "do not record"; an error means no decision could be made
+// (e.g. the counter failed), and the host must then not record.
+type Decider interface {
+	Decide(ctx context.Context, call CallInfo) (Decision, error)
+}
+
+// DeciderFunc adapts a function to a Decider.
+type DeciderFunc func(ctx context.Context, call CallInfo) (Decision, error)
+
+// Decide calls f(ctx, call).
+func (f DeciderFunc) Decide(ctx context.Context, call CallInfo) (Decision, error) {
+	return f(ctx, call)
+}
+
+// CallInfo is what the host knows about a call when it begins. It carries no
+// personal data: the caller's number stays with the host (use SubjectKey).
+type CallInfo struct {
+	ID      string    // the call id; the sampling draw is keyed on it
+	Agent   string    // the agent's id (grids, protected lines)
+	Line    string    // the line or queue (protected lines)
+	Time    time.Time // when the call began; zero means now
+	Profile Profile   // the caller's jurisdiction; empty: the policy's, else the strictest (R33)
+	// Private marks a private call (R20); Internal a call between
+	// employees. Both are never recorded.
+	Private, Internal bool
+	// InScope marks a call covered by a statute rule (e.g. a call about
+	// client orders under MiFID II). Statute rules record only such calls.
+	InScope bool
+}
+
+// Options configure an Engine. The zero value is valid for policies without
+// sampling or grid rules.
+type Options struct {
+	// Key is the secret of the sampling draw (HMAC-SHA-256). Required, at
+	// least 16 bytes, when a rule samples or uses a grid. Keep it from
+	// agents; give it to auditors so they can re-check any decision.
+	Key []byte
+	// Counter keeps cap and grid counts. Nil means a new MemCounter.
+	Counter Counter
+}
+
+// ErrNoKey: a sampling or grid rule without a draw key.
+var ErrNoKey = errors.New("sampling key missing or shorter than 16 bytes")
+
+// Engine applies a policy to calls. It is safe for concurrent use.
+type Engine struct {
+	p         Policy
+	version   string
+	counter   Counter
+	protected map[string]bool
+	rules     []compiled
+	drawers   sync.Pool // *drawer
+}
+
+type compiled struct {
+	Rule
+	lawful    string
+	retention Period
+	threshold uint64 // sampling: draw < threshold selects
+}
+
+// New validates p and returns an Engine for it.
+func New(p *Policy, opts Options) (*Engine, error) {
+	if p == nil {
+		p = &Policy{}
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	e := &Engine{p: *p, version: p.Version(), counter: opts.Counter, protected: map[string]bool{}}
+	if e.counter == nil {
+		e.counter = &MemCounter{}
+	}
+	for _, l := range p.ProtectedLines {
+		e.protected[l] = true
+	}
+	needKey := false
+	for _, r := range p.Rules {
+		rr := rules[r.Purpose]
+		c := compiled{Rule: r, lawful: rr.LawfulBasis, retention: r.Retention}
+		if c.retention.IsZero() {
+			c.retention = rr.DefaultRetention
+		}
+		switch r.Mode {
+		case ModeSampling:
+			needKey = true
+			t := r.Rate * math.Exp2(64)
+			if t >= math.Exp2(64) {
+				c.threshold = math.MaxUint64
+			} else {
+				c.threshold = uint64(t)
+			}
+		case ModeGrid:
+			needKey = true
+		}
+		e.rules = append(e.rules, c)
+	}
+	if needKey && len(opts.Key) < 16 {
+		return nil, fmt.Errorf("policy engine: %w", ErrNoKey)
+	}
+	key := append([]byte(nil), opts.Key...)
+	e.drawers.New = func() any {
+		return &drawer{mac: hmac.New(sha256.New, key), buf: make([]byte, 0, 128)}
+	}
+	return e, nil
+}
+
+// Version is the policy version every decision carries.
+func (e *Engine) Version() string { return e.version }
+
+// Policy returns a copy of the engine's policy.
+func (e *Engine) Policy() Policy { return e.p }
+
+type drawer struct {
+	mac hash.Hash
+	buf []byte
+	sum [sha256.Size]byte
+}
+
+// Draw returns the keyed sampling draw of a call for rule i: the first 8
+// bytes of HMAC-SHA-256(key, "consentrec draw v1" || version || i || callID).
+// Anyone holding the key and the policy can recompute it.
+func (e *Engine) Draw(rule int, callID string) uint64 {
+	d := e.drawers.Get().(*drawer)
+	d.buf = append(d.buf[:0], "consentrec draw v1\x00"...)
+	d.buf = append(d.buf, e.version...)
+	d.buf = binary.BigEndian.AppendUint16(append(d.buf, 0), uint16(rule))
+	d.buf = append(d.buf, callID...)
+	d.mac.Reset()
+	d.mac.Write(d.buf)
+	s := d.mac.Sum(d.sum[:0])
+	v := binary.BigEndian.Uint64(s)
+	e.drawers.Put(d)
+	return v
+}
+
+// DrawFraction maps a draw to [0, 1).
+func DrawFraction(draw uint64) float64 { return float64(draw>>11) / (1 << 53) }
+
+// profileOf resolves the call's profile: the call's, else the policy's, else
+// ProfileUnknown, which applies the strictest rules (R33).
+func (e *Engine) profileOf(c CallInfo) Profile {
+	if c.Profile != ProfileUnknown {
+		return c.Profile
+	}
+	return e.p.Profile
+}
+
+// Decide implements Decider: the decision at the start of the call, before
+// any notice or consent. Use Begin to follow the call's later events.
+func (e *Engine) Decide(ctx context.Context, c CallInfo) (Decision, error) {
+	if c.Time.IsZero() {
+		c.Time = time.Now()
+	}
+	d := Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version, Profile: e.profileOf(c)}
+	if c.Private || c.Internal || (c.Agent != "" && e.protected[c.Agent]) || (c.Line != "" && e.protected[c.Line]) {
+		d.Reason = ReasonExcluded
+		return d, nil
+	}
+	var candidate *compiled
+	first := true
+	for i := range e.rules {
+		r := &e.rules[i]
+		var ok bool
+		var reason Reason
+		var err error
+		switch r.Mode {
+		case ModeOff:
+			continue
+		case ModeAgent, ModeSupervisor:
+			if candidate == nil {
+				candidate = r
+			}
+			continue
+		case ModeStatute:
+			ok, reason = c.InScope, ReasonStatute
+			if !ok {
+				reason = ReasonOutOfScope
+			}
+		case ModeSampling:
+			d.Draw = e.Draw(i, c.ID)
+			ok, reason, err = e.sample(ctx, i, r, d.Draw, c.Time)
+		case ModeGrid:
+			d.Draw = e.Draw(i, c.ID)
+			ok, reason, err = e.grid(ctx, i, r, d.Draw, c)
+		}
+		if err != nil {
+			return Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version}, fmt.Errorf("policy decide %s: %w", c.ID, err)
+		}
+		if ok {
+			e.fill(&d, r, c)
+			d.Record, d.Reason = true, reason
+			return d, nil
+		}
+		if first {
+			d.Mode, d.Reason = r.Mode, reason
+			first = false
+		}
+	}
+	if candidate != nil {
+		if first {
+			d.Mode, d.Reason = candidate.Mode, ReasonAwaitAgent
+			if candidate.Mode == ModeSupervisor {
+				d.Reason = ReasonAwaitSupervisor
+			}
+		}
+		d.Candidate = true
+		d.Requires, d.OnObjection = requirements(d.Profile, candidate.Purpose)
+	}
+	return d, nil
+}
+
+// fill sets what the selected rule fixes on d.
+func (e *Engine) fill(d *Decision, r *compiled, c CallInfo) {
+	d.Purpose, d.Mode, d.Retention = r.Purpose, r.Mode, r.retention
+	d.Deadline = r.retention.AddTo(c.Time.UTC())
+	d.LawfulBasis = r.lawful
+	d.Requires, d.OnObjection = requirements(d.Profile, r.Purpose)
+	if d.Requires.Has(NeedConsent) {
+		d.LawfulBasis = "6(1)(a) consent"
+	}
+	d.Pending = d.Requires
+}
+
+// requirements gives what must happen before recording and what an
+// objection does, for a profile and a purpose.
+func requirements(p Profile, purpose Purpose) (Requirement, ObjectionEffect) {
+	req := NeedNotice // every profile informs first (R14; UK IPA s.46; US implied consent)
+	if (p == ProfileDE || p == ProfileUnknown) && purpose != LegalObligation {
+		req |= NeedConsent // opt-in (R16); unknown location: the strictest (R33)
+	}
+	switch {
+	case p == ProfileFRInsurance:
+		return req, ObjectionEndCall // R18
+	case purpose == LegalObligation:
+		return req, ObjectionNotApplicable // Art. 21 does not apply to 6(1)(c)
+	}
+	return req, ObjectionStopAndPurge // R15
+}
+
+func (e *Engine) sample(ctx context.Context, i int, r *compiled, draw uint64, t time.Time) (bool, Reason, error) {
+	if draw >= r.threshold {
+		return false, ReasonNotSampled, nil
+	}
+	if r.Cap == nil {
+		return true, ReasonSampled, nil
+	}
+	start, _ := r.Cap.Per.bounds(t)
+	ok, err := e.counter.Take(ctx, CounterKey{Policy: e.version, Rule: i, Period: start.Unix()}, int64(r.Cap.Max))
+	if err != nil {
+		return false, "", err
+	}
+	if !ok {
+		return false, ReasonCapReached, nil
+	}
+	return true, ReasonSampled, nil
+}
+
+// grid spreads PerAgent recordings over the period: the period is cut into
+// PerAgent slots and by the end of slot k at most k+1 calls are recorded. In
+// a slot, a call is selected when its draw falls under the elapsed share of
+// the slot (so agents cannot tell which call will be), or under one half when
+// an earlier slot was missed (catch-up).
+func (e *Engine) grid(ctx context.Context, i int, r *compiled, draw uint64, c CallInfo) (bool, Reason, error) {
+	if c.Agent == "" {
+		return false, ReasonGridNotSelected, nil
+	}
+	start, end := r.Grid.Per.bounds(c.Time)
+	k := float64(r.Grid.PerAgent)
+	pos := float64(c.Time.Sub(start)) / float64(end.Sub(start)) * k
+	slot := math.Floor(pos)
+	allowed := int64(slot) + 1
+	key := CounterKey{Policy: e.version, Rule: i, Agent: c.Agent, Period: start.Unix()}
+	n, err := e.counter.Count(ctx, key)
+	if err != nil {
+		return false, "", err
+	}
+	if n >= int64(r.Grid.PerAgent) {
+		return false, ReasonGridFull, nil
+	}
+	if n >= allowed {
+		return false, ReasonGridNotSelected, nil
+	}
+	q := pos - slot
+	if n < allowed-1 {
+		q = max(q, 0.5)
+	}
+	if DrawFraction(draw) >= q {
+		return false, ReasonGridNotSelected, nil
+	}
+	ok, err := e.counter.Take(ctx, key, allowed)
+	if err != nil {
+		return false, "", err
+	}
+	if !ok {
+		return false, ReasonGridNotSelected, nil
+	}
+	return true, ReasonGridSelected, nil
+}
+
+// bounds returns the UTC calendar period of w that contains t.
+func (w Window) bounds(t time.Time) (start, end time.Time) {
+	t = t.UTC()
+	y, m, d := t.Date()
+	switch w {
+	case Day:
+		start = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		return start, start.AddDate(0, 0, 1)
+	case Week:
+		wd := (int(t.Weekday()) + 6) % 7 // Monday = 0
+		start = time.Date(y, m, d-wd, 0, 0, 0, 0, time.UTC)
+		return start, start.AddDate(0, 0, 7)
+	default:
+		start = time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+		return start, start.AddDate(0, 1, 0)
+	}
+}
