@@ -1,0 +1,12 @@
+package retention_test
+
+import (
+	"testing"
+
+	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/retentiontest"
+)
+
+func TestMemCatalog(t *testing.T) {
+	retentiontest.TestCatalog(t, func(*testing.T) retention.Catalog { return retention.NewMemCatalog() })
+}

@@ -1,0 +1,289 @@
+package retention
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/consentrec/consentrec/policy"
+)
+
+// Sentinel errors. Check them with errors.Is; every method documents which
+// it returns.
+var (
+	// ErrNotFound: no recording with that id in the catalog.
+	ErrNotFound = errors.New("recording not found")
+	// ErrExists: Add of an id already catalogued.
+	ErrExists = errors.New("recording already catalogued")
+	// ErrHeld: the recording is under legal hold; it cannot be deleted,
+	// erased or marked for deletion.
+	ErrHeld = errors.New("recording under legal hold")
+	// ErrPendingDeletion: the recording is being deleted (a sweep or an
+	// erasure began and will finish); it can no longer be held or opened.
+	ErrPendingDeletion = errors.New("recording pending deletion")
+	// ErrNoSuchHold: Release names a case the recording is not held for.
+	ErrNoSuchHold = errors.New("no legal hold for that case")
+	// ErrInvalid: a malformed argument (empty id, unknown purpose, zero
+	// time, missing case reference or approver...). Wrapped in an
+	// *InvalidError naming the field.
+	ErrInvalid = errors.New("invalid argument")
+	// ErrNotConfigured: a Sweeper, Gate, Holds or Subjects is missing a
+	// required dependency (catalog, store or audit log).
+	ErrNotConfigured = errors.New("not configured")
+	// ErrDenied: the access gate refused an access. Wrapped in a
+	// *DeniedError that says why.
+	ErrDenied = errors.New("access denied")
+	// ErrNotErasable: erasure refused for a recording kept under a legal
+	// obligation (GDPR Art. 17(3)(b)).
+	ErrNotErasable = errors.New("recording kept under a legal obligation: not erasable")
+	// ErrIntegrity: a recording's bytes do not match the SHA-256 recorded
+	// in the catalog. Stores return their own integrity error (for
+	// recorder.Store, recorder.ErrIntegrity); see Gate.IsIntegrity.
+	ErrIntegrity = errors.New("recording integrity check failed")
+	// ErrIncomplete: a subject request could not be served for every
+	// recording; the report lists which and why.
+	ErrIncomplete = errors.New("request incomplete")
+)
+
+// InvalidError is a bad argument: it names the field and says what is wrong.
+// It wraps ErrInvalid.
+type InvalidError struct {
+	Field string
+	Msg   string
+}
+
+func (e *InvalidError) Error() string { return e.Field + ": " + e.Msg }
+
+// Unwrap returns ErrInvalid.
+func (e *InvalidError) Unwrap() error { return ErrInvalid }
+
+func invalid(field, format string, a ...any) error {
+	return &InvalidError{Field: field, Msg: fmt.Sprintf(format, a...)}
+}
+
+// Store is the audio storage the retention package deletes from and reads
+// through. recorder.Store satisfies it as is.
+//
+// Open returns a reader on a finalized recording. It verifies the recording's
+// integrity before returning and returns an error (recorder.ErrIntegrity for
+// the recorder's store) on mismatch, never a reader on corrupted bytes.
+// Delete removes a recording and its metadata; deleting an unknown id returns
+// an error wrapping fs.ErrNotExist, which this package treats as "already
+// deleted" so that every operation can be retried. Both may be called
+// concurrently and honour ctx.
+type Store interface {
+	Open(ctx context.Context, id string) (io.ReadCloser, error)
+	Delete(ctx context.Context, id string) error
+}
+
+// Hold is one legal hold on a recording: it blocks expiry and erasure until
+// released. A recording may be held for several cases at once; it stays held
+// until every case is released. There is no cap on the number of holds.
+type Hold struct {
+	Case     string    // case reference, e.g. "RG 24/01234"
+	Approver string    // the named person who approved the hold
+	Since    time.Time // when the hold was set (UTC)
+}
+
+// Gap is a stretch of a recording where audio was not captured (pause for
+// card data, loss), as offsets from the start of the recording.
+type Gap struct {
+	Start  time.Duration
+	End    time.Duration
+	Reason string
+}
+
+// Deletion says why a recording is being deleted. Once a deletion began, it
+// is finished by the next sweep even if the process dies in between.
+type Deletion string
+
+// Deletion causes.
+const (
+	DeletionNone    Deletion = ""
+	DeletionExpiry  Deletion = "expiry"  // its retention deadline passed
+	DeletionErasure Deletion = "erasure" // the data subject asked (GDPR Art. 17)
+)
+
+// Recording is one catalogued recording. It holds no personal data in clear:
+// Subject is a keyed hash (policy.SubjectKey).
+type Recording struct {
+	ID          string
+	CallID      string
+	Purpose     policy.Purpose
+	LawfulBasis string    // GDPR Art. 6 basis, fixed by the purpose
+	Created     time.Time // UTC
+	Deadline    time.Time // fixed at creation from the purpose; never moves
+	Subject     string    // policy.SubjectKey of the caller; empty if unknown
+	SHA256      string    // hex digest of the finalized file
+	Gaps        []Gap
+	Holds       []Hold   // legal holds, in the order they were set
+	Deletion    Deletion // non-empty once a deletion began
+}
+
+// Held reports whether r is under at least one legal hold.
+func (r Recording) Held() bool { return len(r.Holds) > 0 }
+
+// Expired reports whether r's deadline is at or before t: a recording is
+// due at its deadline exactly, not a nanosecond later.
+func (r Recording) Expired(t time.Time) bool { return !r.Deadline.After(t) }
+
+// Clone returns a deep copy of r.
+func (r Recording) Clone() Recording {
+	r.Gaps = slices.Clone(r.Gaps)
+	r.Holds = slices.Clone(r.Holds)
+	return r
+}
+
+// HoldFor returns the hold for case ref, if any.
+func (r Recording) HoldFor(ref string) (Hold, bool) {
+	for _, h := range r.Holds {
+		if h.Case == ref {
+			return h, true
+		}
+	}
+	return Hold{}, false
+}
+
+// Entry is what a host knows when a recording is finalized; New turns it into
+// a Recording with its deadline fixed from the purpose.
+type Entry struct {
+	ID        string
+	CallID    string
+	Purpose   policy.Purpose
+	Created   time.Time
+	Retention policy.Period // zero: the purpose's default retention
+	Subject   string        // policy.SubjectKey(secret, caller id)
+	SHA256    string
+	Gaps      []Gap
+}
+
+// New returns the catalog record of e: the lawful basis comes from the
+// purpose and the deadline is Created plus the retention (calendar
+// arithmetic). It refuses an unknown purpose, a retention above the purpose's
+// maximum, a subject that is not a keyed hash (a clear phone number must never
+// reach the catalog) and a malformed SHA-256, with an error wrapping ErrInvalid.
+func New(e Entry) (Recording, error) {
+	if err := validID(e.ID); err != nil {
+		return Recording{}, err
+	}
+	rules, err := e.Purpose.Rules()
+	if err != nil {
+		return Recording{}, invalid("purpose", "%v", err)
+	}
+	if e.Created.IsZero() {
+		return Recording{}, invalid("created", "zero time")
+	}
+	period := e.Retention
+	if period.IsZero() {
+		period = rules.DefaultRetention
+	}
+	if !rules.MaxRetention.IsZero() && period.Exceeds(rules.MaxRetention) {
+		return Recording{}, invalid("retention", "%s exceeds the maximum %s for purpose %s", period, rules.MaxRetention, e.Purpose)
+	}
+	if err := validSubject(e.Subject); err != nil {
+		return Recording{}, err
+	}
+	if err := validSHA(e.SHA256); err != nil {
+		return Recording{}, err
+	}
+	created := e.Created.UTC().Round(0)
+	return Recording{
+		ID:          e.ID,
+		CallID:      e.CallID,
+		Purpose:     e.Purpose,
+		LawfulBasis: rules.LawfulBasis,
+		Created:     created,
+		Deadline:    period.AddTo(created),
+		Subject:     e.Subject,
+		SHA256:      strings.ToLower(e.SHA256),
+		Gaps:        slices.Clone(e.Gaps),
+	}, nil
+}
+
+// Validate checks r before it is catalogued: backends call it in Add.
+func (r Recording) Validate() error {
+	if err := validID(r.ID); err != nil {
+		return err
+	}
+	if !r.Purpose.Valid() {
+		return invalid("purpose", "unknown purpose %q", r.Purpose)
+	}
+	if r.Created.IsZero() || r.Deadline.IsZero() {
+		return invalid("deadline", "created and deadline must be set")
+	}
+	if r.Deadline.Before(r.Created) {
+		return invalid("deadline", "before creation")
+	}
+	if err := validSubject(r.Subject); err != nil {
+		return err
+	}
+	if err := validSHA(r.SHA256); err != nil {
+		return err
+	}
+	if r.Deletion != DeletionNone {
+		return invalid("deletion", "a new recording cannot be pending deletion")
+	}
+	for _, h := range r.Holds {
+		if err := validHold(h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validID(id string) error {
+	switch {
+	case id == "":
+		return invalid("id", "empty")
+	case len(id) > 256:
+		return invalid("id", "longer than 256 bytes")
+	case strings.ContainsAny(id, "/\\\x00") || id == "." || id == "..":
+		return invalid("id", "%q is not a plain name", id)
+	}
+	return nil
+}
+
+func validSubject(s string) error {
+	if s == "" {
+		return nil
+	}
+	const prefix = "sk1:"
+	if !strings.HasPrefix(s, prefix) || len(s) != len(prefix)+64 || !isHex(s[len(prefix):]) {
+		return invalid("subject", "not a keyed hash (policy.SubjectKey): never catalogue a clear identifier")
+	}
+	return nil
+}
+
+func validSHA(s string) error {
+	if s == "" {
+		return nil
+	}
+	if len(s) != 64 || !isHex(s) {
+		return invalid("sha256", "not 64 hex digits")
+	}
+	return nil
+}
+
+func validHold(h Hold) error {
+	if strings.TrimSpace(h.Case) == "" {
+		return invalid("case", "a legal hold needs a case reference")
+	}
+	if strings.TrimSpace(h.Approver) == "" {
+		return invalid("approver", "a legal hold needs a named approver")
+	}
+	return nil
+}
+
+func isHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
