@@ -72,9 +72,17 @@ func TestCatalog(t *testing.T, newCatalog func(t *testing.T) retention.Catalog) 
 		bad := []retention.Recording{
 			{},
 			func() retention.Recording { b := Rec("b", policy.Training, 0, ""); b.Purpose = "marketing"; return b }(),
-			func() retention.Recording { b := Rec("c", policy.Training, 0, ""); b.Subject = "+33123456789"; return b }(),
+			func() retention.Recording {
+				b := Rec("c", policy.Training, 0, "")
+				b.Subject = "+33123456789"
+				return b
+			}(),
 			func() retention.Recording { b := Rec("d", policy.Training, 0, ""); b.ID = "../d"; return b }(),
-			func() retention.Recording { b := Rec("e", policy.Training, 0, ""); b.Deletion = retention.DeletionExpiry; return b }(),
+			func() retention.Recording {
+				b := Rec("e", policy.Training, 0, "")
+				b.Deletion = retention.DeletionExpiry
+				return b
+			}(),
 		}
 		for i, b := range bad {
 			if err := c.Add(ctx, b); !errors.Is(err, retention.ErrInvalid) {
