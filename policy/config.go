@@ -118,14 +118,18 @@ func jsonError(err error) error {
 		ce.Rule = "R9"
 		ce.Msg = pe.Error()
 	case errors.As(err, &te):
-		ce.Field = te.Field
+		if te.Field != "" {
+			ce.Field = te.Field
+		}
 		ce.Msg = fmt.Sprintf("expected %s, got JSON %s", te.Type, te.Value)
 	case errors.As(err, &se):
 		ce.Msg = fmt.Sprintf("invalid JSON at byte %d: %v", se.Offset, err)
 	default:
 		if m := unknownField.FindStringSubmatch(err.Error()); m != nil {
-			ce.Field = m[1]
-			ce.Msg = "unknown field"
+			ce.Field, ce.Msg = m[1], "unknown field"
+			if m[1] == "" {
+				ce.Field = "(field with an empty name)"
+			}
 		}
 	}
 	return ce
@@ -293,6 +297,9 @@ func (p *Period) UnmarshalText(b []byte) error {
 		case 'M':
 			out.Months = n
 		case 'W':
+			if n > 99999 {
+				return &periodError{s}
+			}
 			out.Days += 7 * n
 		case 'D':
 			out.Days += n
