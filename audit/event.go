@@ -32,6 +32,8 @@ const (
 	KindErasure                 // a data subject's recordings were erased (or refused)
 	KindPolicyChange            // a policy was loaded or changed (PolicyVersion)
 	KindIntegrityFailure        // a file failed its integrity check on open
+	KindAuditPruned             // the audit log pruned old payloads (Attrs: before, count)
+	KindAuditShredded           // the audit log shredded a subject's openings (Attrs: count)
 	kindEnd
 )
 

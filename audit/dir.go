@@ -1,0 +1,140 @@
+package audit
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Layout of a data directory (mirrors consentrec.DataDir, which this
+// package must not import: the root package may wire audit in).
+const (
+	auditSubdir = "audit"
+	keysSubdir  = "keys"
+	// SigningKeyFile is the log's Ed25519 private key (PKCS #8 PEM, mode
+	// 0600) in the data directory's keys subdirectory.
+	SigningKeyFile = "audit-signing.key"
+)
+
+// OpenDir opens the audit log of a consentrec data directory (its "audit"
+// subdirectory), creating the log and its Ed25519 signing key on first
+// use: the private key under keys/audit-signing.key, the public verifier
+// key beside the log (audit/checkpoint.pub) so that `consentrec audit
+// verify --data DIR` needs no flag. opts.Signer, if set, is used instead of
+// the key file; opts.Origin defaults to a fresh "consentrec.local/audit/<random>".
+func OpenDir(ctx context.Context, dataDir string, opts Options) (*FileLog, error) {
+	auditDir := filepath.Join(dataDir, auditSubdir)
+	_, statErr := os.Stat(filepath.Join(auditDir, logFile))
+	exists := statErr == nil
+	if opts.Signer == nil {
+		key, err := loadOrCreateKey(filepath.Join(dataDir, keysSubdir, SigningKeyFile), !exists)
+		if err != nil {
+			return nil, fmt.Errorf("audit: open %s: %w", dataDir, err)
+		}
+		opts.Signer = key
+	}
+	if !exists && opts.Origin == "" {
+		var b [6]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		opts.Origin = "consentrec.local/audit/" + hex.EncodeToString(b[:])
+	}
+	if err := os.MkdirAll(auditDir, 0o700); err != nil {
+		return nil, fmt.Errorf("audit: open %s: %w", dataDir, err)
+	}
+	return Open(ctx, DirFS(auditDir), opts)
+}
+
+// loadOrCreateKey reads an Ed25519 PKCS #8 PEM key, creating it if allowed.
+func loadOrCreateKey(path string, create bool) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return nil, err
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		err = pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		return priv, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	return ParseSigningKey(b)
+}
+
+// ParseSigningKey parses an Ed25519 private key in PKCS #8 PEM.
+func ParseSigningKey(pemBytes []byte) (ed25519.PrivateKey, error) {
+	blk, _ := pem.Decode(pemBytes)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, errors.New("signing key: not a PEM PRIVATE KEY")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	priv, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, errors.New("signing key: not Ed25519")
+	}
+	return priv, nil
+}
+
+// LoadVerifier returns the verifier of a key given either as a signed-note
+// verifier key ("name+hash+base64") or as the path of a file holding one.
+func LoadVerifier(keyOrPath string) (note.Verifier, error) {
+	s := strings.TrimSpace(keyOrPath)
+	if v, err := note.NewVerifier(s); err == nil {
+		return v, nil
+	}
+	b, err := os.ReadFile(keyOrPath)
+	if err != nil {
+		return nil, fmt.Errorf("audit: key %q: neither a verifier key nor a readable file: %w", keyOrPath, err)
+	}
+	v, err := note.NewVerifier(strings.TrimSpace(string(b)))
+	if err != nil {
+		return nil, fmt.Errorf("audit: key file %s: %w", keyOrPath, err)
+	}
+	return v, nil
+}
+
+// VerifyDir verifies the audit log of a data directory (see VerifyFS); key
+// nil uses the verifier key kept beside the log.
+func VerifyDir(ctx context.Context, dataDir string, key note.Verifier, witnesses ...note.Verifier) (*Report, error) {
+	auditDir := filepath.Join(dataDir, auditSubdir)
+	if _, err := os.Stat(filepath.Join(auditDir, logFile)); err != nil {
+		return nil, fmt.Errorf("audit: verify: no audit log in %s: %w", dataDir, err)
+	}
+	return VerifyFS(ctx, DirFS(auditDir), key, witnesses...)
+}

@@ -1,0 +1,396 @@
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Domain-separation labels. Every hashed structure starts with its own
+// label, so that bytes valid as one structure never hash like another.
+const (
+	eventLabel   = "consentrec/audit-event/v1\x00"
+	leafLabel    = "consentrec/audit-leaf/v1\x00"
+	commitLabel  = "consentrec/audit-commit/v1\x00"
+	subjectLabel = "consentrec/audit-subject/v1\x00"
+	genesisLabel = "consentrec/audit-genesis/v1\x00"
+)
+
+// Sizes of the fixed parts of the encoding.
+const (
+	SaltSize = 32                                     // bytes of a commitment salt
+	LeafSize = len(leafLabel) + 8 + 32 + 8 + 2 + 32   // bytes of an encoded leaf
+	maxField = 1 << 16                                // bytes of one string field
+	// MaxEventSize is the largest canonical event encoding accepted.
+	MaxEventSize = 1 << 20
+)
+
+// Errors of the encoding layer.
+var (
+	// ErrInvalidEvent: an event that cannot be logged (unknown kind, time
+	// out of range, a field or the whole event too large).
+	ErrInvalidEvent = errors.New("audit: invalid event")
+	// ErrMalformed: bytes that do not decode as the structure expected
+	// (leaf, event, record, receipt, checkpoint).
+	ErrMalformed = errors.New("audit: malformed encoding")
+)
+
+// String returns the kind's name, e.g. "policy-decision".
+func (k Kind) String() string {
+	if int(k) < len(kindNames) && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind-%d", uint16(k))
+}
+
+var kindNames = [...]string{
+	KindUnknown:            "unknown",
+	KindPolicyDecision:     "policy-decision",
+	KindNoticePlayed:       "notice-played",
+	KindConsentGiven:       "consent-given",
+	KindObjection:          "objection",
+	KindRecordingStarted:   "recording-started",
+	KindRecordingPaused:    "recording-paused",
+	KindRecordingResumed:   "recording-resumed",
+	KindRecordingStopped:   "recording-stopped",
+	KindRecordingFinalized: "recording-finalized",
+	KindRecordingPurged:    "recording-purged",
+	KindAccess:             "access",
+	KindAccessDenied:       "access-denied",
+	KindRetentionDeleted:   "retention-deleted",
+	KindRetentionOverdue:   "retention-overdue",
+	KindLegalHoldSet:       "legal-hold-set",
+	KindLegalHoldReleased:  "legal-hold-released",
+	KindSubjectExport:      "subject-export",
+	KindErasure:            "erasure",
+	KindPolicyChange:       "policy-change",
+	KindIntegrityFailure:   "integrity-failure",
+	KindAuditPruned:        "audit-pruned",
+	KindAuditShredded:      "audit-subject-shredded",
+}
+
+// Valid reports whether k is a known kind other than KindUnknown.
+func (k Kind) Valid() bool { return k > KindUnknown && k < kindEnd }
+
+// Opening is what a leaf's commitment hides: the event's canonical bytes,
+// the salt that makes the commitment unguessable, and the opening of the
+// subject commitment inside the event. Deleting an Opening (pruning) or
+// its subject part (crypto-shredding) leaves the leaf, hence the chain, the
+// tree and every checkpoint and proof, valid.
+type Opening struct {
+	Salt    [SaltSize]byte // random per entry
+	Payload []byte         // canonical event encoding (see EncodeEvent)
+	// SubjectSalt and Subject open the subject commitment carried in
+	// Payload. Both are zero once the subject was shredded, and when the
+	// event has no subject.
+	SubjectSalt [SaltSize]byte
+	Subject     string
+}
+
+// Commitment returns the leaf commitment of o:
+// SHA-256("consentrec/audit-commit/v1\0" || salt || payload).
+func (o *Opening) Commitment() tlog.Hash {
+	h := sha256.New()
+	h.Write([]byte(commitLabel))
+	h.Write(o.Salt[:])
+	h.Write(o.Payload)
+	var out tlog.Hash
+	h.Sum(out[:0])
+	return out
+}
+
+// SubjectCommitment returns the salted commitment of a subject key:
+// SHA-256("consentrec/audit-subject/v1\0" || salt || subject).
+func SubjectCommitment(salt [SaltSize]byte, subject string) tlog.Hash {
+	h := sha256.New()
+	h.Write([]byte(subjectLabel))
+	h.Write(salt[:])
+	h.Write([]byte(subject))
+	var out tlog.Hash
+	h.Sum(out[:0])
+	return out
+}
+
+// Genesis returns the chain value that entry 0 commits to as its
+// predecessor: SHA-256("consentrec/audit-genesis/v1\0" || origin). It binds
+// the chain to the log's name.
+func Genesis(origin string) tlog.Hash {
+	return sha256.Sum256(append([]byte(genesisLabel), origin...))
+}
+
+// Leaf is what the Merkle tree and the hash chain commit to for one entry.
+// It holds no personal data: the event is behind Commitment.
+type Leaf struct {
+	Index      uint64
+	Prev       tlog.Hash // Hash of the previous leaf; Genesis(origin) for entry 0
+	Time       time.Time // the event's time (UTC, nanoseconds)
+	Kind       Kind
+	Commitment tlog.Hash // Opening.Commitment()
+}
+
+// AppendBinary appends the canonical encoding of l (LeafSize bytes):
+// label, index, prev, unix nanoseconds, kind, commitment, big-endian.
+func (l *Leaf) AppendBinary(b []byte) ([]byte, error) {
+	b = append(b, leafLabel...)
+	b = binary.BigEndian.AppendUint64(b, l.Index)
+	b = append(b, l.Prev[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(l.Time.UnixNano()))
+	b = binary.BigEndian.AppendUint16(b, uint16(l.Kind))
+	b = append(b, l.Commitment[:]...)
+	return b, nil
+}
+
+// MarshalBinary returns the canonical encoding of l.
+func (l *Leaf) MarshalBinary() ([]byte, error) { return l.AppendBinary(make([]byte, 0, LeafSize)) }
+
+// UnmarshalBinary decodes a canonical leaf; it wraps ErrMalformed.
+func (l *Leaf) UnmarshalBinary(b []byte) error {
+	if len(b) != LeafSize || string(b[:len(leafLabel)]) != leafLabel {
+		return fmt.Errorf("leaf: %w", ErrMalformed)
+	}
+	b = b[len(leafLabel):]
+	l.Index = binary.BigEndian.Uint64(b)
+	copy(l.Prev[:], b[8:40])
+	l.Time = time.Unix(0, int64(binary.BigEndian.Uint64(b[40:]))).UTC()
+	l.Kind = Kind(binary.BigEndian.Uint16(b[48:]))
+	copy(l.Commitment[:], b[50:82])
+	if l.Kind == KindUnknown {
+		return fmt.Errorf("leaf: kind 0: %w", ErrMalformed)
+	}
+	return nil
+}
+
+// Hash returns the leaf's RFC 6962 record hash, SHA-256(0x00 || leaf).
+func (l *Leaf) Hash() tlog.Hash {
+	var buf [LeafSize]byte
+	b, _ := l.AppendBinary(buf[:0])
+	return tlog.RecordHash(b)
+}
+
+// validTime reports whether t fits the int64 nanosecond encoding.
+func validTime(t time.Time) bool {
+	return t.Year() >= 1678 && t.Year() <= 2261
+}
+
+// EncodeEvent returns the canonical, versioned encoding of e with its
+// subject replaced by subjectCommit (empty when e has no subject). Every
+// field is encoded, Attrs in order; lengths are fixed-width big-endian, so
+// each event has exactly one encoding.
+func EncodeEvent(e *Event, subjectCommit []byte) ([]byte, error) {
+	if !e.Kind.Valid() {
+		return nil, fmt.Errorf("%w: kind %d", ErrInvalidEvent, e.Kind)
+	}
+	if !validTime(e.Time) {
+		return nil, fmt.Errorf("%w: time %v out of range", ErrInvalidEvent, e.Time)
+	}
+	if (e.Subject == "") != (len(subjectCommit) == 0) {
+		return nil, fmt.Errorf("%w: subject commitment mismatch", ErrInvalidEvent)
+	}
+	if len(e.Attrs) > maxField {
+		return nil, fmt.Errorf("%w: %d attrs", ErrInvalidEvent, len(e.Attrs))
+	}
+	n := len(eventLabel) + 2 + 8 + 4
+	for _, s := range e.strings(string(subjectCommit)) {
+		n += 4 + len(s)
+	}
+	for _, a := range e.Attrs {
+		n += 8 + len(a.Key) + len(a.Value)
+	}
+	if n > MaxEventSize {
+		return nil, fmt.Errorf("%w: %d bytes encoded (max %d)", ErrInvalidEvent, n, MaxEventSize)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, eventLabel...)
+	b = binary.BigEndian.AppendUint16(b, uint16(e.Kind))
+	b = binary.BigEndian.AppendUint64(b, uint64(e.Time.UnixNano()))
+	for _, s := range e.strings(string(subjectCommit)) {
+		if len(s) > maxField {
+			return nil, fmt.Errorf("%w: field of %d bytes (max %d)", ErrInvalidEvent, len(s), maxField)
+		}
+		b = appendString(b, s)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(e.Attrs)))
+	for _, a := range e.Attrs {
+		if len(a.Key) > maxField || len(a.Value) > maxField {
+			return nil, fmt.Errorf("%w: attr %.20q too large", ErrInvalidEvent, a.Key)
+		}
+		b = appendString(b, a.Key)
+		b = appendString(b, a.Value)
+	}
+	return b, nil
+}
+
+// strings lists the string fields in encoding order, subject replaced.
+func (e *Event) strings(subject string) [9]string {
+	return [9]string{e.CallID, e.RecordingID, e.Actor, e.Role, e.Reason,
+		subject, e.Purpose, e.PolicyVersion, e.SHA256}
+}
+
+func appendString(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+// DecodeEvent decodes a canonical event encoding. The returned event's
+// Subject is empty; the subject commitment (32 bytes, or none) is returned
+// beside it. Any trailing byte, unknown label or oversize length is an
+// error wrapping ErrMalformed.
+func DecodeEvent(b []byte) (e Event, subjectCommit []byte, err error) {
+	if len(b) > MaxEventSize || len(b) < len(eventLabel)+14 || string(b[:len(eventLabel)]) != eventLabel {
+		return Event{}, nil, fmt.Errorf("event: %w", ErrMalformed)
+	}
+	d := decoder{b: b[len(eventLabel):]}
+	e.Kind = Kind(d.u16())
+	ns := d.u64()
+	e.Time = time.Unix(0, int64(ns)).UTC()
+	var f [9]string
+	for i := range f {
+		f[i] = d.str()
+	}
+	e.CallID, e.RecordingID, e.Actor, e.Role, e.Reason = f[0], f[1], f[2], f[3], f[4]
+	subj := f[5]
+	e.Purpose, e.PolicyVersion, e.SHA256 = f[6], f[7], f[8]
+	na := d.u32()
+	if d.err == nil && uint64(na)*8 > uint64(len(d.b)) {
+		d.err = ErrMalformed
+	}
+	if d.err == nil && na > 0 {
+		e.Attrs = make([]Attr, na)
+		for i := range e.Attrs {
+			e.Attrs[i] = Attr{Key: d.str(), Value: d.str()}
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = ErrMalformed
+	}
+	if d.err == nil && e.Kind == KindUnknown {
+		d.err = ErrMalformed
+	}
+	if d.err == nil && subj != "" && len(subj) != sha256.Size {
+		d.err = ErrMalformed
+	}
+	if d.err != nil {
+		return Event{}, nil, fmt.Errorf("event: %w", ErrMalformed)
+	}
+	if subj != "" {
+		subjectCommit = []byte(subj)
+	}
+	return e, subjectCommit, nil
+}
+
+// decoder reads big-endian fields; the first short read sets err.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) need(n int) []byte {
+	if d.err != nil || n < 0 || n > len(d.b) {
+		d.err = ErrMalformed
+		return nil
+	}
+	p := d.b[:n]
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) u16() uint16 {
+	if p := d.need(2); p != nil {
+		return binary.BigEndian.Uint16(p)
+	}
+	return 0
+}
+
+func (d *decoder) u32() uint32 {
+	if p := d.need(4); p != nil {
+		return binary.BigEndian.Uint32(p)
+	}
+	return 0
+}
+
+func (d *decoder) u64() uint64 {
+	if p := d.need(8); p != nil {
+		return binary.BigEndian.Uint64(p)
+	}
+	return 0
+}
+
+func (d *decoder) str() string {
+	n := d.u32()
+	if n > maxField {
+		d.err = ErrMalformed
+		return ""
+	}
+	return string(d.need(int(n)))
+}
+
+// Seal prepares e for the log: it encodes it canonically with a salted
+// subject commitment and returns the opening (random salts from rnd).
+// e.Time must already be set.
+func Seal(e *Event, rnd func([]byte) error) (*Opening, error) {
+	o := &Opening{}
+	var salts [2 * SaltSize]byte
+	if err := rnd(salts[:]); err != nil {
+		return nil, fmt.Errorf("audit: salt: %w", err)
+	}
+	copy(o.Salt[:], salts[:SaltSize])
+	var sc []byte
+	if e.Subject != "" {
+		copy(o.SubjectSalt[:], salts[SaltSize:])
+		o.Subject = e.Subject
+		c := SubjectCommitment(o.SubjectSalt, e.Subject)
+		sc = c[:]
+	}
+	p, err := EncodeEvent(e, sc)
+	if err != nil {
+		return nil, err
+	}
+	o.Payload = p
+	return o, nil
+}
+
+// Open checks o against leaf l and returns the event it holds. The subject
+// is filled in when o still opens the subject commitment; erased reports a
+// subject that was shredded. Errors wrap ErrMalformed or describe the
+// mismatch (commitment, kind, time, subject).
+func (o *Opening) Open(l *Leaf) (e Event, erased bool, err error) {
+	if o.Commitment() != l.Commitment {
+		return Event{}, false, errors.New("commitment does not match the event")
+	}
+	e, sc, err := DecodeEvent(o.Payload)
+	if err != nil {
+		return Event{}, false, err
+	}
+	if e.Kind != l.Kind {
+		return Event{}, false, fmt.Errorf("event kind %v differs from leaf kind %v", e.Kind, l.Kind)
+	}
+	if !e.Time.Equal(l.Time) {
+		return Event{}, false, errors.New("event time differs from leaf time")
+	}
+	switch {
+	case sc == nil && (o.Subject != "" || o.SubjectSalt != [SaltSize]byte{}):
+		return Event{}, false, errors.New("subject opening for an event without subject")
+	case sc != nil && o.Subject == "" && o.SubjectSalt == [SaltSize]byte{}:
+		erased = true
+	case sc != nil:
+		c := SubjectCommitment(o.SubjectSalt, o.Subject)
+		if string(c[:]) != string(sc) {
+			return Event{}, false, errors.New("subject does not match its commitment")
+		}
+		e.Subject = o.Subject
+	}
+	return e, erased, nil
+}
+
+// clampInt64 converts a size for tlog, which counts in int64.
+func clampInt64(n uint64) int64 {
+	if n > math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(n)
+}

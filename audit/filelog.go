@@ -1,0 +1,676 @@
+package audit
+
+import (
+	"context"
+	"bufio"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Options configures a file log. The zero value of every field but Signer
+// is a safe default.
+type Options struct {
+	// Signer signs checkpoints; it must hold an Ed25519 key (in memory,
+	// a KMS, an HSM). Required by Open; OpenDir loads or creates one.
+	Signer crypto.Signer
+	// Origin names the log instance: the first line of its checkpoints
+	// and the name of its verifier key. Required to create a log; when
+	// opening one it must be empty or match. OpenDir picks one.
+	Origin string
+	// Now is the clock used for events whose Time is zero (time.Now).
+	Now func() time.Time
+	// Rand fills salts (crypto/rand.Read). Salts must be unpredictable:
+	// a guessable salt defeats crypto-shredding.
+	Rand func([]byte) error
+	// CheckpointInterval is how long durable entries may stay unsigned:
+	// a checkpoint is signed that long after the first unsigned append.
+	// Zero means one second; negative means only on Checkpoint and Close.
+	CheckpointInterval time.Duration
+	// MaxBatch caps how many appends share one sync (default 4096).
+	MaxBatch int
+	// Witnesses countersign every checkpoint. Their failures do not stop
+	// the log; Checkpoint reports them.
+	Witnesses []Witness
+}
+
+// FileLog is the durable audit log of one directory (see FS). It
+// implements Log. Appends from many goroutines are group-committed: the
+// appends that arrive while one batch syncs share the next sync. An append
+// returns only after its sync.
+//
+// Files: "log" (header and records, appended), "checkpoint" (the latest
+// signed checkpoint, replaced atomically), "checkpoint.pub" (the verifier
+// key). Memory: about 72 bytes per entry (tree hashes and offsets).
+type FileLog struct {
+	fsys      FS
+	origin    string
+	signer    note.Signer
+	verifier  note.Verifier
+	now       func() time.Time
+	rnd       func([]byte) error
+	interval  time.Duration
+	maxBatch  int
+	witnesses []Witness
+	trimmed   int64
+
+	reqs     chan *appendReq
+	ops      chan func()
+	quit     chan struct{}
+	done     chan struct{}
+	quitOnce sync.Once
+
+	// owned by the committer goroutine
+	prev      tlog.Hash
+	n         uint64
+	end       int64
+	buf       []byte
+	tail      []tlog.Hash
+	offs      []int64
+	witOld    []uint64
+	timerC    <-chan time.Time
+	timer     *time.Timer
+	lastWitEr error
+
+	mu      sync.RWMutex // guards the fields below
+	f       File
+	hashes  []tlog.Hash
+	offsets []int64
+	size    uint64
+	pubEnd  int64
+	cp      []byte
+	cpSize  uint64
+	failed  error
+}
+
+var _ Log = (*FileLog)(nil)
+
+type appendReq struct {
+	time   time.Time
+	kind   Kind
+	open   *Opening
+	commit tlog.Hash
+	done   chan appendResult
+}
+
+type appendResult struct {
+	index uint64
+	err   error
+}
+
+// Open opens (or creates) the file log in fsys and checks it completely:
+// every record, the chain, and the tree against the last signed checkpoint.
+// A torn, unacknowledged tail after the checkpoint is trimmed (see
+// Trimmed); anything else missing or altered is a *VerifyError naming the
+// first bad entry and its offset: ErrRollback if the log is shorter than
+// its checkpoint, ErrCorrupt otherwise, ErrSignature for a checkpoint that
+// does not verify. Nothing is ever repaired past a signed size.
+func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
+	if opts.Signer == nil {
+		return nil, errors.New("audit: open: Options.Signer is required")
+	}
+	l := &FileLog{
+		fsys: fsys, now: opts.Now, rnd: opts.Rand, interval: opts.CheckpointInterval,
+		maxBatch: opts.MaxBatch, witnesses: opts.Witnesses,
+		reqs: make(chan *appendReq, 1024), ops: make(chan func()),
+		quit: make(chan struct{}), done: make(chan struct{}),
+	}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.rnd == nil {
+		l.rnd = func(b []byte) error { _, err := rand.Read(b); return err }
+	}
+	if l.interval == 0 {
+		l.interval = time.Second
+	}
+	if l.maxBatch <= 0 {
+		l.maxBatch = 4096
+	}
+	l.witOld = make([]uint64, len(l.witnesses))
+	if err := l.open(ctx, opts); err != nil {
+		if l.f != nil {
+			l.f.Close()
+		}
+		return nil, err
+	}
+	go l.run()
+	return l, nil
+}
+
+func (l *FileLog) open(ctx context.Context, opts Options) error {
+	_ = l.fsys.Remove(logFile + ".tmp")
+	f, err := l.fsys.OpenFile(logFile, os.O_RDWR, 0)
+	created := false
+	if errors.Is(err, fs.ErrNotExist) {
+		if opts.Origin == "" || !validOrigin(opts.Origin) {
+			return fmt.Errorf("audit: open: a valid Options.Origin is required to create a log (got %q)", opts.Origin)
+		}
+		if _, err := readFile(l.fsys, checkpointFile); err == nil {
+			return &VerifyError{Index: 0, Offset: 0, Problem: ProblemTruncated,
+				Msg: "the log file is missing but a signed checkpoint exists"}
+		}
+		if f, err = l.fsys.OpenFile(logFile, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return fmt.Errorf("audit: open: %w", err)
+		}
+		created = true
+		if _, err := f.Write(fileHeader(opts.Origin)); err == nil {
+			err = f.Sync()
+		}
+		if err == nil {
+			err = l.fsys.SyncDir()
+		}
+		if err != nil {
+			f.Close()
+			return fmt.Errorf("audit: open: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("audit: open: %w", err)
+	}
+	l.f = f
+	size, err := f.Size()
+	if err != nil {
+		return fmt.Errorf("audit: open: %w", err)
+	}
+	// The origin comes from the header; scan re-reads it.
+	origin, _, herr := readHeader(bufio.NewReader(io.NewSectionReader(f, 0, min(size, maxHeader))))
+	if herr != nil {
+		return &VerifyError{Index: 0, Offset: 0, Problem: ProblemFormat, Msg: herr.Error()}
+	}
+	if opts.Origin != "" && opts.Origin != origin {
+		return fmt.Errorf("audit: open: log origin is %q, not %q", origin, opts.Origin)
+	}
+	l.origin = origin
+	if l.signer, err = NoteSigner(origin, opts.Signer); err != nil {
+		return err
+	}
+	vkey, err := VerifierKey(origin, opts.Signer.Public().(ed25519.PublicKey))
+	if err != nil {
+		return fmt.Errorf("audit: open: %w", err)
+	}
+	if l.verifier, err = note.NewVerifier(vkey); err != nil {
+		return fmt.Errorf("audit: open: %w", err)
+	}
+	if err := l.keepPubKey(vkey); err != nil {
+		return err
+	}
+	var cp Checkpoint
+	signed, err := readFile(l.fsys, checkpointFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("audit: open: %w", err)
+	default:
+		if cp, _, err = OpenCheckpoint(signed, l.verifier); err != nil {
+			return &VerifyError{Index: 0, Offset: 0, Problem: ProblemSignature, Msg: err.Error()}
+		}
+		l.cp, l.cpSize = signed, cp.Size
+	}
+	store := &fullStore{}
+	var offsets []int64
+	st, err := scan(ctx, io.NewSectionReader(f, 0, size), store, &offsets, cp.Size)
+	if err != nil {
+		return fmt.Errorf("audit: open: %w", err)
+	}
+	if _, err := st.check(cp, origin, size); err != nil {
+		return err
+	}
+	if st.torn {
+		l.trimmed = size - st.end
+		if err := f.Truncate(st.end); err == nil {
+			err = f.Sync()
+		} else {
+			return fmt.Errorf("audit: open: trimming torn tail: %w", err)
+		}
+	}
+	if _, err := f.Seek(st.end, io.SeekStart); err != nil {
+		return fmt.Errorf("audit: open: %w", err)
+	}
+	_ = created
+	l.prev, l.n, l.end = st.prev, st.n, st.end
+	l.hashes, l.offsets, l.size, l.pubEnd = store.h, offsets, st.n, st.end
+	return nil
+}
+
+// keepPubKey writes the verifier key beside the log, or checks it.
+func (l *FileLog) keepPubKey(vkey string) error {
+	b, err := readFile(l.fsys, pubKeyFile)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := writeFileAtomic(l.fsys, pubKeyFile, []byte(vkey+"\n"), 0o644); err != nil {
+			return fmt.Errorf("audit: open: writing %s: %w", pubKeyFile, err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit: open: %w", err)
+	}
+	if string(trimNL(b)) != vkey {
+		return fmt.Errorf("audit: open: %s holds another key than the signer's", pubKeyFile)
+	}
+	return nil
+}
+
+// Origin returns the log's name.
+func (l *FileLog) Origin() string { return l.origin }
+
+// VerifierKey returns the verifier key of the log's checkpoints.
+func (l *FileLog) VerifierKey() note.Verifier { return l.verifier }
+
+// Trimmed returns the bytes of torn, unacknowledged tail Open removed.
+func (l *FileLog) Trimmed() int64 { return l.trimmed }
+
+// Size returns the number of durable entries.
+func (l *FileLog) Size() uint64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.size
+}
+
+// Append logs e and returns its index once it is on disk. A zero e.Time is
+// set from Options.Now. It returns an error wrapping ErrInvalidEvent for
+// an event that cannot be logged, ErrClosed after Close or a failed sync.
+func (l *FileLog) Append(ctx context.Context, e Event) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	e.Time = e.Time.UTC().Round(0)
+	o, err := Seal(&e, l.rnd)
+	if err != nil {
+		return 0, fmt.Errorf("audit: append: %w", err)
+	}
+	r := &appendReq{time: e.Time, kind: e.Kind, open: o, commit: o.Commitment(), done: make(chan appendResult, 1)}
+	select {
+	case l.reqs <- r:
+	case <-l.quit:
+		return 0, ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	select {
+	case res := <-r.done:
+		return res.index, res.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-l.done:
+		select {
+		case res := <-r.done:
+			return res.index, res.err
+		default:
+			return 0, ErrClosed
+		}
+	}
+}
+
+// run is the committer: the only goroutine that writes the log.
+func (l *FileLog) run() {
+	defer close(l.done)
+	batch := make([]*appendReq, 0, 64)
+	for {
+		select {
+		case r := <-l.reqs:
+			batch = append(batch[:0], r)
+		drain:
+			for len(batch) < l.maxBatch {
+				select {
+				case r := <-l.reqs:
+					batch = append(batch, r)
+				default:
+					break drain
+				}
+			}
+			l.commit(batch)
+			clear(batch)
+		case op := <-l.ops:
+			op()
+		case <-l.timerC:
+			l.timerC, l.timer = nil, nil
+			_, _ = l.sign(context.Background())
+		case <-l.quit:
+			// Commit what was queued before Close, then sign.
+			for {
+				select {
+				case r := <-l.reqs:
+					l.commit([]*appendReq{r})
+					continue
+				default:
+				}
+				break
+			}
+			if l.timer != nil {
+				l.timer.Stop()
+			}
+			return
+		}
+	}
+}
+
+func (l *FileLog) failedErr() error {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.failed
+}
+
+// commit writes a batch with one write and one sync, then acknowledges it.
+func (l *FileLog) commit(batch []*appendReq) {
+	if err := l.failedErr(); err != nil {
+		for _, r := range batch {
+			r.done <- appendResult{err: err}
+		}
+		return
+	}
+	l.buf, l.tail, l.offs = l.buf[:0], l.tail[:0], l.offs[:0]
+	base := l.hashes // only the committer appends to l.hashes
+	reader := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			if x < int64(len(base)) {
+				out[i] = base[x]
+			} else {
+				out[i] = l.tail[x-int64(len(base))]
+			}
+		}
+		return out, nil
+	})
+	prev, pos := l.prev, l.end
+	var leafBuf [LeafSize]byte
+	for k, r := range batch {
+		leaf := Leaf{Index: l.n + uint64(k), Prev: prev, Time: r.time, Kind: r.kind, Commitment: r.commit}
+		raw, _ := leaf.AppendBinary(leafBuf[:0])
+		before := len(l.buf)
+		l.buf = appendRecord(l.buf, raw, r.open, k == 0)
+		l.offs = append(l.offs, pos)
+		pos += int64(len(l.buf) - before)
+		h := tlog.RecordHash(raw)
+		hs, err := tlog.StoredHashesForRecordHash(int64(leaf.Index), h, reader)
+		if err != nil {
+			panic("audit: tlog: " + err.Error()) // cannot happen: every hash read is stored
+		}
+		l.tail = append(l.tail, hs...)
+		prev = h
+	}
+	_, err := l.f.Write(l.buf)
+	if err == nil {
+		err = l.f.Sync()
+	}
+	if err != nil {
+		// After a failed write or sync the file's state is unknown
+		// (fsyncgate): stop, and let the next Open recover.
+		err = fmt.Errorf("%w: append failed, reopen the log: %v", ErrClosed, err)
+		l.mu.Lock()
+		l.failed = err
+		l.mu.Unlock()
+		for _, r := range batch {
+			r.done <- appendResult{err: err}
+		}
+		return
+	}
+	l.mu.Lock()
+	l.hashes = append(l.hashes, l.tail...)
+	l.offsets = append(l.offsets, l.offs...)
+	first := l.n
+	l.n += uint64(len(batch))
+	l.size, l.prev, l.end, l.pubEnd = l.n, prev, pos, pos
+	l.mu.Unlock()
+	for k, r := range batch {
+		r.done <- appendResult{index: first + uint64(k)}
+	}
+	if l.interval > 0 && l.timer == nil {
+		l.timer = time.NewTimer(l.interval)
+		l.timerC = l.timer.C
+	}
+}
+
+// sign signs (if needed) a checkpoint at the current size, has it
+// cosigned, and replaces the checkpoint file. Committer only.
+func (l *FileLog) sign(ctx context.Context) ([]byte, error) {
+	l.mu.RLock()
+	cp, cpSize, failed := l.cp, l.cpSize, l.failed
+	l.mu.RUnlock()
+	if failed != nil {
+		return nil, failed
+	}
+	if cp != nil && cpSize == l.n {
+		return cp, l.lastWitEr
+	}
+	if l.n == 0 {
+		return nil, fmt.Errorf("audit: checkpoint of an empty log: %w", ErrNotFound)
+	}
+	store := &fullStore{h: l.hashes}
+	root, err := tlog.TreeHash(int64(l.n), store)
+	if err != nil {
+		return nil, err
+	}
+	c := Checkpoint{Origin: l.origin, Size: l.n, Root: root}
+	signed, err := signCheckpoint(c, l.signer)
+	if err != nil {
+		return nil, fmt.Errorf("audit: checkpoint: sign: %w", err)
+	}
+	l.lastWitEr = nil
+	for i, w := range l.witnesses {
+		sigs, err := l.witness(ctx, i, w, signed, store)
+		if err != nil {
+			l.lastWitEr = errors.Join(l.lastWitEr, fmt.Errorf("audit: witness %d: %w", i, err))
+			continue
+		}
+		if withSigs, err := Cosign(signed, sigs); err == nil {
+			signed = withSigs
+		}
+	}
+	if err := writeFileAtomic(l.fsys, checkpointFile, signed, 0o644); err != nil {
+		return nil, fmt.Errorf("audit: checkpoint: %w", err)
+	}
+	l.mu.Lock()
+	l.cp, l.cpSize = signed, l.n
+	l.mu.Unlock()
+	if l.timer != nil {
+		l.timer.Stop()
+		l.timer, l.timerC = nil, nil
+	}
+	return signed, l.lastWitEr
+}
+
+func (l *FileLog) witness(ctx context.Context, i int, w Witness, signed []byte, store tlog.HashReader) ([]note.Signature, error) {
+	for attempt := 0; ; attempt++ {
+		old := l.witOld[i]
+		var proof tlog.TreeProof
+		if old > 0 && old < l.n {
+			var err error
+			if proof, err = tlog.ProveTree(int64(l.n), int64(old), store); err != nil {
+				return nil, err
+			}
+		}
+		sigs, err := w.AddCheckpoint(ctx, old, proof, signed)
+		var conflict *WitnessConflictError
+		if errors.As(err, &conflict) && attempt == 0 && conflict.Size <= l.n {
+			l.witOld[i] = conflict.Size
+			continue
+		}
+		if err == nil {
+			l.witOld[i] = l.n
+		}
+		return sigs, err
+	}
+}
+
+// do runs f on the committer goroutine.
+func (l *FileLog) do(ctx context.Context, f func()) error {
+	ran := make(chan struct{})
+	select {
+	case l.ops <- func() { f(); close(ran) }:
+	case <-l.quit:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-ran
+	return nil
+}
+
+// Checkpoint signs a checkpoint over every durable entry (unless the last
+// one already covers them) and returns it. Witness failures are returned
+// alongside a checkpoint that carries the log's signature only.
+func (l *FileLog) Checkpoint(ctx context.Context) ([]byte, error) {
+	var signed []byte
+	var err error
+	if derr := l.do(ctx, func() { signed, err = l.sign(ctx) }); derr != nil {
+		return nil, derr
+	}
+	return signed, err
+}
+
+// LastCheckpoint returns the latest signed checkpoint (nil if none) and
+// the size it covers, without signing.
+func (l *FileLog) LastCheckpoint() ([]byte, uint64) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.cp, l.cpSize
+}
+
+// Entry reads entry i back and checks it against its leaf.
+func (l *FileLog) Entry(ctx context.Context, i uint64) (Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return Entry{}, err
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.f == nil {
+		return Entry{}, ErrClosed
+	}
+	if i >= l.size {
+		return Entry{}, fmt.Errorf("audit: entry %d of %d: %w", i, l.size, ErrNotFound)
+	}
+	off, end := l.offsets[i], l.pubEnd
+	if i+1 < uint64(len(l.offsets)) {
+		end = l.offsets[i+1]
+	}
+	buf := make([]byte, end-off)
+	if _, err := l.f.ReadAt(buf, off); err != nil {
+		return Entry{}, fmt.Errorf("audit: entry %d: %w", i, err)
+	}
+	return entryFromRecord(i, off, buf)
+}
+
+func entryFromRecord(i uint64, off int64, buf []byte) (Entry, error) {
+	bad := func(msg string) error {
+		return &VerifyError{Index: i, Offset: off, Problem: ProblemContent, Msg: msg}
+	}
+	if len(buf) < recHeadSize || crc32.Checksum(buf[recHeadSize:], castagnoli) != beUint32(buf[4:]) {
+		return Entry{}, bad("record checksum mismatch")
+	}
+	rec, err := decodeBody(buf[recHeadSize:])
+	if err != nil {
+		return Entry{}, bad(err.Error())
+	}
+	en := Entry{Leaf: rec.leaf, Opening: rec.open}
+	if rec.open == nil {
+		en.Pruned = true
+		en.Event = Event{Kind: rec.leaf.Kind, Time: rec.leaf.Time}
+		return en, nil
+	}
+	if en.Event, en.Shredded, err = rec.open.Open(&rec.leaf); err != nil {
+		return Entry{}, bad(err.Error())
+	}
+	return en, nil
+}
+
+func beUint32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+
+// hashReader reads the stored hashes of the first size entries; the caller
+// holds mu.
+func (l *FileLog) hashReader() tlog.HashReader { return &fullStore{h: l.hashes} }
+
+// ProveInclusion proves entry index is in the tree of the given size.
+func (l *FileLog) ProveInclusion(ctx context.Context, index, size uint64) (tlog.RecordProof, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if index >= size || size > l.size {
+		return nil, fmt.Errorf("audit: prove entry %d in size %d (log size %d): %w", index, size, l.size, ErrNotFound)
+	}
+	return tlog.ProveRecord(int64(size), int64(index), l.hashReader())
+}
+
+// ProveConsistency proves the tree of newSize extends that of oldSize.
+func (l *FileLog) ProveConsistency(ctx context.Context, oldSize, newSize uint64) (tlog.TreeProof, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if oldSize == 0 || oldSize > newSize || newSize > l.size {
+		return nil, fmt.Errorf("audit: prove size %d extends %d (log size %d): %w", newSize, oldSize, l.size, ErrNotFound)
+	}
+	return tlog.ProveTree(int64(newSize), int64(oldSize), l.hashReader())
+}
+
+// Receipt returns a self-contained receipt for entry index against the
+// latest checkpoint, signing one first if the entry is not yet covered.
+func (l *FileLog) Receipt(ctx context.Context, index uint64) (*Receipt, error) {
+	cp, cpSize := l.LastCheckpoint()
+	if index >= cpSize {
+		var err error
+		if cp, err = l.Checkpoint(ctx); cp == nil {
+			return nil, err
+		}
+		c, _, err := OpenCheckpoint(cp, l.verifier)
+		if err != nil {
+			return nil, err
+		}
+		cpSize = c.Size
+	}
+	return buildReceipt(ctx, l, index, cp, cpSize)
+}
+
+// buildReceipt assembles a receipt from any Log.
+func buildReceipt(ctx context.Context, lg Log, index uint64, cp []byte, cpSize uint64) (*Receipt, error) {
+	if index >= cpSize {
+		return nil, fmt.Errorf("audit: receipt: entry %d not covered by a checkpoint of size %d: %w", index, cpSize, ErrNotFound)
+	}
+	en, err := lg.Entry(ctx, index)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := lg.ProveInclusion(ctx, index, cpSize)
+	if err != nil {
+		return nil, err
+	}
+	r := &Receipt{Leaf: en.Leaf, Proof: proof, Checkpoint: cp}
+	r.Opening = en.Opening
+	return r, nil
+}
+
+// Close commits the appends already queued, signs a final checkpoint and
+// closes the files. It is safe to call more than once.
+func (l *FileLog) Close() error {
+	var err error
+	l.quitOnce.Do(func() {
+		close(l.quit)
+		<-l.done
+		if l.failedErr() == nil && l.n > 0 {
+			_, err = l.sign(context.Background())
+		}
+		l.mu.Lock()
+		if cerr := l.f.Close(); err == nil {
+			err = cerr
+		}
+		l.f = nil
+		if l.failed == nil {
+			l.failed = ErrClosed
+		}
+		l.mu.Unlock()
+	})
+	return err
+}
+
+func (l *FileLog) String() string { return "audit.FileLog(" + l.origin + ", " + strconv.FormatUint(l.Size(), 10) + " entries)" }

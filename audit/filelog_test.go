@@ -1,0 +1,92 @@
+package audit_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consentrec/consentrec/audit"
+)
+
+func testKey(t testing.TB) ed25519.PrivateKey {
+	seed := make([]byte, ed25519.SeedSize)
+	copy(seed, t.Name())
+	return ed25519.NewKeyFromSeed(seed)
+}
+
+func openTest(t testing.TB, dir string) *audit.FileLog {
+	t.Helper()
+	l, err := audit.Open(context.Background(), audit.DirFS(dir), audit.Options{Signer: testKey(t), Origin: "test.example/audit"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func event(i int) audit.Event {
+	return audit.Event{
+		Kind: audit.KindAccess, Time: time.Date(2026, 1, 2, 3, 4, 5, i, time.UTC),
+		CallID: fmt.Sprintf("call-%d", i), RecordingID: "rec-1", Actor: "agent-7", Role: "quality",
+		Reason: "review", Subject: fmt.Sprintf("sk1:%064x", i%3), Purpose: "quality",
+		Attrs: []audit.Attr{{Key: "action", Value: "listen"}, {Key: "a", Value: "b"}},
+	}
+}
+
+func TestFileLogRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			if _, err := l.Append(ctx, event(i)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if l.Size() != 50 {
+		t.Fatalf("size %d", l.Size())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.VerifyFS(ctx, audit.DirFS(dir), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Entries != 50 || rep.Checkpoint.Size != 50 || rep.Root != rep.Checkpoint.Root {
+		t.Fatalf("report %+v", rep)
+	}
+	l = openTest(t, dir)
+	defer l.Close()
+	if l.Size() != 50 {
+		t.Fatalf("reopened size %d", l.Size())
+	}
+	e, err := l.Entry(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Index != 7 || e.Event.Kind != audit.KindAccess || e.Event.Actor != "agent-7" {
+		t.Fatalf("entry %+v", e)
+	}
+	r, err := l.Receipt(ctx, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txt, _ := r.MarshalText()
+	got, cp, err := audit.CheckReceipt(txt, l.VerifierKey())
+	if err != nil {
+		t.Fatalf("%v\n%s", err, txt)
+	}
+	if got.Event.CallID != e.Event.CallID || cp.Size != 50 {
+		t.Fatalf("receipt entry %+v", got)
+	}
+	if _, err := l.Append(ctx, audit.Event{Kind: 999}); !errors.Is(err, audit.ErrInvalidEvent) {
+		t.Fatalf("bad kind: %v", err)
+	}
+}

@@ -1,0 +1,179 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Receipt proves one entry to an auditor without revealing any other: the
+// entry's leaf and opening (the event), its inclusion proof, and the
+// signed checkpoint (with any witness cosignatures) the proof leads to.
+// Other entries appear only as hashes of salted commitments.
+type Receipt struct {
+	Leaf       Leaf
+	Opening    *Opening // nil: the entry's payload was pruned (leaf only)
+	Proof      tlog.RecordProof
+	Checkpoint []byte // signed checkpoint note
+}
+
+const receiptMagic = "consentrec audit receipt v1"
+
+// HideSubject removes the subject opening from the receipt: it still
+// verifies, and shows the event without its subject.
+func (r *Receipt) HideSubject() {
+	if r.Opening != nil {
+		o := *r.Opening
+		o.Subject, o.SubjectSalt = "", [SaltSize]byte{}
+		r.Opening = &o
+	}
+}
+
+// MarshalText encodes the receipt as text: header lines, a blank line and
+// the signed checkpoint note.
+//
+//	consentrec audit receipt v1
+//	leaf <base64>
+//	salt <base64>          } unless pruned
+//	event <base64>         }
+//	subject-salt <base64>  } if the subject is disclosed
+//	subject <base64>       }
+//	proof <base64>         (one line per hash, possibly none)
+//
+//	<signed checkpoint>
+func (r *Receipt) MarshalText() ([]byte, error) {
+	var b bytes.Buffer
+	b64 := base64.StdEncoding.EncodeToString
+	raw, _ := r.Leaf.MarshalBinary()
+	b.WriteString(receiptMagic + "\n")
+	b.WriteString("leaf " + b64(raw) + "\n")
+	if o := r.Opening; o != nil {
+		b.WriteString("salt " + b64(o.Salt[:]) + "\n")
+		b.WriteString("event " + b64(o.Payload) + "\n")
+		if o.Subject != "" {
+			b.WriteString("subject-salt " + b64(o.SubjectSalt[:]) + "\n")
+			b.WriteString("subject " + b64([]byte(o.Subject)) + "\n")
+		}
+	}
+	for _, h := range r.Proof {
+		b.WriteString("proof " + b64(h[:]) + "\n")
+	}
+	b.WriteString("\n")
+	b.Write(r.Checkpoint)
+	return b.Bytes(), nil
+}
+
+// ParseReceipt decodes a receipt written by MarshalText. It is strict:
+// any other form (unknown or repeated line, non-canonical base64, missing
+// checkpoint) is an error wrapping ErrMalformed. It checks no signature
+// or proof: use CheckReceipt.
+func ParseReceipt(data []byte) (*Receipt, error) {
+	bad := func(what string) error { return fmt.Errorf("receipt: %s: %w", what, ErrMalformed) }
+	head, cp, ok := bytes.Cut(data, []byte("\n\n"))
+	if !ok || len(cp) == 0 {
+		return nil, bad("no checkpoint")
+	}
+	lines := strings.Split(string(head), "\n")
+	if lines[0] != receiptMagic {
+		return nil, bad("not a v1 receipt")
+	}
+	lines = lines[1:]
+	field := func(name string) ([]byte, bool) {
+		if len(lines) == 0 {
+			return nil, false
+		}
+		v, ok := strings.CutPrefix(lines[0], name+" ")
+		if !ok {
+			return nil, false
+		}
+		lines = lines[1:]
+		b, err := base64.StdEncoding.Strict().DecodeString(v)
+		if err != nil {
+			return nil, false
+		}
+		return b, true
+	}
+	r := &Receipt{Checkpoint: cp}
+	raw, ok := field("leaf")
+	if !ok || r.Leaf.UnmarshalBinary(raw) != nil {
+		return nil, bad("leaf")
+	}
+	if salt, ok := field("salt"); ok {
+		ev, ok := field("event")
+		if !ok || len(salt) != SaltSize || len(ev) > MaxEventSize {
+			return nil, bad("opening")
+		}
+		o := &Opening{Payload: ev}
+		copy(o.Salt[:], salt)
+		if ss, ok := field("subject-salt"); ok {
+			subj, ok := field("subject")
+			if !ok || len(ss) != SaltSize || len(subj) == 0 || len(subj) > maxField {
+				return nil, bad("subject opening")
+			}
+			copy(o.SubjectSalt[:], ss)
+			o.Subject = string(subj)
+		}
+		r.Opening = o
+	}
+	for len(lines) > 0 {
+		h, ok := field("proof")
+		if !ok || len(h) != tlog.HashSize || len(r.Proof) >= 64 {
+			return nil, bad("line " + strconv.Quote(firstOr(lines)))
+		}
+		r.Proof = append(r.Proof, tlog.Hash(h))
+	}
+	return r, nil
+}
+
+func firstOr(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+// CheckReceipt verifies a receipt offline: the checkpoint's signature by
+// logKey, a cosignature by every witness given, the entry's inclusion in
+// the checkpoint's tree, and the event against the leaf's commitment. It
+// returns the entry (Event zero but Kind and Time when pruned) and the
+// checkpoint. Errors wrap ErrMalformed, ErrSignature or ErrBadProof.
+func CheckReceipt(data []byte, logKey note.Verifier, witnesses ...note.Verifier) (Entry, Checkpoint, error) {
+	r, err := ParseReceipt(data)
+	if err != nil {
+		return Entry{}, Checkpoint{}, err
+	}
+	cp, n, err := OpenCheckpoint(r.Checkpoint, logKey, witnesses...)
+	if err != nil {
+		return Entry{}, Checkpoint{}, fmt.Errorf("receipt: %w", err)
+	}
+	for _, w := range witnesses {
+		found := false
+		for _, s := range n.Sigs {
+			found = found || (s.Name == w.Name() && s.Hash == w.KeyHash())
+		}
+		if !found {
+			return Entry{}, Checkpoint{}, fmt.Errorf("receipt: no cosignature by witness %s: %w", w.Name(), ErrSignature)
+		}
+	}
+	if r.Leaf.Index >= cp.Size {
+		return Entry{}, Checkpoint{}, fmt.Errorf("receipt: entry %d outside checkpoint of size %d: %w", r.Leaf.Index, cp.Size, ErrBadProof)
+	}
+	if err := tlog.CheckRecord(r.Proof, int64(cp.Size), cp.Root, int64(r.Leaf.Index), r.Leaf.Hash()); err != nil {
+		return Entry{}, Checkpoint{}, fmt.Errorf("receipt: entry %d: %w: %v", r.Leaf.Index, ErrBadProof, err)
+	}
+	en := Entry{Leaf: r.Leaf, Opening: r.Opening}
+	if r.Opening == nil {
+		en.Pruned = true
+		en.Event = Event{Kind: r.Leaf.Kind, Time: r.Leaf.Time}
+		return en, cp, nil
+	}
+	if en.Event, en.Shredded, err = r.Opening.Open(&r.Leaf); err != nil {
+		return Entry{}, Checkpoint{}, fmt.Errorf("receipt: entry %d: event: %w: %v", r.Leaf.Index, ErrBadProof, err)
+	}
+	return en, cp, nil
+}

@@ -1,0 +1,365 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Problem classifies what is wrong with a log.
+type Problem string
+
+// Problems reported by the verifier and by Open.
+const (
+	ProblemFormat       Problem = "format"       // a header or record that does not decode
+	ProblemContent      Problem = "content"      // a record whose bytes or commitment do not match
+	ProblemOrder        Problem = "order"        // an entry earlier than expected (duplicated or reordered)
+	ProblemGap          Problem = "gap"          // an entry later than expected (entries missing)
+	ProblemChain        Problem = "chain"        // an entry not committing to the hash of the one before it
+	ProblemSignature    Problem = "signature"    // a checkpoint whose signature does not verify
+	ProblemInconsistent Problem = "inconsistent" // entries whose tree root differs from the signed checkpoint's
+	ProblemTruncated    Problem = "truncated"    // fewer entries than the signed checkpoint covers
+)
+
+// Sentinel errors; a *VerifyError wraps one of them.
+var (
+	// ErrCorrupt: an entry is missing or altered (format, content,
+	// order, gap, chain, inconsistent).
+	ErrCorrupt = errors.New("audit: log corrupt")
+	// ErrRollback: the log is shorter than its last signed checkpoint.
+	ErrRollback = errors.New("audit: log rolled back or truncated")
+)
+
+// VerifyError reports the first bad entry of a log: its index, the byte
+// offset of its record in the log file, and what is wrong.
+type VerifyError struct {
+	Index   uint64
+	Offset  int64
+	Problem Problem
+	Msg     string
+}
+
+func (e *VerifyError) Error() string {
+	return fmt.Sprintf("entry %d at offset %d: %s: %s", e.Index, e.Offset, e.Problem, e.Msg)
+}
+
+// Unwrap returns ErrRollback, ErrSignature or ErrCorrupt.
+func (e *VerifyError) Unwrap() error {
+	switch e.Problem {
+	case ProblemTruncated:
+		return ErrRollback
+	case ProblemSignature:
+		return ErrSignature
+	}
+	return ErrCorrupt
+}
+
+// Report is the result of a verification that found no problem.
+type Report struct {
+	Origin     string
+	Entries    uint64     // entries that verified
+	Root       tlog.Hash  // tree root over all of them
+	Checkpoint Checkpoint // the signed checkpoint checked (zero Size if none)
+	Cosigned   int        // witness signatures verified on the checkpoint
+	Pruned     uint64     // entries whose payload was pruned (leaf only)
+	Shredded   uint64     // entries whose subject was crypto-shredded
+	// TornBytes is a torn, unacknowledged tail after the last entry that
+	// the next Open will trim (0 for a cleanly written log).
+	TornBytes int64
+}
+
+// Unsigned returns the number of entries not yet covered by a signed
+// checkpoint; the next checkpoint (at the latest on Close) covers them.
+func (r *Report) Unsigned() uint64 { return r.Entries - r.Checkpoint.Size }
+
+// hashStore keeps the tree's stored hashes while scanning.
+type hashStore interface {
+	tlog.HashReader
+	add(hs []tlog.Hash)
+}
+
+// fullStore keeps every stored hash (needed to prove at any size).
+type fullStore struct{ h []tlog.Hash }
+
+func (s *fullStore) add(hs []tlog.Hash) { s.h = append(s.h, hs...) }
+func (s *fullStore) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		if x < 0 || x >= int64(len(s.h)) {
+			return nil, fmt.Errorf("audit: hash %d not stored", x)
+		}
+		out[i] = s.h[x]
+	}
+	return out, nil
+}
+
+// frontierStore keeps only the latest stored hash of each tree level: all
+// that appending and the current root need. Memory is O(log n).
+type frontierStore struct {
+	next  int64 // stored-hash index of the next hash added
+	idx   [64]int64
+	hash  [64]tlog.Hash
+	level [64]bool
+}
+
+func (s *frontierStore) add(hs []tlog.Hash) {
+	for _, h := range hs {
+		lv, _ := tlog.SplitStoredHashIndex(s.next)
+		s.idx[lv], s.hash[lv], s.level[lv] = s.next, h, true
+		s.next++
+	}
+}
+
+func (s *frontierStore) ReadHashes(idx []int64) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(idx))
+	for i, x := range idx {
+		lv, _ := tlog.SplitStoredHashIndex(x)
+		if !s.level[lv] || s.idx[lv] != x {
+			return nil, fmt.Errorf("audit: hash %d not in frontier", x)
+		}
+		out[i] = s.hash[lv]
+	}
+	return out, nil
+}
+
+// scanState is the outcome of a scan.
+type scanState struct {
+	origin    string
+	n         uint64    // entries that passed
+	prev      tlog.Hash // leaf hash of entry n-1 (genesis when n == 0)
+	end       int64     // offset just after entry n-1
+	pruned    uint64
+	shredded  uint64
+	rootAt    map[uint64]tlog.Hash // roots at the requested sizes
+	bad       *VerifyError         // first problem, nil if none
+	torn      bool                 // bad is a torn, unacknowledged tail
+	tornBytes int64
+}
+
+// scan reads a whole log file, checking every record, and stops at the
+// first problem. offsets, if not nil, receives each record's offset.
+// rootsAt lists sizes at which to remember the tree root.
+func scan(ctx context.Context, r io.Reader, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
+	br := bufio.NewReaderSize(r, 1<<20)
+	st := &scanState{rootAt: map[uint64]tlog.Hash{}}
+	origin, hlen, err := readHeader(br)
+	if err != nil {
+		st.bad = &VerifyError{Index: 0, Offset: 0, Problem: ProblemFormat, Msg: err.Error()}
+		return st, nil
+	}
+	st.origin, st.end, st.prev = origin, hlen, Genesis(origin)
+	want := map[uint64]bool{}
+	for _, s := range rootsAt {
+		want[s] = true
+	}
+	remember := func() error {
+		if want[st.n] {
+			h, err := tlog.TreeHash(int64(st.n), store)
+			if err != nil {
+				return err
+			}
+			st.rootAt[st.n] = h
+		}
+		return nil
+	}
+	if err := remember(); err != nil {
+		return nil, err
+	}
+	rr := &recordReader{r: br, off: hlen}
+	var hashes []tlog.Hash
+	for {
+		if st.n%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+		}
+		rec, size, err := rr.next()
+		if err == io.EOF {
+			return st, nil
+		}
+		fail := func(p Problem, format string, a ...any) {
+			st.bad = &VerifyError{Index: st.n, Offset: st.end, Problem: p, Msg: fmt.Sprintf(format, a...)}
+		}
+		if err != nil {
+			fail(ProblemContent, "%v", err)
+			if errors.Is(err, errTorn) {
+				fail(ProblemTruncated, "%v", err)
+			}
+			st.torn = errors.Is(err, errTorn) || !laterBatch(br, st.n)
+			return st, nil
+		}
+		l := &rec.leaf
+		switch {
+		case l.Index < st.n:
+			fail(ProblemOrder, "found entry %d (duplicated or reordered)", l.Index)
+			return st, nil
+		case l.Index > st.n:
+			fail(ProblemGap, "found entry %d (entries missing or reordered)", l.Index)
+			return st, nil
+		case l.Prev != st.prev:
+			fail(ProblemChain, "does not commit to the hash of entry %d", int64(st.n)-1)
+			return st, nil
+		}
+		if rec.open == nil {
+			st.pruned++
+		} else {
+			_, shredded, err := rec.open.Open(l)
+			if err != nil {
+				fail(ProblemContent, "%v", err)
+				return st, nil
+			}
+			if shredded {
+				st.shredded++
+			}
+		}
+		h := tlog.RecordHash(rec.leafRaw)
+		hashes, err = tlog.StoredHashesForRecordHash(int64(st.n), h, store)
+		if err != nil {
+			return nil, err
+		}
+		store.add(hashes)
+		if offsets != nil {
+			*offsets = append(*offsets, st.end)
+		}
+		st.prev = h
+		st.n++
+		st.end += size
+		if err := remember(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// laterBatch reports whether a complete, valid record that starts a later
+// group commit follows in r: then the bad record before it was
+// acknowledged, so it is corruption, not a torn write. Searching stops
+// after 64 MiB (beyond it, damage is never taken for a torn tail).
+func laterBatch(r io.Reader, index uint64) bool {
+	rest, err := io.ReadAll(io.LimitReader(r, 64<<20+1))
+	if err != nil || len(rest) > 64<<20 {
+		return true
+	}
+	for p := 0; p+recHeadSize+LeafSize+1 <= len(rest); p++ {
+		l := int(binary.BigEndian.Uint32(rest[p:]))
+		if l < LeafSize+1 || p+recHeadSize+l > len(rest) {
+			continue
+		}
+		body := rest[p+recHeadSize : p+recHeadSize+l]
+		if body[LeafSize]&flagBatchStart == 0 || crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(rest[p+4:]) {
+			continue
+		}
+		var lf Leaf
+		if lf.UnmarshalBinary(body[:LeafSize]) == nil && lf.Index > index {
+			return true
+		}
+	}
+	return false
+}
+
+// Log file names inside a log directory.
+const (
+	logFile        = "log"
+	checkpointFile = "checkpoint"
+	pubKeyFile     = "checkpoint.pub" // verifier key of the checkpoint signer
+)
+
+// VerifyFS verifies the log stored in fsys in one streaming pass, in
+// O(log n) memory: the header, every record (checksum, index order, chain,
+// commitment to its event, subject commitment), the tree root against the
+// signed checkpoint (signature by key, size, root), and the witness
+// cosignatures listed. key nil uses the verifier key kept beside the log.
+// The first problem is returned as a *VerifyError naming the entry.
+func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note.Verifier) (*Report, error) {
+	if key == nil {
+		k, err := readFile(fsys, pubKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("audit: verify: no key given and none kept beside the log: %w", err)
+		}
+		if key, err = note.NewVerifier(string(trimNL(k))); err != nil {
+			return nil, fmt.Errorf("audit: verify: key %s: %w", pubKeyFile, err)
+		}
+	}
+	var cp Checkpoint
+	var cosigned int
+	signed, err := readFile(fsys, checkpointFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	default:
+		var n *note.Note
+		cp, n, err = OpenCheckpoint(signed, key, witnesses...)
+		if err != nil {
+			return nil, &VerifyError{Index: 0, Offset: 0, Problem: ProblemSignature, Msg: err.Error()}
+		}
+		cosigned = len(n.Sigs) - 1
+	}
+	f, err := fsys.OpenFile(logFile, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	defer f.Close()
+	size, err := f.Size()
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	store := &frontierStore{}
+	st, err := scan(ctx, io.NewSectionReader(f, 0, size), store, nil, cp.Size)
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	rep, err := st.check(cp, key.Name(), size)
+	if err != nil {
+		return nil, err
+	}
+	if rep.Root, err = tlog.TreeHash(int64(rep.Entries), store); err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	rep.Cosigned = cosigned
+	return rep, nil
+}
+
+// check turns a scan into a report or the first problem, against the
+// signed checkpoint cp (zero if none) and the expected origin.
+func (st *scanState) check(cp Checkpoint, origin string, fileSize int64) (*Report, error) {
+	if st.bad != nil && !(st.torn && st.bad.Index >= cp.Size) {
+		if st.torn && st.bad.Index < cp.Size {
+			st.bad.Problem = ProblemTruncated
+			st.bad.Msg = fmt.Sprintf("%s; the signed checkpoint covers %d entries", st.bad.Msg, cp.Size)
+		}
+		return nil, st.bad
+	}
+	if st.bad == nil && st.origin != origin {
+		return nil, &VerifyError{Index: 0, Offset: 0, Problem: ProblemFormat,
+			Msg: fmt.Sprintf("log origin %q is not the key's name %q", st.origin, origin)}
+	}
+	if st.n < cp.Size {
+		return nil, &VerifyError{Index: st.n, Offset: st.end, Problem: ProblemTruncated,
+			Msg: fmt.Sprintf("log ends at %d entries; the signed checkpoint covers %d", st.n, cp.Size)}
+	}
+	if cp.Size > 0 && st.rootAt[cp.Size] != cp.Root {
+		return nil, &VerifyError{Index: cp.Size - 1, Offset: -1, Problem: ProblemInconsistent,
+			Msg: fmt.Sprintf("tree root of the first %d entries differs from the signed checkpoint", cp.Size)}
+	}
+	rep := &Report{Origin: st.origin, Entries: st.n, Checkpoint: cp, Pruned: st.pruned, Shredded: st.shredded}
+	if st.torn {
+		rep.TornBytes = fileSize - st.end
+	}
+	return rep, nil
+}
+
+func trimNL(b []byte) []byte {
+	for len(b) > 0 && (b[len(b)-1] == '\n' || b[len(b)-1] == '\r') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
