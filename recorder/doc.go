@@ -1,0 +1,56 @@
+// Package recorder captures the audio of a live call, as RTP arrives, into
+// Ogg Opus files (RFC 7845) that every standard player opens: nothing lost,
+// nothing invented, and nothing written that must not be.
+//
+// # Inputs and layouts
+//
+// A call has up to two legs, each tagged with a [Role]: the customer and the
+// agent. A leg is fed by a [Source] (a pion *webrtc.TrackRemote as is, or
+// any adapter, such as a G.711 to Opus transcoder) through [Leg.Consume], or
+// packet by packet with [Leg.WriteRTP] (RTP forked over UDP by a SIP media
+// server). Opus payloads are written as they are: no transcoding.
+//
+// [LayoutDual] writes one stereo file, customer left, agent right: two
+// uncoupled mono streams (channel mapping family 1). [LayoutMono] writes one
+// mono file per leg. OpusTags carry the recording id, call id, purpose,
+// policy version and leg layout, and no personal data. Pre-skip is 312.
+//
+// # An honest timeline
+//
+// Every file is a sequence of 20 ms slots, from Start to Stop: the file
+// lasts as long as the recording. Each leg maps its RTP timestamps (48 kHz,
+// with wrap-around) to slots, anchored at its first packet's arrival. A slot
+// waits Config.ReorderWindow for late and reordered packets, then is
+// written: the leg's packet, or a filler. A lost packet becomes a
+// concealment filler (a TOC-only packet: decoders run PLC), long gaps, DTX,
+// a leg not yet started or already gone and pauses become digital silence.
+// 10 ms packets are joined in pairs and multi-frame packets split, without
+// transcoding. An SSRC change, a timestamp jump and clock drift between legs
+// re-align the leg (a slip, counted), never corrupt the file. RFC 4733
+// telephone-events are not audio: they go to Config.OnDTMF.
+//
+// Every span without captured audio goes to the gap index kept in the
+// recording's [Meta]: pauses (with reason and actor), losses, DTX, not
+// started, ended, slips.
+//
+// # Control
+//
+// [Recorder.Start], [Recorder.Stop], and Start again; [Recorder.Pause]
+// returns once no more audio will be written and a pause longer than
+// Config.MaxPause resumes by itself; [Recorder.Discard] stops and removes
+// everything captured for the call. Every step is appended to the audit log
+// ([audit.Appender]): started, paused, resumed, stopped, finalized (with the
+// file's SHA-256), purged.
+//
+// # Storage and crash safety
+//
+// Files go to a [Store] ([FileStore] by default; recordertest.MemStore is a
+// fake; recordertest.TestStore checks both). Pages are written at least
+// every second, under a temporary name renamed at finalization: a kill -9
+// loses about one second. [Recover] finalizes what a crash left behind and
+// marks it Recovered. [Store.Open] verifies the SHA-256 before handing a
+// file out.
+//
+// [Inspect] reports a file's channels, duration, tags, gaps and SHA-256;
+// [ExportWAV] decodes it with github.com/pion/opus.
+package recorder

@@ -1,0 +1,511 @@
+package recorder
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/pion/rtp"
+)
+
+// Leg is one party's audio in a call: an RTP stream of Opus packets (and
+// telephone-events), pushed with WriteRTP or pulled from a Source with
+// Consume. A Leg lives as long as its Recorder's call: packets arriving
+// while not recording are dropped. Its methods may be called concurrently,
+// but packets are expected from one goroutine.
+type Leg struct {
+	r      *Recorder
+	idx    int
+	cfg    LegConfig
+	opusPT int // -1 until learnt
+	closed bool
+	tl     timeline
+	stats  LegStats
+	dtmf   dtmfState
+}
+
+// Role returns the leg's role.
+func (l *Leg) Role() Role { return l.cfg.Role }
+
+// Stats returns the leg's counters for the recording in progress (or the
+// last one).
+func (l *Leg) Stats() LegStats {
+	l.r.mu.Lock()
+	defer l.r.mu.Unlock()
+	return l.stats
+}
+
+// Close marks the leg gone (the party hung up): from its last packet on, its
+// channel holds silence ("ended" in the gap index). WriteRTP then fails with
+// ErrClosed.
+func (l *Leg) Close() error {
+	l.r.mu.Lock()
+	defer l.r.mu.Unlock()
+	l.closed = true
+	return nil
+}
+
+// WriteRTP hands one packet of the leg to the recorder. p is not retained.
+// Packets that are not Opus of the leg's payload type (comfort noise, RED),
+// malformed Opus packets, late and duplicate packets are counted in Stats
+// and dropped; WriteRTP returns an error only for a nil packet or a closed
+// leg (ErrClosed).
+func (l *Leg) WriteRTP(p *rtp.Packet) error {
+	if p == nil {
+		return fmt.Errorf("recorder: write rtp: nil packet: %w", ErrBadPacket)
+	}
+	r := l.r
+	r.mu.Lock()
+	if l.closed {
+		r.mu.Unlock()
+		return fmt.Errorf("recorder: write rtp: %w", ErrClosed)
+	}
+	now := r.now()
+	pt := int(p.PayloadType)
+	if l.isDTMF(p) {
+		ev, ok := l.dtmf.update(p, now, l.cfg)
+		if r.sess != nil {
+			l.stats.DTMF++
+		}
+		cb := r.cfg.OnDTMF
+		r.mu.Unlock()
+		if ok && cb != nil {
+			cb(ev)
+		}
+		return nil
+	}
+	if l.opusPT < 0 {
+		l.opusPT = pt
+	}
+	if pt == l.opusPT && r.sess != nil {
+		r.sess.receive(l, p, now)
+	}
+	r.mu.Unlock()
+	return nil
+}
+
+func (l *Leg) isDTMF(p *rtp.Packet) bool {
+	pt := int(p.PayloadType)
+	if l.cfg.DTMFPT != 0 {
+		return pt == int(l.cfg.DTMFPT)
+	}
+	return l.opusPT >= 0 && pt != l.opusPT && pt >= 96 && pt <= 127 && len(p.Payload) == 4
+}
+
+// Consume reads src until it ends (io.EOF gives nil), ctx is done (checked
+// between packets: closing the source is what interrupts a blocked read), or
+// the leg is closed.
+func (l *Leg) Consume(ctx context.Context, src Source) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p, _, err := src.ReadRTP()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("recorder: consume %s leg: %w", l.cfg.Role, err)
+		}
+		if err := l.WriteRTP(p); err != nil {
+			if errors.Is(err, ErrClosed) {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+type dtmfState struct {
+	seen  bool
+	ts    uint32
+	ended bool
+}
+
+func (d *dtmfState) update(p *rtp.Packet, now time.Time, cfg LegConfig) (DTMF, bool) {
+	pl := p.Payload
+	if len(pl) < 4 {
+		return DTMF{}, false
+	}
+	ev := DTMF{
+		Leg: cfg.Role, Event: pl[0], End: pl[1]&0x80 != 0, Volume: pl[1] & 0x3f, At: now,
+		Duration: time.Duration(binary.BigEndian.Uint16(pl[2:4])) * time.Second / time.Duration(cfg.DTMFClockRate),
+	}
+	if ev.Event < 16 {
+		ev.Digit = rune("0123456789*#ABCD"[ev.Event])
+	}
+	if !d.seen || p.Timestamp != d.ts {
+		d.seen, d.ts, d.ended = true, p.Timestamp, ev.End
+		return ev, true
+	}
+	if ev.End && !d.ended {
+		d.ended = true
+		return ev, true
+	}
+	return DTMF{}, false
+}
+
+// Slot buffer kinds.
+const (
+	slotEmpty = iota
+	slotFull  // one 20 ms packet
+	slotHalf  // one or two 10 ms packets
+	slotSpan  // a 40 or 60 ms packet (mono only)
+)
+
+type slotBuf struct {
+	slot   int64
+	kind   uint8
+	span   uint8
+	h0, h1 [2]int16 // 10 ms halves: offset and length in data (length -1: absent)
+	data   []byte
+}
+
+// timeline maps a leg's RTP timestamps to the recording's 20 ms slots and
+// buffers the slots not yet written.
+type timeline struct {
+	anchored    bool
+	ssrc        uint32
+	lastTS      uint32
+	ext         int64 // extended timestamp of the last packet
+	anchorExt   int64
+	anchorSlot  int64
+	firstSlot   int64 // slots before it: not started
+	hiSlot      int64
+	hiSeq       uint16
+	lateRun     int
+	lastTOC     byte
+	haveTOC     bool
+	coverUntil  int64
+	dtxFrom     int64
+	dtxTo       int64
+	slipPending bool
+	unsupported bool
+	missRun     int
+	gapOpen     bool
+	gapEnded    bool
+	gapStart    int64
+	ring        [ringSize]slotBuf
+	join        []byte
+	parse       opusPacket
+}
+
+func (t *timeline) reset() {
+	ring := t.ring
+	join := t.join
+	*t = timeline{}
+	for i := range ring {
+		ring[i].kind = slotEmpty
+		ring[i].data = ring[i].data[:0]
+	}
+	t.ring = ring
+	t.join = join[:0]
+}
+
+func (t *timeline) has(k int64) bool {
+	b := &t.ring[k&(ringSize-1)]
+	return b.kind == slotFull && b.slot == k
+}
+
+func (t *timeline) drop(k int64) {
+	b := &t.ring[k&(ringSize-1)]
+	if b.slot == k {
+		b.kind = slotEmpty
+	}
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+// receive places one Opus packet of leg l on the session's timeline.
+func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
+	r := s.r
+	w := s.wallSlot(now)
+	s.advanceTo(w - r.window)
+	t := &l.tl
+	ts, seq := p.Timestamp, p.SequenceNumber
+	if !t.anchored || p.SSRC != t.ssrc {
+		if t.anchored {
+			l.stats.SSRCChanges++
+			l.stats.Slips++
+			t.slipPending = true
+		}
+		slot := max(w, s.next)
+		if !t.anchored {
+			t.firstSlot = slot
+		}
+		t.anchored, t.ssrc = true, p.SSRC
+		t.lastTS, t.ext, t.anchorExt, t.anchorSlot = ts, 0, 0, slot
+		t.hiSeq, t.hiSlot = seq-1, slot-1
+		t.lateRun = 0
+	} else {
+		t.ext += int64(int32(ts - t.lastTS))
+		t.lastTS = ts
+	}
+	off := t.ext - t.anchorExt
+	slot := t.anchorSlot + floorDiv(off, slotSamples)
+	sub := off - floorDiv(off, slotSamples)*slotSamples
+	if ds := int16(seq - t.hiSeq); ds > 0 {
+		if slot > t.hiSlot+1 && ds == 1 {
+			t.dtxFrom, t.dtxTo = t.hiSlot+1, slot
+		}
+		t.hiSeq = seq
+	}
+	switch {
+	case slot < s.next:
+		t.lateRun++
+		if t.lateRun < lateSlip {
+			l.stats.Late++
+			return
+		}
+		// The leg keeps arriving late: its clock is slow against ours or
+		// its delay grew. Re-align it (the skipped slots become fillers).
+		t.anchorSlot += s.next - slot
+		slot = s.next
+		l.stats.Slips++
+		t.slipPending = true
+		t.lateRun = 0
+	case slot > w+maxAhead || slot >= s.next+ringSize-1:
+		// Too far ahead: a fast clock or a timestamp jump. Re-align.
+		n := max(w, s.next)
+		t.anchorSlot += n - slot
+		slot = n
+		l.stats.Slips++
+		t.slipPending = true
+		t.lateRun = 0
+	default:
+		t.lateRun = 0
+	}
+	if slot > t.hiSlot {
+		t.hiSlot = slot
+	}
+	if s.paused(slot) {
+		return // never written
+	}
+	t.store(s, l, p.Payload, slot, sub)
+	// Write early what every leg has (no need to wait for the window).
+	n := s.next
+	for s.next < w+maxAhead && s.ready(s.next) {
+		s.emit(s.next)
+		s.next++
+	}
+	if s.next != n {
+		s.advanceTo(s.next)
+	}
+}
+
+// store validates payload and buffers it in its slot(s).
+func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
+	o := &t.parse
+	if err := parseOpus(payload, false, o); err != nil {
+		l.stats.Invalid++
+		return
+	}
+	fs := frameSamples48(o.toc)
+	total := o.n * fs
+	if fs == 480 && o.n == 1 {
+		part := 0
+		if sub >= 480 {
+			part = 1
+		}
+		t.putHalf(s, l, slot, part, payload)
+		return
+	}
+	if sub >= 480 {
+		slot++ // round a misaligned timestamp to the nearest slot
+	}
+	switch {
+	case total == slotSamples:
+		if b := t.slotFor(s, l, slot); b != nil {
+			b.kind, b.span = slotFull, 1
+			b.data = append(b.data[:0], payload...)
+		}
+	case fs == slotSamples: // several 20 ms frames: one slot each
+		toc := o.toc &^ 3
+		for i := 0; i < o.n; i++ {
+			if b := t.slotFor(s, l, slot+int64(i)); b != nil {
+				b.kind, b.span = slotFull, 1
+				b.data = append(append(b.data[:0], toc), payload[o.off[i]:o.off[i]+o.size[i]]...)
+			}
+		}
+	case s.r.cfg.Layout == LayoutMono && total%slotSamples == 0:
+		if b := t.slotFor(s, l, slot); b != nil {
+			b.kind, b.span = slotSpan, uint8(total/slotSamples)
+			b.data = append(b.data[:0], payload...)
+		}
+	default:
+		// A 40/60 ms single frame cannot be split without transcoding, and
+		// both channels of a dual-channel packet must last as long.
+		l.stats.Unsupported++
+		t.unsupported = true
+	}
+}
+
+// slotFor returns the empty buffer of slot, or nil (counted) if the slot
+// is out of the window or already filled.
+func (t *timeline) slotFor(s *session, l *Leg, slot int64) *slotBuf {
+	if slot < s.next || slot >= s.next+ringSize {
+		l.stats.Late++
+		return nil
+	}
+	b := &t.ring[slot&(ringSize-1)]
+	if b.kind != slotEmpty && b.slot == slot {
+		l.stats.Duplicates++
+		return nil
+	}
+	b.slot = slot
+	b.kind = slotEmpty
+	return b
+}
+
+func (t *timeline) putHalf(s *session, l *Leg, slot int64, part int, p []byte) {
+	b := &t.ring[slot&(ringSize-1)]
+	if b.kind != slotHalf || b.slot != slot {
+		if b = t.slotFor(s, l, slot); b == nil {
+			return
+		}
+		b.kind, b.span = slotHalf, 1
+		b.h0, b.h1 = [2]int16{0, -1}, [2]int16{0, -1}
+		b.data = b.data[:0]
+	}
+	h := &b.h0
+	if part == 1 {
+		h = &b.h1
+	}
+	if h[1] >= 0 {
+		l.stats.Duplicates++
+		return
+	}
+	h[0], h[1] = int16(len(b.data)), int16(len(p))
+	b.data = append(b.data, p...)
+}
+
+// take returns what leg l contributes to slot k, and its duration (0: the
+// slot is covered by a longer packet written before).
+func (t *timeline) take(s *session, l *Leg, k int64, dual bool) ([]byte, int) {
+	if k < t.firstSlot {
+		s.legGap(l.idx, k, GapNotStarted)
+		return silence20, slotSamples
+	}
+	if k < t.coverUntil {
+		return nil, 0
+	}
+	b := &t.ring[k&(ringSize-1)]
+	if b.kind != slotEmpty && b.slot == k {
+		t.closeGap(s, l, k)
+		t.missRun = 0
+		l.stats.Packets++
+		kind := b.kind
+		b.kind = slotEmpty
+		switch kind {
+		case slotSpan:
+			t.coverUntil = k + int64(b.span)
+			t.lastTOC, t.haveTOC = b.data[0], true
+			return b.data, int(b.span) * slotSamples
+		case slotHalf:
+			return t.joinHalves(b, l), slotSamples
+		}
+		t.lastTOC, t.haveTOC = b.data[0], true
+		return b.data, slotSamples
+	}
+	if l.closed && k > t.hiSlot {
+		if t.gapOpen && !t.gapEnded {
+			t.closeGap(s, l, k)
+		}
+		if !t.gapOpen {
+			t.gapOpen, t.gapEnded, t.gapStart = true, true, k
+		}
+		return silence20, slotSamples
+	}
+	if !t.gapOpen {
+		t.gapOpen, t.gapEnded, t.gapStart = true, false, k
+	}
+	t.missRun++
+	if t.missRun <= plcSlots && t.haveTOC {
+		t.join = appendLossFiller(t.join[:0], t.lastTOC, false)
+		return t.join, slotSamples
+	}
+	return silence20, slotSamples
+}
+
+// joinHalves builds one 20 ms packet from the 10 ms packets of a slot:
+// code 1 or 2 when both halves share a configuration, else code 2 with an
+// empty (concealed) frame for the missing or mismatched half.
+func (t *timeline) joinHalves(b *slotBuf, l *Leg) []byte {
+	f0, f1 := []byte(nil), []byte(nil)
+	toc := byte(0)
+	if b.h0[1] >= 0 {
+		p := b.data[b.h0[0] : b.h0[0]+b.h0[1]]
+		toc, f0 = p[0], p[1:]
+	}
+	if b.h1[1] >= 0 {
+		p := b.data[b.h1[0] : b.h1[0]+b.h1[1]]
+		if f0 == nil {
+			toc, f1 = p[0], p[1:]
+		} else if p[0]&^3 == toc&^3 {
+			f1 = p[1:]
+		} else {
+			l.stats.Unsupported++
+		}
+	}
+	t.lastTOC, t.haveTOC = toc&^3, true
+	j := t.join[:0]
+	if f0 != nil && f1 != nil && len(f0) == len(f1) {
+		j = append(j, toc&^3|1)
+		j = append(j, f0...)
+		j = append(j, f1...)
+	} else {
+		j = append(j, toc&^3|2)
+		j = appendLen(j, len(f0))
+		j = append(j, f0...)
+		j = append(j, f1...)
+	}
+	t.join = j
+	return j
+}
+
+// closeGap ends the leg's open gap at slot k and records it.
+func (t *timeline) closeGap(s *session, l *Leg, k int64) {
+	t.missRun = 0
+	if !t.gapOpen {
+		return
+	}
+	t.gapOpen = false
+	n := k - t.gapStart
+	reason := GapLoss
+	switch {
+	case t.gapEnded:
+		reason = GapEnded
+	case t.slipPending:
+		reason = GapSlip
+	case t.unsupported:
+		reason = GapUnsupported
+	case t.dtxTo >= k && t.dtxFrom <= t.gapStart:
+		reason = GapDTX
+		l.stats.DTX += n
+	default:
+		l.stats.Lost += n
+	}
+	t.slipPending, t.unsupported = false, false
+	s.addGap(Gap{Start: slotTime(t.gapStart), End: slotTime(k), Leg: l.cfg.Role, Reason: reason})
+}
+
+// finish closes the leg's open gap at the end of the recording: a leg
+// silent until the end had stopped sending.
+func (t *timeline) finish(s *session, l *Leg, end int64) {
+	if !t.gapOpen {
+		return
+	}
+	if !t.slipPending && !t.unsupported && !(t.dtxTo >= end && t.dtxFrom <= t.gapStart) {
+		t.gapEnded = true
+	}
+	t.closeGap(s, l, end)
+}

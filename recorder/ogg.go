@@ -1,0 +1,189 @@
+package recorder
+
+import (
+	"encoding/binary"
+	"io"
+)
+
+// Ogg CRC-32 (RFC 3533): polynomial 0x04C11DB7, MSB first, init 0, no final
+// xor. Slicing-by-8 tables.
+var oggCRC [8][256]uint32
+
+func init() {
+	for i := range 256 {
+		r := uint32(i) << 24
+		for range 8 {
+			if r&0x80000000 != 0 {
+				r = r<<1 ^ 0x04C11DB7
+			} else {
+				r <<= 1
+			}
+		}
+		oggCRC[0][i] = r
+	}
+	for k := 1; k < 8; k++ {
+		for i := range 256 {
+			p := oggCRC[k-1][i]
+			oggCRC[k][i] = p<<8 ^ oggCRC[0][p>>24]
+		}
+	}
+}
+
+func oggChecksum(crc uint32, p []byte) uint32 {
+	for len(p) >= 8 {
+		crc ^= binary.BigEndian.Uint32(p)
+		w := binary.BigEndian.Uint32(p[4:])
+		crc = oggCRC[7][crc>>24] ^ oggCRC[6][crc>>16&0xff] ^ oggCRC[5][crc>>8&0xff] ^ oggCRC[4][crc&0xff] ^
+			oggCRC[3][w>>24] ^ oggCRC[2][w>>16&0xff] ^ oggCRC[1][w>>8&0xff] ^ oggCRC[0][w&0xff]
+		p = p[8:]
+	}
+	for _, b := range p {
+		crc = crc<<8 ^ oggCRC[0][byte(crc>>24)^b]
+	}
+	return crc
+}
+
+const (
+	pageHeaderLen = 27
+	maxSegments   = 255
+	pageReserve   = pageHeaderLen + maxSegments
+	flagContinued = 0x01
+	flagBOS       = 0x02
+	flagEOS       = 0x04
+	preSkip       = 312 // libopus encoder lookahead at 48 kHz (pion's 3840 drops 73 ms)
+	pageSamples   = 48000
+)
+
+// oggStream writes one logical Ogg stream of Opus packets to w, one write
+// per page. Pages hold about one second of audio: a page is written when
+// the next packet would take it past a second (or 255 segments), so that the
+// last page, written with EOS at close, always carries packets.
+type oggStream struct {
+	w         io.Writer
+	serial    uint32
+	seq       uint32
+	granule   int64 // granule position after the last added packet
+	buf       []byte
+	lacing    [maxSegments]byte
+	nseg      int
+	npk       int
+	pageStart int64 // granule at the start of the buffered page
+	size      int64 // bytes written
+	err       error
+}
+
+func newOggStream(w io.Writer, serial uint32, bodyCap int) *oggStream {
+	return &oggStream{w: w, serial: serial, buf: make([]byte, pageReserve, pageReserve+bodyCap)}
+}
+
+// writePage writes the buffered packets as one page.
+func (s *oggStream) writePage(flags byte, granule int64) error {
+	if s.err != nil {
+		return s.err
+	}
+	start := pageReserve - pageHeaderLen - s.nseg
+	h := s.buf[start:]
+	copy(h, "OggS")
+	h[4] = 0
+	h[5] = flags
+	binary.LittleEndian.PutUint64(h[6:], uint64(granule))
+	binary.LittleEndian.PutUint32(h[14:], s.serial)
+	binary.LittleEndian.PutUint32(h[18:], s.seq)
+	binary.LittleEndian.PutUint32(h[22:], 0)
+	h[26] = byte(s.nseg)
+	copy(h[27:], s.lacing[:s.nseg])
+	binary.LittleEndian.PutUint32(h[22:], oggChecksum(0, h))
+	n, err := s.w.Write(h)
+	s.size += int64(n)
+	s.seq++
+	s.buf = s.buf[:pageReserve]
+	s.nseg, s.npk = 0, 0
+	s.pageStart = s.granule
+	if err != nil {
+		s.err = err
+	}
+	return err
+}
+
+// writeHeader writes one header packet (OpusHead, OpusTags) on its own page.
+func (s *oggStream) writeHeader(p []byte, flags byte) error {
+	if len(p) >= maxSegments*255 {
+		panic("recorder: header too large") // built from bounded, validated fields
+	}
+	s.buf = append(s.buf, p...)
+	s.nseg = 0
+	for n := len(p); ; n -= 255 {
+		if n < 255 {
+			s.lacing[s.nseg] = byte(n)
+			s.nseg++
+			break
+		}
+		s.lacing[s.nseg] = 255
+		s.nseg++
+	}
+	return s.writePage(flags, 0)
+}
+
+// add appends one audio packet lasting samples (48 kHz).
+func (s *oggStream) add(p []byte, samples int) error {
+	if s.err != nil {
+		return s.err
+	}
+	segs := len(p)/255 + 1
+	if s.npk > 0 && (s.granule-s.pageStart >= pageSamples || s.nseg+segs > maxSegments) {
+		if err := s.writePage(0, s.granule); err != nil {
+			return err
+		}
+	}
+	s.buf = append(s.buf, p...)
+	n := len(p)
+	for range segs - 1 {
+		s.lacing[s.nseg] = 255
+		s.nseg++
+		n -= 255
+	}
+	s.lacing[s.nseg] = byte(n)
+	s.nseg++
+	s.npk++
+	s.granule += int64(samples)
+	return nil
+}
+
+// close writes the last page with EOS.
+func (s *oggStream) close() error {
+	if s.npk == 0 {
+		// Only possible for a stream without audio: give it 20 ms of silence
+		// so that the EOS page carries a packet.
+		if err := s.add(silence20, 960); err != nil {
+			return err
+		}
+	}
+	return s.writePage(flagEOS, s.granule)
+}
+
+// opusHead builds the identification header: mono (family 0) or the
+// dual-channel layout (family 1, 2 streams, 0 coupled, map [0 1]).
+func opusHead(channels int) []byte {
+	h := []byte("OpusHead")
+	h = append(h, 1, byte(channels))
+	h = binary.LittleEndian.AppendUint16(h, preSkip)
+	h = binary.LittleEndian.AppendUint32(h, 48000)
+	h = append(h, 0, 0) // output gain
+	if channels == 1 {
+		return append(h, 0)
+	}
+	return append(h, 1, 2, 0, 0, 1)
+}
+
+// opusTags builds the comment header.
+func opusTags(vendor string, comments []string) []byte {
+	h := []byte("OpusTags")
+	h = binary.LittleEndian.AppendUint32(h, uint32(len(vendor)))
+	h = append(h, vendor...)
+	h = binary.LittleEndian.AppendUint32(h, uint32(len(comments)))
+	for _, c := range comments {
+		h = binary.LittleEndian.AppendUint32(h, uint32(len(c)))
+		h = append(h, c...)
+	}
+	return h
+}

@@ -1,0 +1,501 @@
+package recorder
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/policy"
+)
+
+// More sentinel errors.
+var (
+	// ErrConfig: a Config or LegConfig that cannot work (no store, no
+	// audit appender, an unknown purpose, a bad role...).
+	ErrConfig = errors.New("invalid recorder configuration")
+	// ErrState: a control call that does not fit the recorder's state
+	// (Start while recording, Pause while not recording, ...).
+	ErrState = errors.New("invalid recorder state")
+)
+
+// Defaults of Config.
+const (
+	DefaultReorderWindow = 60 * time.Millisecond
+	MaxReorderWindow     = 200 * time.Millisecond
+	DefaultMaxPause      = 5 * time.Minute
+	// SlotDuration is the unit of the timeline: every file is a sequence
+	// of 20 ms slots, each holding a leg's audio or a filler.
+	SlotDuration = 20 * time.Millisecond
+	// FlushInterval bounds the audio a crash can lose: pages are written at
+	// least this often (plus the reorder window).
+	FlushInterval = time.Second
+)
+
+const (
+	slotSamples = 960
+	ringSize    = 32 // per-leg slots buffered ahead of the write frontier
+	maxAhead    = 10 // a packet further ahead of the wall clock re-aligns the leg
+	lateSlip    = 3  // consecutive late packets that re-align the leg
+	plcSlots    = 3  // missing slots filled with concealment before silence
+	maxGaps     = 10000
+	tickEvery   = 250 * time.Millisecond
+)
+
+// Config configures a Recorder: one call, one purpose. The zero value is
+// not usable: CallID, Purpose, Store and Audit are required (a recording is
+// never made without its purpose and its audit trail).
+type Config struct {
+	CallID        string         // the host's opaque call id (no personal data)
+	Purpose       policy.Purpose // the one declared purpose
+	PolicyVersion string         // the version of the policy that allowed recording
+	Layout        Layout         // zero: LayoutDual
+	Store         Store          // where recordings go
+	Audit         audit.Appender // where recording events go (started, paused, ...)
+
+	// ReorderWindow is how long a 20 ms slot waits for late or reordered
+	// packets before it is written. Zero: DefaultReorderWindow; at most
+	// MaxReorderWindow.
+	ReorderWindow time.Duration
+	// MaxPause is the longest pause: past it the recording resumes by
+	// itself (actor "system"). Zero: DefaultMaxPause. Negative: no limit.
+	MaxPause time.Duration
+	// OnDTMF receives the telephone-events of every leg. It is called
+	// synchronously from WriteRTP, without the recorder's lock; it must not
+	// block. Nil: events are counted and dropped.
+	OnDTMF func(DTMF)
+	// OnError receives asynchronous errors (a failed write during a timer
+	// flush, a failed audit append on an automatic resume). Nil: the error
+	// is returned by the next Stop.
+	OnError func(error)
+	// Now returns the current time; nil means time.Now. For simulations and
+	// benchmarks; tests use testing/synctest instead.
+	Now func() time.Time
+}
+
+// Recorder records one call: its legs (at most one customer and one agent)
+// to one dual-channel file, or to one mono file per leg, each time recording
+// is started. Every method may be called concurrently.
+type Recorder struct {
+	cfg    Config
+	window int64 // slots
+	now    func() time.Time
+
+	mu       sync.Mutex
+	legs     [2]*Leg
+	sess     *session
+	made     []string // ids of every file this recorder created (Discard removes them)
+	closed   bool
+	starting bool
+	err      error // sticky asynchronous error, returned by Stop
+}
+
+// New returns a Recorder for one call. It records nothing until Start.
+func New(cfg Config) (*Recorder, error) {
+	switch {
+	case cfg.CallID == "":
+		return nil, fmt.Errorf("recorder: no call id: %w", ErrConfig)
+	case !cfg.Purpose.Valid():
+		return nil, fmt.Errorf("recorder: purpose %q: %w", cfg.Purpose, ErrConfig)
+	case cfg.Store == nil:
+		return nil, fmt.Errorf("recorder: no store: %w", ErrConfig)
+	case cfg.Audit == nil:
+		return nil, fmt.Errorf("recorder: no audit appender: %w", ErrConfig)
+	case cfg.ReorderWindow < 0 || cfg.ReorderWindow > MaxReorderWindow:
+		return nil, fmt.Errorf("recorder: reorder window %v: %w", cfg.ReorderWindow, ErrConfig)
+	}
+	if cfg.Layout == "" {
+		cfg.Layout = LayoutDual
+	}
+	if cfg.Layout != LayoutDual && cfg.Layout != LayoutMono {
+		return nil, fmt.Errorf("recorder: layout %q: %w", cfg.Layout, ErrConfig)
+	}
+	if cfg.ReorderWindow == 0 {
+		cfg.ReorderWindow = DefaultReorderWindow
+	}
+	if cfg.MaxPause == 0 {
+		cfg.MaxPause = DefaultMaxPause
+	}
+	r := &Recorder{cfg: cfg, now: cfg.Now}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	r.window = int64((cfg.ReorderWindow + SlotDuration - 1) / SlotDuration)
+	return r, nil
+}
+
+func roleIndex(r Role) int {
+	if r == Agent {
+		return 1
+	}
+	return 0
+}
+
+// AddLeg adds a leg to the call. A leg may be added before or during a
+// recording; until its first packet its channel holds silence ("not-started"
+// in the gap index).
+func (r *Recorder) AddLeg(cfg LegConfig) (*Leg, error) {
+	if !cfg.Role.Valid() {
+		return nil, fmt.Errorf("recorder: add leg: role %q: %w", cfg.Role, ErrConfig)
+	}
+	if cfg.DTMFClockRate == 0 {
+		cfg.DTMFClockRate = 8000
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, fmt.Errorf("recorder: add leg: %w", ErrClosed)
+	}
+	i := roleIndex(cfg.Role)
+	if r.legs[i] != nil {
+		return nil, fmt.Errorf("recorder: add leg: a %s leg exists: %w", cfg.Role, ErrConfig)
+	}
+	l := &Leg{r: r, idx: i, cfg: cfg, opusPT: int(cfg.OpusPT)}
+	if cfg.OpusPT == 0 {
+		l.opusPT = -1
+	}
+	r.legs[i] = l
+	if r.sess != nil {
+		l.tl.reset()
+		l.stats = LegStats{Role: cfg.Role}
+	}
+	return l, nil
+}
+
+// Recording returns the id of the recording in progress (for a mono layout,
+// its group id), or "" when not recording.
+func (r *Recorder) Recording() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sess == nil {
+		return ""
+	}
+	return r.sess.group
+}
+
+// Paused reports whether the recording in progress is paused.
+func (r *Recorder) Paused() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sess != nil && r.sess.pausedNow()
+}
+
+func newGroupID(t time.Time) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return "rec-" + t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
+}
+
+func (r *Recorder) event(k audit.Kind, id, actor, reason string, attrs ...audit.Attr) audit.Event {
+	return audit.Event{
+		Kind: k, Time: r.now().UTC(), CallID: r.cfg.CallID, RecordingID: id, Actor: actor, Reason: reason,
+		Purpose: string(r.cfg.Purpose), PolicyVersion: r.cfg.PolicyVersion, Attrs: attrs,
+	}
+}
+
+// Start starts a new recording and returns its id (for a mono layout, the
+// group id shared by the legs' files). The started event is appended to the
+// audit log before any audio is written; if it cannot be, nothing is
+// recorded. A call may be recorded again after Stop.
+func (r *Recorder) Start(ctx context.Context, actor string) (string, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return "", fmt.Errorf("recorder: start: %w", ErrClosed)
+	}
+	if r.sess != nil || r.starting {
+		r.mu.Unlock()
+		return "", fmt.Errorf("recorder: start: already recording: %w", ErrState)
+	}
+	r.starting = true
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.starting = false
+		r.mu.Unlock()
+	}()
+
+	group := newGroupID(r.now())
+	s := &session{r: r, group: group}
+	var roles [][]Role
+	if r.cfg.Layout == LayoutDual {
+		s.ids = []string{group}
+		roles = [][]Role{{Customer, Agent}}
+	} else {
+		s.ids = []string{group + "-" + string(Customer), group + "-" + string(Agent)}
+		roles = [][]Role{{Customer}, {Agent}}
+	}
+	for i, id := range s.ids {
+		m := Meta{
+			ID: id, Group: group, CallID: r.cfg.CallID, Purpose: r.cfg.Purpose,
+			PolicyVersion: r.cfg.PolicyVersion, Layout: r.cfg.Layout, Channels: roles[i],
+		}
+		w, err := r.cfg.Store.Create(ctx, m)
+		if err != nil {
+			s.abort(ctx)
+			return "", fmt.Errorf("recorder: start: %w", err)
+		}
+		s.writers = append(s.writers, w)
+		st := newOggStream(w, serialOf(id), 2048*len(roles[i]))
+		if err := st.writeHeader(opusHead(len(roles[i])), flagBOS); err != nil {
+			s.abort(ctx)
+			return "", fmt.Errorf("recorder: start: %w", err)
+		}
+		if err := st.writeHeader(opusTags("consentrec", r.tags(id, roles[i])), 0); err != nil {
+			s.abort(ctx)
+			return "", fmt.Errorf("recorder: start: %w", err)
+		}
+		s.streams = append(s.streams, st)
+	}
+	for _, id := range s.ids {
+		e := r.event(audit.KindRecordingStarted, id, actor, "",
+			audit.Attr{Key: "layout", Value: string(r.cfg.Layout)}, audit.Attr{Key: "group", Value: group})
+		if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
+			s.abort(ctx)
+			return "", fmt.Errorf("recorder: start: audit: %w", err)
+		}
+	}
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		s.abort(ctx)
+		return "", fmt.Errorf("recorder: start: %w", ErrClosed)
+	}
+	s.t0 = r.now()
+	for _, l := range r.legs {
+		if l != nil {
+			l.tl.reset()
+			l.stats = LegStats{Role: l.cfg.Role}
+		}
+	}
+	r.made = append(r.made, s.ids...)
+	r.sess = s
+	s.tick = time.AfterFunc(tickEvery, s.onTick)
+	return group, nil
+}
+
+func serialOf(id string) uint32 {
+	var h uint32 = 2166136261
+	for i := 0; i < len(id); i++ {
+		h = (h ^ uint32(id[i])) * 16777619
+	}
+	return h
+}
+
+// tags are the OpusTags comments: ids and the layout, never personal data.
+func (r *Recorder) tags(id string, roles []Role) []string {
+	t := []string{
+		"CONSENTREC_RECORDING_ID=" + id,
+		"CONSENTREC_CALL_ID=" + r.cfg.CallID,
+		"CONSENTREC_PURPOSE=" + string(r.cfg.Purpose),
+		"CONSENTREC_POLICY_VERSION=" + r.cfg.PolicyVersion,
+		"CONSENTREC_LAYOUT=" + string(r.cfg.Layout),
+	}
+	if len(roles) == 2 {
+		return append(t, "LEFT="+string(roles[0]), "RIGHT="+string(roles[1]))
+	}
+	return append(t, "LEG="+string(roles[0]))
+}
+
+// Pause stops capturing audio, for example while card data is spoken. It
+// returns only once no audio captured from now on can be written: the
+// following slots become silence, kept in the file so the timeline keeps
+// its length, and the gap index records the pause with reason and actor.
+// Packets for slots before the pause that are still in the reorder window
+// may still be written (they were spoken before the pause). The pause lasts
+// until Resume, or Config.MaxPause. The paused event is appended after the
+// pause took effect; an audit error is returned but the pause stays.
+func (r *Recorder) Pause(ctx context.Context, reason, actor string) error {
+	r.mu.Lock()
+	s := r.sess
+	if s == nil || s.pausedNow() {
+		r.mu.Unlock()
+		if s == nil {
+			return fmt.Errorf("recorder: pause: not recording: %w", ErrState)
+		}
+		return fmt.Errorf("recorder: pause: already paused: %w", ErrState)
+	}
+	from := max(s.wallSlot(r.now()), s.next)
+	s.pauses = append(s.pauses, pauseSpan{from: from, to: -1, actor: actor, note: reason})
+	if r.cfg.MaxPause > 0 {
+		pauseIdx := len(s.pauses) - 1
+		s.pauseTimer = time.AfterFunc(r.cfg.MaxPause, func() { r.autoResume(s, pauseIdx) })
+	}
+	id := s.group
+	r.mu.Unlock()
+	e := r.event(audit.KindRecordingPaused, id, actor, reason)
+	if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
+		return fmt.Errorf("recorder: pause: audit: %w", err)
+	}
+	return nil
+}
+
+// Resume resumes a paused recording.
+func (r *Recorder) Resume(ctx context.Context, actor string) error {
+	r.mu.Lock()
+	s := r.sess
+	if s == nil || !s.pausedNow() {
+		r.mu.Unlock()
+		return fmt.Errorf("recorder: resume: not paused: %w", ErrState)
+	}
+	s.endPause(r.now())
+	id := s.group
+	r.mu.Unlock()
+	e := r.event(audit.KindRecordingResumed, id, actor, "")
+	if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
+		return fmt.Errorf("recorder: resume: audit: %w", err)
+	}
+	return nil
+}
+
+func (r *Recorder) autoResume(s *session, pauseIdx int) {
+	r.mu.Lock()
+	if r.sess != s || len(s.pauses) != pauseIdx+1 || s.pauses[pauseIdx].to >= 0 {
+		r.mu.Unlock()
+		return
+	}
+	s.endPause(r.now())
+	id := s.group
+	r.mu.Unlock()
+	e := r.event(audit.KindRecordingResumed, id, "system", "max-pause",
+		audit.Attr{Key: "max_pause", Value: r.cfg.MaxPause.String()})
+	if _, err := r.cfg.Audit.Append(context.Background(), e); err != nil {
+		r.asyncErr(fmt.Errorf("recorder: automatic resume: audit: %w", err))
+	}
+}
+
+func (r *Recorder) asyncErr(err error) {
+	if r.cfg.OnError != nil {
+		r.cfg.OnError(err)
+		return
+	}
+	r.mu.Lock()
+	if r.err == nil {
+		r.err = err
+	}
+	r.mu.Unlock()
+}
+
+// Stop ends the recording in progress: it writes every slot up to now,
+// finalizes each file (SHA-256, duration, gap index) and appends the
+// stopped and finalized events. It returns the metadata of the files.
+func (r *Recorder) Stop(ctx context.Context, actor string) ([]Meta, error) {
+	r.mu.Lock()
+	s := r.sess
+	if s == nil {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("recorder: stop: not recording: %w", ErrState)
+	}
+	end := max(s.wallSlot(r.now()), s.next)
+	if s.next == 0 && end == 0 {
+		end = 1 // a file holds at least one slot
+	}
+	s.advanceTo(end)
+	finals := s.detach()
+	asyncErr := r.err
+	r.err = nil
+	r.mu.Unlock()
+
+	var metas []Meta
+	errs := []error{asyncErr}
+	if s.err != nil {
+		errs = append(errs, s.err)
+	}
+	for _, id := range s.ids {
+		e := r.event(audit.KindRecordingStopped, id, actor, "")
+		if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("audit: %w", err))
+		}
+	}
+	for i, w := range s.writers {
+		if err := s.streams[i].close(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		m, err := w.Finalize(ctx, finals[i])
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		metas = append(metas, m)
+		e := r.event(audit.KindRecordingFinalized, m.ID, actor, "",
+			audit.Attr{Key: "layout", Value: string(m.Layout)},
+			audit.Attr{Key: "duration", Value: m.Duration.String()},
+			audit.Attr{Key: "gaps", Value: strconv.Itoa(len(m.Gaps))})
+		e.SHA256 = m.SHA256
+		if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("audit: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return metas, fmt.Errorf("recorder: stop: %w", err)
+	}
+	return metas, nil
+}
+
+// Discard stops the recording in progress, if any, and removes everything
+// this Recorder captured for the call: every file of every Start, partial
+// files included, with their metadata. Use it when the caller objects. A
+// purged event is appended for each file.
+func (r *Recorder) Discard(ctx context.Context, reason, actor string) error {
+	r.mu.Lock()
+	s := r.sess
+	if s != nil {
+		s.detach()
+	}
+	ids := r.made
+	r.made = nil
+	r.mu.Unlock()
+
+	var errs []error
+	if s != nil {
+		for _, w := range s.writers {
+			if err := w.Abort(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	for _, id := range ids {
+		var sum string
+		if m, err := r.cfg.Store.Stat(ctx, id); err == nil {
+			sum = m.SHA256
+		}
+		if err := r.cfg.Store.Delete(ctx, id); err != nil && !isNotExist(err) {
+			errs = append(errs, err)
+			continue
+		}
+		e := r.event(audit.KindRecordingPurged, id, actor, reason)
+		e.SHA256 = sum
+		if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
+			errs = append(errs, fmt.Errorf("audit: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("recorder: discard: %w", err)
+	}
+	return nil
+}
+
+// Close stops the recording in progress (finalizing it) and closes the
+// recorder; its legs then refuse packets.
+func (r *Recorder) Close(ctx context.Context) error {
+	var err error
+	if r.Recording() != "" {
+		_, err = r.Stop(ctx, "system")
+	}
+	r.mu.Lock()
+	r.closed = true
+	for _, l := range r.legs {
+		if l != nil {
+			l.closed = true
+		}
+	}
+	r.mu.Unlock()
+	return err
+}

@@ -1,0 +1,267 @@
+package recorder
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"time"
+)
+
+func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
+
+type pauseSpan struct {
+	from, to int64 // slots; to < 0 while the pause lasts
+	actor    string
+	note     string
+	recorded bool
+}
+
+// session is one recording: from Start to Stop.
+type session struct {
+	r       *Recorder
+	group   string
+	ids     []string
+	writers []Writer
+	streams []*oggStream
+	t0      time.Time
+	next    int64 // the next slot to write
+	pauses  []pauseSpan
+	gaps    []Gap
+	dropped int
+	pkt     []byte // the multistream packet being built
+	scratch opusPacket
+	tick    *time.Timer
+
+	pauseTimer *time.Timer
+	err        error
+	detached   bool
+}
+
+func (s *session) wallSlot(now time.Time) int64 {
+	d := now.Sub(s.t0)
+	if d < 0 {
+		return 0
+	}
+	return int64(d / SlotDuration)
+}
+
+func (s *session) pausedNow() bool {
+	return len(s.pauses) > 0 && s.pauses[len(s.pauses)-1].to < 0
+}
+
+// paused reports whether slot k is inside a pause.
+func (s *session) paused(k int64) bool {
+	for i := len(s.pauses) - 1; i >= 0; i-- {
+		p := &s.pauses[i]
+		if k >= p.from && (p.to < 0 || k < p.to) {
+			return true
+		}
+		if p.to >= 0 && p.to <= k {
+			return false
+		}
+	}
+	return false
+}
+
+func (s *session) endPause(now time.Time) {
+	p := &s.pauses[len(s.pauses)-1]
+	p.to = max(s.wallSlot(now), s.next, p.from)
+	if s.pauseTimer != nil {
+		s.pauseTimer.Stop()
+		s.pauseTimer = nil
+	}
+}
+
+func (s *session) addGap(g Gap) {
+	if g.End <= g.Start {
+		return
+	}
+	if len(s.gaps) >= maxGaps {
+		s.dropped++
+		return
+	}
+	// Merge with the previous gap of the same leg and reason when adjacent.
+	for i := len(s.gaps) - 1; i >= 0 && i >= len(s.gaps)-4; i-- {
+		p := &s.gaps[i]
+		if p.Leg == g.Leg && p.Reason == g.Reason && p.Actor == g.Actor && p.Note == g.Note && p.End == g.Start {
+			p.End = g.End
+			return
+		}
+	}
+	s.gaps = append(s.gaps, g)
+}
+
+func slotTime(k int64) time.Duration { return time.Duration(k) * SlotDuration }
+
+// onTick writes the slots whose reorder window has passed, so that pages
+// reach storage at least every FlushInterval even when every leg is silent.
+func (s *session) onTick() {
+	r := s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.sess != s {
+		return
+	}
+	s.advanceTo(s.wallSlot(r.now()) - r.window)
+	if s.err != nil && r.cfg.OnError != nil {
+		// reported once by Stop as well; OnError hosts learn early
+		go r.cfg.OnError(s.err)
+	}
+	s.tick.Reset(tickEvery)
+}
+
+// advanceTo writes every slot before to.
+func (s *session) advanceTo(to int64) {
+	for s.next < to {
+		s.emit(s.next)
+		s.next++
+	}
+	// Record the pauses whose end has been written.
+	for i := range s.pauses {
+		p := &s.pauses[i]
+		if !p.recorded && p.to >= 0 && p.to <= s.next {
+			p.recorded = true
+			s.addGap(Gap{Start: slotTime(p.from), End: slotTime(p.to), Reason: GapPause, Actor: p.actor, Note: p.note})
+		}
+	}
+}
+
+// ready reports whether every leg has audio buffered for slot k, so that it
+// can be written before its reorder window ends.
+func (s *session) ready(k int64) bool {
+	n := 0
+	for _, l := range s.r.legs {
+		if l == nil || !l.tl.anchored {
+			return false
+		}
+		if !l.tl.has(k) {
+			return false
+		}
+		n++
+	}
+	return n > 0
+}
+
+// emit writes slot k of every file.
+func (s *session) emit(k int64) {
+	r := s.r
+	paused := s.paused(k)
+	dual := r.cfg.Layout == LayoutDual
+	s.pkt = s.pkt[:0]
+	for i := range 2 {
+		l := r.legs[i]
+		var p []byte
+		samples := slotSamples
+		switch {
+		case paused:
+			if l != nil {
+				l.tl.closeGap(s, l, k)
+				l.tl.drop(k)
+			}
+			p = silence20
+		case l == nil || !l.tl.anchored:
+			p = silence20
+			if l != nil && l.closed {
+				s.legGap(i, k, GapEnded)
+			} else {
+				s.legGap(i, k, GapNotStarted)
+			}
+		default:
+			p, samples = l.tl.take(s, l, k, dual)
+		}
+		if samples == 0 { // covered by a longer packet (mono only)
+			continue
+		}
+		if dual {
+			if i == 0 {
+				s.pkt = appendSDOrFiller(s.pkt, p, &s.scratch)
+			} else {
+				s.pkt = append(s.pkt, p...)
+			}
+			continue
+		}
+		if err := s.streams[i].add(p, samples); err != nil && s.err == nil {
+			s.err = err
+		}
+	}
+	if dual {
+		if err := s.streams[0].add(s.pkt, slotSamples); err != nil && s.err == nil {
+			s.err = err
+		}
+	}
+}
+
+// appendSDOrFiller appends p (a 20 ms packet already validated) in
+// self-delimited form.
+func appendSDOrFiller(dst, p []byte, o *opusPacket) []byte {
+	if isSilence(p) {
+		return append(dst, silence20SD...)
+	}
+	if len(p) == 1 {
+		return append(dst, p[0], 0)
+	}
+	if err := parseOpus(p, false, o); err != nil {
+		// cannot happen: packets are validated on arrival
+		return append(dst, silence20SD...)
+	}
+	return appendSelfDelimited(dst, p, o)
+}
+
+// legGap records that leg i has no audio in slot k for reason (not-started
+// or ended spans, which are known when written).
+func (s *session) legGap(i int, k int64, reason GapReason) {
+	role := Customer
+	if i == 1 {
+		role = Agent
+	}
+	s.addGap(Gap{Start: slotTime(k), End: slotTime(k + 1), Leg: role, Reason: reason})
+}
+
+// detach ends the session under the recorder's lock: it closes open gaps,
+// stops timers and returns what each file's Finalize needs.
+func (s *session) detach() []Final {
+	r := s.r
+	s.detached = true
+	if s.tick != nil {
+		s.tick.Stop()
+	}
+	if s.pauseTimer != nil {
+		s.pauseTimer.Stop()
+	}
+	if s.pausedNow() {
+		s.pauses[len(s.pauses)-1].to = s.next
+	}
+	s.advanceTo(s.next) // records pauses
+	var stats [2]LegStats
+	for i, l := range r.legs {
+		stats[i] = LegStats{Role: []Role{Customer, Agent}[i]}
+		if l != nil {
+			l.tl.finish(s, l, s.next)
+			stats[i] = l.stats
+		}
+	}
+	r.sess = nil
+	dur := time.Duration(s.next*slotSamples-preSkip) * time.Second / 48000
+	if r.cfg.Layout == LayoutDual {
+		return []Final{{Duration: dur, Gaps: s.gaps, GapsDropped: s.dropped, Legs: stats[:]}}
+	}
+	var f [2]Final
+	for i := range 2 {
+		f[i] = Final{Duration: dur, Legs: []LegStats{stats[i]}}
+		role := stats[i].Role
+		for _, g := range s.gaps {
+			if g.Leg == "" || g.Leg == role {
+				f[i].Gaps = append(f[i].Gaps, g)
+			}
+		}
+		f[i].GapsDropped = s.dropped
+	}
+	return f[:]
+}
+
+// abort removes the files of a session that failed to start.
+func (s *session) abort(ctx context.Context) {
+	for _, w := range s.writers {
+		_ = w.Abort(ctx)
+	}
+}
