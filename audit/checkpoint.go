@@ -129,7 +129,7 @@ func VerifierKey(name string, pub ed25519.PublicKey) (string, error) {
 	return note.NewEd25519VerifierKey(name, pub)
 }
 
-// signCheckpoint signs c with s.
-func signCheckpoint(c Checkpoint, s note.Signer) ([]byte, error) {
+// SignCheckpoint signs c with s (the log's signer, see NoteSigner).
+func SignCheckpoint(c Checkpoint, s note.Signer) ([]byte, error) {
 	return note.Sign(&note.Note{Text: c.String()}, s)
 }

@@ -23,9 +23,9 @@ const (
 
 // Sizes of the fixed parts of the encoding.
 const (
-	SaltSize = 32                                     // bytes of a commitment salt
-	LeafSize = len(leafLabel) + 8 + 32 + 8 + 2 + 32   // bytes of an encoded leaf
-	maxField = 1 << 16                                // bytes of one string field
+	SaltSize = 32                                   // bytes of a commitment salt
+	LeafSize = len(leafLabel) + 8 + 32 + 8 + 2 + 32 // bytes of an encoded leaf
+	maxField = 1 << 16                              // bytes of one string field
 	// MaxEventSize is the largest canonical event encoding accepted.
 	MaxEventSize = 1 << 20
 )

@@ -1,8 +1,8 @@
 package audit
 
 import (
-	"context"
 	"bufio"
+	"context"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -456,7 +456,7 @@ func (l *FileLog) sign(ctx context.Context) ([]byte, error) {
 		return nil, err
 	}
 	c := Checkpoint{Origin: l.origin, Size: l.n, Root: root}
-	signed, err := signCheckpoint(c, l.signer)
+	signed, err := SignCheckpoint(c, l.signer)
 	if err != nil {
 		return nil, fmt.Errorf("audit: checkpoint: sign: %w", err)
 	}
@@ -588,7 +588,9 @@ func entryFromRecord(i uint64, off int64, buf []byte) (Entry, error) {
 	return en, nil
 }
 
-func beUint32(b []byte) uint32 { return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]) }
+func beUint32(b []byte) uint32 {
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
 
 // hashReader reads the stored hashes of the first size entries; the caller
 // holds mu.
@@ -629,11 +631,12 @@ func (l *FileLog) Receipt(ctx context.Context, index uint64) (*Receipt, error) {
 		}
 		cpSize = c.Size
 	}
-	return buildReceipt(ctx, l, index, cp, cpSize)
+	return BuildReceipt(ctx, l, index, cp, cpSize)
 }
 
-// buildReceipt assembles a receipt from any Log.
-func buildReceipt(ctx context.Context, lg Log, index uint64, cp []byte, cpSize uint64) (*Receipt, error) {
+// BuildReceipt assembles the receipt of entry index from any Log, against
+// the signed checkpoint cp of size cpSize (which must cover the entry).
+func BuildReceipt(ctx context.Context, lg Log, index uint64, cp []byte, cpSize uint64) (*Receipt, error) {
 	if index >= cpSize {
 		return nil, fmt.Errorf("audit: receipt: entry %d not covered by a checkpoint of size %d: %w", index, cpSize, ErrNotFound)
 	}
@@ -673,4 +676,6 @@ func (l *FileLog) Close() error {
 	return err
 }
 
-func (l *FileLog) String() string { return "audit.FileLog(" + l.origin + ", " + strconv.FormatUint(l.Size(), 10) + " entries)" }
+func (l *FileLog) String() string {
+	return "audit.FileLog(" + l.origin + ", " + strconv.FormatUint(l.Size(), 10) + " entries)"
+}

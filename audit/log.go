@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -32,6 +33,8 @@ type Log interface {
 	Appender
 	// Size returns the number of durable entries.
 	Size() uint64
+	// VerifierKey returns the verifier of the log's checkpoint signatures.
+	VerifierKey() note.Verifier
 	// Entry returns entry i, or an error wrapping ErrNotFound.
 	Entry(ctx context.Context, i uint64) (Entry, error)
 	// Checkpoint returns a signed checkpoint (a C2SP signed note) covering

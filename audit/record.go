@@ -30,7 +30,7 @@ const (
 	flagBatchStart byte = 1 << iota // first record written by a group commit
 	flagPruned                      // the opening was deleted (retention)
 	flagSubject                     // a subject opening follows the payload
-	flagsKnown = flagBatchStart | flagPruned | flagSubject
+	flagsKnown     = flagBatchStart | flagPruned | flagSubject
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)

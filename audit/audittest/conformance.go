@@ -1,0 +1,415 @@
+package audittest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consentrec/consentrec/audit"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// TestLog is the conformance suite of audit.Log. newLog returns a fresh,
+// empty log for each subtest; TestLog closes it. It checks concurrent
+// appends and their indexes, exact read-back of every field, the hash
+// chain, signed checkpoints, inclusion and consistency proofs, receipts,
+// pruning, crypto-shredding, invalid events, cancellation and Close.
+func TestLog(t *testing.T, newLog func(t *testing.T) audit.Log) {
+	ctx := context.Background()
+	open := func(t *testing.T) audit.Log {
+		l := newLog(t)
+		t.Cleanup(func() { l.Close() })
+		return l
+	}
+
+	t.Run("ConcurrentAppendsReadBack", func(t *testing.T) {
+		l := open(t)
+		const workers, per = 16, 8
+		got := make(map[uint64]audit.Event)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for k := range per {
+					e := Sample(w*per + k)
+					i, err := l.Append(ctx, e)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					mu.Lock()
+					if _, dup := got[i]; dup {
+						t.Errorf("index %d returned twice", i)
+					}
+					got[i] = e
+					mu.Unlock()
+				}
+			})
+		}
+		wg.Wait()
+		if n := l.Size(); n != workers*per {
+			t.Fatalf("Size = %d, want %d", n, workers*per)
+		}
+		for i := range uint64(workers * per) {
+			en, err := l.Entry(ctx, i)
+			if err != nil {
+				t.Fatalf("Entry(%d): %v", i, err)
+			}
+			if err := sameEvent(en.Event, got[i]); err != nil {
+				t.Fatalf("Entry(%d): %v", i, err)
+			}
+			if en.Index != i || en.Pruned || en.Shredded {
+				t.Fatalf("Entry(%d): index %d pruned %v shredded %v", i, en.Index, en.Pruned, en.Shredded)
+			}
+		}
+		if _, err := l.Entry(ctx, workers*per); !errors.Is(err, audit.ErrNotFound) {
+			t.Fatalf("Entry(Size) = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("ChainAndTime", func(t *testing.T) {
+		l := open(t)
+		e := Sample(1)
+		e.Time = time.Time{}
+		if _, err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 5 {
+			if _, err := l.Append(ctx, Sample(i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first, _ := l.Entry(ctx, 0)
+		if first.Event.Time.IsZero() || first.Time != first.Event.Time {
+			t.Fatalf("zero time not filled: %v", first.Event.Time)
+		}
+		cp := checkpoint(t, l)
+		if first.Prev != audit.Genesis(cp.Origin) {
+			t.Fatal("entry 0 does not commit to the genesis of its origin")
+		}
+		for i := uint64(1); i < l.Size(); i++ {
+			a, _ := l.Entry(ctx, i-1)
+			b, _ := l.Entry(ctx, i)
+			if b.Prev != a.Hash() {
+				t.Fatalf("entry %d does not chain to entry %d", i, i-1)
+			}
+		}
+	})
+
+	t.Run("InvalidEvents", func(t *testing.T) {
+		l := open(t)
+		for _, e := range []audit.Event{
+			{Kind: audit.KindUnknown, Time: time.Now()},
+			{Kind: 9999, Time: time.Now()},
+			{Kind: audit.KindAccess, Time: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)},
+			{Kind: audit.KindAccess, Time: time.Now(), Reason: string(make([]byte, 1<<17))},
+		} {
+			if _, err := l.Append(ctx, e); !errors.Is(err, audit.ErrInvalidEvent) {
+				t.Errorf("Append(kind %d) = %v, want ErrInvalidEvent", e.Kind, err)
+			}
+		}
+		if l.Size() != 0 {
+			t.Fatalf("invalid events were logged: size %d", l.Size())
+		}
+		if _, err := l.Checkpoint(ctx); !errors.Is(err, audit.ErrNotFound) {
+			t.Fatalf("Checkpoint of an empty log = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("CheckpointsAndProofs", func(t *testing.T) {
+		l := open(t)
+		appendN(t, l, 0, 13)
+		cp1 := checkpoint(t, l)
+		if cp1.Size != 13 {
+			t.Fatalf("checkpoint size %d, want 13", cp1.Size)
+		}
+		appendN(t, l, 13, 22)
+		cp2 := checkpoint(t, l)
+		for i := range cp2.Size {
+			en, err := l.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, cp := range []audit.Checkpoint{cp1, cp2} {
+				if i >= cp.Size {
+					continue
+				}
+				p, err := l.ProveInclusion(ctx, i, cp.Size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := tlog.CheckRecord(p, int64(cp.Size), cp.Root, int64(i), en.Hash()); err != nil {
+					t.Fatalf("inclusion of %d in %d: %v", i, cp.Size, err)
+				}
+				if i > 0 && tlog.CheckRecord(p, int64(cp.Size), cp.Root, int64(i-1), en.Hash()) == nil {
+					t.Fatalf("proof of %d accepted for %d", i, i-1)
+				}
+			}
+		}
+		for old := uint64(1); old <= cp2.Size; old++ {
+			p, err := l.ProveConsistency(ctx, old, cp2.Size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			oldRoot := rootAt(t, l, old)
+			if err := tlog.CheckTree(p, int64(cp2.Size), cp2.Root, int64(old), oldRoot); err != nil {
+				t.Fatalf("consistency %d -> %d: %v", old, cp2.Size, err)
+			}
+		}
+		p, err := l.ProveConsistency(ctx, cp1.Size, cp2.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckTree(p, int64(cp2.Size), cp2.Root, int64(cp1.Size), cp1.Root); err != nil {
+			t.Fatalf("checkpoint %d does not extend %d: %v", cp2.Size, cp1.Size, err)
+		}
+		for _, c := range [][2]uint64{{0, 5}, {6, 5}, {1, 999}} {
+			if _, err := l.ProveConsistency(ctx, c[0], c[1]); !errors.Is(err, audit.ErrNotFound) {
+				t.Errorf("ProveConsistency(%d, %d) = %v, want ErrNotFound", c[0], c[1], err)
+			}
+		}
+		for _, c := range [][2]uint64{{5, 5}, {0, 999}} {
+			if _, err := l.ProveInclusion(ctx, c[0], c[1]); !errors.Is(err, audit.ErrNotFound) {
+				t.Errorf("ProveInclusion(%d, %d) = %v, want ErrNotFound", c[0], c[1], err)
+			}
+		}
+	})
+
+	t.Run("Receipts", func(t *testing.T) {
+		l := open(t)
+		appendN(t, l, 0, 9)
+		for i := range uint64(9) {
+			r, err := l.Receipt(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			txt, err := r.MarshalText()
+			if err != nil {
+				t.Fatal(err)
+			}
+			en, cp, err := audit.CheckReceipt(txt, l.VerifierKey())
+			if err != nil {
+				t.Fatalf("receipt %d: %v\n%s", i, err, txt)
+			}
+			want, _ := l.Entry(ctx, i)
+			if cp.Size < i+1 || en.Index != i || sameEvent(en.Event, want.Event) != nil {
+				t.Fatalf("receipt %d: got entry %d in size %d", i, en.Index, cp.Size)
+			}
+			r.HideSubject()
+			txt, _ = r.MarshalText()
+			en, _, err = audit.CheckReceipt(txt, l.VerifierKey())
+			if err != nil || en.Event.Subject != "" || !en.Shredded {
+				t.Fatalf("receipt %d without subject: %v, subject %q", i, err, en.Event.Subject)
+			}
+			txt[len(txt)/3] ^= 1
+			if _, _, err := audit.CheckReceipt(txt, l.VerifierKey()); err == nil {
+				t.Fatalf("corrupted receipt %d accepted", i)
+			}
+		}
+	})
+
+	t.Run("PruneKeepsProofs", func(t *testing.T) {
+		l := open(t)
+		appendN(t, l, 0, 10)
+		cp := checkpoint(t, l)
+		cutoff := Sample(5).Time
+		n, err := l.Prune(ctx, cutoff)
+		if err != nil || n != 5 {
+			t.Fatalf("Prune = %d, %v; want 5", n, err)
+		}
+		if l.Size() != 11 {
+			t.Fatalf("size after prune %d, want 11 (a pruned entry is logged)", l.Size())
+		}
+		last, _ := l.Entry(ctx, 10)
+		if last.Event.Kind != audit.KindAuditPruned {
+			t.Fatalf("last entry kind %v, want audit-pruned", last.Event.Kind)
+		}
+		for i := range uint64(10) {
+			en, err := l.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if en.Pruned != (i < 5) {
+				t.Fatalf("entry %d pruned = %v", i, en.Pruned)
+			}
+			if en.Pruned && (en.Event.CallID != "" || en.Event.Kind != audit.KindAccess) {
+				t.Fatalf("pruned entry %d still shows %+v", i, en.Event)
+			}
+			p, err := l.ProveInclusion(ctx, i, cp.Size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tlog.CheckRecord(p, int64(cp.Size), cp.Root, int64(i), en.Hash()); err != nil {
+				t.Fatalf("entry %d no longer proves into the old checkpoint: %v", i, err)
+			}
+			r, err := l.Receipt(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			txt, _ := r.MarshalText()
+			if _, _, err := audit.CheckReceipt(txt, l.VerifierKey()); err != nil {
+				t.Fatalf("receipt of entry %d after prune: %v", i, err)
+			}
+		}
+		cp2 := checkpoint(t, l)
+		p, err := l.ProveConsistency(ctx, cp.Size, cp2.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckTree(p, int64(cp2.Size), cp2.Root, int64(cp.Size), cp.Root); err != nil {
+			t.Fatalf("pruning broke consistency: %v", err)
+		}
+	})
+
+	t.Run("ShredSubject", func(t *testing.T) {
+		l := open(t)
+		appendN(t, l, 0, 9)
+		cp := checkpoint(t, l)
+		victim := Sample(4).Subject
+		n, err := l.Shred(ctx, victim)
+		if err != nil || n != 3 {
+			t.Fatalf("Shred = %d, %v; want 3", n, err)
+		}
+		for i := range uint64(9) {
+			en, err := l.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantShred := Sample(int(i)).Subject == victim
+			if en.Shredded != wantShred || (en.Event.Subject == "") != wantShred {
+				t.Fatalf("entry %d: shredded %v subject %q", i, en.Shredded, en.Event.Subject)
+			}
+			if en.Event.CallID != Sample(int(i)).CallID {
+				t.Fatalf("entry %d lost its other fields", i)
+			}
+			p, _ := l.ProveInclusion(ctx, i, cp.Size)
+			if err := tlog.CheckRecord(p, int64(cp.Size), cp.Root, int64(i), en.Hash()); err != nil {
+				t.Fatalf("entry %d after shredding: %v", i, err)
+			}
+		}
+		last, _ := l.Entry(ctx, l.Size()-1)
+		if last.Event.Kind != audit.KindAuditShredded || last.Event.Subject != "" {
+			t.Fatalf("shredding not logged, or logged with the subject: %+v", last.Event)
+		}
+		if _, err := l.Shred(ctx, ""); err == nil {
+			t.Fatal("Shred(\"\") accepted")
+		}
+	})
+
+	t.Run("Cancelled", func(t *testing.T) {
+		l := open(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := l.Append(cctx, Sample(0)); !errors.Is(err, context.Canceled) {
+			t.Fatalf("Append with a cancelled ctx = %v", err)
+		}
+	})
+
+	t.Run("Close", func(t *testing.T) {
+		l := newLog(t)
+		appendN(t, l, 0, 3)
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Append(ctx, Sample(9)); !errors.Is(err, audit.ErrClosed) {
+			t.Fatalf("Append after Close = %v, want ErrClosed", err)
+		}
+		_ = l.Close()
+	})
+}
+
+// Sample returns a deterministic, fully populated access event; subjects
+// cycle over three keys (i%3).
+func Sample(i int) audit.Event {
+	return audit.Event{
+		Kind:          audit.KindAccess,
+		Time:          time.Date(2026, 3, 1, 10, 0, i, 7, time.UTC),
+		CallID:        fmt.Sprintf("call-%04d", i),
+		RecordingID:   fmt.Sprintf("rec-%04d", i),
+		Actor:         "agent-17",
+		Role:          "quality",
+		Reason:        "monthly review",
+		Subject:       fmt.Sprintf("sk1:%064x", i%3),
+		Purpose:       "quality",
+		PolicyVersion: "pv1:abc",
+		SHA256:        fmt.Sprintf("%064x", i),
+		Attrs:         []audit.Attr{{Key: "action", Value: "listen"}, {Key: "z", Value: ""}, {Key: "a", Value: "1"}},
+	}
+}
+
+func appendN(t *testing.T, l audit.Log, from, to int) {
+	t.Helper()
+	for i := from; i < to; i++ {
+		if _, err := l.Append(context.Background(), Sample(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func checkpoint(t *testing.T, l audit.Log) audit.Checkpoint {
+	t.Helper()
+	signed, err := l.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := audit.OpenCheckpoint(signed, l.VerifierKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Size != l.Size() {
+		t.Fatalf("checkpoint covers %d of %d entries", c.Size, l.Size())
+	}
+	return c
+}
+
+// rootAt recomputes the root of the first n entries from their leaves.
+func rootAt(t *testing.T, l audit.Log, n uint64) tlog.Hash {
+	var hashes []tlog.Hash
+	r := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = hashes[x]
+		}
+		return out, nil
+	})
+	for i := range n {
+		en, err := l.Entry(context.Background(), i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hs, err := tlog.StoredHashes(int64(i), mustLeaf(en.Leaf), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, hs...)
+	}
+	h, err := tlog.TreeHash(int64(n), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func mustLeaf(l audit.Leaf) []byte {
+	b, _ := l.MarshalBinary()
+	return b
+}
+
+func sameEvent(got, want audit.Event) error {
+	if !got.Time.Equal(want.Time) {
+		return fmt.Errorf("time %v, want %v", got.Time, want.Time)
+	}
+	got.Time, want.Time = time.Time{}, time.Time{}
+	if got.Kind != want.Kind || got.CallID != want.CallID || got.RecordingID != want.RecordingID ||
+		got.Actor != want.Actor || got.Role != want.Role || got.Reason != want.Reason ||
+		got.Subject != want.Subject || got.Purpose != want.Purpose ||
+		got.PolicyVersion != want.PolicyVersion || got.SHA256 != want.SHA256 ||
+		!slices.Equal(got.Attrs, want.Attrs) {
+		return fmt.Errorf("read back %+v, want %+v", got, want)
+	}
+	return nil
+}
