@@ -16,9 +16,13 @@ import (
 
 func fileDigest(t *testing.T, path string) string {
 	t.Helper()
+	return fileSHA256(path)
+}
+
+func fileSHA256(path string) string {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
