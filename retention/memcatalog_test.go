@@ -10,3 +10,7 @@ import (
 func TestMemCatalog(t *testing.T) {
 	retentiontest.TestCatalog(t, func(*testing.T) retention.Catalog { return retention.NewMemCatalog() })
 }
+
+func TestMemCatalogSweepCrash(t *testing.T) {
+	retentiontest.TestSweepCrash(t, func(*testing.T) retention.Catalog { return retention.NewMemCatalog() })
+}

@@ -25,3 +25,9 @@ func TestCatalog(t *testing.T) {
 		return open(t, filepath.Join(t.TempDir(), "catalog.db"))
 	})
 }
+
+func TestSweepCrash(t *testing.T) {
+	retentiontest.TestSweepCrash(t, func(t *testing.T) retention.Catalog {
+		return open(t, filepath.Join(t.TempDir(), "catalog.db"))
+	})
+}
