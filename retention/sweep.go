@@ -127,6 +127,9 @@ func (s *Sweeper) Run(ctx context.Context) error {
 			return ctx.Err()
 		case <-t.C:
 		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		rep, err := s.Sweep(ctx, time.Time{})
 		if s.OnSweep != nil {
 			s.OnSweep(rep, err)
