@@ -263,7 +263,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	before := len(f.log.Events())
 	sw := &retention.Sweeper{Catalog: f.cat, Now: func() time.Time { return t0 }} // no store, no audit
-	rep, err := sw.DryRun(ctx, policy.Years(5).AddTo(t0)) // forecast five years ahead
+	rep, err := sw.DryRun(ctx, policy.Years(5).AddTo(t0))                         // forecast five years ahead
 	if err != nil {
 		t.Fatal(err)
 	}
