@@ -135,9 +135,16 @@ func (p *RTPPacketizer) WriteFrame(f Frame) error {
 // at start + the duration of the frames before it, so pacing never drifts;
 // Stream returns once the last frame has had time to play. It stops early,
 // without error, when ctx is done. It returns how much audio was sent.
-// No receipt is kept: use a Player for notices. Time comes from package
+// If sink is Exclusive, Stream first waits for its turn (not counted as
+// played). No receipt is kept: use a Player for notices. Time comes from package
 // time, so tests can run it in a synctest bubble.
 func Stream(ctx context.Context, p *Prepared, sink FrameSink) (time.Duration, error) {
+	if ex, ok := sink.(Exclusive); ok {
+		if ex.Acquire(ctx) != nil {
+			return 0, nil
+		}
+		defer ex.Release()
+	}
 	if ts, ok := sink.(Talkspurter); ok {
 		ts.StartTalkspurt()
 	}

@@ -188,3 +188,42 @@ func TestSamplesAdapter(t *testing.T) {
 		}
 	})
 }
+
+func TestSharedSinkSerialises(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var a, b noticetest.Sink
+		shared := notice.Share(notice.Tee(&a, &b))
+		long, short := preparedTone(t, time.Second), preparedTone(t, 200*time.Millisecond)
+		start := time.Now()
+		done := make(chan time.Time)
+		go func() {
+			if _, err := notice.Stream(t.Context(), long, shared); err != nil {
+				t.Error(err)
+			}
+			done <- time.Now()
+		}()
+		time.Sleep(100 * time.Millisecond) // the beep asks while the notice plays
+		if _, err := notice.Stream(t.Context(), short, shared); err != nil {
+			t.Fatal(err)
+		}
+		end := time.Now()
+		longEnd := <-done
+		_, times := a.Snapshot()
+		if len(times) != 60 || b.Len() != 60 || a.Talkspurts != 2 || b.Talkspurts != 2 {
+			t.Fatalf("%d/%d frames, %d talkspurts", len(times), b.Len(), a.Talkspurts)
+		}
+		// The beep's 10 frames come after the notice's 50, starting when it ended.
+		if !times[50].Equal(longEnd) || longEnd.Sub(start) != time.Second || end.Sub(start) != 1200*time.Millisecond {
+			t.Fatalf("beep began at +%v, notice ended at +%v, beep ended at +%v",
+				times[50].Sub(start), longEnd.Sub(start), end.Sub(start))
+		}
+		// A playback that gives up while waiting sends nothing.
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { _, _ = notice.Stream(t.Context(), long, shared) }()
+		time.Sleep(10 * time.Millisecond)
+		time.AfterFunc(50*time.Millisecond, cancel)
+		if n, err := notice.Stream(ctx, short, shared); n != 0 || err != nil {
+			t.Fatalf("gave up: %v, %v", n, err)
+		}
+	})
+}
