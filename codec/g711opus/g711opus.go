@@ -109,7 +109,6 @@ type Transcoder struct {
 	err     error       // the source's error, returned once everything is sent
 
 	outSeq    uint16
-	seqInit   bool
 	marker    bool
 	out       rtp.Packet
 	payload   [opusenc.MaxPacketSize]byte
