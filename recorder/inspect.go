@@ -383,3 +383,22 @@ func inspect(r io.Reader, onAudio func([][]byte, int) error, head **Info) (*Info
 	wk.info.SHA256 = hex.EncodeToString(pr.h.Sum(nil))
 	return &wk.info, nil
 }
+
+// Packets reads a single-stream Ogg Opus file (such as opusenc writes) and
+// returns its Opus packets, for example to replay them as RTP. A
+// multistream file gives an error wrapping ErrFormat.
+func Packets(r io.Reader) ([][]byte, *Info, error) {
+	var pkts [][]byte
+	var head *Info
+	info, err := inspect(r, func(streams [][]byte, _ int) error {
+		if head.Streams != 1 {
+			return fmt.Errorf("packets: %d streams: %w", head.Streams, ErrFormat)
+		}
+		pkts = append(pkts, bytes.Clone(streams[0]))
+		return nil
+	}, &head)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pkts, info, nil
+}

@@ -391,14 +391,14 @@ func (t *timeline) putHalf(s *session, l *Leg, slot int64, part int, p []byte) {
 // take returns what leg l contributes to slot k, and its duration (0: the
 // slot is covered by a longer packet written before).
 func (t *timeline) take(s *session, l *Leg, k int64, dual bool) ([]byte, int) {
-	if k < t.firstSlot {
-		s.legGap(l.idx, k, GapNotStarted)
-		return silence20, slotSamples
-	}
 	if k < t.coverUntil {
 		return nil, 0
 	}
 	b := &t.ring[k&(ringSize-1)]
+	if k < t.firstSlot && (b.kind == slotEmpty || b.slot != k) {
+		s.legGap(l.idx, k, GapNotStarted)
+		return silence20, slotSamples
+	}
 	if b.kind != slotEmpty && b.slot == k {
 		t.closeGap(s, l, k)
 		t.missRun = 0

@@ -136,4 +136,3 @@ func recoverOne(ctx context.Context, st Store, m Meta) (Meta, error) {
 	}
 	return meta, nil
 }
-
