@@ -29,10 +29,11 @@
 //     put back in order; a frame is sent once complete, or once audio more
 //     than [Config.ReorderWindow] newer has arrived. Packets later than that
 //     are dropped and counted ([Stats.Late]).
-//   - Telephone-events (RFC 4733) pass through unchanged except for the
-//     clock: their timestamp is rescaled to 48 kHz like the audio, and so is
-//     the duration field (saturating at 0xFFFF), so the recorder reports
-//     them as DTMF with the right times.
+//   - Telephone-events (RFC 4733) pass through with their payload type and
+//     payload unchanged; only their timestamp moves to the 48 kHz clock, so
+//     they stay in step with the audio. Their duration field is still in
+//     units of the negotiated telephone-event/8000 clock: leave the
+//     recorder's LegConfig.DTMFClockRate at its default, 8000.
 //   - An SSRC change re-anchors the grid (the recorder sees the new SSRC).
 //
 // # Cost

@@ -112,7 +112,7 @@ type Transcoder struct {
 	marker    bool
 	out       rtp.Packet
 	payload   [opusenc.MaxPacketSize]byte
-	dtmfBuf   [64]byte
+	dtmfBuf   [1500]byte
 	stats     Stats
 	lastAttrs interceptor.Attributes
 }
@@ -525,7 +525,9 @@ func (t *Transcoder) prune() {
 	}
 }
 
-// forwardDTMF rescales a telephone-event packet to the 48 kHz clock.
+// forwardDTMF forwards a telephone-event packet, its timestamp moved to the
+// 48 kHz clock of the audio. The payload (and its duration, in units of the
+// telephone-event/8000 clock) is unchanged.
 func (t *Transcoder) forwardDTMF(p *rtp.Packet) *rtp.Packet {
 	if !t.clockSet || p.SSRC != t.ssrc {
 		// No audio yet: anchor the clock on the event itself.
@@ -539,9 +541,6 @@ func (t *Transcoder) forwardDTMF(p *rtp.Packet) *rtp.Packet {
 	t.stats.DTMF++
 	n := copy(t.dtmfBuf[:], p.Payload)
 	payload := t.dtmfBuf[:n]
-	dur := uint32(payload[2])<<8 | uint32(payload[3])
-	dur = min(dur*ticksPerInputSample, 0xFFFF)
-	payload[2], payload[3] = byte(dur>>8), byte(dur)
 	rel := t.rel(p.Timestamp)
 	t.out = rtp.Packet{
 		Header: rtp.Header{

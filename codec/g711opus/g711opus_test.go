@@ -290,8 +290,8 @@ func TestDTMFPassThrough(t *testing.T) {
 		if e.Timestamp != 5000*6+20*960 {
 			t.Errorf("event %d ts %d, want %d", i, e.Timestamp, 5000*6+20*960)
 		}
-		if d := int(e.payload[2])<<8 | int(e.payload[3]); d != 960*(i+1) || e.payload[0] != 5 {
-			t.Errorf("event %d: %v, want duration %d", i, e.payload, 960*(i+1))
+		if d := int(e.payload[2])<<8 | int(e.payload[3]); d != 160*(i+1) || e.payload[0] != 5 {
+			t.Errorf("event %d: %v, want duration %d (8 kHz units, unchanged)", i, e.payload, 160*(i+1))
 		}
 	}
 	// Sequence numbers: strictly increasing by one over all packets.
