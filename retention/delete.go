@@ -20,16 +20,17 @@ func nowFunc(f func() time.Time) func() time.Time {
 	return f
 }
 
-// auditError marks an audit append that failed: the operation it traces is
-// not complete and must stop, because nothing may happen untraced.
-type auditError struct{ err error }
+// stopError marks a failure that must stop a whole operation, not just skip
+// one recording: above all an audit append that failed, because nothing may
+// happen untraced.
+type stopError struct{ err error }
 
-func (e *auditError) Error() string { return "audit: " + e.err.Error() }
-func (e *auditError) Unwrap() error { return e.err }
+func (e *stopError) Error() string { return e.err.Error() }
+func (e *stopError) Unwrap() error { return e.err }
 
 func appendEvent(ctx context.Context, log audit.Appender, e audit.Event) error {
 	if _, err := log.Append(ctx, e); err != nil {
-		return &auditError{err}
+		return &stopError{fmt.Errorf("audit: %w", err)}
 	}
 	return nil
 }

@@ -187,9 +187,15 @@ func (s *Subjects) ExportZip(ctx context.Context, req Request, w io.Writer) (Exp
 }
 
 type sink interface {
-	// put writes name from r; if r fails the entry must not remain.
+	// put writes name from r; if r fails the entry must not remain, or
+	// (atomic false) the whole output is spoiled.
 	put(name string, r io.Reader) error
+	// atomic reports whether a failed put leaves nothing behind.
+	atomic() bool
 }
+
+// errSpoiled: a zip entry failed half-way; the archive cannot be used.
+var errSpoiled = errors.New("archive spoiled by a failed entry")
 
 type dirSink struct{ dir string }
 
@@ -218,7 +224,11 @@ func (d *dirSink) put(name string, r io.Reader) error {
 	return err
 }
 
+func (d *dirSink) atomic() bool { return true }
+
 type zipSink struct{ zw *zip.Writer }
+
+func (z *zipSink) atomic() bool { return false }
 
 func (z *zipSink) put(name string, r io.Reader) error {
 	w, err := z.zw.Create(name)
@@ -303,7 +313,7 @@ func (s *Subjects) export(ctx context.Context, req Request, out sink) (rep Expor
 		}
 		name := "audio/" + r.ID + ".opus"
 		if err := s.exportOne(ctx, req, r, name, out); err != nil {
-			var ae *auditError
+			var ae *stopError
 			if errors.As(err, &ae) || ctx.Err() != nil {
 				return rep, fmt.Errorf("subject export: %w", err)
 			}
@@ -371,12 +381,27 @@ func (s *Subjects) exportOne(ctx context.Context, req Request, r Recording, name
 		}
 		return err
 	}
+	if !out.atomic() {
+		// Check the whole file first: a zip entry cannot be taken back.
+		rc, err := s.Store.Open(ctx, r.ID)
+		if err != nil {
+			return fail(err)
+		}
+		_, err = io.Copy(io.Discard, newHashReader(rc, r.SHA256))
+		rc.Close()
+		if err != nil {
+			return fail(err)
+		}
+	}
 	rc, err := s.Store.Open(ctx, r.ID)
 	if err != nil {
 		return fail(err)
 	}
 	err = out.put(name, newHashReader(rc, r.SHA256))
 	rc.Close()
+	if err != nil && !out.atomic() {
+		return &stopError{fmt.Errorf("%s: %w: %w", r.ID, errSpoiled, fail(err))} // stop the export
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -439,7 +464,7 @@ func (s *Subjects) Erase(ctx context.Context, req Request) (ErasureReport, error
 	}
 	for i, r := range recs {
 		if err := s.eraseOne(ctx, req, r, &rep, refuse); err != nil {
-			var ae *auditError
+			var ae *stopError
 			if errors.As(err, &ae) || ctx.Err() != nil {
 				return rep, fmt.Errorf("subject erase: %w", err)
 			}

@@ -259,7 +259,7 @@ func (s *Sweeper) remove(ctx context.Context, rep *Report, prog *Progress, r Rec
 		}
 	}
 	err := finishDelete(ctx, s.Catalog, s.Store, s.Audit, r, deletedEvent(r, now(), systemActor, reason, attrs...))
-	var ae *auditError
+	var ae *stopError
 	switch {
 	case err == nil:
 		rep.Deleted = append(rep.Deleted, d)
