@@ -175,4 +175,4 @@ func TestGateAuditFailureGivesNoReader(t *testing.T) {
 type storeFunc func(id string) error
 
 func (f storeFunc) Open(_ context.Context, id string) (io.ReadCloser, error) { return nil, f(id) }
-func (f storeFunc) Delete(_ context.Context, id string) error               { return f(id) }
+func (f storeFunc) Delete(_ context.Context, id string) error                { return f(id) }
