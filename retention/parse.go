@@ -1,0 +1,95 @@
+package retention
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/consentrec/consentrec/policy"
+)
+
+// ParseTime reads an instant for a sweep or a forecast, relative to now:
+//
+//	""  or "now"                  now
+//	2026-07-01                    midnight UTC that day
+//	2026-07-01T10:00:00           that time, UTC
+//	2026-07-01T10:00:00+02:00     RFC 3339 (fractions of a second allowed)
+//	+P30D, +P6M, +P1Y2M           now plus a calendar period (ISO 8601)
+//	+72h, +90m                    now plus a duration (Go syntax)
+//
+// Anything else is an error wrapping ErrInvalid. The result is in UTC.
+func ParseTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	switch {
+	case s == "" || s == "now":
+		return now.UTC(), nil
+	case strings.HasPrefix(s, "+P") || strings.HasPrefix(s, "+p"):
+		var p policy.Period
+		if err := p.UnmarshalText([]byte(s[1:])); err != nil {
+			return time.Time{}, invalid("time", "%q: %v", s, err)
+		}
+		return p.AddTo(now.UTC()), nil
+	case strings.HasPrefix(s, "+"):
+		d, err := time.ParseDuration(s[1:])
+		if err != nil || d < 0 {
+			return time.Time{}, invalid("time", "%q: not a duration such as +72h", s)
+		}
+		return now.UTC().Add(d), nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, invalid("time", "%q: want 2006-01-02, an RFC 3339 time, +P30D or +72h", s)
+}
+
+// SubjectKeyFile is the file, in a data directory's keys folder, holding the
+// secret of policy.SubjectKey: the key that turns a phone number or customer
+// id into the subject key the catalog and the audit log know.
+const SubjectKeyFile = "subject-hash.key"
+
+// SubjectSecret returns the subject-hash secret kept in keysDir, creating a
+// random 32-byte one (mode 0600) if create is true and there is none. Without
+// create, a missing file is an error wrapping fs.ErrNotExist.
+func SubjectSecret(keysDir string, create bool) ([]byte, error) {
+	path := filepath.Join(keysDir, SubjectKeyFile)
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil && len(b) >= 16:
+		return b, nil
+	case err == nil:
+		return nil, fmt.Errorf("subject secret %s: shorter than 16 bytes", path)
+	case !errors.Is(err, fs.ErrNotExist) || !create:
+		return nil, fmt.Errorf("subject secret: %w", err)
+	}
+	if err := os.MkdirAll(keysDir, 0o700); err != nil {
+		return nil, fmt.Errorf("subject secret: %w", err)
+	}
+	b = make([]byte, 32)
+	rand.Read(b)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) { // created concurrently
+		return SubjectSecret(keysDir, false)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("subject secret: %w", err)
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+		return nil, fmt.Errorf("subject secret: %w", err)
+	}
+	return b, nil
+}
