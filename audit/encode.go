@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -385,12 +384,4 @@ func (o *Opening) Open(l *Leaf) (e Event, erased bool, err error) {
 		e.Subject = o.Subject
 	}
 	return e, erased, nil
-}
-
-// clampInt64 converts a size for tlog, which counts in int64.
-func clampInt64(n uint64) int64 {
-	if n > math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return int64(n)
 }

@@ -153,7 +153,6 @@ func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
 func (l *FileLog) open(ctx context.Context, opts Options) error {
 	_ = l.fsys.Remove(logFile + ".tmp")
 	f, err := l.fsys.OpenFile(logFile, os.O_RDWR, 0)
-	created := false
 	if errors.Is(err, fs.ErrNotExist) {
 		if opts.Origin == "" || !validOrigin(opts.Origin) {
 			return fmt.Errorf("audit: open: a valid Options.Origin is required to create a log (got %q)", opts.Origin)
@@ -165,8 +164,8 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 		if f, err = l.fsys.OpenFile(logFile, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 			return fmt.Errorf("audit: open: %w", err)
 		}
-		created = true
-		if _, err := f.Write(fileHeader(opts.Origin)); err == nil {
+		_, err = f.Write(fileHeader(opts.Origin))
+		if err == nil {
 			err = f.Sync()
 		}
 		if err == nil {
@@ -184,13 +183,24 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("audit: open: %w", err)
 	}
-	// The origin comes from the header; scan re-reads it.
-	origin, _, herr := readHeader(bufio.NewReader(io.NewSectionReader(f, 0, min(size, maxHeader))))
-	if herr != nil {
-		return &VerifyError{Index: 0, Offset: 0, Problem: ProblemFormat, Msg: herr.Error()}
-	}
-	if opts.Origin != "" && opts.Origin != origin {
-		return fmt.Errorf("audit: open: log origin is %q, not %q", origin, opts.Origin)
+	// The origin is the name of the verifier key kept beside the log (or,
+	// for a log that has none yet, the header's); scan checks the header.
+	origin := opts.Origin
+	if b, err := readFile(l.fsys, pubKeyFile); err == nil {
+		v, err := note.NewVerifier(string(trimNL(b)))
+		if err != nil {
+			return fmt.Errorf("audit: open: %s: %w", pubKeyFile, err)
+		}
+		if origin != "" && origin != v.Name() {
+			return fmt.Errorf("audit: open: log origin is %q, not %q", v.Name(), origin)
+		}
+		origin = v.Name()
+	} else if origin == "" {
+		hdr, _, herr := readHeader(bufio.NewReader(io.NewSectionReader(f, 0, min(size, maxHeader))))
+		if herr != nil {
+			return &VerifyError{Index: 0, Offset: 0, Problem: ProblemFormat, Msg: herr.Error()}
+		}
+		origin = hdr
 	}
 	l.origin = origin
 	if l.signer, err = NoteSigner(origin, opts.Signer); err != nil {
@@ -220,25 +230,26 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 	}
 	store := &fullStore{}
 	var offsets []int64
-	st, err := scan(ctx, io.NewSectionReader(f, 0, size), store, &offsets, cp.Size)
+	st, err := scan(ctx, io.NewSectionReader(f, 0, size), origin, store, &offsets, cp.Size)
 	if err != nil {
 		return fmt.Errorf("audit: open: %w", err)
 	}
-	if _, err := st.check(cp, origin, size); err != nil {
+	if _, err := st.check(cp, size); err != nil {
 		return err
 	}
 	if st.torn {
 		l.trimmed = size - st.end
-		if err := f.Truncate(st.end); err == nil {
+		err := f.Truncate(st.end)
+		if err == nil {
 			err = f.Sync()
-		} else {
+		}
+		if err != nil {
 			return fmt.Errorf("audit: open: trimming torn tail: %w", err)
 		}
 	}
 	if _, err := f.Seek(st.end, io.SeekStart); err != nil {
 		return fmt.Errorf("audit: open: %w", err)
 	}
-	_ = created
 	l.prev, l.n, l.end = st.prev, st.n, st.end
 	l.hashes, l.offsets, l.size, l.pubEnd = store.h, offsets, st.n, st.end
 	return nil

@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"strings"
+	"unicode/utf8"
 )
 
 // The log file: a header, then one record per entry:
@@ -67,7 +68,7 @@ func readHeader(r *bufio.Reader) (string, int64, error) {
 
 // validOrigin: a note key name (no spaces, no '+'), printable.
 func validOrigin(s string) bool {
-	if s == "" || len(s) > 200 {
+	if s == "" || len(s) > 200 || !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {

@@ -133,25 +133,27 @@ func (s *frontierStore) ReadHashes(idx []int64) ([]tlog.Hash, error) {
 
 // scanState is the outcome of a scan.
 type scanState struct {
-	origin    string
-	n         uint64    // entries that passed
-	prev      tlog.Hash // leaf hash of entry n-1 (genesis when n == 0)
-	end       int64     // offset just after entry n-1
-	pruned    uint64
-	shredded  uint64
-	rootAt    map[uint64]tlog.Hash // roots at the requested sizes
-	bad       *VerifyError         // first problem, nil if none
-	torn      bool                 // bad is a torn, unacknowledged tail
-	tornBytes int64
+	origin   string
+	n        uint64    // entries that passed
+	prev     tlog.Hash // leaf hash of entry n-1 (genesis when n == 0)
+	end      int64     // offset just after entry n-1
+	pruned   uint64
+	shredded uint64
+	rootAt   map[uint64]tlog.Hash // roots at the requested sizes
+	bad      *VerifyError         // first problem, nil if none
+	torn     bool                 // bad is a torn, unacknowledged tail
 }
 
 // scan reads a whole log file, checking every record, and stops at the
 // first problem. offsets, if not nil, receives each record's offset.
 // rootsAt lists sizes at which to remember the tree root.
-func scan(ctx context.Context, r io.Reader, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
 	st := &scanState{rootAt: map[uint64]tlog.Hash{}}
 	origin, hlen, err := readHeader(br)
+	if err == nil && origin != wantOrigin {
+		err = fmt.Errorf("header: log origin %q is not the key's name %q", origin, wantOrigin)
+	}
 	if err != nil {
 		st.bad = &VerifyError{Index: 0, Offset: 0, Problem: ProblemFormat, Msg: err.Error()}
 		return st, nil
@@ -313,11 +315,11 @@ func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
 	store := &frontierStore{}
-	st, err := scan(ctx, io.NewSectionReader(f, 0, size), store, nil, cp.Size)
+	st, err := scan(ctx, io.NewSectionReader(f, 0, size), key.Name(), store, nil, cp.Size)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
-	rep, err := st.check(cp, key.Name(), size)
+	rep, err := st.check(cp, size)
 	if err != nil {
 		return nil, err
 	}
@@ -330,17 +332,12 @@ func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note
 
 // check turns a scan into a report or the first problem, against the
 // signed checkpoint cp (zero if none) and the expected origin.
-func (st *scanState) check(cp Checkpoint, origin string, fileSize int64) (*Report, error) {
+func (st *scanState) check(cp Checkpoint, fileSize int64) (*Report, error) {
 	if st.bad != nil && !(st.torn && st.bad.Index >= cp.Size) {
 		if st.torn && st.bad.Index < cp.Size {
-			st.bad.Problem = ProblemTruncated
 			st.bad.Msg = fmt.Sprintf("%s; the signed checkpoint covers %d entries", st.bad.Msg, cp.Size)
 		}
 		return nil, st.bad
-	}
-	if st.bad == nil && st.origin != origin {
-		return nil, &VerifyError{Index: 0, Offset: 0, Problem: ProblemFormat,
-			Msg: fmt.Sprintf("log origin %q is not the key's name %q", st.origin, origin)}
 	}
 	if st.n < cp.Size {
 		return nil, &VerifyError{Index: st.n, Offset: st.end, Problem: ProblemTruncated,
