@@ -93,25 +93,24 @@ func (pr *pageReader) next(pg *oggPage) error {
 
 // Info describes an Ogg Opus file.
 type Info struct {
-	Channels      int      // output channels
-	Family        int      // channel mapping family
-	Streams       int      // Opus streams
-	Coupled       int      // coupled (stereo) streams
-	Mapping       []byte   // channel mapping (family 1)
-	PreSkip       int      // samples at 48 kHz
-	Vendor        string   // OpusTags vendor
-	Tags          []string // OpusTags comments, "KEY=value"
-	Pages         int
-	Packets       int           // audio packets
-	Granule       int64         // last granule position
-	Duration      time.Duration // playable length: granule minus pre-skip
-	Size          int64
-	SHA256        string // hex, of the bytes read
-	EOS           bool   // the last page has the end-of-stream flag
-	Gaps          []Gap  // runs of fillers per channel (Reason "filler"; Note "silence" or "concealment")
-	PayloadBytes  int64  // bytes of Opus packets (container overhead = Size - PayloadBytes)
-	Mismatched    int    // multistream packets whose streams differ in duration (undecodable)
-	packetSamples int
+	Channels     int      // output channels
+	Family       int      // channel mapping family
+	Streams      int      // Opus streams
+	Coupled      int      // coupled (stereo) streams
+	Mapping      []byte   // channel mapping (family 1)
+	PreSkip      int      // samples at 48 kHz
+	Vendor       string   // OpusTags vendor
+	Tags         []string // OpusTags comments, "KEY=value"
+	Pages        int
+	Packets      int           // audio packets
+	Granule      int64         // last granule position
+	Duration     time.Duration // playable length: granule minus pre-skip
+	Size         int64
+	SHA256       string // hex, of the bytes read
+	EOS          bool   // the last page has the end-of-stream flag
+	Gaps         []Gap  // runs of fillers per channel (Reason "filler"; Note "silence" or "concealment")
+	PayloadBytes int64  // bytes of Opus packets (container overhead = Size - PayloadBytes)
+	Mismatched   int    // multistream packets whose streams differ in duration (undecodable)
 }
 
 // Tag returns the value of the first comment named key (case-insensitive).

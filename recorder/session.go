@@ -1,9 +1,11 @@
 package recorder
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io/fs"
+	"slices"
 	"time"
 )
 
@@ -241,6 +243,7 @@ func (s *session) detach() []Final {
 		}
 	}
 	r.sess = nil
+	slices.SortStableFunc(s.gaps, func(a, b Gap) int { return cmp.Compare(a.Start, b.Start) })
 	dur := time.Duration(s.next*slotSamples-preSkip) * time.Second / 48000
 	if r.cfg.Layout == LayoutDual {
 		return []Final{{Duration: dur, Gaps: s.gaps, GapsDropped: s.dropped, Legs: stats[:]}}

@@ -76,7 +76,6 @@ type legPlan struct {
 	ssrc     uint32
 	tsBase   uint32
 	seqBase  uint16
-	ptime    int     // 10, 20 (default), 40 or 60 ms: packets are split or joined accordingly
 	clockPPM float64 // sender clock error
 }
 
