@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/consentrec/consentrec/audit"
@@ -73,7 +74,7 @@ func mustFail(t *testing.T, dir string, want int64, what string) *audit.VerifyEr
 	if want >= 0 && ve.Index != uint64(want) {
 		t.Fatalf("%s: verify reports entry %d, want %d: %v", what, ve.Index, want, ve)
 	}
-	l, err := audit.Open(ctx, audit.DirFS(dir), audit.Options{Signer: testKeyNamed("TestTamper")})
+	l, err := audit.Open(ctx, audit.DirFS(dir), audit.Options{Signer: testKeyNamed(strings.Split(t.Name(), "/")[0])})
 	if err == nil {
 		l.Close()
 		t.Fatalf("%s: Open accepted the log", what)

@@ -26,6 +26,13 @@ type FaultFS struct {
 	dead           bool
 }
 
+// FailSyncNow makes every later Sync fail; safe to call concurrently.
+func (f *FaultFS) FailSyncNow() {
+	f.mu.Lock()
+	f.FailSync = true
+	f.mu.Unlock()
+}
+
 // Dead reports whether a fault was injected.
 func (f *FaultFS) Dead() bool {
 	f.mu.Lock()
