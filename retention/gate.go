@@ -47,7 +47,7 @@ type DeniedError struct {
 }
 
 func (e *DeniedError) Error() string {
-	return fmt.Sprintf("%s %s as %q: %s", e.Action, e.RecordingID, e.Principal.Role, e.Why)
+	return fmt.Sprintf("access denied: %s %s as %q: %s", e.Action, e.RecordingID, e.Principal.Role, e.Why)
 }
 
 // Unwrap returns ErrDenied.

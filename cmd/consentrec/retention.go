@@ -1,0 +1,478 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	consentrec "github.com/consentrec/consentrec"
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/sqlitecatalog"
+)
+
+func init() {
+	register(&command{name: "sweep", args: "[--dry-run] [--at TIME] --data DIR",
+		short: "delete recordings past their retention deadline (not those on legal hold)", run: cmdSweep})
+	register(&command{name: "hold set", args: "ID --case REF --by NAME --data DIR",
+		short: "place a recording under legal hold", run: cmdHold(true)})
+	register(&command{name: "hold release", args: "ID --case REF --by NAME --data DIR",
+		short: "release a recording's legal hold for one case", run: cmdHold(false)})
+	register(&command{name: "subject find", args: "SUBJECT --data DIR",
+		short: "list a data subject's recordings", run: cmdSubjectFind})
+	register(&command{name: "subject export", args: "SUBJECT --out DIR|FILE.zip --by NAME [--ref REF] [--received TIME] --data DIR",
+		short: "export a data subject's recordings (audio and metadata)", run: cmdSubjectExport})
+	register(&command{name: "subject erase", args: "SUBJECT --by NAME [--ref REF] [--received TIME] --data DIR",
+		short: "erase a data subject's recordings (refusing those held or kept by law)", run: cmdSubjectErase})
+	register(&command{name: "open", args: "ID --as ROLE --reason TEXT [--action listen|download|export] [--by NAME] [--out FILE] --data DIR",
+		short: "open a recording through the audited access gate", run: cmdOpen})
+}
+
+// retentionEnv is what the retention commands open in a data directory.
+type retentionEnv struct {
+	dir     consentrec.DataDir
+	catalog *sqlitecatalog.Catalog
+	store   *recorder.FileStore
+	log     *audit.FileLog
+}
+
+func (r *retentionEnv) Close() error {
+	var errs []error
+	if r.log != nil {
+		errs = append(errs, r.log.Close())
+	}
+	if r.catalog != nil {
+		errs = append(errs, r.catalog.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// openRetention opens the catalog of root (which must exist: a mistyped
+// --data must not create an empty one) and, if full, the recordings store
+// and the audit log.
+func openRetention(ctx context.Context, root string, full bool) (*retentionEnv, error) {
+	dir := consentrec.DataDir{Root: root}
+	if _, err := os.Stat(dir.Catalog()); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no catalog at %s: is --data right? (nothing catalogued yet)", dir.Catalog())
+		}
+		return nil, err
+	}
+	env := &retentionEnv{dir: dir}
+	var err error
+	if env.catalog, err = sqlitecatalog.Open(ctx, dir.Catalog()); err != nil {
+		return nil, err
+	}
+	if !full {
+		return env, nil
+	}
+	if env.store, err = recorder.NewFileStore(dir.Recordings()); err != nil {
+		env.Close()
+		return nil, err
+	}
+	if env.log, err = audit.OpenDir(ctx, root, audit.Options{}); err != nil {
+		env.Close()
+		return nil, err
+	}
+	return env, nil
+}
+
+func isRecorderIntegrity(err error) bool { return errors.Is(err, recorder.ErrIntegrity) }
+
+func cmdSweep(e *env, args []string) (err error) {
+	fset := flag.NewFlagSet("sweep", flag.ContinueOnError)
+	data := dataFlag(fset)
+	dry := fset.Bool("dry-run", false, "list what would be deleted; change nothing")
+	atFlag := fset.String("at", "", "sweep as of `TIME` (2026-07-01, RFC 3339, +P6M, +72h; default now)")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	now := time.Now()
+	at, err := retention.ParseTime(*atFlag, now)
+	if err != nil {
+		return usagef("--at: %v", err)
+	}
+	if !*dry && at.After(now.Add(time.Minute)) {
+		return usagef("--at %s is in the future: only a --dry-run can forecast", at.Format(time.RFC3339))
+	}
+	ctx := context.Background()
+	renv, err := openRetention(ctx, *data, !*dry)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, renv.Close()) }()
+	sw := &retention.Sweeper{Catalog: renv.catalog, Progress: func(p retention.Progress) {
+		fmt.Fprintf(e.stderr, "sweep: %d expired examined, %d deleted, %d held, %d failed\n", p.Scanned, p.Deleted, p.Held, p.Failed)
+	}}
+	var rep retention.Report
+	if *dry {
+		rep, err = sw.DryRun(ctx, at)
+	} else {
+		sw.Store, sw.Audit = renv.store, renv.log
+		rep, err = sw.Sweep(ctx, at)
+	}
+	printSweep(e.stdout, rep)
+	if err != nil {
+		return err
+	}
+	for _, o := range rep.Overdue {
+		if o.Err != nil {
+			return fmt.Errorf("%d recording(s) past their deadline could not be deleted", countFailed(rep.Overdue))
+		}
+	}
+	if len(rep.Overdue) > 0 && !rep.DryRun {
+		return fmt.Errorf("%d recording(s) were found past their deadline by more than a day (is the sweeper running?)", len(rep.Overdue))
+	}
+	return nil
+}
+
+func countFailed(os []retention.Overdue) int {
+	n := 0
+	for _, o := range os {
+		if o.Err != nil {
+			n++
+		}
+	}
+	return n
+}
+
+func printSweep(w io.Writer, rep retention.Report) {
+	verb := "deleted"
+	if rep.DryRun {
+		verb = "would delete"
+	}
+	fmt.Fprintf(w, "sweep as of %s%s\n", rep.At.Format(time.RFC3339), map[bool]string{true: " (dry run: nothing changed)"}[rep.DryRun])
+	for _, d := range rep.Deleted {
+		fmt.Fprintf(w, "  %-12s %-24s deadline %s  sha256 %s\n", verb, d.ID, d.Deadline.Format(time.RFC3339), d.SHA256)
+	}
+	for _, r := range rep.Held {
+		var cases []string
+		for _, h := range r.Holds {
+			cases = append(cases, h.Case)
+		}
+		fmt.Fprintf(w, "  %-12s %-24s deadline %s  legal hold: %s\n", "kept", r.ID, r.Deadline.Format(time.RFC3339), strings.Join(cases, ", "))
+	}
+	for _, o := range rep.Overdue {
+		if o.Err != nil {
+			fmt.Fprintf(w, "  %-12s %-24s deadline %s  NOT DELETED: %v\n", "ALARM", o.ID, o.Deadline.Format(time.RFC3339), o.Err)
+		} else {
+			fmt.Fprintf(w, "  %-12s %-24s deadline %s  found %s late\n", "ALARM", o.ID, o.Deadline.Format(time.RFC3339), o.Late.Round(time.Second))
+		}
+	}
+	fmt.Fprintf(w, "%d expired examined: %d %s", rep.Scanned, len(rep.Deleted), verb)
+	if rep.Resumed > 0 {
+		fmt.Fprintf(w, " (%d finishing an interrupted deletion)", rep.Resumed)
+	}
+	fmt.Fprintf(w, ", %d kept on legal hold, %d alarm(s)\n", len(rep.Held), len(rep.Overdue))
+}
+
+func cmdHold(set bool) func(e *env, args []string) error {
+	return func(e *env, args []string) (err error) {
+		fset := flag.NewFlagSet("hold", flag.ContinueOnError)
+		data := dataFlag(fset)
+		ref := fset.String("case", "", "case `REF`erence (required)")
+		by := fset.String("by", "", "the approver's `NAME` (required)")
+		pos, err := parseFlags(fset, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usagef("want one recording ID")
+		}
+		if strings.TrimSpace(*ref) == "" || strings.TrimSpace(*by) == "" {
+			return usagef("--case and --by are required: a legal hold needs a case reference and a named approver")
+		}
+		ctx := context.Background()
+		renv, err := openRetention(ctx, *data, true)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, renv.Close()) }()
+		h := &retention.Holds{Catalog: renv.catalog, Audit: renv.log}
+		var r retention.Recording
+		if set {
+			r, err = h.Set(ctx, pos[0], *ref, *by)
+		} else {
+			r, err = h.Release(ctx, pos[0], *ref, *by)
+		}
+		if err != nil {
+			return err
+		}
+		if set {
+			fmt.Fprintf(e.stdout, "%s: under legal hold for case %s (approved by %s)\n", r.ID, *ref, *by)
+		} else {
+			fmt.Fprintf(e.stdout, "%s: hold for case %s released (by %s)\n", r.ID, *ref, *by)
+		}
+		if r.Held() {
+			var cases []string
+			for _, h := range r.Holds {
+				cases = append(cases, h.Case)
+			}
+			fmt.Fprintf(e.stdout, "%s: held for %d case(s): %s\n", r.ID, len(r.Holds), strings.Join(cases, ", "))
+		} else {
+			fmt.Fprintf(e.stdout, "%s: no hold left; retention deadline %s\n", r.ID, r.Deadline.Format(time.RFC3339))
+		}
+		return nil
+	}
+}
+
+// subjectKey turns the SUBJECT argument into a subject key: a key as is, or
+// an identifier (phone number, customer id) hashed with the data
+// directory's subject secret.
+func subjectKey(dir consentrec.DataDir, arg string) (string, error) {
+	if strings.HasPrefix(arg, "sk1:") {
+		return arg, nil
+	}
+	if strings.TrimSpace(arg) == "" {
+		return "", usagef("empty SUBJECT")
+	}
+	secret, err := retention.SubjectSecret(dir.Keys(), false)
+	if err != nil {
+		return "", fmt.Errorf("hashing the subject: %w (pass a subject key sk1:... instead)", err)
+	}
+	return policy.SubjectKey(secret, arg), nil
+}
+
+func subjectFlags(name string) (*flag.FlagSet, *string, *string, *string, *string) {
+	fset := flag.NewFlagSet(name, flag.ContinueOnError)
+	data := dataFlag(fset)
+	by := fset.String("by", "", "who handles the request, `NAME` (required)")
+	ref := fset.String("ref", "", "the request's `REF`erence (ticket number)")
+	received := fset.String("received", "", "when the request was received, `TIME` (default now)")
+	return fset, data, by, ref, received
+}
+
+func subjectRequest(dir consentrec.DataDir, arg, by, ref, received string) (retention.Request, error) {
+	if strings.TrimSpace(by) == "" {
+		return retention.Request{}, usagef("--by is required: name who handles the request")
+	}
+	rec, err := retention.ParseTime(received, time.Now())
+	if err != nil {
+		return retention.Request{}, usagef("--received: %v", err)
+	}
+	key, err := subjectKey(dir, arg)
+	if err != nil {
+		return retention.Request{}, err
+	}
+	return retention.Request{Subject: key, Received: rec, Handler: by, Reference: ref}, nil
+}
+
+func cmdSubjectFind(e *env, args []string) (err error) {
+	fset := flag.NewFlagSet("subject find", flag.ContinueOnError)
+	data := dataFlag(fset)
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one SUBJECT (a phone number, customer id or subject key)")
+	}
+	ctx := context.Background()
+	renv, err := openRetention(ctx, *data, false)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, renv.Close()) }()
+	key, err := subjectKey(renv.dir, pos[0])
+	if err != nil {
+		return err
+	}
+	rs, err := (&retention.Subjects{Catalog: renv.catalog}).Find(ctx, key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "subject %s: %d recording(s)\n", key, len(rs))
+	for _, r := range rs {
+		held := ""
+		if r.Held() {
+			held = "  legal hold"
+		}
+		fmt.Fprintf(e.stdout, "  %-24s %-16s recorded %s  deadline %s%s\n", r.ID, r.Purpose,
+			r.Created.Format(time.RFC3339), r.Deadline.Format(time.RFC3339), held)
+	}
+	return nil
+}
+
+func progressTo(w io.Writer, what string) func(done, total int) {
+	return func(done, total int) { fmt.Fprintf(w, "%s: %d/%d recordings\n", what, done, total) }
+}
+
+func cmdSubjectExport(e *env, args []string) (err error) {
+	fset, data, by, ref, received := subjectFlags("subject export")
+	out := fset.String("out", "", "write to folder `DIR` (must not exist or be empty), or to a zip if it ends in .zip (required)")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one SUBJECT (a phone number, customer id or subject key)")
+	}
+	if *out == "" {
+		return usagef("--out is required")
+	}
+	ctx := context.Background()
+	renv, err := openRetention(ctx, *data, true)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, renv.Close()) }()
+	req, err := subjectRequest(renv.dir, pos[0], *by, *ref, *received)
+	if err != nil {
+		return err
+	}
+	s := &retention.Subjects{Catalog: renv.catalog, Store: renv.store, Audit: renv.log,
+		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "export")}
+	var rep retention.ExportReport
+	if strings.HasSuffix(strings.ToLower(*out), ".zip") {
+		rep, err = exportZip(ctx, s, req, *out)
+	} else {
+		rep, err = s.ExportDir(ctx, req, *out)
+	}
+	if rep.Subject != "" {
+		fmt.Fprintf(e.stdout, "exported %d recording(s) of %s to %s\n", len(rep.Exported), req.Subject, *out)
+		for _, f := range rep.Failed {
+			fmt.Fprintf(e.stdout, "  FAILED %s: %v\n", f.ID, f.Err)
+		}
+		fmt.Fprintf(e.stdout, "request received %s, answer due by %s (GDPR Art. 12(3))%s\n",
+			rep.Received.Format("2006-01-02"), rep.Due.Format("2006-01-02"), map[bool]string{true: ": LATE"}[rep.Late])
+	}
+	return err
+}
+
+func exportZip(ctx context.Context, s *retention.Subjects, req retention.Request, path string) (retention.ExportReport, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".export-*.zip")
+	if err != nil {
+		return retention.ExportReport{}, err
+	}
+	defer os.Remove(tmp.Name())
+	rep, err := s.ExportZip(ctx, req, tmp)
+	if err != nil && !errors.Is(err, retention.ErrIncomplete) {
+		tmp.Close()
+		return rep, err
+	}
+	if serr := errors.Join(tmp.Sync(), tmp.Close(), os.Chmod(tmp.Name(), 0o600)); serr != nil {
+		return rep, serr
+	}
+	if lerr := os.Link(tmp.Name(), path); lerr != nil { // never overwrite an existing file
+		return rep, lerr
+	}
+	return rep, err
+}
+
+func cmdSubjectErase(e *env, args []string) (err error) {
+	fset, data, by, ref, received := subjectFlags("subject erase")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one SUBJECT (a phone number, customer id or subject key)")
+	}
+	ctx := context.Background()
+	renv, err := openRetention(ctx, *data, true)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, renv.Close()) }()
+	req, err := subjectRequest(renv.dir, pos[0], *by, *ref, *received)
+	if err != nil {
+		return err
+	}
+	s := &retention.Subjects{Catalog: renv.catalog, Store: renv.store, Audit: renv.log,
+		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "erase")}
+	rep, err := s.Erase(ctx, req)
+	if rep.Subject != "" {
+		for _, d := range rep.Erased {
+			fmt.Fprintf(e.stdout, "  erased   %-24s sha256 %s\n", d.ID, d.SHA256)
+		}
+		for _, r := range rep.Refused {
+			fmt.Fprintf(e.stdout, "  REFUSED  %-24s %s\n", r.ID, r.Reason)
+		}
+		for _, f := range rep.Failed {
+			fmt.Fprintf(e.stdout, "  FAILED   %-24s %v (the next sweep finishes it)\n", f.ID, f.Err)
+		}
+		fmt.Fprintf(e.stdout, "subject %s: %d erased, %d refused, %d failed; answer due by %s\n",
+			req.Subject, len(rep.Erased), len(rep.Refused), len(rep.Failed), rep.Due.Format("2006-01-02"))
+	}
+	if err == nil && len(rep.Refused) > 0 {
+		return fmt.Errorf("%d recording(s) may not be erased (reasons above)", len(rep.Refused))
+	}
+	return err
+}
+
+func cmdOpen(e *env, args []string) (err error) {
+	fset := flag.NewFlagSet("open", flag.ContinueOnError)
+	data := dataFlag(fset)
+	as := fset.String("as", "", "the `ROLE` you act in: trainer, evaluator, quality, supervisor, contracts, compliance, legal (required)")
+	reason := fset.String("reason", "", "why you open it, `TEXT` (required, audited)")
+	action := fset.String("action", "download", "`listen`, download or export")
+	by := fset.String("by", "", "who you are, `NAME` (default: the login name)")
+	out := fset.String("out", "-", "write the audio to `FILE` (must not exist); - for stdout")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one recording ID")
+	}
+	if *as == "" || strings.TrimSpace(*reason) == "" {
+		return usagef("--as and --reason are required")
+	}
+	a := retention.Action(*action)
+	if !a.Valid() {
+		return usagef("--action %q: want listen, download or export", *action)
+	}
+	who := *by
+	if who == "" {
+		if u, err := user.Current(); err == nil {
+			who = u.Username
+		}
+	}
+	ctx := context.Background()
+	renv, err := openRetention(ctx, *data, true)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, renv.Close()) }()
+	g := &retention.Gate{Catalog: renv.catalog, Store: renv.store, Audit: renv.log, IsIntegrity: isRecorderIntegrity}
+	rc, err := g.Open(ctx, retention.Principal{ID: who, Role: policy.Role(*as)}, pos[0], a, *reason)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if *out == "-" {
+		n, err := io.Copy(e.stdout, rc)
+		if err == nil {
+			fmt.Fprintf(e.stderr, "%s: %d bytes (%s as %s, audited)\n", pos[0], n, a, *as)
+		}
+		return err
+	}
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(f, rc)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
+		return err
+	}
+	fmt.Fprintf(e.stderr, "%s: %d bytes written to %s (%s as %s, audited)\n", pos[0], n, *out, a, *as)
+	return nil
+}

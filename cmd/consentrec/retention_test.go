@@ -1,0 +1,202 @@
+package main
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	consentrec "github.com/consentrec/consentrec"
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/fromrecorder"
+	"github.com/consentrec/consentrec/retention/sqlitecatalog"
+)
+
+// retentionData builds a data directory with three finalized recordings in
+// the recorder's file store, catalogued: two quality ones created 40 days
+// ago (expired) of caller +33 6 00 00 00 01, one contract proof of another.
+func retentionData(t *testing.T) string {
+	t.Helper()
+	ctx := context.Background()
+	root := t.TempDir()
+	dir := consentrec.DataDir{Root: root}
+	store, err := recorder.NewFileStore(dir.Recordings())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := sqlitecatalog.Open(ctx, dir.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	secret, err := retention.SubjectSecret(dir.Keys(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Now().UTC().AddDate(0, 0, -40)
+	for _, r := range []struct {
+		id, caller string
+		p          policy.Purpose
+	}{{"rec-q1", "+33 6 00 00 00 01", policy.Quality}, {"rec-q2", "+33600000001", policy.Quality}, {"rec-c1", "+33 6 00 00 00 02", policy.ContractProof}} {
+		w, err := store.Create(ctx, recorder.Meta{ID: r.id, CallID: "call-" + r.id, Purpose: r.p, Created: created})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte("OggS fake audio of " + r.id)); err != nil {
+			t.Fatal(err)
+		}
+		m, err := w.Finalize(ctx, recorder.Final{Duration: time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := fromrecorder.Catalogue(ctx, cat, m, policy.SubjectKey(secret, r.caller), policy.Period{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func retCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(&env{stdout: &o, stderr: &e}, args)
+	return code, o.String(), e.String()
+}
+
+func auditKinds(t *testing.T, root string) map[audit.Kind]int {
+	t.Helper()
+	ctx := context.Background()
+	l, err := audit.OpenDir(ctx, root, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n := map[audit.Kind]int{}
+	for i := range l.Size() {
+		e, err := l.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n[e.Event.Kind]++
+	}
+	return n
+}
+
+func TestCLISweepHoldOpen(t *testing.T) {
+	root := retentionData(t)
+	data := "--data=" + root
+
+	// A forecast changes nothing.
+	code, out, errOut := retCLI(t, "sweep", "--dry-run", data)
+	if code != 0 || !strings.Contains(out, "would delete") || !strings.Contains(out, "rec-q1") || strings.Contains(out, "rec-c1") {
+		t.Fatalf("dry run: %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = retCLI(t, "sweep", "--dry-run", "--at", "+P6Y", data)
+	if code != 0 || !strings.Contains(out, "rec-c1") {
+		t.Fatalf("forecast in six years: %d\n%s", code, out)
+	}
+	if code, _, _ := retCLI(t, "sweep", "--at", "+P6Y", data); code != 2 {
+		t.Errorf("a real sweep in the future: exit %d, want 2", code)
+	}
+
+	// Hold one, sweep: the other goes.
+	if code, out, errOut := retCLI(t, "hold", "set", "rec-q1", "--case", "RG 26/042", "--by", "Ann Lawyer", data); code != 0 {
+		t.Fatalf("hold set: %d %s%s", code, out, errOut)
+	}
+	if code, _, _ := retCLI(t, "hold", "set", "rec-q1", "--case", "RG 26/042", data); code != 2 {
+		t.Errorf("hold set without --by: exit %d, want 2", code)
+	}
+	code, out, errOut = retCLI(t, "sweep", data)
+	if code != 1 || !strings.Contains(out, "deleted      rec-q2") || !strings.Contains(out, "kept         rec-q1") ||
+		!strings.Contains(out, "ALARM") || !strings.Contains(errOut, "sweep: ") {
+		// Created 40 days ago with a 30-day retention: found ten days late.
+		t.Fatalf("sweep: %d\n%s%s", code, out, errOut)
+	}
+	dir := consentrec.DataDir{Root: root}
+	if _, err := os.Stat(filepath.Join(dir.Recordings(), "rec-q2.opus")); !os.IsNotExist(err) {
+		t.Errorf("rec-q2.opus still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir.Recordings(), "rec-q1.opus")); err != nil {
+		t.Errorf("held rec-q1.opus gone: %v", err)
+	}
+
+	// The gate: a trainer may not open a quality recording; a lawyer may,
+	// while it is held.
+	if code, _, errOut := retCLI(t, "open", "rec-q1", "--as", "trainer", "--reason", "training", "--by", "t1", data); code != 1 || !strings.Contains(errOut, "access denied") {
+		t.Errorf("trainer: exit %d %s", code, errOut)
+	}
+	out1 := filepath.Join(t.TempDir(), "q1.opus")
+	if code, _, errOut := retCLI(t, "open", "rec-q1", "--as", "legal", "--reason", "case RG 26/042", "--by", "lawyer", "--out", out1, data); code != 0 {
+		t.Fatalf("lawyer: exit %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(out1); string(b) != "OggS fake audio of rec-q1" {
+		t.Errorf("opened %q", b)
+	}
+	if code, _, _ := retCLI(t, "open", "rec-q1", "--as", "legal", data); code != 2 {
+		t.Errorf("open without --reason: exit %d, want 2", code)
+	}
+	// A corrupted file is refused and audited.
+	if err := os.WriteFile(filepath.Join(dir.Recordings(), "rec-c1.opus"), []byte("tampered"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := retCLI(t, "open", "rec-c1", "--as", "contracts", "--reason", "dispute", "--by", "c1", data); code != 1 || !strings.Contains(errOut, "integrity") {
+		t.Errorf("corrupted: exit %d %s", code, errOut)
+	}
+
+	if code, out, errOut := retCLI(t, "hold", "release", "rec-q1", "--case", "RG 26/042", "--by", "Ann Lawyer", data); code != 0 || !strings.Contains(out, "no hold left") {
+		t.Fatalf("release: %d %s%s", code, out, errOut)
+	}
+	kinds := auditKinds(t, root)
+	want := map[audit.Kind]int{
+		audit.KindLegalHoldSet: 1, audit.KindLegalHoldReleased: 1, audit.KindRetentionDeleted: 1,
+		audit.KindRetentionOverdue: 1, audit.KindAccess: 1, audit.KindAccessDenied: 1, audit.KindIntegrityFailure: 1,
+	}
+	for k, n := range want {
+		if kinds[k] != n {
+			t.Errorf("audit kind %d: %d events, want %d (all: %v)", k, kinds[k], n, kinds)
+		}
+	}
+}
+
+func TestCLISubject(t *testing.T) {
+	root := retentionData(t)
+	data := "--data=" + root
+	code, out, errOut := retCLI(t, "subject", "find", "+33 6 00 00 00 01", data)
+	if code != 0 || !strings.Contains(out, "2 recording(s)") {
+		t.Fatalf("find: %d %s%s", code, out, errOut)
+	}
+	zipPath := filepath.Join(t.TempDir(), "export.zip")
+	code, out, errOut = retCLI(t, "subject", "export", "+33 6 00 00 00 01", "--out", zipPath, "--by", "dpo", "--ref", "DSAR-1", data)
+	if code != 0 || !strings.Contains(errOut, "export: 2/2") {
+		t.Fatalf("export: %d %s%s", code, out, errOut)
+	}
+	zr, err := zip.OpenReader(zipPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(zr.File) != 4 {
+		t.Errorf("zip holds %d files, want 2 audio + recordings.json + README.txt", len(zr.File))
+	}
+	zr.Close()
+	if code, _, _ := retCLI(t, "subject", "export", "+33 6 00 00 00 01", "--out", zipPath, "--by", "dpo", data); code != 1 {
+		t.Errorf("export over an existing file: exit %d, want 1", code)
+	}
+	if code, _, _ := retCLI(t, "subject", "erase", "+33 6 00 00 00 01", data); code != 2 {
+		t.Errorf("erase without --by: exit %d, want 2", code)
+	}
+	retCLI(t, "hold", "set", "rec-q2", "--case", "K-1", "--by", "Ann", data)
+	code, out, errOut = retCLI(t, "subject", "erase", "+33 6 00 00 00 01", "--by", "dpo", data)
+	if code != 1 || !strings.Contains(out, "erased   rec-q1") || !strings.Contains(out, "REFUSED  rec-q2") || !strings.Contains(out, "K-1") {
+		t.Fatalf("erase: %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := retCLI(t, "sweep", "--data", filepath.Join(root, "nope")); code != 1 || !strings.Contains(errOut, "no catalog") {
+		t.Errorf("sweep of a missing data dir: %d %s", code, errOut)
+	}
+}

@@ -1,0 +1,55 @@
+// Package fromrecorder catalogues the recordings of package recorder: it
+// turns a finalized recorder.Meta into a retention entry. It is apart from
+// package retention so that retention does not link the recorder.
+package fromrecorder
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/retention"
+)
+
+// Entry returns the catalog entry of a finalized recording: its id, call,
+// purpose, creation time, SHA-256 and gap index (a gap's reason is kept with
+// its leg, e.g. "pause (agent)"). subject is the caller's policy.SubjectKey
+// ("" if unknown); period the retention the policy decided (zero: the
+// purpose's default). A recording not finalized (no SHA-256) is refused
+// with an error wrapping retention.ErrInvalid.
+func Entry(m recorder.Meta, subject string, period policy.Period) (retention.Entry, error) {
+	if m.SHA256 == "" {
+		return retention.Entry{}, fmt.Errorf("fromrecorder: %s: %w", m.ID,
+			&retention.InvalidError{Field: "sha256", Msg: "recording not finalized"})
+	}
+	e := retention.Entry{
+		ID: m.ID, CallID: m.CallID, Purpose: m.Purpose, Created: m.Created, Retention: period,
+		Subject: subject, SHA256: m.SHA256,
+	}
+	for _, g := range m.Gaps {
+		reason := string(g.Reason)
+		if g.Leg != "" {
+			reason += " (" + string(g.Leg) + ")"
+		}
+		e.Gaps = append(e.Gaps, retention.Gap{Start: g.Start, End: g.End, Reason: reason})
+	}
+	return e, nil
+}
+
+// Catalogue adds the finalized recording m to cat (see Entry) and returns
+// its catalog record, deadline fixed.
+func Catalogue(ctx context.Context, cat retention.Catalog, m recorder.Meta, subject string, period policy.Period) (retention.Recording, error) {
+	e, err := Entry(m, subject, period)
+	if err != nil {
+		return retention.Recording{}, err
+	}
+	r, err := retention.New(e)
+	if err != nil {
+		return retention.Recording{}, fmt.Errorf("fromrecorder: %w", err)
+	}
+	if err := cat.Add(ctx, r); err != nil {
+		return retention.Recording{}, fmt.Errorf("fromrecorder: %w", err)
+	}
+	return r, nil
+}
