@@ -1,0 +1,292 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/consentrec/consentrec/audit"
+	"golang.org/x/mod/sumdb/note"
+)
+
+func init() {
+	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY]",
+		short: "verify the audit log: every entry, the chain, the tree and the signed checkpoint", run: auditVerify})
+	register(&command{name: "audit show", args: "--data DIR [--from N] [--limit N] [--json]",
+		short: "list the audit log's entries", run: auditShow})
+	register(&command{name: "audit prove", args: "--data DIR [--hide-subject] [-o FILE] INDEX",
+		short: "write a self-contained receipt (entry, proof, signed checkpoint) for one entry", run: auditProve})
+	register(&command{name: "audit check", args: "RECEIPT --key PUBKEY [--witness KEY]...",
+		short: "check a receipt offline against the log's public key", run: auditCheck})
+}
+
+// auditFS returns the file layer of DIR's audit log.
+func auditFS(data string) (audit.FS, error) {
+	dir := filepath.Join(data, "audit")
+	if _, err := os.Stat(filepath.Join(dir, "log")); err != nil {
+		return nil, fmt.Errorf("no audit log in %s: %w", data, err)
+	}
+	return audit.DirFS(dir), nil
+}
+
+// auditKeyFlag loads --key: a verifier key or a file holding one; "" is nil.
+func auditKeyFlag(s string) (note.Verifier, error) {
+	if s == "" {
+		return nil, nil
+	}
+	v, err := audit.LoadVerifier(s)
+	if err != nil {
+		return nil, usagef("--key: %v", err)
+	}
+	return v, nil
+}
+
+type auditMultiFlag []string
+
+func (m *auditMultiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *auditMultiFlag) Set(s string) error { *m = append(*m, s); return nil }
+
+func auditVerify(e *env, args []string) error {
+	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
+	data := dataFlag(fs)
+	keyArg := fs.String("key", "", "verifier `PUBKEY` (key or file; default: the key kept beside the log)")
+	var wits auditMultiFlag
+	fs.Var(&wits, "witness", "require a cosignature by this witness `KEY` (repeatable)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	key, err := auditKeyFlag(*keyArg)
+	if err != nil {
+		return err
+	}
+	witnesses, err := auditWitnessKeys(wits)
+	if err != nil {
+		return err
+	}
+	fsys, err := auditFS(*data)
+	if err != nil {
+		return err
+	}
+	rep, err := audit.VerifyFS(context.Background(), fsys, key, witnesses...)
+	if err != nil {
+		return err
+	}
+	if rep.Cosigned < len(witnesses) {
+		return fmt.Errorf("checkpoint has %d of the %d witness cosignatures required", rep.Cosigned, len(witnesses))
+	}
+	fmt.Fprintf(e.stdout, "ok: %d entries, root %s\n", rep.Entries, base64.StdEncoding.EncodeToString(rep.Root[:]))
+	fmt.Fprintf(e.stdout, "origin: %s\n", rep.Origin)
+	fmt.Fprintf(e.stdout, "checkpoint: %d entries signed, %d witness cosignatures, %d not yet signed\n",
+		rep.Checkpoint.Size, rep.Cosigned, rep.Unsigned())
+	if rep.Pruned > 0 || rep.Shredded > 0 {
+		fmt.Fprintf(e.stdout, "retention: %d entries pruned (leaf only), %d subjects shredded\n", rep.Pruned, rep.Shredded)
+	}
+	if rep.TornBytes > 0 {
+		fmt.Fprintf(e.stdout, "note: %d bytes of torn, unacknowledged tail (trimmed on next open)\n", rep.TornBytes)
+	}
+	if rep.Checkpoint.Size == 0 && rep.Entries > 0 {
+		return errors.New("the log has entries but no signed checkpoint: truncation cannot be ruled out")
+	}
+	return nil
+}
+
+func auditWitnessKeys(keys []string) ([]note.Verifier, error) {
+	var out []note.Verifier
+	for _, k := range keys {
+		v, err := audit.LoadVerifier(k)
+		if err != nil {
+			return nil, usagef("--witness: %v", err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// auditShownEvent is the JSON form of one entry in `audit show --json`.
+type auditShownEvent struct {
+	Index         uint64       `json:"index"`
+	Time          time.Time    `json:"time"`
+	Kind          string       `json:"kind"`
+	CallID        string       `json:"call_id,omitempty"`
+	RecordingID   string       `json:"recording_id,omitempty"`
+	Actor         string       `json:"actor,omitempty"`
+	Role          string       `json:"role,omitempty"`
+	Reason        string       `json:"reason,omitempty"`
+	Subject       string       `json:"subject,omitempty"`
+	Purpose       string       `json:"purpose,omitempty"`
+	PolicyVersion string       `json:"policy_version,omitempty"`
+	SHA256        string       `json:"sha256,omitempty"`
+	Attrs         []audit.Attr `json:"attrs,omitempty"`
+	Pruned        bool         `json:"pruned,omitempty"`
+	Shredded      bool         `json:"shredded,omitempty"`
+}
+
+func auditShow(e *env, args []string) error {
+	fs := flag.NewFlagSet("audit show", flag.ContinueOnError)
+	data := dataFlag(fs)
+	from := fs.Uint64("from", 0, "first `INDEX` to show")
+	limit := fs.Uint64("limit", 0, "show at most `N` entries (0: all)")
+	asJSON := fs.Bool("json", false, "one JSON object per line")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	fsys, err := auditFS(*data)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(e.stdout)
+	shown := uint64(0)
+	stop := errors.New("stop")
+	err = audit.ReadFS(context.Background(), fsys, *from, func(en audit.Entry) error {
+		if *limit > 0 && shown == *limit {
+			return stop
+		}
+		shown++
+		ev := en.Event
+		if *asJSON {
+			return enc.Encode(auditShownEvent{Index: en.Index, Time: ev.Time, Kind: ev.Kind.String(), CallID: ev.CallID,
+				RecordingID: ev.RecordingID, Actor: ev.Actor, Role: ev.Role, Reason: ev.Reason, Subject: ev.Subject,
+				Purpose: ev.Purpose, PolicyVersion: ev.PolicyVersion, SHA256: ev.SHA256, Attrs: ev.Attrs,
+				Pruned: en.Pruned, Shredded: en.Shredded})
+		}
+		_, err := fmt.Fprintln(e.stdout, auditFormatEntry(en))
+		return err
+	})
+	if err == stop {
+		err = nil
+	}
+	return err
+}
+
+// auditFormatEntry renders one entry on one line: index, time, kind, then the
+// non-empty fields as key=value (values quoted when needed).
+func auditFormatEntry(en audit.Entry) string {
+	ev := en.Event
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %s %s", en.Index, ev.Time.Format(time.RFC3339Nano), ev.Kind)
+	kv := func(k, v string) {
+		if v == "" {
+			return
+		}
+		if strings.ContainsAny(v, " \t\n\"=") || v != strings.TrimSpace(v) {
+			v = strconv.Quote(v)
+		}
+		b.WriteString(" " + k + "=" + v)
+	}
+	kv("call", ev.CallID)
+	kv("recording", ev.RecordingID)
+	kv("actor", ev.Actor)
+	kv("role", ev.Role)
+	kv("reason", ev.Reason)
+	kv("subject", ev.Subject)
+	kv("purpose", ev.Purpose)
+	kv("policy", ev.PolicyVersion)
+	kv("sha256", ev.SHA256)
+	for _, a := range ev.Attrs {
+		kv(a.Key, a.Value)
+	}
+	if en.Pruned {
+		b.WriteString(" [pruned]")
+	}
+	if en.Shredded {
+		b.WriteString(" [subject shredded]")
+	}
+	return b.String()
+}
+
+func auditProve(e *env, args []string) error {
+	fs := flag.NewFlagSet("audit prove", flag.ContinueOnError)
+	data := dataFlag(fs)
+	hide := fs.Bool("hide-subject", false, "leave the subject's opening out of the receipt")
+	out := fs.String("o", "", "write the receipt to `FILE` (default: standard output)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one INDEX")
+	}
+	index, err := strconv.ParseUint(pos[0], 10, 63)
+	if err != nil {
+		return usagef("INDEX %q: not an entry index", pos[0])
+	}
+	fsys, err := auditFS(*data)
+	if err != nil {
+		return err
+	}
+	r, err := audit.ProveFS(context.Background(), fsys, nil, index)
+	if err != nil {
+		return err
+	}
+	if *hide {
+		r.HideSubject()
+	}
+	txt, err := r.MarshalText()
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err = e.stdout.Write(txt)
+		return err
+	}
+	return os.WriteFile(*out, txt, 0o644)
+}
+
+func auditCheck(e *env, args []string) error {
+	fs := flag.NewFlagSet("audit check", flag.ContinueOnError)
+	keyArg := fs.String("key", "", "the log's verifier `PUBKEY` (key or file)")
+	var wits auditMultiFlag
+	fs.Var(&wits, "witness", "require a cosignature by this witness `KEY` (repeatable)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one RECEIPT file (- for standard input)")
+	}
+	if *keyArg == "" {
+		return usagef("--key is required: a receipt proves nothing without the log's public key")
+	}
+	key, err := auditKeyFlag(*keyArg)
+	if err != nil {
+		return err
+	}
+	witnesses, err := auditWitnessKeys(wits)
+	if err != nil {
+		return err
+	}
+	var data []byte
+	if pos[0] == "-" {
+		data, err = io.ReadAll(io.LimitReader(os.Stdin, 16<<20))
+	} else {
+		data, err = os.ReadFile(pos[0])
+	}
+	if err != nil {
+		return err
+	}
+	en, cp, err := audit.CheckReceipt(data, key, witnesses...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "ok: entry %d of %s is in its signed checkpoint of %d entries, root %s\n",
+		en.Index, cp.Origin, cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]))
+	fmt.Fprintln(e.stdout, auditFormatEntry(en))
+	return nil
+}

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/audit/audittest"
+)
+
+func auditCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(&env{stdout: &o, stderr: &e}, args)
+	return code, o.String(), e.String()
+}
+
+func auditTestData(t *testing.T, n int) string {
+	t.Helper()
+	data := t.TempDir()
+	l, err := audit.OpenDir(context.Background(), data, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if _, err := l.Append(context.Background(), audittest.Sample(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func TestAuditVerifyCLI(t *testing.T) {
+	data := auditTestData(t, 7)
+	code, out, errOut := auditCLI(t, "audit", "verify", "--data", data)
+	if code != 0 || !strings.HasPrefix(out, "ok: 7 entries, root ") {
+		t.Fatalf("verify: code %d\n%s%s", code, out, errOut)
+	}
+	// The same with the key given explicitly, as a file and as a string.
+	pub := filepath.Join(data, "audit", "checkpoint.pub")
+	key, _ := os.ReadFile(pub)
+	for _, k := range []string{pub, strings.TrimSpace(string(key))} {
+		if code, out, errOut := auditCLI(t, "audit", "verify", "--data", data, "--key", k); code != 0 {
+			t.Fatalf("verify --key %s: code %d\n%s%s", k, code, out, errOut)
+		}
+	}
+	// Another log's key: exit 1, a signature problem.
+	other := auditTestData(t, 1)
+	code, _, errOut = auditCLI(t, "audit", "verify", "--data", data, "--key", filepath.Join(other, "audit", "checkpoint.pub"))
+	if code != 1 || !strings.Contains(errOut, "signature") {
+		t.Fatalf("verify with another key: code %d %s", code, errOut)
+	}
+	// A flipped byte in entry 4: exit 1 naming entry 4.
+	logPath := filepath.Join(data, "audit", "log")
+	b, _ := os.ReadFile(logPath)
+	var offs []int
+	for p := bytes.Index(b, []byte("\n\n")) + 2; p < len(b); p += 8 + int(uint32(b[p])<<24|uint32(b[p+1])<<16|uint32(b[p+2])<<8|uint32(b[p+3])) {
+		offs = append(offs, p)
+	}
+	b[offs[4]+30] ^= 0x40
+	os.WriteFile(logPath, b, 0o600)
+	code, _, errOut = auditCLI(t, "audit", "verify", "--data", data)
+	if code != 1 || !strings.Contains(errOut, "entry 4 at offset") {
+		t.Fatalf("verify of a tampered log: code %d %s", code, errOut)
+	}
+	if code, _, _ := auditCLI(t, "audit", "verify", "--data", t.TempDir()); code != 1 {
+		t.Fatalf("verify of a directory without a log: code %d", code)
+	}
+	if code, _, _ := auditCLI(t, "audit", "verify", "--data", data, "extra"); code != 2 {
+		t.Fatalf("verify with an extra argument: code %d", code)
+	}
+}
+
+func TestAuditProveCheckCLI(t *testing.T) {
+	data := auditTestData(t, 9)
+	rcpt := filepath.Join(t.TempDir(), "r.txt")
+	if code, out, errOut := auditCLI(t, "audit", "prove", "--data", data, "-o", rcpt, "5"); code != 0 {
+		t.Fatalf("prove: code %d\n%s%s", code, out, errOut)
+	}
+	pub := filepath.Join(data, "audit", "checkpoint.pub")
+	code, out, errOut := auditCLI(t, "audit", "check", rcpt, "--key", pub)
+	if code != 0 || !strings.HasPrefix(out, "ok: entry 5 of ") || !strings.Contains(out, "call=call-0005") {
+		t.Fatalf("check: code %d\n%s%s", code, out, errOut)
+	}
+	// --hide-subject: still checks, without the subject.
+	code, out, _ = auditCLI(t, "audit", "prove", "--data", data, "--hide-subject", "2")
+	if code != 0 || strings.Contains(out, "\nsubject ") {
+		t.Fatalf("prove --hide-subject: code %d\n%s", code, out)
+	}
+	os.WriteFile(rcpt+"2", []byte(out), 0o644)
+	if code, out, errOut := auditCLI(t, "audit", "check", rcpt+"2", "--key", pub); code != 0 || strings.Contains(out, "subject=") {
+		t.Fatalf("check without subject: code %d\n%s%s", code, out, errOut)
+	}
+	// A tampered receipt: exit 1.
+	b, _ := os.ReadFile(rcpt)
+	b[len("consentrec audit receipt v1\nleaf ")+10] ^= 1
+	os.WriteFile(rcpt, b, 0o644)
+	if code, _, _ := auditCLI(t, "audit", "check", rcpt, "--key", pub); code != 1 {
+		t.Fatalf("check of a tampered receipt: code %d", code)
+	}
+	// Usage errors: exit 2.
+	for _, args := range [][]string{
+		{"audit", "check", rcpt},
+		{"audit", "check", "--key", pub},
+		{"audit", "prove", "--data", data},
+		{"audit", "prove", "--data", data, "x"},
+	} {
+		if code, _, _ := auditCLI(t, args...); code != 2 {
+			t.Fatalf("%v: code %d, want 2", args, code)
+		}
+	}
+	// An index beyond the log: exit 1.
+	if code, _, _ := auditCLI(t, "audit", "prove", "--data", data, "99"); code != 1 {
+		t.Fatalf("prove 99: code %d", code)
+	}
+}
+
+func TestAuditShowCLI(t *testing.T) {
+	data := auditTestData(t, 4)
+	code, out, errOut := auditCLI(t, "audit", "show", "--data", data)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[2], "2 2026-03-01T10:00:02.000000007Z access call=call-0002") ||
+		!strings.Contains(lines[2], `reason="monthly review"`) {
+		t.Fatalf("show: code %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = auditCLI(t, "audit", "show", "--data", data, "--from", "1", "--limit", "2", "--json")
+	lines = strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], `{"index":1,`) {
+		t.Fatalf("show --json: code %d\n%s", code, out)
+	}
+}
