@@ -1,0 +1,680 @@
+package agestore
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"time"
+
+	"filippo.io/age"
+	"golang.org/x/crypto/chacha20poly1305"
+
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/recorder"
+)
+
+// JournalSuffix is appended to a recording's id to name its journal in the
+// inner store. Ids ending with it are reserved.
+const JournalSuffix = ".agej"
+
+// Errors. Methods wrap them as "agestore: op id: %w"; test with errors.Is.
+var (
+	// ErrConfig: no inner store or no recipient.
+	ErrConfig = errors.New("agestore: invalid configuration")
+	// ErrNoIdentity: reading was asked of a Store configured with public
+	// keys only.
+	ErrNoIdentity = errors.New("no identity to decrypt with (the recording process holds public keys only)")
+	// ErrWrongKey: none of the identities can decrypt the recording (or
+	// its per-recording key). The error also wraps *age.NoIdentityMatchError.
+	ErrWrongKey = errors.New("wrong key: no identity matches the recording's recipients")
+	// ErrShredded: the per-recording key was deleted: the recording can
+	// never be decrypted again.
+	ErrShredded = errors.New("recording key deleted (crypto-shredded)")
+)
+
+// Config configures a Store. Recipients is required.
+type Config struct {
+	// Recipients may decrypt the recordings: age X25519 public keys
+	// (age.ParseX25519Recipient("age1...")) or any age.Recipient.
+	Recipients []age.Recipient
+	// Identities decrypt: leave empty in the recording process. Open,
+	// OpenPartial and Resume need one.
+	Identities []age.Identity
+	// Keys enables crypto-shredding: one key pair per recording, its
+	// private key encrypted to Recipients and kept in Keys. Nil: files are
+	// encrypted to Recipients directly.
+	Keys KeyStore
+	// Audit receives an audit.KindIntegrityFailure event when a recording
+	// fails its integrity check on open. Nil: no event (the error is still
+	// returned).
+	Audit audit.Appender
+	// Now is the time of audit events; nil means time.Now.
+	Now func() time.Time
+}
+
+// Store is a recorder.Store that encrypts to age recipients. It is safe for
+// concurrent use if the inner store and key store are.
+type Store struct {
+	inner recorder.Store
+	cfg   Config
+}
+
+var _ recorder.Store = (*Store)(nil)
+
+// New wraps inner. It returns an error wrapping ErrConfig without inner or
+// recipients.
+func New(inner recorder.Store, cfg Config) (*Store, error) {
+	if inner == nil {
+		return nil, fmt.Errorf("agestore: no inner store: %w", ErrConfig)
+	}
+	if len(cfg.Recipients) == 0 {
+		return nil, fmt.Errorf("agestore: no recipient: %w", ErrConfig)
+	}
+	return &Store{inner: inner, cfg: cfg}, nil
+}
+
+// Inner returns the wrapped store.
+func (s *Store) Inner() recorder.Store { return s.inner }
+
+func checkID(op, id string) error {
+	if err := recorder.ValidateID(id); err != nil {
+		return fmt.Errorf("agestore: %s: %w", op, err)
+	}
+	if strings.HasSuffix(id, JournalSuffix) || len(id)+len(JournalSuffix) > 128 {
+		return fmt.Errorf("agestore: %s %q: reserved or too long for a journal: %w", op, id, recorder.ErrInvalidID)
+	}
+	return nil
+}
+
+// Create implements recorder.Store: the writer encrypts as it writes.
+func (s *Store) Create(ctx context.Context, m recorder.Meta) (recorder.Writer, error) {
+	if err := checkID("create", m.ID); err != nil {
+		return nil, err
+	}
+	w, err := s.inner.Create(ctx, m)
+	if err != nil {
+		return nil, fmt.Errorf("agestore: create %s: %w", m.ID, err)
+	}
+	fail := func(err error) (recorder.Writer, error) {
+		_ = w.Abort(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("agestore: create %s: %w", m.ID, err)
+	}
+	recips := s.cfg.Recipients
+	if s.cfg.Keys != nil {
+		id, err := age.GenerateX25519Identity()
+		if err != nil {
+			return fail(err)
+		}
+		wrapped, err := wrapKey(id, s.cfg.Recipients)
+		if err != nil {
+			return fail(err)
+		}
+		if err := s.cfg.Keys.Put(ctx, m.ID, wrapped); err != nil {
+			return fail(fmt.Errorf("key store: %w", err))
+		}
+		recips = []age.Recipient{id.Recipient()}
+	}
+	jm := m
+	jm.ID = m.ID + JournalSuffix
+	jw, err := s.inner.Create(ctx, jm)
+	if errors.Is(err, recorder.ErrExist) {
+		// A stale journal (the recording was deleted through the inner
+		// store): replace it.
+		if err = s.inner.Delete(ctx, jm.ID); err == nil {
+			jw, err = s.inner.Create(ctx, jm)
+		}
+	}
+	if err != nil {
+		s.deleteKey(ctx, m.ID)
+		return fail(fmt.Errorf("journal: %w", err))
+	}
+	ew, err := newWriter(s, m.ID, w, jw, recips)
+	if err != nil {
+		_ = jw.Abort(context.WithoutCancel(ctx))
+		s.deleteKey(ctx, m.ID)
+		return fail(err)
+	}
+	return ew, nil
+}
+
+func (s *Store) deleteKey(ctx context.Context, id string) error {
+	if s.cfg.Keys == nil {
+		return nil
+	}
+	return s.cfg.Keys.Delete(context.WithoutCancel(ctx), id)
+}
+
+// wrapKey encrypts a per-recording identity (its text form, an age
+// identity file) to recipients.
+func wrapKey(id *age.X25519Identity, recips []age.Recipient) ([]byte, error) {
+	var buf bytes.Buffer
+	w, err := age.Encrypt(&buf, recips...)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "# consentrec per-recording key\n%s\n", id)
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// fileIdentities returns the identities that decrypt recording id: the
+// configured ones, or (crypto-shredding) its unwrapped per-recording key.
+func (s *Store) fileIdentities(ctx context.Context, op, id string) ([]age.Identity, *age.X25519Identity, error) {
+	if len(s.cfg.Identities) == 0 {
+		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, ErrNoIdentity)
+	}
+	if s.cfg.Keys == nil {
+		return s.cfg.Identities, nil, nil
+	}
+	wrapped, err := s.cfg.Keys.Get(ctx, id)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, fmt.Errorf("agestore: %s %s: %w (%w)", op, id, ErrShredded, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("agestore: %s %s: key store: %w", op, id, err)
+	}
+	key, err := UnwrapKey(wrapped, s.cfg.Identities...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agestore: %s %s: recording key: %w", op, id, err)
+	}
+	return []age.Identity{key}, key, nil
+}
+
+// UnwrapKey decrypts a per-recording key (as kept in a KeyStore) with
+// identities. No match gives an error wrapping ErrWrongKey.
+func UnwrapKey(wrapped []byte, identities ...age.Identity) (*age.X25519Identity, error) {
+	r, err := age.Decrypt(bytes.NewReader(wrapped), identities...)
+	if err != nil {
+		return nil, ageErr(err)
+	}
+	ids, err := age.ParseIdentities(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", recorder.ErrIntegrity, err)
+	}
+	for _, id := range ids {
+		if x, ok := id.(*age.X25519Identity); ok {
+			return x, nil
+		}
+	}
+	return nil, fmt.Errorf("no X25519 key inside: %w", recorder.ErrIntegrity)
+}
+
+// ageErr classifies an error of age.Decrypt.
+func ageErr(err error) error {
+	var nm *age.NoIdentityMatchError
+	if errors.As(err, &nm) {
+		return fmt.Errorf("%w: %w", ErrWrongKey, err)
+	}
+	return fmt.Errorf("%w: age: %w", recorder.ErrIntegrity, err)
+}
+
+// Resume implements recorder.Store. It needs an identity: the data kept
+// so far is decrypted (file and journal), cut to size, and encrypted again
+// into a fresh age stream that the returned writer continues.
+func (s *Store) Resume(ctx context.Context, id string, size int64) (recorder.Writer, error) {
+	if err := checkID("resume", id); err != nil {
+		return nil, err
+	}
+	m, err := s.inner.Stat(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("agestore: resume %s: %w", id, err)
+	}
+	if m.State == recorder.StateFinalized {
+		return nil, fmt.Errorf("agestore: resume %s: %w", id, recorder.ErrFinalized)
+	}
+	plain, key, err := s.partial(ctx, "resume", id)
+	if err != nil {
+		return nil, err
+	}
+	if size < 0 || size > int64(len(plain)) {
+		return nil, fmt.Errorf("agestore: resume %s: size %d beyond the %d bytes recovered: %w", id, size, len(plain), io.ErrUnexpectedEOF)
+	}
+	recips := s.cfg.Recipients
+	if key != nil {
+		recips = []age.Recipient{key.Recipient()}
+	}
+	w, err := s.inner.Resume(ctx, id, 0)
+	if err != nil {
+		return nil, fmt.Errorf("agestore: resume %s: %w", id, err)
+	}
+	jid := id + JournalSuffix
+	jw, err := s.inner.Resume(ctx, jid, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		jm := m
+		jm.ID = jid
+		jw, err = s.inner.Create(ctx, jm)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("agestore: resume %s: journal: %w", id, err)
+	}
+	ew, err := newWriter(s, id, w, jw, recips)
+	if err != nil {
+		return nil, fmt.Errorf("agestore: resume %s: %w", id, err)
+	}
+	if _, err := ew.Write(plain[:size]); err != nil {
+		return nil, fmt.Errorf("agestore: resume %s: %w", id, err)
+	}
+	return ew, nil
+}
+
+// OpenPartial implements recorder.Store: the plaintext of a recording
+// never finalized, as far as it reached storage (the complete age chunks of
+// the file, then the journal). It needs an identity.
+func (s *Store) OpenPartial(ctx context.Context, id string) (io.ReadCloser, error) {
+	if err := checkID("open partial", id); err != nil {
+		return nil, err
+	}
+	plain, _, err := s.partial(ctx, "open partial", id)
+	if err != nil {
+		return nil, err
+	}
+	return io.NopCloser(bytes.NewReader(plain)), nil
+}
+
+func (s *Store) partial(ctx context.Context, op, id string) ([]byte, *age.X25519Identity, error) {
+	rc, err := s.inner.OpenPartial(ctx, id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, err)
+	}
+	enc, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, err)
+	}
+	idents, key, err := s.fileIdentities(ctx, op, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	var plain []byte
+	if r, err := age.Decrypt(bytes.NewReader(enc), idents...); err == nil {
+		// Every complete chunk; the torn tail ends the read with an error.
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := r.Read(buf)
+			plain = append(plain, buf[:n]...)
+			if err != nil {
+				break
+			}
+		}
+	} else if len(enc) > 0 && !isShortHeader(err) {
+		var nm *age.NoIdentityMatchError
+		if errors.As(err, &nm) {
+			return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, ageErr(err))
+		}
+	}
+	// The journal: what the chunks do not hold yet.
+	jrc, err := s.inner.OpenPartial(ctx, id+JournalSuffix)
+	if errors.Is(err, fs.ErrNotExist) {
+		return plain, key, nil
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("agestore: %s %s: journal: %w", op, id, err)
+	}
+	defer jrc.Close()
+	plain, err = replayJournal(bufio.NewReader(jrc), id, idents, plain)
+	if err != nil {
+		return nil, nil, fmt.Errorf("agestore: %s %s: journal: %w", op, id, err)
+	}
+	return plain, key, nil
+}
+
+// isShortHeader reports whether age failed because the header is
+// incomplete (a crash before it reached storage).
+func isShortHeader(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || strings.Contains(err.Error(), "EOF")
+}
+
+// Open implements recorder.Store. The inner store verifies the SHA-256 of
+// the encrypted bytes first (recorder.ErrIntegrity on mismatch, no data);
+// then the reader decrypts, and any authentication failure while reading is
+// an error wrapping recorder.ErrIntegrity. No identity: ErrNoIdentity; a
+// wrong one: ErrWrongKey; a shredded key: ErrShredded.
+func (s *Store) Open(ctx context.Context, id string) (io.ReadCloser, error) {
+	if err := checkID("open", id); err != nil {
+		return nil, err
+	}
+	idents, _, err := s.fileIdentities(ctx, "open", id)
+	if err != nil {
+		if errors.Is(err, recorder.ErrIntegrity) {
+			s.integrityEvent(ctx, id, "recording key: "+err.Error())
+		}
+		return nil, err
+	}
+	rc, err := s.inner.Open(ctx, id)
+	if err != nil {
+		if errors.Is(err, recorder.ErrIntegrity) {
+			s.integrityEvent(ctx, id, "sha256 mismatch")
+		}
+		return nil, fmt.Errorf("agestore: open %s: %w", id, err)
+	}
+	r, err := age.Decrypt(rc, idents...)
+	if err != nil {
+		rc.Close()
+		err = ageErr(err)
+		if errors.Is(err, recorder.ErrIntegrity) {
+			s.integrityEvent(ctx, id, "age header: "+err.Error())
+		}
+		return nil, fmt.Errorf("agestore: open %s: %w", id, err)
+	}
+	return &decReader{r: r, c: rc, s: s, ctx: context.WithoutCancel(ctx), id: id}, nil
+}
+
+type decReader struct {
+	r   io.Reader
+	c   io.Closer
+	s   *Store
+	ctx context.Context
+	id  string
+	bad bool
+}
+
+func (d *decReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF {
+		if !d.bad {
+			d.bad = true
+			d.s.integrityEvent(d.ctx, d.id, "age stream: "+err.Error())
+		}
+		err = fmt.Errorf("agestore: read %s: %w: %w", d.id, recorder.ErrIntegrity, err)
+	}
+	return n, err
+}
+
+func (d *decReader) Close() error { return d.c.Close() }
+
+func (s *Store) integrityEvent(ctx context.Context, id, reason string) {
+	if s.cfg.Audit == nil {
+		return
+	}
+	now := time.Now
+	if s.cfg.Now != nil {
+		now = s.cfg.Now
+	}
+	e := audit.Event{Kind: audit.KindIntegrityFailure, Time: now().UTC(), RecordingID: id, Actor: "system", Reason: reason}
+	if m, err := s.inner.Stat(ctx, id); err == nil {
+		e.CallID, e.Purpose, e.PolicyVersion, e.SHA256 = m.CallID, string(m.Purpose), m.PolicyVersion, m.SHA256
+	}
+	_, _ = s.cfg.Audit.Append(context.WithoutCancel(ctx), e)
+}
+
+// Stat implements recorder.Store (Size and SHA256 are the encrypted file's).
+func (s *Store) Stat(ctx context.Context, id string) (recorder.Meta, error) {
+	if err := checkID("stat", id); err != nil {
+		return recorder.Meta{}, err
+	}
+	m, err := s.inner.Stat(ctx, id)
+	if err != nil {
+		return m, fmt.Errorf("agestore: stat %s: %w", id, err)
+	}
+	return m, nil
+}
+
+// List implements recorder.Store; journals are not listed.
+func (s *Store) List(ctx context.Context) ([]recorder.Meta, error) {
+	ms, err := s.inner.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("agestore: list: %w", err)
+	}
+	out := ms[:0]
+	for _, m := range ms {
+		if !strings.HasSuffix(m.ID, JournalSuffix) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// Delete implements recorder.Store. With crypto-shredding the key goes
+// first: once Delete has returned without error, no copy of the recording
+// can be decrypted, even if removing the file itself failed (the error then
+// says so). The journal goes too.
+func (s *Store) Delete(ctx context.Context, id string) error {
+	if err := checkID("delete", id); err != nil {
+		return err
+	}
+	if s.cfg.Keys != nil {
+		if err := s.cfg.Keys.Delete(ctx, id); err != nil {
+			return fmt.Errorf("agestore: delete %s: key: %w", id, err)
+		}
+	}
+	err := s.inner.Delete(ctx, id)
+	if jerr := s.inner.Delete(ctx, id+JournalSuffix); jerr != nil && !errors.Is(jerr, fs.ErrNotExist) && err == nil {
+		err = jerr
+	}
+	if err != nil {
+		return fmt.Errorf("agestore: delete %s: %w", id, err)
+	}
+	return nil
+}
+
+// Shred deletes only the per-recording key of id (crypto-shredding mode):
+// the encrypted file stays, unreadable by anyone. Unknown keys are not an
+// error.
+func (s *Store) Shred(ctx context.Context, id string) error {
+	if err := checkID("shred", id); err != nil {
+		return err
+	}
+	if s.cfg.Keys == nil {
+		return fmt.Errorf("agestore: shred %s: no key store: %w", id, ErrConfig)
+	}
+	if err := s.cfg.Keys.Delete(ctx, id); err != nil {
+		return fmt.Errorf("agestore: shred %s: %w", id, err)
+	}
+	return nil
+}
+
+// writer encrypts to the inner writer and journals every Write.
+type writer struct {
+	s      *Store
+	id     string
+	w, jw  recorder.Writer
+	enc    io.WriteCloser
+	aead   cipher.AEAD
+	nonce  [chacha20poly1305.NonceSize]byte
+	seq    uint64
+	off    uint64
+	rec    []byte
+	closed bool
+}
+
+var _ recorder.Writer = (*writer)(nil)
+
+// Journal layout: magic, then the length (uint32, big endian) and bytes of
+// an age file holding the 32-byte journal key, then records: length
+// (uint32) and ChaCha20-Poly1305(key, nonce = record number, plaintext =
+// offset (uint64) || data, additional data = recording id).
+const journalMagic = "consentrec-agej/1\n"
+
+func newWriter(s *Store, id string, w, jw recorder.Writer, recips []age.Recipient) (*writer, error) {
+	key := make([]byte, chacha20poly1305.KeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	aead, err := chacha20poly1305.New(key)
+	if err != nil {
+		return nil, err
+	}
+	var wrapped bytes.Buffer
+	kw, err := age.Encrypt(&wrapped, recips...)
+	if err != nil {
+		return nil, err
+	}
+	kw.Write(key)
+	if err := kw.Close(); err != nil {
+		return nil, err
+	}
+	hdr := make([]byte, 0, len(journalMagic)+4+wrapped.Len())
+	hdr = append(hdr, journalMagic...)
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(wrapped.Len()))
+	hdr = append(hdr, wrapped.Bytes()...)
+	if _, err := jw.Write(hdr); err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	enc, err := age.Encrypt(w, recips...)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{s: s, id: id, w: w, jw: jw, enc: enc, aead: aead}, nil
+}
+
+// Write encrypts p into the file's age stream (full 64 KiB chunks reach
+// the inner writer as they fill) and appends one sealed journal record, so
+// that p reaches storage now.
+func (w *writer) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, fmt.Errorf("agestore: write %s: %w", w.id, recorder.ErrClosed)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if _, err := w.enc.Write(p); err != nil {
+		return 0, fmt.Errorf("agestore: write %s: %w", w.id, err)
+	}
+	binary.BigEndian.PutUint64(w.nonce[4:], w.seq)
+	need := 4 + 8 + len(p) + w.aead.Overhead()
+	if cap(w.rec) < need {
+		w.rec = make([]byte, 0, max(need, 4096))
+	}
+	rec := w.rec[:12]
+	binary.BigEndian.PutUint32(rec, uint32(need-4))
+	binary.BigEndian.PutUint64(rec[4:], w.off)
+	// Seal offset||data in place: the plaintext starts at rec[4:].
+	rec = append(rec, p...)
+	sealed := w.aead.Seal(rec[4:4], w.nonce[:], rec[4:], []byte(w.id))
+	rec = rec[:4+len(sealed)]
+	if _, err := w.jw.Write(rec); err != nil {
+		return 0, fmt.Errorf("agestore: write %s: journal: %w", w.id, err)
+	}
+	w.seq++
+	w.off += uint64(len(p))
+	return len(p), nil
+}
+
+// Sync makes the file's complete chunks and the journal durable.
+func (w *writer) Sync() error {
+	if w.closed {
+		return fmt.Errorf("agestore: sync %s: %w", w.id, recorder.ErrClosed)
+	}
+	if err := w.w.Sync(); err != nil {
+		return fmt.Errorf("agestore: sync %s: %w", w.id, err)
+	}
+	if err := w.jw.Sync(); err != nil {
+		return fmt.Errorf("agestore: sync %s: journal: %w", w.id, err)
+	}
+	return nil
+}
+
+// Finalize writes the last age chunk, finalizes the file (the inner store
+// records the size and SHA-256 of the encrypted bytes) and removes the
+// journal.
+func (w *writer) Finalize(ctx context.Context, f recorder.Final) (recorder.Meta, error) {
+	if w.closed {
+		return recorder.Meta{}, fmt.Errorf("agestore: finalize %s: %w", w.id, recorder.ErrClosed)
+	}
+	if err := w.enc.Close(); err != nil {
+		return recorder.Meta{}, fmt.Errorf("agestore: finalize %s: %w", w.id, err)
+	}
+	m, err := w.w.Finalize(ctx, f)
+	if err != nil {
+		return m, fmt.Errorf("agestore: finalize %s: %w", w.id, err)
+	}
+	w.closed = true
+	// The recording is complete: the journal is redundant. Failing to
+	// remove it loses nothing (Delete removes it later).
+	_ = w.jw.Abort(context.WithoutCancel(ctx))
+	return m, nil
+}
+
+// Abort removes the file, the journal and the per-recording key.
+func (w *writer) Abort(ctx context.Context) error {
+	if w.closed {
+		return fmt.Errorf("agestore: abort %s: %w", w.id, recorder.ErrClosed)
+	}
+	w.closed = true
+	err := w.w.Abort(ctx)
+	if jerr := w.jw.Abort(ctx); err == nil {
+		err = jerr
+	}
+	if kerr := w.s.deleteKey(ctx, w.id); err == nil {
+		err = kerr
+	}
+	if err != nil {
+		return fmt.Errorf("agestore: abort %s: %w", w.id, err)
+	}
+	return nil
+}
+
+// replayJournal extends plain with the journal's records: each record
+// holds (offset, data); data that continues plain is appended. It stops at
+// the first incomplete or unauthentic record (the torn tail of a crash).
+func replayJournal(r io.Reader, id string, idents []age.Identity, plain []byte) ([]byte, error) {
+	magic := make([]byte, len(journalMagic))
+	if _, err := io.ReadFull(r, magic); err != nil {
+		return plain, nil // the header never reached storage
+	}
+	if string(magic) != journalMagic {
+		return nil, fmt.Errorf("bad magic: %w", recorder.ErrIntegrity)
+	}
+	var lb [4]byte
+	if _, err := io.ReadFull(r, lb[:]); err != nil {
+		return plain, nil
+	}
+	n := binary.BigEndian.Uint32(lb[:])
+	if n > 1<<16 {
+		return nil, fmt.Errorf("key block of %d bytes: %w", n, recorder.ErrIntegrity)
+	}
+	wrapped := make([]byte, n)
+	if _, err := io.ReadFull(r, wrapped); err != nil {
+		return plain, nil
+	}
+	kr, err := age.Decrypt(bytes.NewReader(wrapped), idents...)
+	if err != nil {
+		return nil, ageErr(err)
+	}
+	key, err := io.ReadAll(kr)
+	if err != nil || len(key) != chacha20poly1305.KeySize {
+		return nil, fmt.Errorf("journal key: %w", recorder.ErrIntegrity)
+	}
+	aead, _ := chacha20poly1305.New(key)
+	var nonce [chacha20poly1305.NonceSize]byte
+	var buf []byte
+	for seq := uint64(0); ; seq++ {
+		if _, err := io.ReadFull(r, lb[:]); err != nil {
+			return plain, nil
+		}
+		n := binary.BigEndian.Uint32(lb[:])
+		if n < uint32(8+aead.Overhead()) || n > 64<<20 {
+			return plain, nil
+		}
+		if cap(buf) < int(n) {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return plain, nil
+		}
+		binary.BigEndian.PutUint64(nonce[4:], seq)
+		pt, err := aead.Open(buf[:0], nonce[:], buf, []byte(id))
+		if err != nil {
+			return plain, nil
+		}
+		off := binary.BigEndian.Uint64(pt)
+		data := pt[8:]
+		switch end := off + uint64(len(data)); {
+		case off > uint64(len(plain)):
+			return plain, nil // a hole: cannot happen unless records were lost
+		case end > uint64(len(plain)):
+			plain = append(plain, data[uint64(len(plain))-off:]...)
+		}
+	}
+}
