@@ -160,6 +160,8 @@ type slotBuf struct {
 	slot   int64
 	kind   uint8
 	span   uint8
+	hdr    int16    // where the self-delimiting length goes
+	last   int16    // the size of the last frame
 	h0, h1 [2]int16 // 10 ms halves: offset and length in data (length -1: absent)
 	data   []byte
 }
@@ -288,9 +290,15 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		t.hiSlot = slot
 	}
 	if s.paused(slot) {
-		return // never written
+		// Never written; the pause extends over it (audio captured while
+		// paused is never written, even if the leg's clock maps it later).
+		s.pauseDropHi = max(s.pauseDropHi, slot+1)
+		return
 	}
 	t.store(s, l, p.Payload, slot, sub)
+	if slot != s.next {
+		return // the frontier's readiness did not change
+	}
 	// Write early what every leg has (no need to wait for the window).
 	n := s.next
 	for s.next < w+maxAhead && s.ready(s.next) {
@@ -326,6 +334,7 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
 	case total == slotSamples:
 		if b := t.slotFor(s, l, slot); b != nil {
 			b.kind, b.span = slotFull, 1
+			b.hdr, b.last = int16(o.hdr), int16(o.size[o.n-1])
 			b.data = append(b.data[:0], payload...)
 		}
 	case fs == slotSamples: // several 20 ms frames: one slot each
@@ -333,6 +342,7 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
 		for i := 0; i < o.n; i++ {
 			if b := t.slotFor(s, l, slot+int64(i)); b != nil {
 				b.kind, b.span = slotFull, 1
+				b.hdr, b.last = 1, int16(o.size[i])
 				b.data = append(append(b.data[:0], toc), payload[o.off[i]:o.off[i]+o.size[i]]...)
 			}
 		}
@@ -388,16 +398,16 @@ func (t *timeline) putHalf(s *session, l *Leg, slot int64, part int, p []byte) {
 	b.data = append(b.data, p...)
 }
 
-// take returns what leg l contributes to slot k, and its duration (0: the
-// slot is covered by a longer packet written before).
-func (t *timeline) take(s *session, l *Leg, k int64, dual bool) ([]byte, int) {
+// take returns what leg l contributes to slot k (samples 0: the slot is
+// covered by a longer packet written before).
+func (t *timeline) take(s *session, l *Leg, k int64) part {
 	if k < t.coverUntil {
-		return nil, 0
+		return part{}
 	}
 	b := &t.ring[k&(ringSize-1)]
 	if k < t.firstSlot && (b.kind == slotEmpty || b.slot != k) {
 		s.legGap(l.idx, k, GapNotStarted)
-		return silence20, slotSamples
+		return silencePart
 	}
 	if b.kind != slotEmpty && b.slot == k {
 		t.closeGap(s, l, k)
@@ -409,12 +419,12 @@ func (t *timeline) take(s *session, l *Leg, k int64, dual bool) ([]byte, int) {
 		case slotSpan:
 			t.coverUntil = k + int64(b.span)
 			t.lastTOC, t.haveTOC = b.data[0], true
-			return b.data, int(b.span) * slotSamples
+			return part{p: b.data, samples: int(b.span) * slotSamples}
 		case slotHalf:
-			return t.joinHalves(b, l), slotSamples
+			return t.joinHalves(b, l)
 		}
 		t.lastTOC, t.haveTOC = b.data[0], true
-		return b.data, slotSamples
+		return part{p: b.data, hdr: int(b.hdr), last: int(b.last), samples: slotSamples}
 	}
 	if l.closed && k > t.hiSlot {
 		if t.gapOpen && !t.gapEnded {
@@ -423,7 +433,7 @@ func (t *timeline) take(s *session, l *Leg, k int64, dual bool) ([]byte, int) {
 		if !t.gapOpen {
 			t.gapOpen, t.gapEnded, t.gapStart = true, true, k
 		}
-		return silence20, slotSamples
+		return silencePart
 	}
 	if !t.gapOpen {
 		t.gapOpen, t.gapEnded, t.gapStart = true, false, k
@@ -431,15 +441,15 @@ func (t *timeline) take(s *session, l *Leg, k int64, dual bool) ([]byte, int) {
 	t.missRun++
 	if t.missRun <= plcSlots && t.haveTOC {
 		t.join = appendLossFiller(t.join[:0], t.lastTOC, false)
-		return t.join, slotSamples
+		return part{p: t.join, hdr: 1, last: 0, samples: slotSamples}
 	}
-	return silence20, slotSamples
+	return silencePart
 }
 
 // joinHalves builds one 20 ms packet from the 10 ms packets of a slot:
 // code 1 or 2 when both halves share a configuration, else code 2 with an
 // empty (concealed) frame for the missing or mismatched half.
-func (t *timeline) joinHalves(b *slotBuf, l *Leg) []byte {
+func (t *timeline) joinHalves(b *slotBuf, l *Leg) part {
 	f0, f1 := []byte(nil), []byte(nil)
 	toc := byte(0)
 	if b.h0[1] >= 0 {
@@ -458,18 +468,20 @@ func (t *timeline) joinHalves(b *slotBuf, l *Leg) []byte {
 	}
 	t.lastTOC, t.haveTOC = toc&^3, true
 	j := t.join[:0]
+	pt := part{samples: slotSamples, last: len(f1)}
 	if f0 != nil && f1 != nil && len(f0) == len(f1) {
 		j = append(j, toc&^3|1)
-		j = append(j, f0...)
-		j = append(j, f1...)
+		pt.hdr = 1
 	} else {
 		j = append(j, toc&^3|2)
 		j = appendLen(j, len(f0))
-		j = append(j, f0...)
-		j = append(j, f1...)
+		pt.hdr = len(j)
 	}
+	j = append(j, f0...)
+	j = append(j, f1...)
 	t.join = j
-	return j
+	pt.p = j
+	return pt
 }
 
 // closeGap ends the leg's open gap at slot k and records it.

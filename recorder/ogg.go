@@ -126,18 +126,30 @@ func (s *oggStream) writeHeader(p []byte, flags byte) error {
 
 // add appends one audio packet lasting samples (48 kHz).
 func (s *oggStream) add(p []byte, samples int) error {
+	if err := s.begin(len(p)); err != nil {
+		return err
+	}
+	s.buf = append(s.buf, p...)
+	s.end(len(p), samples)
+	return nil
+}
+
+// begin makes room for a packet of n bytes: it writes the buffered page
+// first if the packet would take it past a second or 255 segments. The
+// caller then appends the packet's bytes to s.buf and calls end.
+func (s *oggStream) begin(n int) error {
 	if s.err != nil {
 		return s.err
 	}
-	segs := len(p)/255 + 1
-	if s.npk > 0 && (s.granule-s.pageStart >= pageSamples || s.nseg+segs > maxSegments) {
-		if err := s.writePage(0, s.granule); err != nil {
-			return err
-		}
+	if s.npk > 0 && (s.granule-s.pageStart >= pageSamples || s.nseg+n/255+1 > maxSegments) {
+		return s.writePage(0, s.granule)
 	}
-	s.buf = append(s.buf, p...)
-	n := len(p)
-	for range segs - 1 {
+	return nil
+}
+
+// end records the lacing of the packet of n bytes just appended.
+func (s *oggStream) end(n, samples int) {
+	for n >= 255 {
 		s.lacing[s.nseg] = 255
 		s.nseg++
 		n -= 255
@@ -146,7 +158,6 @@ func (s *oggStream) add(p []byte, samples int) error {
 	s.nseg++
 	s.npk++
 	s.granule += int64(samples)
-	return nil
 }
 
 // close writes the last page with EOS.

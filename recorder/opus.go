@@ -220,8 +220,7 @@ func undelimit(dst, p []byte, o *opusPacket) []byte {
 // Filler packets (dualchannel.md): TOC-only packets make libopus-based
 // decoders conceal (PLC); the CELT silence frame decodes to digital silence.
 var (
-	silence20   = []byte{0xF8, 0xFF, 0xFE}       // CELT FB 20 ms, silence
-	silence20SD = []byte{0xF8, 0x02, 0xFF, 0xFE} // self-delimited
+	silence20 = []byte{0xF8, 0xFF, 0xFE} // CELT FB 20 ms, silence
 )
 
 // appendLossFiller appends a 20 ms packet without data built on the leg's

@@ -322,6 +322,7 @@ func (r *Recorder) Pause(ctx context.Context, reason, actor string) error {
 		return fmt.Errorf("recorder: pause: already paused: %w", ErrState)
 	}
 	from := max(s.wallSlot(r.now()), s.next)
+	s.pauseDropHi = from
 	s.pauses = append(s.pauses, pauseSpan{from: from, to: -1, actor: actor, note: reason})
 	if r.cfg.MaxPause > 0 {
 		pauseIdx := len(s.pauses) - 1

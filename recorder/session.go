@@ -30,13 +30,12 @@ type session struct {
 	pauses  []pauseSpan
 	gaps    []Gap
 	dropped int
-	pkt     []byte // the multistream packet being built
-	scratch opusPacket
 	tick    *time.Timer
 
-	pauseTimer *time.Timer
-	err        error
-	detached   bool
+	pauseTimer  *time.Timer
+	pauseDropHi int64 // past the last slot whose packet was dropped for the pause
+	err         error
+	detached    bool
 }
 
 func (s *session) wallSlot(now time.Time) int64 {
@@ -67,7 +66,7 @@ func (s *session) paused(k int64) bool {
 
 func (s *session) endPause(now time.Time) {
 	p := &s.pauses[len(s.pauses)-1]
-	p.to = max(s.wallSlot(now), s.next, p.from)
+	p.to = max(s.wallSlot(now), s.next, p.from, s.pauseDropHi)
 	if s.pauseTimer != nil {
 		s.pauseTimer.Stop()
 		s.pauseTimer = nil
@@ -144,69 +143,79 @@ func (s *session) ready(k int64) bool {
 	return n > 0
 }
 
+// part is one leg's contribution to a slot: a packet, where the
+// self-delimiting length goes (hdr) and its value (last), and its duration.
+type part struct {
+	p         []byte
+	hdr, last int
+	samples   int
+}
+
+var silencePart = part{p: silence20, hdr: 1, last: 2, samples: slotSamples}
+
 // emit writes slot k of every file.
 func (s *session) emit(k int64) {
 	r := s.r
 	paused := s.paused(k)
 	dual := r.cfg.Layout == LayoutDual
-	s.pkt = s.pkt[:0]
+	var parts [2]part
 	for i := range 2 {
 		l := r.legs[i]
-		var p []byte
-		samples := slotSamples
 		switch {
 		case paused:
 			if l != nil {
 				l.tl.closeGap(s, l, k)
 				l.tl.drop(k)
 			}
-			p = silence20
+			parts[i] = silencePart
 		case l == nil || !l.tl.anchored:
-			p = silence20
+			parts[i] = silencePart
 			if l != nil && l.closed {
 				s.legGap(i, k, GapEnded)
 			} else {
 				s.legGap(i, k, GapNotStarted)
 			}
 		default:
-			p, samples = l.tl.take(s, l, k, dual)
-		}
-		if samples == 0 { // covered by a longer packet (mono only)
-			continue
-		}
-		if dual {
-			if i == 0 {
-				s.pkt = appendSDOrFiller(s.pkt, p, &s.scratch)
-			} else {
-				s.pkt = append(s.pkt, p...)
-			}
-			continue
-		}
-		if err := s.streams[i].add(p, samples); err != nil && s.err == nil {
-			s.err = err
+			parts[i] = l.tl.take(s, l, k)
 		}
 	}
 	if dual {
-		if err := s.streams[0].add(s.pkt, slotSamples); err != nil && s.err == nil {
-			s.err = err
+		// selfdelimited(customer) || agent, built in the page buffer.
+		p0, p1 := &parts[0], &parts[1]
+		n := len(p0.p) + lenSize(p0.last) + len(p1.p)
+		st := s.streams[0]
+		if err := st.begin(n); err != nil {
+			s.fail(err)
+			return
+		}
+		st.buf = append(st.buf, p0.p[:p0.hdr]...)
+		st.buf = appendLen(st.buf, p0.last)
+		st.buf = append(st.buf, p0.p[p0.hdr:]...)
+		st.buf = append(st.buf, p1.p...)
+		st.end(n, slotSamples)
+		return
+	}
+	for i := range parts {
+		if parts[i].samples == 0 { // covered by a longer packet
+			continue
+		}
+		if err := s.streams[i].add(parts[i].p, parts[i].samples); err != nil {
+			s.fail(err)
 		}
 	}
 }
 
-// appendSDOrFiller appends p (a 20 ms packet already validated) in
-// self-delimited form.
-func appendSDOrFiller(dst, p []byte, o *opusPacket) []byte {
-	if isSilence(p) {
-		return append(dst, silence20SD...)
+func (s *session) fail(err error) {
+	if s.err == nil {
+		s.err = err
 	}
-	if len(p) == 1 {
-		return append(dst, p[0], 0)
+}
+
+func lenSize(n int) int {
+	if n < 252 {
+		return 1
 	}
-	if err := parseOpus(p, false, o); err != nil {
-		// cannot happen: packets are validated on arrival
-		return append(dst, silence20SD...)
-	}
-	return appendSelfDelimited(dst, p, o)
+	return 2
 }
 
 // legGap records that leg i has no audio in slot k for reason (not-started
