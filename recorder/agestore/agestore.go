@@ -282,6 +282,10 @@ func (s *Store) OpenPartial(ctx context.Context, id string) (io.ReadCloser, erro
 }
 
 func (s *Store) partial(ctx context.Context, op, id string) ([]byte, *age.X25519Identity, error) {
+	idents, key, err := s.fileIdentities(ctx, op, id)
+	if err != nil {
+		return nil, nil, err
+	}
 	rc, err := s.inner.OpenPartial(ctx, id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, err)
@@ -290,10 +294,6 @@ func (s *Store) partial(ctx context.Context, op, id string) ([]byte, *age.X25519
 	rc.Close()
 	if err != nil {
 		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, err)
-	}
-	idents, key, err := s.fileIdentities(ctx, op, id)
-	if err != nil {
-		return nil, nil, err
 	}
 	var plain []byte
 	if r, err := age.Decrypt(bytes.NewReader(enc), idents...); err == nil {
@@ -407,7 +407,9 @@ func (s *Store) integrityEvent(ctx context.Context, id, reason string) {
 	_, _ = s.cfg.Audit.Append(context.WithoutCancel(ctx), e)
 }
 
-// Stat implements recorder.Store (Size and SHA256 are the encrypted file's).
+// Stat implements recorder.Store. Size and SHA256 are those of the
+// encrypted bytes as stored (so `sha256sum` of the file matches the audit
+// log's finalized event without any key), not of the plaintext.
 func (s *Store) Stat(ctx context.Context, id string) (recorder.Meta, error) {
 	if err := checkID("stat", id); err != nil {
 		return recorder.Meta{}, err
