@@ -385,3 +385,68 @@ func (o *Opening) Open(l *Leaf) (e Event, erased bool, err error) {
 	}
 	return e, erased, nil
 }
+
+// checker verifies openings against leaves without allocating: the
+// verifier's hot path. Its scratch buffer is reused; not for concurrent use.
+type checker struct{ scratch []byte }
+
+// check is Opening.Open without decoding the event into strings.
+func (c *checker) check(o *Opening, l *Leaf) (shredded bool, err error) {
+	c.scratch = append(append(append(c.scratch[:0], commitLabel...), o.Salt[:]...), o.Payload...)
+	if sha256.Sum256(c.scratch) != l.Commitment {
+		return false, errors.New("commitment does not match the event")
+	}
+	b := o.Payload
+	if len(b) < len(eventLabel)+14 || string(b[:len(eventLabel)]) != eventLabel {
+		return false, fmt.Errorf("event: %w", ErrMalformed)
+	}
+	d := decoder{b: b[len(eventLabel):]}
+	kind := Kind(d.u16())
+	ns := int64(d.u64())
+	var subj []byte
+	for i := range 9 {
+		n := d.u32()
+		if n > maxField {
+			d.err = ErrMalformed
+		}
+		p := d.need(int(n))
+		if i == 5 {
+			subj = p
+		}
+	}
+	na := d.u32()
+	if d.err == nil && uint64(na)*8 > uint64(len(d.b)) {
+		d.err = ErrMalformed
+	}
+	for range 2 * int(na) {
+		if d.err != nil {
+			break
+		}
+		n := d.u32()
+		if n > maxField {
+			d.err = ErrMalformed
+		}
+		d.need(int(n))
+	}
+	if d.err != nil || len(d.b) != 0 || kind == KindUnknown || (len(subj) != 0 && len(subj) != sha256.Size) {
+		return false, fmt.Errorf("event: %w", ErrMalformed)
+	}
+	if kind != l.Kind {
+		return false, fmt.Errorf("event kind %v differs from leaf kind %v", kind, l.Kind)
+	}
+	if ns != l.Time.UnixNano() {
+		return false, errors.New("event time differs from leaf time")
+	}
+	switch {
+	case subj == nil && (o.Subject != "" || o.SubjectSalt != [SaltSize]byte{}):
+		return false, errors.New("subject opening for an event without subject")
+	case subj != nil && o.Subject == "" && o.SubjectSalt == [SaltSize]byte{}:
+		return true, nil
+	case subj != nil:
+		c.scratch = append(append(append(c.scratch[:0], subjectLabel...), o.SubjectSalt[:]...), o.Subject...)
+		if h := sha256.Sum256(c.scratch); string(h[:]) != string(subj) {
+			return false, errors.New("subject does not match its commitment")
+		}
+	}
+	return false, nil
+}

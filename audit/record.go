@@ -120,7 +120,11 @@ func appendRecord(b []byte, leafRaw []byte, o *Opening, batchStart bool) []byte 
 var errTorn = errors.New("record cut short by the end of the file")
 
 // decodeBody decodes a record body whose CRC was checked.
-func decodeBody(body []byte) (record, error) {
+func decodeBody(body []byte) (record, error) { return decodeBodyInto(body, nil) }
+
+// decodeBodyInto decodes a record body, filling o (if not nil) rather
+// than allocating an Opening.
+func decodeBodyInto(body []byte, o *Opening) (record, error) {
 	var rec record
 	if len(body) < LeafSize+1 {
 		return rec, errors.New("record too short")
@@ -135,7 +139,11 @@ func decodeBody(body []byte) (record, error) {
 	}
 	d := decoder{b: body[LeafSize+1:]}
 	if rec.flags&flagPruned == 0 {
-		o := &Opening{}
+		if o == nil {
+			o = &Opening{}
+		} else {
+			*o = Opening{}
+		}
 		copy(o.Salt[:], d.need(SaltSize))
 		n := d.u32()
 		if n > MaxEventSize {
@@ -161,16 +169,22 @@ func decodeBody(body []byte) (record, error) {
 
 // recordReader reads records sequentially, tracking offsets.
 type recordReader struct {
-	r    *bufio.Reader
-	off  int64 // offset of the next record
-	buf  []byte
-	head [recHeadSize]byte
+	r       *bufio.Reader
+	off     int64 // offset of the next record
+	buf     []byte
+	head    [recHeadSize]byte
+	open    Opening // reused by next
+	discard int     // bytes peeked by the previous next, to skip
 }
 
 // next reads one record. It returns io.EOF at a clean end, errTorn for a
 // record cut short, and other errors for a complete but bad record. The
 // returned record aliases an internal buffer valid until the next call.
 func (rr *recordReader) next() (rec record, size int64, err error) {
+	if rr.discard > 0 {
+		rr.r.Discard(rr.discard)
+		rr.discard = 0
+	}
 	n, err := io.ReadFull(rr.r, rr.head[:])
 	if err == io.EOF {
 		return rec, 0, io.EOF
@@ -185,21 +199,32 @@ func (rr *recordReader) next() (rec record, size int64, err error) {
 	if int(l) > maxRecord {
 		return rec, recHeadSize, fmt.Errorf("record length %d too large", l)
 	}
-	if cap(rr.buf) < int(l) {
-		rr.buf = make([]byte, l, max(int(l), 2*cap(rr.buf)))
-	}
-	body := rr.buf[:l]
-	m, err := io.ReadFull(rr.r, body)
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return rec, int64(recHeadSize + m), errTorn
-	}
-	if err != nil {
-		return rec, 0, err
+	var body []byte
+	if int(l) <= rr.r.Size() {
+		// Zero-copy: the body stays in the reader's buffer until the
+		// next call.
+		body, err = rr.r.Peek(int(l))
+		if err != nil {
+			return rec, int64(recHeadSize + len(body)), errTorn
+		}
+		rr.discard = int(l)
+	} else {
+		if cap(rr.buf) < int(l) {
+			rr.buf = make([]byte, l)
+		}
+		body = rr.buf[:l]
+		m, err := io.ReadFull(rr.r, body)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			return rec, int64(recHeadSize + m), errTorn
+		}
+		if err != nil {
+			return rec, 0, err
+		}
 	}
 	size = recHeadSize + int64(l)
 	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(rr.head[4:]) {
 		return rec, size, errors.New("record checksum mismatch")
 	}
-	rec, err = decodeBody(body)
+	rec, err = decodeBodyInto(body, &rr.open)
 	return rec, size, err
 }

@@ -87,6 +87,13 @@ type hashStore interface {
 	add(hs []tlog.Hash)
 }
 
+// recordAdder is implemented by stores that compute the stored hashes of a
+// new record themselves (faster than tlog.StoredHashesForRecordHash, same
+// result: see TestFrontierMatchesTlog).
+type recordAdder interface {
+	addRecord(n int64, h tlog.Hash)
+}
+
 // fullStore keeps every stored hash (needed to prove at any size).
 type fullStore struct{ h []tlog.Hash }
 
@@ -115,6 +122,23 @@ func (s *frontierStore) add(hs []tlog.Hash) {
 	for _, h := range hs {
 		lv, _ := tlog.SplitStoredHashIndex(s.next)
 		s.idx[lv], s.hash[lv], s.level[lv] = s.next, h, true
+		s.next++
+	}
+}
+
+// addRecord stores record n's hash and the subtree hashes it completes:
+// the left sibling at each level is the latest hash stored at that level.
+func (s *frontierStore) addRecord(n int64, h tlog.Hash) {
+	var hs [64]tlog.Hash
+	k := 0
+	hs[0] = h
+	for lv := 0; (n>>lv)&1 == 1; lv++ {
+		h = tlog.NodeHash(s.hash[lv], h)
+		k++
+		hs[k] = h
+	}
+	for lv := 0; lv <= k; lv++ {
+		s.idx[lv], s.hash[lv], s.level[lv] = s.next, hs[lv], true
 		s.next++
 	}
 }
@@ -178,6 +202,15 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 	}
 	rr := &recordReader{r: br, off: hlen}
 	var hashes []tlog.Hash
+	cc := newContentChecker()
+	defer func() {
+		// The first problem is the earliest, whichever pass found it.
+		bad, shredded := cc.finish()
+		st.shredded = shredded
+		if bad != nil && (st.bad == nil || bad.Index < st.bad.Index) {
+			st.bad, st.torn = bad, false
+		}
+	}()
 	for {
 		if st.n%4096 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -214,21 +247,18 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 		if rec.open == nil {
 			st.pruned++
 		} else {
-			_, shredded, err := rec.open.Open(l)
-			if err != nil {
-				fail(ProblemContent, "%v", err)
-				return st, nil
-			}
-			if shredded {
-				st.shredded++
-			}
+			cc.add(st.n, st.end, &rec.leaf, rec.open)
 		}
 		h := tlog.RecordHash(rec.leafRaw)
-		hashes, err = tlog.StoredHashesForRecordHash(int64(st.n), h, store)
-		if err != nil {
-			return nil, err
+		if fast, ok := store.(recordAdder); ok {
+			fast.addRecord(int64(st.n), h)
+		} else {
+			hashes, err = tlog.StoredHashesForRecordHash(int64(st.n), h, store)
+			if err != nil {
+				return nil, err
+			}
+			store.add(hashes)
 		}
-		store.add(hashes)
 		if offsets != nil {
 			*offsets = append(*offsets, st.end)
 		}
@@ -239,6 +269,94 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 			return nil, err
 		}
 	}
+}
+
+// contentChecker checks entries' openings against their leaves on another
+// goroutine, in chunks, while the scan checks order, chain and tree.
+type contentChecker struct {
+	jobs  chan *contentChunk
+	free  chan *contentChunk
+	done  chan struct{}
+	cur   *contentChunk
+	bad   *VerifyError
+	shred uint64
+}
+
+type contentChunk struct {
+	idx   []uint64
+	offs  []int64
+	leafs []Leaf
+	opens []Opening
+	ends  []int // end of each payload in arena
+	arena []byte
+}
+
+const chunkSize = 512
+
+func newContentChecker() *contentChecker {
+	c := &contentChecker{jobs: make(chan *contentChunk, 2), free: make(chan *contentChunk, 4), done: make(chan struct{})}
+	for range 4 {
+		c.free <- &contentChunk{}
+	}
+	c.cur = <-c.free
+	go c.run()
+	return c
+}
+
+func (c *contentChecker) run() {
+	defer close(c.done)
+	var ck checker
+	for ch := range c.jobs {
+		for i := range ch.idx {
+			if c.bad != nil {
+				break
+			}
+			sh, err := ck.check(&ch.opens[i], &ch.leafs[i])
+			if err != nil {
+				c.bad = &VerifyError{Index: ch.idx[i], Offset: ch.offs[i], Problem: ProblemContent, Msg: err.Error()}
+			} else if sh {
+				c.shred++
+			}
+		}
+		ch.idx, ch.offs, ch.leafs, ch.opens = ch.idx[:0], ch.offs[:0], ch.leafs[:0], ch.opens[:0]
+		ch.ends, ch.arena = ch.ends[:0], ch.arena[:0]
+		c.free <- ch
+	}
+}
+
+// add queues one entry; o's payload is copied.
+func (c *contentChecker) add(i uint64, off int64, l *Leaf, o *Opening) {
+	ch := c.cur
+	ch.arena = append(ch.arena, o.Payload...)
+	ch.ends = append(ch.ends, len(ch.arena))
+	ch.idx = append(ch.idx, i)
+	ch.offs = append(ch.offs, off)
+	ch.leafs = append(ch.leafs, *l)
+	ch.opens = append(ch.opens, Opening{Salt: o.Salt, SubjectSalt: o.SubjectSalt, Subject: o.Subject})
+	if len(ch.idx) == chunkSize {
+		c.send()
+	}
+}
+
+func (c *contentChecker) send() {
+	ch := c.cur
+	start := 0
+	for i, end := range ch.ends {
+		ch.opens[i].Payload = ch.arena[start:end]
+		start = end
+	}
+	c.jobs <- ch
+	c.cur = <-c.free
+}
+
+// finish waits for every queued check and returns the first problem.
+func (c *contentChecker) finish() (*VerifyError, uint64) {
+	if len(c.cur.idx) > 0 {
+		c.send()
+	}
+	close(c.jobs)
+	<-c.done
+	return c.bad, c.shred
 }
 
 // laterBatch reports whether a complete, valid record that starts a later
