@@ -1,0 +1,266 @@
+package agestore_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/pion/rtp"
+
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/recorder/agestore"
+	"github.com/consentrec/consentrec/recorder/recordertest"
+)
+
+func fixture(t testing.TB, name string) [][]byte {
+	t.Helper()
+	f, err := os.Open(filepath.Join("..", "..", "testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	p, _, err := recorder.Packets(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// TestCrashChild is the recording process the crash test kills: it holds
+// the operator's public key only (CONSENTREC_AGE_RECIPIENT), records a
+// dual-channel call into an encrypted file store as fast as it can on a
+// simulated clock, prints "at SECONDS" every 100 ms of audio, and stops at
+// CONSENTREC_CRASH_STOP_AT to wait for SIGKILL.
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv("CONSENTREC_AGE_CRASH_DIR")
+	if dir == "" {
+		t.Skip("only run as the crash test's child process")
+	}
+	stopAt, _ := strconv.ParseFloat(os.Getenv("CONSENTREC_CRASH_STOP_AT"), 64)
+	recip, err := age.ParseX25519Recipient(os.Getenv("CONSENTREC_AGE_RECIPIENT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	speech, tone := fixture(t, "speech.opus"), fixture(t, "tone.opus")
+	inner, err := recorder.NewFileStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{recip}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rec, err := recorder.New(recorder.Config{CallID: "crash", Purpose: policy.Quality, Store: st, Audit: audit.Discard, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+	a, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
+	if _, err := rec.Start(context.Background(), "agent"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; ; i++ {
+		clk.add(20 * time.Millisecond)
+		for j, l := range []*recorder.Leg{c, a} {
+			src := [][][]byte{speech, tone}[j]
+			l.WriteRTP(&rtp.Packet{Header: rtp.Header{PayloadType: 111, SequenceNumber: uint16(i), Timestamp: uint32(i * 960), SSRC: uint32(j + 1)},
+				Payload: src[i%len(src)]})
+		}
+		if i%5 == 4 {
+			at := float64(i+1) * 0.02
+			fmt.Printf("at %.3f\n", at)
+			if stopAt > 0 && at >= stopAt {
+				select {} // wait for SIGKILL, mid-call
+			}
+		}
+	}
+}
+
+// TestCrashRecoveryEncrypted kills (SIGKILL) a recording process that
+// encrypts with public keys only, mid-call, then recovers the recording
+// with the operator's identity, and measures the audio lost: with the
+// journal, as much as without encryption (about one second, the recorder's
+// own page interval); without it (the age file alone), the incomplete 64
+// KiB chunk would be lost too.
+func TestCrashRecoveryEncrypted(t *testing.T) {
+	if os.Getenv("CONSENTREC_AGE_CRASH_DIR") != "" {
+		t.Skip("child")
+	}
+	op := newIdentity(t)
+	for _, stopAt := range []string{"33.37", ""} {
+		name := map[string]string{"33.37": "KilledWhileWaiting", "": "KilledWhileWriting"}[stopAt]
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
+			cmd.Env = append(os.Environ(), "CONSENTREC_AGE_CRASH_DIR="+dir, "CONSENTREC_CRASH_STOP_AT="+stopAt,
+				"CONSENTREC_AGE_RECIPIENT="+op.Recipient().String())
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			killAfter := 33.37
+			if stopAt == "" {
+				killAfter = 20
+			}
+			sc := bufio.NewScanner(out)
+			var reached float64
+			for sc.Scan() {
+				if f, ok := strings.CutPrefix(sc.Text(), "at "); ok {
+					reached, _ = strconv.ParseFloat(f, 64)
+					if reached >= killAfter {
+						break
+					}
+				}
+			}
+			if err := cmd.Process.Kill(); err != nil { // SIGKILL
+				t.Fatal(err)
+			}
+			cmd.Wait()
+			if reached < killAfter {
+				t.Fatalf("child stopped at %.3f s: %v", reached, sc.Err())
+			}
+			inner, _ := recorder.NewFileStore(dir)
+			// The recording process itself (public keys only) cannot
+			// recover: it reports the orphan and leaves it.
+			pub, _ := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{op.Recipient()}})
+			if _, err := recorder.Recover(ctx, pub, audit.Discard); err == nil {
+				t.Fatal("Recover without an identity succeeded")
+			}
+			ms, _ := pub.List(ctx)
+			if len(ms) != 1 || ms[0].State != recorder.StateRecording {
+				t.Fatalf("after the kill: %+v", ms)
+			}
+			id := ms[0].ID
+			// What the age file alone holds (complete 64 KiB chunks).
+			enc, _ := os.ReadFile(filepath.Join(dir, id+".opus.partial"))
+			fileOnly := decryptPrefix(t, enc, op)
+			fileDur := recoveredDuration(t, fileOnly)
+			// The operator recovers with the identity.
+			opStore, _ := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Identities: []age.Identity{op}})
+			recd, err := recorder.Recover(ctx, opStore, audit.Discard)
+			if err != nil || len(recd) != 1 {
+				t.Fatalf("Recover: %+v, %v", recd, err)
+			}
+			m := recd[0]
+			reachedDur := time.Duration(reached * float64(time.Second))
+			lost := reachedDur - m.Duration
+			t.Logf("killed at %.3f s of audio (%d bytes of ciphertext on disk); recovered %v: lost %v. "+
+				"The age file alone held %d plaintext bytes = %v of audio: without the journal the kill would have lost %v",
+				reached, len(enc), m.Duration, lost, len(fileOnly), fileDur, reachedDur-fileDur)
+			// Killed while writing, the child went on after its last line:
+			// it may have recorded more than "reached".
+			if lost > time.Second+recorder.DefaultReorderWindow+20*time.Millisecond || stopAt != "" && lost < 0 {
+				t.Errorf("lost %v of audio, want at most about 1 s (as without encryption)", lost)
+			}
+			if !m.Recovered || m.State != recorder.StateFinalized {
+				t.Errorf("meta %+v", m)
+			}
+			// The recovered file is a complete age file: the age CLI and
+			// opusinfo take it.
+			plain, err := readAll(t, opStore, m.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in, err := recorder.Inspect(bytes.NewReader(plain))
+			if err != nil || !in.EOS || in.Channels != 2 || in.Duration != m.Duration {
+				t.Fatalf("inspect: %+v, %v", in, err)
+			}
+			ageCLI(t, op, filepath.Join(dir, m.ID+".opus"), plain)
+		})
+	}
+}
+
+// recoveredDuration is the audio recorder.Recover keeps of a torn plaintext
+// Ogg file.
+func recoveredDuration(t *testing.T, plain []byte) time.Duration {
+	t.Helper()
+	mem := &recordertest.MemStore{}
+	w, err := mem.Create(ctx, meta("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(plain)
+	ms, err := recorder.Recover(ctx, mem, audit.Discard)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("recover the file alone: %v", err)
+	}
+	return ms[0].Duration
+}
+
+// decryptPrefix returns what age can decrypt of a torn age file: its
+// complete chunks.
+func decryptPrefix(t *testing.T, enc []byte, id age.Identity) []byte {
+	t.Helper()
+	r, err := age.Decrypt(bytes.NewReader(enc), id)
+	if err != nil {
+		return nil
+	}
+	var out []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := r.Read(buf)
+		out = append(out, buf[:n]...)
+		if err != nil {
+			if err == io.EOF {
+				t.Fatal("a torn file decrypted to the end")
+			}
+			return out
+		}
+	}
+}
+
+// ageCLI decrypts path with Debian's age and the identity, compares the
+// result with want, and runs opusinfo on it. It skips if age is absent.
+func ageCLI(t *testing.T, id *age.X25519Identity, path string, want []byte) {
+	t.Helper()
+	ageBin, err := exec.LookPath("age")
+	if err != nil {
+		t.Log("age not installed (Debian package age): CLI interop not checked")
+		return
+	}
+	dir := t.TempDir()
+	key := filepath.Join(dir, "op.key")
+	os.WriteFile(key, []byte(id.String()+"\n"), 0o600)
+	out := filepath.Join(dir, "out.opus")
+	if b, err := exec.Command(ageBin, "-d", "-i", key, "-o", out, path).CombinedOutput(); err != nil {
+		t.Fatalf("age -d: %v\n%s", err, b)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("age -d gives %d bytes, want %d", len(got), len(want))
+	}
+	if opusinfo, err := exec.LookPath("opusinfo"); err == nil {
+		if b, err := exec.Command(opusinfo, out).CombinedOutput(); err != nil {
+			t.Fatalf("opusinfo: %v\n%s", err, b)
+		}
+	}
+}
