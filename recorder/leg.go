@@ -269,15 +269,18 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 			return
 		}
 		// The leg keeps arriving late: its clock is slow against ours or
-		// its delay grew. Re-align it (the skipped slots become fillers).
-		t.anchorSlot += s.next - slot
-		slot = s.next
+		// its delay grew. Re-align it on its arrival, which leaves it the
+		// whole reorder window again (the skipped slots become fillers).
+		n := max(w, s.next)
+		t.anchorSlot += n - slot
+		slot = n
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
 	case slot > w+maxAhead || slot >= s.next+ringSize-1:
-		// Too far ahead: a fast clock or a timestamp jump. Re-align.
-		n := max(w, s.next)
+		// Too far ahead: a fast clock (drop 20 ms: this packet falls on
+		// its predecessor's slot) or a timestamp jump. Re-align.
+		n := min(w+maxAhead, s.next+ringSize-2)
 		t.anchorSlot += n - slot
 		slot = n
 		l.stats.Slips++
