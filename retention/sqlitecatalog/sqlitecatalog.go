@@ -321,7 +321,8 @@ func (c *Catalog) Subject(ctx context.Context, subject string) ([]retention.Reco
 	if subject == "" {
 		return nil, wrap("subject", &retention.InvalidError{Field: "subject", Msg: "empty"})
 	}
-	return query(ctx, c.db, "subject", "WHERE subject = ? ORDER BY created, id", subject)
+	// "subject <> ''" lets SQLite use the partial index.
+	return query(ctx, c.db, "subject", "WHERE subject = ? AND subject <> '' ORDER BY created, id", subject)
 }
 
 // Pending implements retention.Catalog.
