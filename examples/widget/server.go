@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"embed"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -19,6 +19,7 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/notice"
 	"github.com/consentrec/consentrec/notice/opusprompt"
+	"github.com/consentrec/consentrec/notice/sampleprompts"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/pion/interceptor"
@@ -27,12 +28,6 @@ import (
 
 //go:embed index.html
 var indexHTML []byte
-
-// The notices (one per language; German asks for a "yes": opt-in) and the
-// simulated agent's greeting.
-//
-//go:embed prompts/*.mp3
-var promptFiles embed.FS
 
 // Config configures the widget's server.
 type Config struct {
@@ -63,7 +58,7 @@ type Server struct {
 	cfg      Config
 	engine   *policy.Engine
 	api      *webrtc.API
-	lib      notice.Library
+	lib      *notice.Library
 	cache    notice.Cache
 	greeting *notice.Prompt
 	beep     *notice.Prepared
@@ -100,31 +95,21 @@ func NewServer(cfg Config) (*Server, error) {
 	if s.engine, err = policy.New(cfg.Policy, policy.Options{Key: cfg.SamplingKey}); err != nil {
 		return nil, fmt.Errorf("widget: policy: %w", err)
 	}
-	load := func(name string) (*notice.Prompt, error) {
-		f, err := promptFiles.Open("prompts/" + name)
-		if err != nil {
-			return nil, err
-		}
-		defer f.Close()
-		return notice.LoadMP3(name, f)
+	// The sample notices (English, French; German asks for a "yes": opt-in)
+	// and the simulated agent's greeting. Replace them with your own.
+	if s.lib, err = sampleprompts.Library(); err != nil {
+		return nil, fmt.Errorf("widget: %w", err)
 	}
-	s.lib.Fallback = "en"
-	for lang, pr := range map[string]policy.Profile{"en": "", "fr": "", "de": policy.ProfileDE} {
-		p, err := load("notice-" + lang + ".mp3")
+	for _, lang := range []string{"en", "fr", "de"} {
+		p, err := s.lib.Select(lang, "")
 		if err != nil {
 			return nil, fmt.Errorf("widget: %w", err)
 		}
-		s.lib.Add(lang, pr, p)
 		if _, err := s.cache.Get(p, notice.CodecOpus); err != nil { // prepare once, at start
 			return nil, fmt.Errorf("widget: %w", err)
 		}
 	}
-	// A German opt-in prompt for any language when the profile is DE.
-	de, _ := s.lib.Select("de", policy.ProfileDE)
-	for _, lang := range []string{"en", "fr"} {
-		s.lib.Add(lang, policy.ProfileDE, de)
-	}
-	if s.greeting, err = load("agent-greeting.mp3"); err != nil {
+	if s.greeting, err = sampleprompts.Greeting(); err != nil {
 		return nil, fmt.Errorf("widget: %w", err)
 	}
 	bp, err := notice.BeepPrompt(0, 0)
