@@ -370,6 +370,35 @@ func TestCrashLosesNothingWritten(t *testing.T) {
 	}
 }
 
+// TestNoJournal: without the journal, a crash keeps only the complete
+// 64 KiB chunks.
+func TestNoJournal(t *testing.T) {
+	op := newIdentity(t)
+	mem := &recordertest.MemStore{}
+	s, _ := agestore.New(mem, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Identities: []age.Identity{op}, NoJournal: true})
+	w, _ := s.Create(ctx, meta("r"))
+	data := payload(100_000)
+	w.Write(data)
+	rc, err := s.OpenPartial(ctx, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rc)
+	if !bytes.Equal(got, data[:64<<10]) {
+		t.Fatalf("recovered %d bytes, want the first chunk (65536)", len(got))
+	}
+	if ms, _ := mem.List(ctx); len(ms) != 1 {
+		t.Fatalf("a journal was created: %+v", ms)
+	}
+	m, err := w.Finalize(ctx, recorder.Final{})
+	if err != nil || m.State != recorder.StateFinalized {
+		t.Fatal(err)
+	}
+	if full, err := readAll(t, s, "r"); err != nil || !bytes.Equal(full, data) {
+		t.Fatalf("read: %v", err)
+	}
+}
+
 func TestTornJournal(t *testing.T) {
 	op := newIdentity(t)
 	mem := &recordertest.MemStore{}

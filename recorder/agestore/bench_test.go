@@ -1,0 +1,139 @@
+package agestore_test
+
+import (
+	"context"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/pion/rtp"
+
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/recorder/agestore"
+	"github.com/consentrec/consentrec/recorder/agestore/agestoretest"
+)
+
+// discardStore is a recorder.Store whose writers count bytes and keep
+// nothing: the benchmarks measure the recorder and the encryption, not a
+// disk.
+type discardStore struct{ n *int64 }
+
+type discardWriter struct{ n *int64 }
+
+func (w discardWriter) Write(p []byte) (int, error) { *w.n += int64(len(p)); return len(p), nil }
+func (discardWriter) Sync() error                   { return nil }
+func (w discardWriter) Finalize(context.Context, recorder.Final) (recorder.Meta, error) {
+	return recorder.Meta{State: recorder.StateFinalized}, nil
+}
+func (discardWriter) Abort(context.Context) error { return nil }
+
+func (s discardStore) Create(context.Context, recorder.Meta) (recorder.Writer, error) {
+	return discardWriter(s), nil
+}
+func (discardStore) Resume(context.Context, string, int64) (recorder.Writer, error) {
+	return nil, io.EOF
+}
+func (discardStore) OpenPartial(context.Context, string) (io.ReadCloser, error) { return nil, io.EOF }
+func (discardStore) Open(context.Context, string) (io.ReadCloser, error)        { return nil, io.EOF }
+func (discardStore) Stat(context.Context, string) (recorder.Meta, error) {
+	return recorder.Meta{}, io.EOF
+}
+func (discardStore) List(context.Context) ([]recorder.Meta, error) { return nil, nil }
+func (discardStore) Delete(context.Context, string) error          { return nil }
+
+type simClock struct{ t time.Time }
+
+func (c *simClock) now() time.Time { return c.t }
+
+// BenchmarkRecorderPerPacket is the recorder's cost per RTP packet
+// (dual-channel call, speech and tone legs, simulated clock), writing to a
+// discarding store: plain, then through agestore (encrypted to one X25519
+// recipient, journal on), then with per-recording keys. One op is one
+// packet. Compare with benchstat: the encryption overhead is the
+// difference.
+func BenchmarkRecorderPerPacket(b *testing.B) {
+	speech, tone := fixture(b, "speech.opus"), fixture(b, "tone.opus")
+	op, _ := age.GenerateX25519Identity()
+	for _, mode := range []string{"discard", "discard+age", "discard+age-nojournal", "file", "file+age", "file+age-nojournal", "file+age+keys"} {
+		b.Run("store="+mode, func(b *testing.B) {
+			var n int64
+			var st recorder.Store = discardStore{&n}
+			if strings.HasPrefix(mode, "file") {
+				fs, err := recorder.NewFileStore(b.TempDir())
+				if err != nil {
+					b.Fatal(err)
+				}
+				st = fs
+			}
+			switch {
+			case strings.HasSuffix(mode, "+age"):
+				st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}})
+			case strings.HasSuffix(mode, "-nojournal"):
+				st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, NoJournal: true})
+			case strings.HasSuffix(mode, "+keys"):
+				st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Keys: &agestoretest.MemKeyStore{}})
+			}
+			clk := &simClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			rec, err := recorder.New(recorder.Config{CallID: "b", Purpose: policy.Quality, Store: st, Audit: audit.Discard,
+				Now: clk.now, MaxPause: -1})
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+			a, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
+			legs := []*recorder.Leg{c, a}
+			if _, err := rec.Start(context.Background(), "bench"); err != nil {
+				b.Fatal(err)
+			}
+			pkts := [2]rtp.Packet{}
+			for j := range pkts {
+				pkts[j] = rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: uint32(j + 1)}}
+			}
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				slot, j := i/2, i%2
+				if j == 0 {
+					clk.t = clk.t.Add(20 * time.Millisecond)
+				}
+				p := &pkts[j]
+				p.Timestamp, p.SequenceNumber = uint32(slot*960), uint16(slot)
+				src := [2][][]byte{speech, tone}[j]
+				p.Payload = src[slot%len(src)]
+				if err := legs[j].WriteRTP(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			rec.Stop(context.Background(), "bench")
+			b.ReportMetric(float64(n)/float64(b.N), "stored-B/op")
+		})
+	}
+}
+
+// BenchmarkCreate is the one-time cost of starting an encrypted recording
+// (age headers: one X25519 wrap for the file and one for the journal key;
+// with per-recording keys, a key pair and one more wrap).
+func BenchmarkCreate(b *testing.B) {
+	op, _ := age.GenerateX25519Identity()
+	for _, keys := range []bool{false, true} {
+		b.Run(map[bool]string{false: "recipients", true: "per-recording-keys"}[keys], func(b *testing.B) {
+			var n int64
+			cfg := agestore.Config{Recipients: []age.Recipient{op.Recipient()}}
+			if keys {
+				cfg.Keys = &agestoretest.MemKeyStore{}
+			}
+			st, _ := agestore.New(discardStore{&n}, cfg)
+			m := meta("r")
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := st.Create(context.Background(), m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
