@@ -1,0 +1,33 @@
+package recordertest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/recorder/recordertest"
+)
+
+// MemStore is a ready-to-use in-memory Store for tests; Corrupt damages a
+// recording to test integrity handling.
+func ExampleMemStore() {
+	ctx := context.Background()
+	var s recordertest.MemStore
+	w, _ := s.Create(ctx, recorder.Meta{ID: "rec-1", CallID: "call-1", Purpose: policy.Training})
+	io.WriteString(w, "audio")
+	w.Finalize(ctx, recorder.Final{})
+
+	rc, _ := s.Open(ctx, "rec-1")
+	b, _ := io.ReadAll(rc)
+	fmt.Println(string(b))
+
+	s.Corrupt("rec-1")
+	_, err := s.Open(ctx, "rec-1")
+	fmt.Println(errors.Is(err, recorder.ErrIntegrity))
+	// Output:
+	// audio
+	// true
+}
