@@ -91,11 +91,11 @@ func ParseReceipt(data []byte) (*Receipt, error) {
 		if !ok {
 			return nil, false
 		}
-		lines = lines[1:]
 		b, err := base64.StdEncoding.Strict().DecodeString(v)
 		if err != nil {
 			return nil, false
 		}
+		lines = lines[1:]
 		return b, true
 	}
 	r := &Receipt{Checkpoint: cp}
