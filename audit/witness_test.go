@@ -1,0 +1,124 @@
+package audit_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/audit/audittest"
+	"golang.org/x/mod/sumdb/note"
+)
+
+func logVerifier(t *testing.T, origin string) note.Verifier {
+	vkey, err := audit.VerifierKey(origin, testKey(t).Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func copyDir(t *testing.T, from, to string) {
+	os.MkdirAll(to, 0o700)
+	ents, _ := os.ReadDir(from)
+	for _, e := range ents {
+		b, _ := os.ReadFile(filepath.Join(from, e.Name()))
+		os.WriteFile(filepath.Join(to, e.Name()), b, 0o600)
+	}
+}
+
+// TestWitnessDetectsRollback: a witness cosigns every checkpoint; after
+// the log's directory is restored from an older copy (undetectable by the
+// log alone: the old copy verifies), the witness refuses the next
+// checkpoint, and a verifier requiring the witness's cosignature on a
+// checkpoint as recent as the witness's sees the rollback.
+func TestWitnessDetectsRollback(t *testing.T) {
+	ctx := context.Background()
+	const origin = "test.example/witnessed"
+	w := audittest.NewWitness("witness.example", logVerifier(t, origin))
+	dir := t.TempDir()
+	open := func() *audit.FileLog {
+		l, err := audit.Open(ctx, audit.DirFS(dir), audit.Options{Signer: testKey(t), Origin: origin, Witnesses: []audit.Witness{w}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	l := open()
+	for i := range 5 {
+		l.Append(ctx, audittest.Sample(i))
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	backup := filepath.Join(t.TempDir(), "backup")
+	copyDir(t, dir, backup)
+
+	l = open()
+	for i := 5; i < 12; i++ {
+		l.Append(ctx, audittest.Sample(i))
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.VerifyFS(ctx, audit.DirFS(dir), nil, w.Verifier())
+	if err != nil || rep.Cosigned != 1 || rep.Checkpoint.Size != 12 {
+		t.Fatalf("witnessed log: %+v, %v", rep, err)
+	}
+	if c, _ := w.Latest(origin); c.Size != 12 {
+		t.Fatalf("witness holds size %d", c.Size)
+	}
+
+	// Roll the directory back to the 5-entry copy.
+	os.RemoveAll(dir)
+	copyDir(t, backup, dir)
+	rep, err = audit.VerifyFS(ctx, audit.DirFS(dir), nil)
+	if err != nil || rep.Entries != 5 {
+		t.Fatalf("the old copy should verify on its own (this is what a witness is for): %+v %v", rep, err)
+	}
+	l = open()
+	l.Append(ctx, audittest.Sample(99))
+	_, err = l.Checkpoint(ctx)
+	var conflict *audit.WitnessConflictError
+	if !errors.As(err, &conflict) || conflict.Size != 12 {
+		t.Fatalf("witness after rollback: %v, want a conflict at size 12", err)
+	}
+	l.Close()
+}
+
+// TestCheckpointInterval: with fake time, an append is signed by a
+// checkpoint one interval later, without Close or Checkpoint.
+func TestCheckpointInterval(t *testing.T) {
+	dir := t.TempDir()
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		l, err := audit.Open(ctx, audit.DirFS(dir), audit.Options{Signer: testKey(t), Origin: "test.example/interval",
+			CheckpointInterval: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		l.Append(ctx, audittest.Sample(1))
+		l.Append(ctx, audittest.Sample(2))
+		time.Sleep(59 * time.Second)
+		synctest.Wait()
+		if _, n := l.LastCheckpoint(); n != 0 {
+			t.Fatalf("signed %d entries before the interval", n)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if _, n := l.LastCheckpoint(); n != 2 {
+			t.Fatalf("after the interval the checkpoint covers %d entries, want 2", n)
+		}
+	})
+}
