@@ -71,7 +71,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if err != nil {
 			return res, err
 		}
-		if err := cat.Add(ctx, r); errors.Is(err, retention.ErrExists) {
+		if err = cat.Add(ctx, r); errors.Is(err, retention.ErrExists) {
 			r, err = cat.Get(ctx, e.ID) // a rerun on the same data directory
 		}
 		if err != nil {
