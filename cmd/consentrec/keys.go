@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"filippo.io/age"
+
+	consentrec "github.com/consentrec/consentrec"
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/recorder/agestore"
+)
+
+// Encrypted recordings (package recorder/agestore) live in the usual
+// recordings directory; per-recording keys (crypto-shredding), when used,
+// in DataDir.Keys()/recordings.
+func init() {
+	register(&command{name: "keys generate", args: "[-o FILE]",
+		short: "create an age X25519 identity (private key) and print its public key", run: cmdKeysGenerate})
+	register(&command{name: "keys recipient", args: "IDENTITY-FILE",
+		short: "print the public key (age1...) of an identity file", run: cmdKeysRecipient})
+	register(&command{name: "keys decrypt", args: "ID --identity FILE -o OUT --data DIR",
+		short: "check and decrypt an encrypted recording to an Ogg Opus file", run: cmdKeysDecrypt})
+	register(&command{name: "keys export", args: "ID --identity FILE --data DIR",
+		short: "print a recording's own key, for `age -d -i KEY` (crypto-shredding mode)", run: cmdKeysExport})
+	register(&command{name: "keys shred", args: "ID --data DIR",
+		short: "delete a recording's own key: every copy of it becomes unreadable", run: cmdKeysShred})
+	register(&command{name: "keys recover", args: "--identity FILE --data DIR",
+		short: "finalize encrypted recordings a crash left unfinalized", run: cmdKeysRecover})
+}
+
+// recordingKeysDir is where a data directory keeps per-recording keys.
+func recordingKeysDir(root string) string {
+	return filepath.Join(consentrec.DataDir{Root: root}.Keys(), "recordings")
+}
+
+func cmdKeysGenerate(e *env, args []string) error {
+	fset := flag.NewFlagSet("keys generate", flag.ContinueOnError)
+	out := fset.String("o", "", "write the identity to `FILE` (mode 0600; default: standard output)")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("no arguments expected")
+	}
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)
+	if *out == "" {
+		fmt.Fprint(e.stdout, text)
+	} else {
+		f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err != nil {
+			return err
+		}
+		if _, err := f.WriteString(text); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(e.stderr, "public key: %s\n", id.Recipient())
+	return nil
+}
+
+// readIdentities parses an age identity file (as age-keygen writes them).
+func readIdentities(path string) ([]age.Identity, error) {
+	if path == "" {
+		return nil, usagef("--identity FILE is required")
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, usagef("%v", err)
+		}
+		return nil, err
+	}
+	defer f.Close()
+	ids, err := age.ParseIdentities(f)
+	if err != nil {
+		return nil, fmt.Errorf("identity file %s: %w", path, err)
+	}
+	return ids, nil
+}
+
+func cmdKeysRecipient(e *env, args []string) error {
+	fset := flag.NewFlagSet("keys recipient", flag.ContinueOnError)
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one IDENTITY-FILE")
+	}
+	ids, err := readIdentities(pos[0])
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, id := range ids {
+		if x, ok := id.(*age.X25519Identity); ok {
+			fmt.Fprintln(e.stdout, x.Recipient())
+			n++
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("%s holds no X25519 identity", pos[0])
+	}
+	return nil
+}
+
+// openEncrypted opens the encrypted recordings of a data directory with the
+// identities of idFile (crypto-shredding on if the keys directory exists).
+func openEncrypted(root, idFile string, needIdentity bool) (*agestore.Store, error) {
+	cfg := agestore.Config{}
+	if needIdentity || idFile != "" {
+		ids, err := readIdentities(idFile)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Identities = ids
+		for _, id := range ids {
+			if x, ok := id.(*age.X25519Identity); ok {
+				cfg.Recipients = append(cfg.Recipients, x.Recipient())
+			}
+		}
+	}
+	dir := consentrec.DataDir{Root: root}
+	if _, err := os.Stat(dir.Recordings()); err != nil {
+		return nil, fmt.Errorf("no recordings at %s: is --data right?", dir.Recordings())
+	}
+	inner, err := recorder.NewFileStore(dir.Recordings())
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Recipients) == 0 {
+		// Shredding needs no key: any recipient satisfies the constructor.
+		id, _ := age.GenerateX25519Identity()
+		cfg.Recipients = []age.Recipient{id.Recipient()}
+	}
+	if st, err := os.Stat(recordingKeysDir(root)); err == nil && st.IsDir() {
+		if cfg.Keys, err = agestore.NewDirKeyStore(recordingKeysDir(root)); err != nil {
+			return nil, err
+		}
+	}
+	return agestore.New(inner, cfg)
+}
+
+func cmdKeysDecrypt(e *env, args []string) error {
+	fset := flag.NewFlagSet("keys decrypt", flag.ContinueOnError)
+	data := dataFlag(fset)
+	idFile := fset.String("identity", "", "age identity `FILE` (private key)")
+	out := fset.String("o", "", "write the decrypted Ogg Opus file to `OUT` (- for standard output)")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *out == "" {
+		return usagef("want one recording ID and -o OUT")
+	}
+	st, err := openEncrypted(*data, *idFile, true)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	rc, err := st.Open(ctx, pos[0])
+	if err != nil {
+		return explainKeyErr(err)
+	}
+	defer rc.Close()
+	var w io.Writer = e.stdout
+	var f *os.File
+	if *out != "-" {
+		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return err
+		}
+		w = f
+	}
+	n, err := io.Copy(w, rc)
+	if err != nil {
+		if f != nil {
+			f.Close()
+			os.Remove(*out) // never leave a partial, unauthenticated file
+		}
+		return explainKeyErr(err)
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stderr, "%s: %d bytes, SHA-256 verified, decrypted to %s\n", pos[0], n, *out)
+	}
+	return nil
+}
+
+// explainKeyErr adds a hint to the errors an operator can act on.
+func explainKeyErr(err error) error {
+	switch {
+	case errors.Is(err, agestore.ErrWrongKey):
+		return fmt.Errorf("%w\nhint: this identity is not one the recording was encrypted to", err)
+	case errors.Is(err, agestore.ErrShredded):
+		return fmt.Errorf("%w\nthe recording can no longer be decrypted by anyone", err)
+	case errors.Is(err, recorder.ErrIntegrity):
+		return fmt.Errorf("%w\nthe stored file was altered or truncated: do not use it", err)
+	}
+	return err
+}
+
+func cmdKeysExport(e *env, args []string) error {
+	fset := flag.NewFlagSet("keys export", flag.ContinueOnError)
+	data := dataFlag(fset)
+	idFile := fset.String("identity", "", "age identity `FILE` (private key)")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one recording ID")
+	}
+	ids, err := readIdentities(*idFile)
+	if err != nil {
+		return err
+	}
+	ks, err := agestore.NewDirKeyStore(recordingKeysDir(*data))
+	if err != nil {
+		return err
+	}
+	wrapped, err := ks.Get(context.Background(), pos[0])
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no key for %s in %s: %w (or the recording does not use per-recording keys)", pos[0], ks.Dir(), agestore.ErrShredded)
+	}
+	if err != nil {
+		return err
+	}
+	key, err := agestore.UnwrapKey(wrapped, ids...)
+	if err != nil {
+		return explainKeyErr(err)
+	}
+	fmt.Fprintf(e.stdout, "# key of recording %s: age -d -i THIS-FILE %s\n%s\n", pos[0],
+		filepath.Join(consentrec.DataDir{Root: *data}.Recordings(), pos[0]+".opus"), key)
+	return nil
+}
+
+func cmdKeysShred(e *env, args []string) error {
+	fset := flag.NewFlagSet("keys shred", flag.ContinueOnError)
+	data := dataFlag(fset)
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one recording ID")
+	}
+	if err := recorder.ValidateID(pos[0]); err != nil {
+		return usagef("%v", err)
+	}
+	ks, err := agestore.NewDirKeyStore(recordingKeysDir(*data))
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	if _, err := ks.Get(ctx, pos[0]); err != nil {
+		return fmt.Errorf("no key for %s in %s: %w", pos[0], ks.Dir(), err)
+	}
+	if err := ks.Delete(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: key deleted; the recording and every copy of it are now unreadable\n", pos[0])
+	return nil
+}
+
+func cmdKeysRecover(e *env, args []string) error {
+	fset := flag.NewFlagSet("keys recover", flag.ContinueOnError)
+	data := dataFlag(fset)
+	idFile := fset.String("identity", "", "age identity `FILE` (private key)")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("no arguments expected")
+	}
+	st, err := openEncrypted(*data, *idFile, true)
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	var aud audit.Appender = audit.Discard
+	if _, err := os.Stat(consentrec.DataDir{Root: *data}.Audit()); err == nil {
+		log, err := audit.OpenDir(ctx, *data, audit.Options{})
+		if err != nil {
+			return err
+		}
+		defer log.Close()
+		aud = log
+	}
+	ms, err := recorder.Recover(ctx, st, aud)
+	for _, m := range ms {
+		fmt.Fprintf(e.stdout, "%s: recovered, %v of audio, %d gaps\n", m.ID, m.Duration, len(m.Gaps))
+	}
+	if len(ms) == 0 && err == nil {
+		fmt.Fprintln(e.stdout, "nothing to recover")
+	}
+	if err != nil {
+		return explainKeyErr(err)
+	}
+	return nil
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"filippo.io/age"
+
+	consentrec "github.com/consentrec/consentrec"
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/recorder/agestore"
+)
+
+// encryptedData makes a data directory holding one finalized encrypted
+// recording (the bytes of testdata/speech.opus) and one orphan (half of
+// them, never finalized), encrypted to the public key in keyFile only.
+func encryptedData(t *testing.T, keyFile string, shred bool) (root string, plain []byte) {
+	t.Helper()
+	root = t.TempDir()
+	f, err := os.Open(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := age.ParseIdentities(f)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, _ := recorder.NewFileStore(consentrec.DataDir{Root: root}.Recordings())
+	cfg := agestore.Config{Recipients: []age.Recipient{ids[0].(*age.X25519Identity).Recipient()}}
+	if shred {
+		cfg.Keys, _ = agestore.NewDirKeyStore(recordingKeysDir(root))
+	}
+	st, _ := agestore.New(inner, cfg)
+	plain, _ = os.ReadFile("../../testdata/speech.opus")
+	ctx := context.Background()
+	for _, id := range []string{"rec-1", "orphan"} {
+		w, err := st.Create(ctx, recorder.Meta{ID: id, CallID: "c", Purpose: policy.Quality, Layout: recorder.LayoutMono,
+			Channels: []recorder.Role{recorder.Customer}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id == "orphan" {
+			w.Write(plain[:len(plain)/2]) // then the process dies
+			continue
+		}
+		w.Write(plain)
+		if _, err := w.Finalize(ctx, recorder.Final{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root, plain
+}
+
+func TestKeysCommands(t *testing.T) {
+	dir := t.TempDir()
+	key, wrong := filepath.Join(dir, "op.key"), filepath.Join(dir, "wrong.key")
+	for _, k := range []string{key, wrong} {
+		code, out, errs := runCLI(t, "keys", "generate", "-o", k)
+		if code != 0 || !strings.HasPrefix(errs, "public key: age1") || out != "" {
+			t.Fatalf("keys generate: %d %q %q", code, out, errs)
+		}
+	}
+	if st, _ := os.Stat(key); st.Mode().Perm() != 0o600 {
+		t.Errorf("identity file mode %v", st.Mode().Perm())
+	}
+	code, pub, _ := runCLI(t, "keys", "recipient", key)
+	if code != 0 || !strings.HasPrefix(pub, "age1") {
+		t.Fatalf("keys recipient: %d %q", code, pub)
+	}
+	if code, _, _ := runCLI(t, "keys", "generate", "-o", key); code != 1 {
+		t.Errorf("keys generate over an existing file: exit %d, want 1", code)
+	}
+
+	for _, shred := range []bool{false, true} {
+		t.Run(map[bool]string{false: "recipients", true: "per-recording-keys"}[shred], func(t *testing.T) {
+			root, plain := encryptedData(t, key, shred)
+			out := filepath.Join(t.TempDir(), "rec.opus")
+			code, _, errs := runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out, "--data", root)
+			if got, _ := os.ReadFile(out); code != 0 || !bytes.Equal(got, plain) {
+				t.Fatalf("decrypt: %d %q", code, errs)
+			}
+			// Wrong key: exit 1, a clear message, no output file.
+			out2 := filepath.Join(t.TempDir(), "x.opus")
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", wrong, "-o", out2, "--data", root)
+			if code != 1 || !strings.Contains(errs, "wrong key") {
+				t.Errorf("decrypt with the wrong key: %d %q", code, errs)
+			}
+			t.Logf("wrong key: %s", strings.TrimSpace(errs))
+			// A flipped byte: integrity error.
+			path := filepath.Join(consentrec.DataDir{Root: root}.Recordings(), "rec-1.opus")
+			b, _ := os.ReadFile(path)
+			b[len(b)/3] ^= 4
+			os.WriteFile(path, b, 0o600)
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--data", root)
+			if code != 1 || !strings.Contains(errs, "integrity") {
+				t.Errorf("decrypt a damaged file: %d %q", code, errs)
+			}
+			if _, err := os.Stat(out2); err == nil {
+				t.Error("an output file was left for a failed decryption")
+			}
+			b[len(b)/3] ^= 4
+			os.WriteFile(path, b, 0o600)
+			// Recover the orphan with the identity.
+			code, stdout, errs := runCLI(t, "keys", "recover", "--identity", key, "--data", root)
+			if code != 0 || !strings.Contains(stdout, "orphan: recovered") {
+				t.Fatalf("keys recover: %d %q %q", code, stdout, errs)
+			}
+			code, _, errs = runCLI(t, "keys", "decrypt", "orphan", "--identity", key, "-o", out2, "--data", root)
+			if code != 0 {
+				t.Fatalf("decrypt the recovered orphan: %q", errs)
+			}
+			if !shred {
+				if code, _, _ := runCLI(t, "keys", "shred", "rec-1", "--data", root); code != 1 {
+					t.Error("keys shred without per-recording keys succeeded")
+				}
+				return
+			}
+			// export: a key file for the age CLI.
+			code, keyText, errs := runCLI(t, "keys", "export", "rec-1", "--identity", key, "--data", root)
+			if code != 0 || !strings.Contains(keyText, "AGE-SECRET-KEY-1") {
+				t.Fatalf("keys export: %d %q", code, errs)
+			}
+			if ageBin, err := exec.LookPath("age"); err == nil {
+				kf := filepath.Join(t.TempDir(), "rec.key")
+				os.WriteFile(kf, []byte(keyText), 0o600)
+				got, err := exec.Command(ageBin, "-d", "-i", kf, path).Output()
+				if err != nil || !bytes.Equal(got, plain) {
+					t.Fatalf("age -d -i exported key: %v", err)
+				}
+			}
+			// shred: the recording is gone for good.
+			code, stdout, _ = runCLI(t, "keys", "shred", "rec-1", "--data", root)
+			if code != 0 || !strings.Contains(stdout, "unreadable") {
+				t.Fatalf("keys shred: %d %q", code, stdout)
+			}
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--data", root)
+			if code != 1 || !strings.Contains(errs, "crypto-shredded") {
+				t.Errorf("decrypt after shred: %d %q", code, errs)
+			}
+		})
+	}
+
+	// Usage errors: exit 2.
+	for _, args := range [][]string{
+		{"keys", "decrypt", "rec-1"},
+		{"keys", "recipient"},
+		{"keys", "decrypt", "rec-1", "-o", "x", "--identity", filepath.Join(dir, "missing.key"), "--data", dir},
+		{"keys", "shred", "../x", "--data", dir},
+	} {
+		if code, _, errs := runCLI(t, args...); code != 2 {
+			t.Errorf("%v: exit %d (%s), want 2", args, code, errs)
+		}
+	}
+}
