@@ -1,4 +1,89 @@
 // Package audit keeps a hash-chained, tamper-evident log of every step of a
 // call's and a recording's life: policy decisions, notices played, consent and
 // objections, recording control, accesses, deletions and legal holds.
+//
+// Other packages only see [Appender]: Append returns once the event is on
+// disk. Hosts open the log of a data directory with [OpenDir] and close it
+// with [FileLog.Close]; auditors use [VerifyDir], receipts and the
+// `consentrec audit` commands.
+//
+// # What is stored, and what is hashed
+//
+// Each entry is a [Leaf]: its index, the hash of the previous leaf (a hash
+// chain that starts at [Genesis] of the log's origin), the event's time and
+// kind, and a commitment SHA-256(label || salt || event) to the event's
+// canonical encoding ([EncodeEvent]: versioned, domain-separated,
+// fixed-width lengths, every field and every Attr in order; never JSON).
+// The leaves are the records of an RFC 6962 Merkle tree
+// (golang.org/x/mod/sumdb/tlog): leaf hash SHA-256(0x00 || leaf), node hash
+// SHA-256(0x01 || left || right).
+//
+// The event itself, with the 32-byte random salt, is the entry's [Opening],
+// stored beside the leaf. The data subject never appears in clear: the
+// event holds a salted commitment to its keyed hash ([github.com/consentrec/consentrec/policy.SubjectKey]),
+// whose opening (salt and key) is stored apart. So:
+//   - a proof for one entry reveals nothing of the others: their leaf
+//     hashes cover 256-bit salts and cannot be brute-forced back to
+//     "agent 17 opened call 42";
+//   - [FileLog.Shred] crypto-shreds a data subject: deleting the subject
+//     openings makes the commitments unlinkable, and no leaf changes;
+//   - [FileLog.Prune] implements the log's own retention (the CNIL
+//     recommends 6 to 12 months for access logs): it deletes the openings
+//     of old entries and keeps their leaves, so the chain, the tree, the
+//     old checkpoints and the receipts of the remaining entries all verify.
+//
+// Both operations are themselves logged ([KindAuditPruned],
+// [KindAuditShredded]).
+//
+// # Checkpoints, proofs and witnesses
+//
+// The log signs checkpoints in the C2SP tlog-checkpoint format (a signed
+// note, golang.org/x/mod/sumdb/note, Ed25519 behind a [crypto.Signer] so a
+// KMS or HSM fits): origin, size, root. One is signed
+// [Options.CheckpointInterval] after the first unsigned append (1 s by
+// default), on [FileLog.Checkpoint] and on Close. Opening a log shorter than
+// its last signed checkpoint ([ErrRollback]) or whose tree differs from it
+// ([ErrCorrupt], [ProblemInconsistent]) is an error; nothing is ever repaired
+// past a signed size.
+//
+// A [Receipt] is self-contained: the entry, its inclusion proof and the
+// signed checkpoint; [CheckReceipt] verifies it offline with the public key.
+// [Log.ProveConsistency] shows that a later checkpoint extends an earlier one.
+// A [Witness] countersigns checkpoints after checking such a proof.
+//
+// What a log without a witness cannot prove: whoever holds the directory
+// and the signing key can truncate the log, rewrite entries and sign a new,
+// self-consistent history; whoever holds only the directory can restore an
+// older copy with its older checkpoint. The log detects edits, reordering,
+// gaps and truncation below its own checkpoint, not a consistent rollback.
+// Only a checkpoint kept by someone else (a witness, an auditor's receipt, a
+// copy sent off-site) exposes those, through consistency proofs. Give the
+// log at least one witness run by another party.
+//
+// # Durability
+//
+// The file log ([Open], [DirFS]) is a directory: "log" (a header, then one
+// length-prefixed, CRC-32C-framed record per entry), "checkpoint" (replaced
+// atomically: temp file, sync, rename, directory sync) and "checkpoint.pub"
+// (the verifier key). Concurrent appends are group-committed: the appends
+// that arrive while one batch syncs share the next write and fsync; each
+// returns after its own sync. After a failed write or sync the log stops
+// ([ErrClosed]) and must be reopened. Open trims only a torn tail: records
+// after the last signed checkpoint, in the last group commit, that were cut
+// short or fail their checksum; a damaged record followed by a later batch,
+// or anywhere below the checkpoint, is a [*VerifyError] naming the entry and
+// its byte offset. A bit flip in that last, unsigned batch cannot be told
+// from a torn write; the checkpoint interval bounds that window. The file
+// layer is an interface ([FS], [File]) so crash tests inject faults
+// (audittest.FaultFS). The log file is locked (flock) against a second
+// writer. Memory: about 72 bytes per entry for tree hashes and offsets.
+//
+// # Verification
+//
+// [VerifyFS] and [VerifyDir] check a log in one streaming pass in O(log n)
+// memory: framing and checksums, index order (gaps, duplicates,
+// reordering), the chain, every commitment and subject commitment, the tree
+// root against the signed checkpoint and its signature, and optional witness
+// cosignatures. They report the first bad entry as a [*VerifyError] with its
+// [Problem]. The CLI is `consentrec audit verify|show|prove|check`.
 package audit

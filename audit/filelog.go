@@ -181,6 +181,11 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 		return fmt.Errorf("audit: open: %w", err)
 	}
 	l.f = f
+	if lk, ok := f.(Locker); ok {
+		if err := lk.Lock(); err != nil {
+			return fmt.Errorf("audit: open: the log is in use by another process: %w", err)
+		}
+	}
 	size, err := f.Size()
 	if err != nil {
 		return fmt.Errorf("audit: open: %w", err)

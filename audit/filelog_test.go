@@ -90,3 +90,13 @@ func TestFileLogRoundTrip(t *testing.T) {
 		t.Fatalf("bad kind: %v", err)
 	}
 }
+
+func TestOpenTwiceRefused(t *testing.T) {
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	defer l.Close()
+	if l2, err := audit.Open(context.Background(), audit.DirFS(dir), audit.Options{Signer: testKey(t)}); err == nil {
+		l2.Close()
+		t.Fatal("a second Open of the same log succeeded")
+	}
+}

@@ -40,6 +40,13 @@ type File interface {
 	Seek(offset int64, whence int) (int64, error)
 }
 
+// Locker is an optional interface of File: Lock takes an exclusive lock
+// held until Close, failing at once if another process holds it. Open
+// locks the log file when its File implements it (DirFS does on Unix).
+type Locker interface {
+	Lock() error
+}
+
 // DirFS returns the FS of the operating system directory dir, creating it
 // (and its parents, mode 0700) on first use.
 func DirFS(dir string) FS { return dirFS(dir) }

@@ -399,14 +399,9 @@ const (
 // cosignatures listed. key nil uses the verifier key kept beside the log.
 // The first problem is returned as a *VerifyError naming the entry.
 func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note.Verifier) (*Report, error) {
-	if key == nil {
-		k, err := readFile(fsys, pubKeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("audit: verify: no key given and none kept beside the log: %w", err)
-		}
-		if key, err = note.NewVerifier(string(trimNL(k))); err != nil {
-			return nil, fmt.Errorf("audit: verify: key %s: %w", pubKeyFile, err)
-		}
+	key, err := keyFor(fsys, key)
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
 	var cp Checkpoint
 	var cosigned int
