@@ -88,3 +88,29 @@ func ExampleToneDetector() {
 	// Output:
 	// "#1"
 }
+
+// The employee notice: the agent's leg hears that the call is recorded, and
+// the receipt names the agent as the party.
+func ExamplePlayer_employeeNotice() {
+	p, err := notice.BeepPrompt(1000, 100*time.Millisecond) // your recorded employee notice in real code
+	if err != nil {
+		panic(err)
+	}
+	var cache notice.Cache
+	prep, err := cache.Get(p, notice.CodecPCMU)
+	if err != nil {
+		panic(err)
+	}
+	var agentLeg noticetest.Sink // the agent's phone: an RTPPacketizer or a pion track
+	log := &noticetest.Log{}
+	player := notice.Player{CallID: "call-3", Party: notice.PartyAgent, Log: log}
+	r, err := player.Play(context.Background(), prep, &agentLeg)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(r.Party, r.Completed(), agentLeg.Len(), "frames")
+	fmt.Println(noticetest.Attr(log.Snapshot()[0], "party"))
+	// Output:
+	// agent true 5 frames
+	// agent
+}

@@ -190,12 +190,12 @@ func (c *call) begin() {
 			c.s.log.Error("notice", "call", c.id, "err", err)
 		}
 		c.do(func() {
-			ev := policy.EventNoticeInterrupted
 			c.noticeSt = "interrupted"
 			if r.Completed() {
-				ev, c.noticeSt = policy.EventNoticeCompleted, "done"
+				c.noticeSt = "done"
 			}
-			d, err := c.pol.Apply(c.ctx, policy.Event{Kind: ev, Actor: "system"})
+			// Only a completed receipt lets recording start (R14).
+			d, err := c.pol.Apply(c.ctx, r.PolicyEvent())
 			if err != nil {
 				c.s.log.Error("policy", "call", c.id, "err", err)
 			}
@@ -287,16 +287,14 @@ func (c *call) onMessage(b []byte) {
 }
 
 func (c *call) onAnswer(a notice.Answer) {
-	kind := policy.EventConsent
 	if a.Action == notice.ActionObjection {
-		kind = policy.EventObjection
 		c.mu.Lock()
 		if c.noticeCancel != nil {
-			c.noticeCancel(notice.ErrObjected)
+			c.noticeCancel(notice.ErrObjected) // the receipt says why it stopped
 		}
 		c.mu.Unlock()
 	}
-	d, err := c.pol.Apply(c.ctx, policy.Event{Kind: kind, Actor: string(a.Party)})
+	d, err := c.pol.Apply(c.ctx, a.PolicyEvent())
 	c.apply(d)
 	if errors.Is(err, policy.ErrRecordingRefused) {
 		go c.hangup(err) // FR insurance canvassing: a refusal ends the call (R18)
