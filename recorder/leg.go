@@ -191,7 +191,7 @@ type timeline struct {
 	gapEnded    bool
 	gapStart    int64
 	ring        [ringSize]slotBuf
-	join        []byte
+	join        [2][]byte // fillers and joined halves, by slot parity (a pair is taken before it is written)
 	parse       opusPacket
 }
 
@@ -204,7 +204,7 @@ func (t *timeline) reset() {
 		ring[i].data = ring[i].data[:0]
 	}
 	t.ring = ring
-	t.join = join[:0]
+	t.join = [2][]byte{join[0][:0], join[1][:0]}
 }
 
 func (t *timeline) has(k int64) bool {
@@ -231,7 +231,7 @@ func floorDiv(a, b int64) int64 {
 func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	r := s.r
 	w := s.wallSlot(now)
-	s.advanceTo(w - r.window)
+	s.advanceTo(w-r.window, false)
 	t := &l.tl
 	ts, seq := p.Timestamp, p.SequenceNumber
 	if !t.anchored || p.SSRC != t.ssrc {
@@ -299,17 +299,17 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		return
 	}
 	t.store(s, l, p.Payload, slot, sub)
-	if slot != s.next {
+	if slot != s.next+1 && slot != s.next {
 		return // the frontier's readiness did not change
 	}
 	// Write early what every leg has (no need to wait for the window).
 	n := s.next
-	for s.next < w+maxAhead && s.ready(s.next) {
-		s.emit(s.next)
-		s.next++
+	for s.next < w+maxAhead && s.ready(s.next) && s.ready(s.next+1) {
+		s.emitPair(s.next)
+		s.next += 2
 	}
 	if s.next != n {
-		s.advanceTo(s.next)
+		s.advanceTo(s.next, false)
 	}
 }
 
@@ -424,7 +424,7 @@ func (t *timeline) take(s *session, l *Leg, k int64) part {
 			t.lastTOC, t.haveTOC = b.data[0], true
 			return part{p: b.data, samples: int(b.span) * slotSamples}
 		case slotHalf:
-			return t.joinHalves(b, l)
+			return t.joinHalves(b, l, k)
 		}
 		t.lastTOC, t.haveTOC = b.data[0], true
 		return part{p: b.data, hdr: int(b.hdr), last: int(b.last), samples: slotSamples}
@@ -443,8 +443,9 @@ func (t *timeline) take(s *session, l *Leg, k int64) part {
 	}
 	t.missRun++
 	if t.missRun <= plcSlots && t.haveTOC {
-		t.join = appendLossFiller(t.join[:0], t.lastTOC, false)
-		return part{p: t.join, hdr: 1, last: 0, samples: slotSamples}
+		j := appendLossFiller(t.join[k&1][:0], t.lastTOC, false)
+		t.join[k&1] = j
+		return part{p: j, hdr: 1, last: 0, samples: slotSamples}
 	}
 	return silencePart
 }
@@ -452,7 +453,7 @@ func (t *timeline) take(s *session, l *Leg, k int64) part {
 // joinHalves builds one 20 ms packet from the 10 ms packets of a slot:
 // code 1 or 2 when both halves share a configuration, else code 2 with an
 // empty (concealed) frame for the missing or mismatched half.
-func (t *timeline) joinHalves(b *slotBuf, l *Leg) part {
+func (t *timeline) joinHalves(b *slotBuf, l *Leg, k int64) part {
 	f0, f1 := []byte(nil), []byte(nil)
 	toc := byte(0)
 	if b.h0[1] >= 0 {
@@ -470,7 +471,7 @@ func (t *timeline) joinHalves(b *slotBuf, l *Leg) part {
 		}
 	}
 	t.lastTOC, t.haveTOC = toc&^3, true
-	j := t.join[:0]
+	j := t.join[k&1][:0]
 	pt := part{samples: slotSamples, last: len(f1)}
 	if f0 != nil && f1 != nil && len(f0) == len(f1) {
 		j = append(j, toc&^3|1)
@@ -482,7 +483,7 @@ func (t *timeline) joinHalves(b *slotBuf, l *Leg) part {
 	}
 	j = append(j, f0...)
 	j = append(j, f1...)
-	t.join = j
+	t.join[k&1] = j
 	pt.p = j
 	return pt
 }

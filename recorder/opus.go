@@ -75,6 +75,13 @@ func parseOpus(p []byte, sd bool, o *opusPacket) error {
 		return fmt.Errorf("parse: empty packet: %w", ErrBadPacket)
 	}
 	o.toc = p[0]
+	if !sd && p[0]&3 == 0 { // the common case: one frame
+		if len(p)-1 > maxFrameBytes {
+			return fmt.Errorf("parse: frame size %d: %w", len(p)-1, ErrBadPacket)
+		}
+		o.n, o.hdr, o.end, o.off[0], o.size[0] = 1, 1, len(p), 1, int32(len(p)-1)
+		return nil
+	}
 	i := 1
 	code := p[0] & 3
 	var pad int

@@ -397,7 +397,7 @@ func (r *Recorder) Stop(ctx context.Context, actor string) ([]Meta, error) {
 	if s.next == 0 && end == 0 {
 		end = 1 // a file holds at least one slot
 	}
-	s.advanceTo(end)
+	s.advanceTo(end, true)
 	finals := s.detach()
 	asyncErr := r.err
 	r.err = nil

@@ -103,7 +103,7 @@ func (s *session) onTick() {
 	if r.sess != s {
 		return
 	}
-	s.advanceTo(s.wallSlot(r.now()) - r.window)
+	s.advanceTo(s.wallSlot(r.now())-r.window, false)
 	if s.err != nil && r.cfg.OnError != nil {
 		// reported once by Stop as well; OnError hosts learn early
 		go r.cfg.OnError(s.err)
@@ -111,10 +111,18 @@ func (s *session) onTick() {
 	s.tick.Reset(tickEvery)
 }
 
-// advanceTo writes every slot before to.
-func (s *session) advanceTo(to int64) {
-	for s.next < to {
-		s.emit(s.next)
+// advanceTo writes every slot before to, by pairs (a pair of slots can
+// become one 40 ms Ogg packet: half the lacing bytes); with all, a last odd
+// slot is written alone, else it waits for its pair.
+func (s *session) advanceTo(to int64, all bool) {
+	for s.next+1 < to {
+		s.emitPair(s.next)
+		s.next += 2
+	}
+	if all && s.next < to {
+		var p [2]part
+		s.collect(s.next, &p)
+		s.writeSlot(&p)
 		s.next++
 	}
 	// Record the pauses whose end has been written.
@@ -153,12 +161,10 @@ type part struct {
 
 var silencePart = part{p: silence20, hdr: 1, last: 2, samples: slotSamples}
 
-// emit writes slot k of every file.
-func (s *session) emit(k int64) {
+// collect takes every leg's part of slot k.
+func (s *session) collect(k int64, parts *[2]part) {
 	r := s.r
 	paused := s.paused(k)
-	dual := r.cfg.Layout == LayoutDual
-	var parts [2]part
 	for i := range 2 {
 		l := r.legs[i]
 		switch {
@@ -179,7 +185,94 @@ func (s *session) emit(k int64) {
 			parts[i] = l.tl.take(s, l, k)
 		}
 	}
-	if dual {
+}
+
+// emitPair writes slots k and k+1: as one 40 ms Ogg packet when every
+// stream can join its two frames without transcoding (single 20 ms frames
+// with the same TOC), else as two.
+func (s *session) emitPair(k int64) {
+	var a, b [2]part
+	s.collect(k, &a)
+	s.collect(k+1, &b)
+	if s.r.cfg.Layout == LayoutDual {
+		if joinable(&a[0], &b[0]) && joinable(&a[1], &b[1]) {
+			j0, j1 := joined(&a[0], &b[0]), joined(&a[1], &b[1])
+			n := j0.size + lenSize(j0.last) + j1.size
+			st := s.streams[0]
+			if err := st.begin(n); err != nil {
+				s.fail(err)
+				return
+			}
+			st.buf = j0.append(st.buf, true)
+			st.buf = j1.append(st.buf, false)
+			st.end(n, 2*slotSamples)
+			return
+		}
+		s.writeSlot(&a)
+		s.writeSlot(&b)
+		return
+	}
+	for i := range 2 {
+		if joinable(&a[i], &b[i]) {
+			j := joined(&a[i], &b[i])
+			st := s.streams[i]
+			if err := st.begin(j.size); err != nil {
+				s.fail(err)
+				return
+			}
+			st.buf = j.append(st.buf, false)
+			st.end(j.size, 2*slotSamples)
+			continue
+		}
+		s.writeMono(i, &a[i])
+		s.writeMono(i, &b[i])
+	}
+}
+
+// joinable reports whether two consecutive 20 ms parts can form one packet.
+func joinable(a, b *part) bool {
+	return a.samples == slotSamples && b.samples == slotSamples && len(a.p) > 0 && a.p[0]&3 == 0 && b.p[0] == a.p[0]
+}
+
+// join is two single-frame packets sharing a TOC, joined as code 1 (equal
+// sizes) or code 2: the same bytes as the two packets, one packet less.
+type join struct {
+	toc      byte
+	f0, f1   []byte
+	size     int // undelimited
+	last     int // the self-delimiting length
+	cbr      bool
+	lenBytes int
+}
+
+func joined(a, b *part) join {
+	j := join{toc: a.p[0], f0: a.p[1:], f1: b.p[1:]}
+	j.last = len(j.f1)
+	j.cbr = len(j.f0) == len(j.f1)
+	if !j.cbr {
+		j.lenBytes = lenSize(len(j.f0))
+	}
+	j.size = 1 + j.lenBytes + len(j.f0) + len(j.f1)
+	return j
+}
+
+func (j *join) append(dst []byte, sd bool) []byte {
+	if j.cbr {
+		dst = append(dst, j.toc|1)
+	} else {
+		dst = append(dst, j.toc|2)
+		dst = appendLen(dst, len(j.f0))
+	}
+	if sd {
+		dst = appendLen(dst, j.last)
+	}
+	dst = append(dst, j.f0...)
+	return append(dst, j.f1...)
+}
+
+// writeSlot writes one 20 ms slot of every file.
+func (s *session) writeSlot(parts *[2]part) {
+	if s.r.cfg.Layout == LayoutDual {
 		// selfdelimited(customer) || agent, built in the page buffer.
 		p0, p1 := &parts[0], &parts[1]
 		n := len(p0.p) + lenSize(p0.last) + len(p1.p)
@@ -196,12 +289,16 @@ func (s *session) emit(k int64) {
 		return
 	}
 	for i := range parts {
-		if parts[i].samples == 0 { // covered by a longer packet
-			continue
-		}
-		if err := s.streams[i].add(parts[i].p, parts[i].samples); err != nil {
-			s.fail(err)
-		}
+		s.writeMono(i, &parts[i])
+	}
+}
+
+func (s *session) writeMono(i int, p *part) {
+	if p.samples == 0 { // covered by a longer packet
+		return
+	}
+	if err := s.streams[i].add(p.p, p.samples); err != nil {
+		s.fail(err)
 	}
 }
 
@@ -242,7 +339,7 @@ func (s *session) detach() []Final {
 	if s.pausedNow() {
 		s.pauses[len(s.pauses)-1].to = s.next
 	}
-	s.advanceTo(s.next) // records pauses
+	s.advanceTo(s.next, true) // records pauses
 	var stats [2]LegStats
 	for i, l := range r.legs {
 		stats[i] = LegStats{Role: []Role{Customer, Agent}[i]}
