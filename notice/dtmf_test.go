@@ -170,3 +170,54 @@ func TestNewToneDetectorRate(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// In-band DTMF on a SIP leg: G.711 packets of tones, as a phone without
+// telephone-events sends them.
+func TestToneDetectorG711(t *testing.T) {
+	for _, c := range []notice.Codec{notice.CodecPCMU, notice.CodecPCMA} {
+		pcm := append(noticetest.DTMF('0', 8000, 80*time.Millisecond, -12), silence(8000, 60*time.Millisecond)...)
+		pcm = append(pcm, noticetest.DTMF('*', 8000, 80*time.Millisecond, -12)...)
+		pcm = append(pcm, silence(8000, 60*time.Millisecond)...)
+		p, err := notice.NewPCMPrompt("keys", pcm, 8000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, _ := notice.G711Encoders(c)
+		prep, err := notice.Prepare(p, c, enc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ := notice.NewToneDetector(8000)
+		var keys []notice.Key
+		for i := range prep.Len() {
+			f, _ := prep.Frame(i)
+			if keys, err = d.FeedG711(keys, c, f); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if string(keys) != "0*" {
+			t.Errorf("%s: keys %q, want 0*", c, keys)
+		}
+		f, _ := prep.Frame(0)
+		if allocs := testing.AllocsPerRun(10, func() { keys, _ = d.FeedG711(keys[:0], c, f) }); allocs != 0 {
+			t.Errorf("%s: %v allocs per packet", c, allocs)
+		}
+		if _, err := d.FeedG711(nil, notice.CodecOpus, f); !errors.Is(err, notice.ErrCodec) {
+			t.Errorf("opus payload: %v", err)
+		}
+	}
+	d48, _ := notice.NewToneDetector(48000)
+	if _, err := d48.FeedG711(nil, notice.CodecPCMU, make([]byte, 160)); !errors.Is(err, notice.ErrCodec) {
+		t.Errorf("48 kHz detector fed G.711: %v", err)
+	}
+}
+
+func BenchmarkToneDetector20ms(b *testing.B) {
+	d, _ := notice.NewToneDetector(8000)
+	pcm := noticetest.DTMF('5', 8000, 20*time.Millisecond, -10)
+	var keys []notice.Key
+	b.ReportAllocs()
+	for b.Loop() {
+		keys = d.Feed(keys[:0], pcm)
+	}
+}

@@ -3,6 +3,8 @@ package notice
 import (
 	"fmt"
 	"math"
+
+	"github.com/consentrec/consentrec/codec/g711"
 )
 
 var (
@@ -32,9 +34,12 @@ type ToneDetector struct {
 	hop   int        // samples between analyses
 	coef  [8]float64 // Goertzel coefficients, rows then columns
 	buf   []float64  // ring of the last n samples
+	win   []float64  // the window, in order, for analyse
 	pos   int        // next write index in buf
 	fill  int        // samples in buf (up to n)
 	since int        // samples since the last analysis
+
+	pcm []int16 // FeedG711's decode buffer
 
 	cand    Key // key seen in the last window (0: none)
 	current Key // key being held (reported), 0 when released
@@ -48,7 +53,7 @@ func NewToneDetector(rate int) (*ToneDetector, error) {
 		return nil, fmt.Errorf("notice: tone detector: sample rate %d: %w", rate, ErrFormat)
 	}
 	n := rate * 205 / 8000
-	d := &ToneDetector{rate: rate, n: n, hop: n / 2, buf: make([]float64, n)}
+	d := &ToneDetector{rate: rate, n: n, hop: n / 2, buf: make([]float64, n), win: make([]float64, n)}
 	for i, f := range append(dtmfRows[:], dtmfCols[:]...) {
 		d.coef[i] = 2 * math.Cos(2*math.Pi*f/float64(rate))
 	}
@@ -101,17 +106,17 @@ func (d *ToneDetector) step(k Key) (Key, bool) {
 func (d *ToneDetector) analyse() Key {
 	var pw [8]float64
 	var energy float64
+	win := d.win[:copy(d.win, d.buf[d.pos:])]
+	win = append(win, d.buf[:d.pos]...)
 	for i := range 8 {
 		var s1, s2 float64
 		c := d.coef[i]
-		for j := range d.n {
-			x := d.buf[(d.pos+j)%d.n]
-			s0 := x + c*s1 - s2
-			s2, s1 = s1, s0
+		for _, x := range win {
+			s1, s2 = x+c*s1-s2, s1
 		}
 		pw[i] = s1*s1 + s2*s2 - c*s1*s2
 	}
-	for _, x := range d.buf {
+	for _, x := range win {
 		energy += x * x
 	}
 	// -35 dBFS RMS for the window (a full-scale sine is -3 dBFS).
@@ -148,4 +153,30 @@ func best(p []float64) (int, float64, float64) {
 		}
 	}
 	return bi, b, second
+}
+
+// FeedG711 decodes one G.711 RTP payload (codec CodecPCMU or CodecPCMA) and
+// feeds it: in-band DTMF of a SIP leg that sends no telephone-events. The
+// detector must run at 8000 Hz. It does not allocate once warmed up.
+func (d *ToneDetector) FeedG711(dst []Key, c Codec, payload []byte) ([]Key, error) {
+	var law g711.Law
+	switch c {
+	case CodecPCMU:
+		law = g711.ULaw
+	case CodecPCMA:
+		law = g711.ALaw
+	default:
+		return dst, fmt.Errorf("notice: tone detector: %q is not G.711: %w", c, ErrCodec)
+	}
+	if d.rate != 8000 {
+		return dst, fmt.Errorf("notice: tone detector at %d Hz fed G.711 (8000 Hz): %w", d.rate, ErrCodec)
+	}
+	if cap(d.pcm) < len(payload) {
+		d.pcm = make([]int16, len(payload))
+	}
+	pcm := d.pcm[:len(payload)]
+	if _, err := law.Decode(pcm, payload); err != nil {
+		return dst, fmt.Errorf("notice: tone detector: %w", err)
+	}
+	return d.Feed(dst, pcm), nil
 }
