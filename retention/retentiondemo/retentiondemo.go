@@ -78,7 +78,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			return res, err
 		}
 		res.Catalogued = append(res.Catalogued, r)
-		fmt.Fprintf(out, "catalogued %-28s %-15s %-28s delete by %s\n", r.ID, r.Purpose, r.LawfulBasis, r.Deadline.Format(time.RFC3339))
+		fmt.Fprintf(out, "catalogued %-34s %-15s %-34s delete by %s\n", r.ID, r.Purpose, r.LawfulBasis, r.Deadline.Format(time.RFC3339))
 	}
 	// Time moves one second past the first batch of deadlines: those
 	// within a day of the earliest (the demo's calls, minutes apart).
@@ -135,14 +135,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	for _, d := range res.Sweep.Deleted {
-		fmt.Fprintf(out, "swept   %-28s sha256 %.16s...  deletion audited\n", d.ID, d.SHA256)
+		fmt.Fprintf(out, "swept   %-34s sha256 %.16s...  deletion audited\n", d.ID, d.SHA256)
 	}
 	for _, r := range res.Sweep.Held {
-		fmt.Fprintf(out, "kept    %-28s legal hold %s\n", r.ID, r.Holds[0].Case)
+		fmt.Fprintf(out, "kept    %-34s legal hold %s\n", r.ID, r.Holds[0].Case)
 	}
 	for _, r := range res.Catalogued {
 		if !r.Expired(res.At) {
-			fmt.Fprintf(out, "kept    %-28s not due until %s\n", r.ID, r.Deadline.Format(time.RFC3339))
+			fmt.Fprintf(out, "kept    %-34s not due until %s\n", r.ID, r.Deadline.Format(time.RFC3339))
 		}
 	}
 	left, err := cat.Count(ctx)
