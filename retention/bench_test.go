@@ -79,3 +79,18 @@ func BenchmarkSubject1M(b *testing.B) {
 		i++
 	}
 }
+
+// BenchmarkDryRun1MAllDue: a dry run when all one million are due.
+func BenchmarkDryRun1MAllDue(b *testing.B) {
+	c := memCatalog1M(b)
+	ctx := context.Background()
+	sw := &retention.Sweeper{Catalog: c}
+	at := retentiontest.Epoch.AddDate(10, 0, 0)
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := sw.DryRun(ctx, at)
+		if err != nil || len(rep.Deleted) != benchN {
+			b.Fatalf("dry run: %d, %v", len(rep.Deleted), err)
+		}
+	}
+}
