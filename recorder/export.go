@@ -21,6 +21,8 @@ func ExportWAV(src io.Reader, dst io.WriteSeeker) (*Info, error) {
 		written int64 // samples per channel written
 		skipped int64
 		head    *Info
+		parse   opusPacket
+		one     []byte
 	)
 	if _, err := dst.Write(make([]byte, 44)); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
@@ -49,12 +51,7 @@ func ExportWAV(src io.Reader, dst io.WriteSeeker) (*Info, error) {
 			}
 			buf := pcm[i][:samples*ch]
 			clear(buf)
-			if !isLossFiller(s) && !isSilence(s) {
-				n, err := decs[i].DecodeToInt16(s, pcm[i])
-				if err != nil || n != samples {
-					clear(buf) // undecodable by this decoder: silence, never noise
-				}
-			}
+			decodeFrames(&decs[i], s, pcm[i], ch, &parse, &one)
 		}
 		out = out[:0]
 		for k := 0; k < samples; k++ {
@@ -118,4 +115,36 @@ func ExportWAV(src io.Reader, dst io.WriteSeeker) (*Info, error) {
 		}
 	}
 	return info, nil
+}
+
+// decodeFrames decodes one stream's packet into out (zeroed by the caller),
+// frame by frame when it has empty frames (fillers: pion/opus has no
+// concealment, they stay silent) so that the decoder never sees them.
+func decodeFrames(d *opus.Decoder, p []byte, out []int16, ch int, o *opusPacket, one *[]byte) {
+	if parseOpus(p, false, o) != nil {
+		return
+	}
+	empty := false
+	for k := 0; k < o.n; k++ {
+		empty = empty || o.size[k] == 0
+	}
+	if !empty {
+		if n, err := d.DecodeToInt16(p, out); err != nil || n != o.samples() {
+			clear(out) // undecodable by this decoder: silence, never noise
+		}
+		return
+	}
+	fs := frameSamples48(o.toc)
+	for k := 0; k < o.n; k++ {
+		if o.size[k] == 0 {
+			continue
+		}
+		b := append((*one)[:0], o.toc&^3)
+		b = append(b, p[o.off[k]:o.off[k]+o.size[k]]...)
+		*one = b
+		dst := out[k*fs*ch : (k+1)*fs*ch]
+		if n, err := d.DecodeToInt16(b, dst); err != nil || n != fs {
+			clear(dst)
+		}
+	}
 }

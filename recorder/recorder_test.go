@@ -25,6 +25,10 @@ type callResult struct {
 // 0.5 s, agent 1 kHz tone from 1 s, 10% loss and up to 40 ms of jitter
 // (reordering) on both legs, 1 s of DTX on the agent and a 2 s pause.
 func hardCall(t *testing.T, layout recorder.Layout) []callResult {
+	return hardCallLoss(t, layout, 0.1)
+}
+
+func hardCallLoss(t *testing.T, layout recorder.Layout, loss float64) []callResult {
 	speech, tone := fixture(t, "speech.opus"), fixture(t, "tone.opus")
 	var out []callResult
 	synctest.Test(t, func(t *testing.T) {
@@ -44,9 +48,9 @@ func hardCall(t *testing.T, layout recorder.Layout) []callResult {
 			t.Fatal(err)
 		}
 		rng := rand.New(rand.NewPCG(1, 2))
-		evs := legPlan{leg: cust, packets: speech, start: 500 * time.Millisecond, loss: 0.1,
+		evs := legPlan{leg: cust, packets: speech, start: 500 * time.Millisecond, loss: loss,
 			jitter: 40 * time.Millisecond, ssrc: 0x1111, tsBase: 0xFFFF0000, seqBase: 65500}.events(rng)
-		evs = append(evs, legPlan{leg: agent, packets: tone, start: time.Second, loss: 0.1,
+		evs = append(evs, legPlan{leg: agent, packets: tone, start: time.Second, loss: loss,
 			jitter: 40 * time.Millisecond, dtxFrom: 100, dtxTo: 150, ssrc: 0x2222, tsBase: 12345}.events(rng)...)
 		evs = append(evs,
 			simEvent{at: 4 * time.Second, fn: func() {
