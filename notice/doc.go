@@ -6,8 +6,9 @@
 // A [Prompt] is a notice recording loaded once from MP3 ([LoadMP3]), WAV
 // ([LoadWAV]) or Ogg Opus ([LoadOggOpus]). Its version is the SHA-256 of the
 // file it was loaded from, so an auditor can check which text a caller heard
-// with sha256sum. A [Library] chooses the prompt of a call by language and
-// jurisdiction profile.
+// with sha256sum (or `consentrec notice inspect`). A [Library] chooses the
+// prompt of a call by language and jurisdiction profile. Package
+// notice/sampleprompts has sample notices for demos.
 //
 // # Playback
 //
@@ -19,19 +20,25 @@
 // programs that never play such prompts into Opus calls never import an
 // Opus encoder. Ogg Opus prompts are sent to Opus calls as they are.
 //
+// Several playbacks (the notice, a greeting, beeps) share one outgoing
+// stream through [Share], one at a time; [Tee] copies it (e.g. to the
+// recorder's agent leg).
+//
 // Every playback ends with a [Receipt] (prompt version, start, end,
 // completed or interrupted and why) appended to the audit log. The host
-// feeds completed receipts to its policy: recording that needs a notice must
-// not start before one.
+// feeds [Receipt.PolicyEvent] to its policy.Call: recording that needs a
+// notice does not start before a completed one.
 //
 // # Caller input
 //
 // [ParseTelephoneEvent] reads RFC 4733 telephone-events (what browsers send
 // with RTCDTMFSender and SIP phones send as DTMF); [EventDetector] turns a
 // stream of them into key presses; [ToneDetector] finds in-band DTMF in
-// decoded audio with the Goertzel algorithm. An [Input] maps keys to
-// objection or consent, logs them (an objection never carries audio) and
-// tells the host, which forwards them to its policy and recorder.
+// decoded audio with the Goertzel algorithm ([ToneDetector.FeedG711] takes
+// G.711 payloads as they arrive). An [Input] maps keys to objection or
+// consent, logs them (an objection never carries audio) and tells the host,
+// which forwards [Answer.PolicyEvent] to its policy and discards what the
+// recorder captured when the policy says Purge.
 //
 // # Around the call
 //
