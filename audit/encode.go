@@ -410,7 +410,7 @@ func (c *checker) check(o *Opening, l *Leaf) (shredded bool, err error) {
 			d.err = ErrMalformed
 		}
 		p := d.need(int(n))
-		if i == 5 {
+		if i == 5 && n > 0 {
 			subj = p
 		}
 	}

@@ -350,11 +350,13 @@ func (l *FileLog) run() {
 			l.timerC, l.timer = nil, nil
 			_, _ = l.sign(context.Background())
 		case <-l.quit:
-			// Commit what was queued before Close, then sign.
+			// Commit what was queued before Close, in batches, then stop.
 			for {
 				select {
 				case r := <-l.reqs:
-					l.commit([]*appendReq{r})
+					batch = l.gather(append(batch[:0], r))
+					l.commit(batch)
+					clear(batch)
 					continue
 				default:
 				}

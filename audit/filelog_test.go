@@ -100,3 +100,37 @@ func TestOpenTwiceRefused(t *testing.T) {
 		t.Fatal("a second Open of the same log succeeded")
 	}
 }
+
+// TestVerifyCountsPruneAndShred: the verifier's report counts exactly the
+// pruned and shredded entries (events without a subject are neither).
+func TestVerifyCountsPruneAndShred(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	for i := range 9 {
+		e := event(i)
+		if i%3 == 0 {
+			e.Subject = ""
+		}
+		if _, err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := l.Shred(ctx, fmt.Sprintf("sk1:%064x", 1)); err != nil || n != 3 {
+		t.Fatalf("shred: %d, %v", n, err)
+	}
+	if n, err := l.Prune(ctx, event(2).Time); err != nil || n != 2 {
+		t.Fatalf("prune: %d, %v", n, err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := audit.VerifyFS(ctx, audit.DirFS(dir), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Entry 1 (subject 1) is both pruned and was shredded: pruned wins.
+	if rep.Entries != 11 || rep.Pruned != 2 || rep.Shredded != 2 {
+		t.Fatalf("report %+v, want 11 entries, 2 pruned, 2 shredded", rep)
+	}
+}

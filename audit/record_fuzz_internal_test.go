@@ -15,6 +15,11 @@ func FuzzDecodeRecord(f *testing.F) {
 	raw, _ := leaf.MarshalBinary()
 	f.Add(appendRecord(nil, raw, o, true)[recHeadSize:])
 	f.Add(appendRecord(nil, raw, nil, false)[recHeadSize:])
+	e.Subject = ""
+	o, _ = Seal(&e, func(b []byte) error { return nil })
+	leaf.Commitment = o.Commitment()
+	raw, _ = leaf.MarshalBinary()
+	f.Add(appendRecord(nil, raw, o, false)[recHeadSize:])
 	f.Fuzz(func(t *testing.T, body []byte) {
 		rec, err := decodeBody(body)
 		if err != nil {

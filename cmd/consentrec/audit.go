@@ -84,6 +84,9 @@ func auditVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if rep.Checkpoint.Size == 0 && rep.Entries > 0 {
+		return fmt.Errorf("%d entries but no signed checkpoint: truncation cannot be ruled out", rep.Entries)
+	}
 	if rep.Cosigned < len(witnesses) {
 		return fmt.Errorf("checkpoint has %d of the %d witness cosignatures required", rep.Cosigned, len(witnesses))
 	}
@@ -96,9 +99,6 @@ func auditVerify(e *env, args []string) error {
 	}
 	if rep.TornBytes > 0 {
 		fmt.Fprintf(e.stdout, "note: %d bytes of torn, unacknowledged tail (trimmed on next open)\n", rep.TornBytes)
-	}
-	if rep.Checkpoint.Size == 0 && rep.Entries > 0 {
-		return errors.New("the log has entries but no signed checkpoint: truncation cannot be ruled out")
 	}
 	return nil
 }
