@@ -5,7 +5,6 @@ package agestore_test
 import (
 	"context"
 	"io"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -70,62 +69,68 @@ func (c *simClock) now() time.Time { return c.t }
 func BenchmarkRecorderPerPacket(b *testing.B) {
 	speech, tone := fixture(b, "speech.opus"), fixture(b, "tone.opus")
 	op, _ := age.GenerateX25519Identity()
-	for _, mode := range []string{"discard", "discard+age", "discard+age-nojournal", "file", "file+age", "file+age-nojournal", "file+age+keys"} {
-		b.Run("store="+mode, func(b *testing.B) {
-			var n int64
-			var st recorder.Store = discardStore{&n}
-			if strings.HasPrefix(mode, "file") {
-				fs, err := recorder.NewFileStore(b.TempDir())
-				if err != nil {
-					b.Fatal(err)
-				}
-				st = fs
-			}
-			switch {
-			case strings.HasSuffix(mode, "+age"):
-				st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}})
-			case strings.HasSuffix(mode, "-nojournal"):
-				st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, NoJournal: true})
-			case strings.HasSuffix(mode, "+keys"):
-				st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Keys: &agestoretest.MemKeyStore{}})
-			}
-			clk := &simClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-			rec, err := recorder.New(recorder.Config{CallID: "b", Purpose: policy.Quality, Store: st, Audit: audit.Discard,
-				Now: clk.now, MaxPause: -1})
-			if err != nil {
-				b.Fatal(err)
-			}
-			c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
-			a, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
-			legs := []*recorder.Leg{c, a}
-			if _, err := rec.Start(context.Background(), "bench"); err != nil {
-				b.Fatal(err)
-			}
-			pkts := [2]rtp.Packet{}
-			for j := range pkts {
-				pkts[j] = rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: uint32(j + 1)}}
-			}
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			for i := 0; b.Loop(); i++ {
-				slot, j := i/2, i%2
-				if j == 0 {
-					clk.t = clk.t.Add(20 * time.Millisecond)
-				}
-				p := &pkts[j]
-				p.Timestamp, p.SequenceNumber = uint32(slot*960), uint16(slot)
-				src := [2][][]byte{speech, tone}[j]
-				p.Payload = src[slot%len(src)]
-				if err := legs[j].WriteRTP(p); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.StopTimer()
-			// The machine is shared: CPU time per packet is the cost.
-			b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-			rec.Stop(context.Background(), "bench")
-		})
+	for _, inner := range []string{"discard", "file"} {
+		for _, enc := range []string{"none", "age", "age-nojournal", "age+keys"} {
+			b.Run("inner="+inner+"/enc="+enc, func(b *testing.B) {
+				benchPerPacket(b, inner, enc, op, speech, tone)
+			})
+		}
 	}
+}
+
+func benchPerPacket(b *testing.B, inner, enc string, op *age.X25519Identity, speech, tone [][]byte) {
+	var n int64
+	var st recorder.Store = discardStore{&n}
+	if inner == "file" {
+		fs, err := recorder.NewFileStore(b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		st = fs
+	}
+	switch enc {
+	case "age":
+		st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}})
+	case "age-nojournal":
+		st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, NoJournal: true})
+	case "age+keys":
+		st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Keys: &agestoretest.MemKeyStore{}})
+	}
+	clk := &simClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	rec, err := recorder.New(recorder.Config{CallID: "b", Purpose: policy.Quality, Store: st, Audit: audit.Discard,
+		Now: clk.now, MaxPause: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+	a, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
+	legs := []*recorder.Leg{c, a}
+	if _, err := rec.Start(context.Background(), "bench"); err != nil {
+		b.Fatal(err)
+	}
+	pkts := [2]rtp.Packet{}
+	for j := range pkts {
+		pkts[j] = rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: uint32(j + 1)}}
+	}
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for i := 0; b.Loop(); i++ {
+		slot, j := i/2, i%2
+		if j == 0 {
+			clk.t = clk.t.Add(20 * time.Millisecond)
+		}
+		p := &pkts[j]
+		p.Timestamp, p.SequenceNumber = uint32(slot*960), uint16(slot)
+		src := [2][][]byte{speech, tone}[j]
+		p.Payload = src[slot%len(src)]
+		if err := legs[j].WriteRTP(p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	// The machine is shared: CPU time per packet is the cost.
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	rec.Stop(context.Background(), "bench")
 }
 
 // BenchmarkCreate is the one-time cost of starting an encrypted recording
