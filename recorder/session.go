@@ -35,6 +35,7 @@ type session struct {
 	pauseTimer  *time.Timer
 	pauseDropHi int64 // past the last slot whose packet was dropped for the pause
 	err         error
+	errReported bool
 	detached    bool
 }
 
@@ -104,8 +105,9 @@ func (s *session) onTick() {
 		return
 	}
 	s.advanceTo(s.wallSlot(r.now())-r.window, false)
-	if s.err != nil && r.cfg.OnError != nil {
-		// reported once by Stop as well; OnError hosts learn early
+	if s.err != nil && r.cfg.OnError != nil && !s.errReported {
+		// Stop returns it as well; OnError hosts learn it early.
+		s.errReported = true
 		go r.cfg.OnError(s.err)
 	}
 	s.tick.Reset(tickEvery)
