@@ -20,7 +20,7 @@ func Example() {
 	// The operator's key pair: in production, `age-keygen -o operator.key`
 	// offline; the recording service gets the public key ("age1...") only.
 	operator, _ := age.GenerateX25519Identity()
-	files := &recordertest.MemStore{}  // in production: recorder.NewFileStore(dataDir.Recordings())
+	files := &recordertest.MemStore{}   // in production: recorder.NewFileStore(dataDir.Recordings())
 	keys := &agestoretest.MemKeyStore{} // in production: agestore.NewDirKeyStore(...), apart from the files
 
 	// The recording process: public key only.
