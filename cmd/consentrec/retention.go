@@ -115,7 +115,12 @@ func cmdSweep(e *env, args []string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, renv.Close()) }()
+	var last time.Time
 	sw := &retention.Sweeper{Catalog: renv.catalog, Progress: func(p retention.Progress) {
+		if time.Since(last) < time.Second { // at most a line a second
+			return
+		}
+		last = time.Now()
 		fmt.Fprintf(e.stderr, "sweep: %d expired examined, %d deleted, %d held, %d failed\n", p.Scanned, p.Deleted, p.Held, p.Failed)
 	}}
 	var rep retention.Report
@@ -134,7 +139,7 @@ func cmdSweep(e *env, args []string) (err error) {
 			return fmt.Errorf("%d recording(s) past their deadline could not be deleted", countFailed(rep.Overdue))
 		}
 	}
-	if len(rep.Overdue) > 0 && !rep.DryRun {
+	if len(rep.Overdue) > 0 {
 		return fmt.Errorf("%d recording(s) were found past their deadline by more than a day (is the sweeper running?)", len(rep.Overdue))
 	}
 	return nil

@@ -93,13 +93,14 @@ func TestCLISweepHoldOpen(t *testing.T) {
 	root := retentionData(t)
 	data := "--data=" + root
 
-	// A forecast changes nothing.
+	// A dry run changes nothing; it raises the alarm (exit 1) for the two
+	// recordings ten days past their deadline.
 	code, out, errOut := retCLI(t, "sweep", "--dry-run", data)
-	if code != 0 || !strings.Contains(out, "would delete") || !strings.Contains(out, "rec-q1") || strings.Contains(out, "rec-c1") {
+	if code != 1 || !strings.Contains(out, "ALARM") || !strings.Contains(out, "would delete") || !strings.Contains(out, "rec-q1") || strings.Contains(out, "rec-c1") {
 		t.Fatalf("dry run: %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = retCLI(t, "sweep", "--dry-run", "--at", "+P6Y", data)
-	if code != 0 || !strings.Contains(out, "rec-c1") {
+	if !strings.Contains(out, "would delete rec-c1") {
 		t.Fatalf("forecast in six years: %d\n%s", code, out)
 	}
 	if code, _, _ := retCLI(t, "sweep", "--at", "+P6Y", data); code != 2 {
