@@ -67,6 +67,13 @@ func OpenCheckpoint(signed []byte, logKey note.Verifier, others ...note.Verifier
 	if err != nil {
 		return Checkpoint{}, nil, fmt.Errorf("checkpoint: %w: %v", ErrSignature, err)
 	}
+	// note accepts base64 with non-zero padding bits: refuse such
+	// malleable encodings, so that a checkpoint has one byte form.
+	for _, s := range append(append([]note.Signature(nil), n.Sigs...), n.UnverifiedSigs...) {
+		if _, err := base64.StdEncoding.Strict().DecodeString(s.Base64); err != nil {
+			return Checkpoint{}, nil, fmt.Errorf("checkpoint: non-canonical signature encoding: %w", ErrSignature)
+		}
+	}
 	signedByLog := false
 	for _, s := range n.Sigs {
 		if s.Name == logKey.Name() && s.Hash == logKey.KeyHash() {
