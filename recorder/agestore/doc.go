@@ -39,18 +39,41 @@
 // # Crash recovery
 //
 // age encrypts in 64 KiB chunks and a chunk is written only when full (or
-// at the end), so a plain age stream would lose up to 64 KiB on a kill -9:
-// about 80 s of a 6.5 kbit/s... in practice 10 to 60 s of Opus audio. To
-// keep the loss where it is without encryption, each Write is also appended
-// to a journal (a second object in the inner store, id + [JournalSuffix]),
-// sealed with ChaCha20-Poly1305 under a random per-recording key that is
-// itself age-encrypted to the same recipients. A kill -9 therefore loses
-// nothing that the recorder had written: the bound stays the recorder's own
-// (one Ogg page, recorder.FlushInterval). The journal is deleted at
-// finalization. Recovering needs an identity (the recording process has
-// none): run recorder.Recover on a Store opened with an identity (the CLI's
-// `consentrec recover` with --identity). [Store.OpenPartial] and
-// [Store.Resume] without an identity return an error wrapping
-// [ErrNoIdentity], so a recorder started with public keys only leaves
-// orphans for the operator instead of failing.
+// at the end), so a plain age stream loses its incomplete chunk on a kill
+// -9: up to 64 KiB, about 10.7 s of a dual-channel call at 24 kbit/s per
+// leg (measured by TestCrashRecoveryEncrypted: killed 20.0 s into a call,
+// the age file alone held 9.99 s). To keep the loss where it is without
+// encryption, each Write is also appended to a journal (a second object in
+// the inner store, id + [JournalSuffix]), sealed with AES-256-GCM under a
+// random per-recording key that is itself age-encrypted to the same
+// recipients (or to the per-recording key). A kill -9 then loses nothing
+// the recorder had written: the bound stays the recorder's own, one Ogg
+// page (recorder.FlushInterval, 1 s; measured: 0.41 s and 1.01 s lost).
+// The journal is deleted at finalization.
+//
+// Recovering needs an identity, which the recording process does not have:
+// run recorder.Recover on a Store opened with one (`consentrec keys recover
+// --identity FILE`). Without an identity [Store.OpenPartial] and
+// [Store.Resume] return an error wrapping [ErrNoIdentity], so recovery at
+// the recording process's start-up reports encrypted orphans and leaves
+// them for the operator.
+//
+// # Cost
+//
+// BenchmarkRecorderPerPacket measures the recorder's CPU time per RTP
+// packet (dual-channel call) over a discarding store and over the file
+// store. With the journal, encryption adds about 30 ns per packet over a
+// discarding store (+30%) and 90 ns over the file store (+42%: the journal
+// is hashed by the file store too). [Config.NoJournal] drops the journal:
+// +20% over a discarding store, and no measurable cost over the file store
+// (64 KiB writes save the file store's per-page system calls), at the price
+// of the 64 KiB crash bound. Starting a recording costs one or two X25519
+// operations (about 0.5 ms).
+//
+// # Metadata
+//
+// Meta.Size and Meta.SHA256 describe the stored, encrypted bytes: the
+// audit log's finalized event can be checked against the file with
+// sha256sum, without any key, and the digest reveals nothing about the
+// audio.
 package agestore
