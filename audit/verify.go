@@ -171,6 +171,11 @@ type scanState struct {
 // scan reads a whole log file, checking every record, and stops at the
 // first problem. offsets, if not nil, receives each record's offset.
 // rootsAt lists sizes at which to remember the tree root.
+//
+// It is a three-stage pipeline over chunks of records: this goroutine
+// reads, frames and orders; a second checks each event against its leaf's
+// commitment; a third checks the chain and builds the tree. The problem
+// reported is the earliest any stage found.
 func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
 	st := &scanState{rootAt: map[uint64]tlog.Hash{}}
@@ -183,109 +188,72 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 		return st, nil
 	}
 	st.origin, st.end, st.prev = origin, hlen, Genesis(origin)
-	want := map[uint64]bool{}
-	for _, s := range rootsAt {
-		want[s] = true
-	}
-	remember := func() error {
-		if want[st.n] {
-			h, err := tlog.TreeHash(int64(st.n), store)
-			if err != nil {
-				return err
-			}
-			st.rootAt[st.n] = h
-		}
-		return nil
-	}
-	if err := remember(); err != nil {
-		return nil, err
-	}
+	pl := newPipeline(Genesis(origin), store, rootsAt)
 	rr := &recordReader{r: br, off: hlen}
-	var hashes []tlog.Hash
-	cc := newContentChecker()
-	defer func() {
-		// The first problem is the earliest, whichever pass found it.
-		bad, shredded := cc.finish()
-		st.shredded = shredded
-		if bad != nil && (st.bad == nil || bad.Index < st.bad.Index) {
-			st.bad, st.torn = bad, false
+	var ctxErr error
+	func() {
+		for {
+			if st.n%4096 == 0 {
+				if ctxErr = ctx.Err(); ctxErr != nil {
+					return
+				}
+			}
+			rec, size, err := rr.next()
+			if err == io.EOF {
+				return
+			}
+			fail := func(p Problem, format string, a ...any) {
+				st.bad = &VerifyError{Index: st.n, Offset: st.end, Problem: p, Msg: fmt.Sprintf(format, a...)}
+			}
+			if err != nil {
+				fail(ProblemContent, "%v", err)
+				if errors.Is(err, errTorn) {
+					fail(ProblemTruncated, "%v", err)
+				}
+				st.torn = errors.Is(err, errTorn) || !laterBatch(br, st.n)
+				return
+			}
+			l := &rec.leaf
+			switch {
+			case l.Index < st.n:
+				fail(ProblemOrder, "found entry %d (duplicated or reordered)", l.Index)
+				return
+			case l.Index > st.n:
+				fail(ProblemGap, "found entry %d (entries missing or reordered)", l.Index)
+				return
+			}
+			if rec.open == nil {
+				st.pruned++
+			}
+			pl.add(st.n, st.end, l, rec.open)
+			if offsets != nil {
+				*offsets = append(*offsets, st.end)
+			}
+			st.n++
+			st.end += size
 		}
 	}()
-	for {
-		if st.n%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-		}
-		rec, size, err := rr.next()
-		if err == io.EOF {
-			return st, nil
-		}
-		fail := func(p Problem, format string, a ...any) {
-			st.bad = &VerifyError{Index: st.n, Offset: st.end, Problem: p, Msg: fmt.Sprintf(format, a...)}
-		}
-		if err != nil {
-			fail(ProblemContent, "%v", err)
-			if errors.Is(err, errTorn) {
-				fail(ProblemTruncated, "%v", err)
-			}
-			st.torn = errors.Is(err, errTorn) || !laterBatch(br, st.n)
-			return st, nil
-		}
-		l := &rec.leaf
-		switch {
-		case l.Index < st.n:
-			fail(ProblemOrder, "found entry %d (duplicated or reordered)", l.Index)
-			return st, nil
-		case l.Index > st.n:
-			fail(ProblemGap, "found entry %d (entries missing or reordered)", l.Index)
-			return st, nil
-		case l.Prev != st.prev:
-			fail(ProblemChain, "does not commit to the hash of entry %d", int64(st.n)-1)
-			return st, nil
-		}
-		if rec.open == nil {
-			st.pruned++
-		} else {
-			cc.add(st.n, st.end, &rec.leaf, rec.open)
-		}
-		h := tlog.RecordHash(rec.leafRaw)
-		if fast, ok := store.(recordAdder); ok {
-			fast.addRecord(int64(st.n), h)
-		} else {
-			hashes, err = tlog.StoredHashesForRecordHash(int64(st.n), h, store)
-			if err != nil {
-				return nil, err
-			}
-			store.add(hashes)
-		}
-		if offsets != nil {
-			*offsets = append(*offsets, st.end)
-		}
-		st.prev = h
-		st.n++
-		st.end += size
-		if err := remember(); err != nil {
-			return nil, err
-		}
+	res := pl.finish()
+	if ctxErr != nil {
+		return nil, ctxErr
 	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	st.shredded, st.prev, st.rootAt = res.shredded, res.prev, res.rootAt
+	// The first problem is the earliest, whichever stage found it.
+	if res.bad != nil && (st.bad == nil || res.bad.Index < st.bad.Index) {
+		st.bad, st.torn = res.bad, false
+	}
+	return st, nil
 }
 
-// contentChecker checks entries' openings against their leaves on another
-// goroutine, in chunks, while the scan checks order, chain and tree.
-type contentChecker struct {
-	jobs  chan *contentChunk
-	free  chan *contentChunk
-	done  chan struct{}
-	cur   *contentChunk
-	bad   *VerifyError
-	shred uint64
-}
-
-type contentChunk struct {
+// chunk is a batch of records travelling through the pipeline.
+type chunk struct {
 	idx   []uint64
 	offs  []int64
 	leafs []Leaf
+	has   []bool // an opening was stored (the entry is not pruned)
 	opens []Opening
 	ends  []int // end of each payload in arena
 	arena []byte
@@ -293,70 +261,161 @@ type contentChunk struct {
 
 const chunkSize = 512
 
-func newContentChecker() *contentChecker {
-	c := &contentChecker{jobs: make(chan *contentChunk, 2), free: make(chan *contentChunk, 4), done: make(chan struct{})}
-	for range 4 {
-		c.free <- &contentChunk{}
-	}
-	c.cur = <-c.free
-	go c.run()
-	return c
+type pipelineResult struct {
+	bad      *VerifyError
+	err      error
+	shredded uint64
+	prev     tlog.Hash
+	rootAt   map[uint64]tlog.Hash
 }
 
-func (c *contentChecker) run() {
-	defer close(c.done)
+type pipeline struct {
+	content chan *chunk
+	tree    chan *chunk
+	free    chan *chunk
+	done    chan struct{}
+	cur     *chunk
+	// written by the content stage
+	contentBad *VerifyError
+	shredded   uint64
+	// written by the tree stage
+	res   pipelineResult
+	store hashStore
+	want  map[uint64]bool
+}
+
+func newPipeline(genesis tlog.Hash, store hashStore, rootsAt []uint64) *pipeline {
+	p := &pipeline{content: make(chan *chunk, 2), tree: make(chan *chunk, 2), free: make(chan *chunk, 6),
+		done: make(chan struct{}), store: store, want: map[uint64]bool{}}
+	for range 6 {
+		p.free <- &chunk{}
+	}
+	for _, s := range rootsAt {
+		p.want[s] = true
+	}
+	p.res.prev, p.res.rootAt = genesis, map[uint64]tlog.Hash{}
+	p.remember(0)
+	p.cur = <-p.free
+	go p.runContent()
+	go p.runTree()
+	return p
+}
+
+// runContent checks each event against its leaf's commitment.
+func (p *pipeline) runContent() {
+	defer close(p.tree)
 	var ck checker
-	for ch := range c.jobs {
+	for ch := range p.content {
 		for i := range ch.idx {
-			if c.bad != nil {
+			if p.contentBad != nil {
 				break
+			}
+			if !ch.has[i] {
+				continue
 			}
 			sh, err := ck.check(&ch.opens[i], &ch.leafs[i])
 			if err != nil {
-				c.bad = &VerifyError{Index: ch.idx[i], Offset: ch.offs[i], Problem: ProblemContent, Msg: err.Error()}
+				p.contentBad = &VerifyError{Index: ch.idx[i], Offset: ch.offs[i], Problem: ProblemContent, Msg: err.Error()}
 			} else if sh {
-				c.shred++
+				p.shredded++
 			}
 		}
-		ch.idx, ch.offs, ch.leafs, ch.opens = ch.idx[:0], ch.offs[:0], ch.leafs[:0], ch.opens[:0]
-		ch.ends, ch.arena = ch.ends[:0], ch.arena[:0]
-		c.free <- ch
+		p.tree <- ch
 	}
 }
 
-// add queues one entry; o's payload is copied.
-func (c *contentChecker) add(i uint64, off int64, l *Leaf, o *Opening) {
-	ch := c.cur
-	ch.arena = append(ch.arena, o.Payload...)
-	ch.ends = append(ch.ends, len(ch.arena))
+// runTree checks the chain and adds each leaf to the tree.
+func (p *pipeline) runTree() {
+	defer close(p.done)
+	fast, _ := p.store.(recordAdder)
+	var raw [LeafSize]byte
+	for ch := range p.tree {
+		for i := range ch.idx {
+			if p.res.bad != nil || p.res.err != nil {
+				break
+			}
+			l := &ch.leafs[i]
+			n := ch.idx[i]
+			if l.Prev != p.res.prev {
+				p.res.bad = &VerifyError{Index: n, Offset: ch.offs[i], Problem: ProblemChain,
+					Msg: fmt.Sprintf("does not commit to the hash of entry %d", int64(n)-1)}
+				break
+			}
+			b, _ := l.AppendBinary(raw[:0])
+			h := tlog.RecordHash(b)
+			if fast != nil {
+				fast.addRecord(int64(n), h)
+			} else {
+				hs, err := tlog.StoredHashesForRecordHash(int64(n), h, p.store)
+				if err != nil {
+					p.res.err = err
+					break
+				}
+				p.store.add(hs)
+			}
+			p.res.prev = h
+			p.remember(n + 1)
+		}
+		ch.idx, ch.offs, ch.leafs, ch.has, ch.opens = ch.idx[:0], ch.offs[:0], ch.leafs[:0], ch.has[:0], ch.opens[:0]
+		ch.ends, ch.arena = ch.ends[:0], ch.arena[:0]
+		p.free <- ch
+	}
+}
+
+func (p *pipeline) remember(size uint64) {
+	if p.want[size] && p.res.err == nil {
+		h, err := tlog.TreeHash(int64(size), p.store)
+		if err != nil {
+			p.res.err = err
+			return
+		}
+		p.res.rootAt[size] = h
+	}
+}
+
+// add queues one entry; o (nil when pruned) is copied.
+func (p *pipeline) add(i uint64, off int64, l *Leaf, o *Opening) {
+	ch := p.cur
 	ch.idx = append(ch.idx, i)
 	ch.offs = append(ch.offs, off)
 	ch.leafs = append(ch.leafs, *l)
-	ch.opens = append(ch.opens, Opening{Salt: o.Salt, SubjectSalt: o.SubjectSalt, Subject: o.Subject})
+	ch.has = append(ch.has, o != nil)
+	if o != nil {
+		ch.arena = append(ch.arena, o.Payload...)
+		ch.opens = append(ch.opens, Opening{Salt: o.Salt, SubjectSalt: o.SubjectSalt, Subject: o.Subject})
+	} else {
+		ch.opens = append(ch.opens, Opening{})
+	}
+	ch.ends = append(ch.ends, len(ch.arena))
 	if len(ch.idx) == chunkSize {
-		c.send()
+		p.send()
 	}
 }
 
-func (c *contentChecker) send() {
-	ch := c.cur
+func (p *pipeline) send() {
+	ch := p.cur
 	start := 0
 	for i, end := range ch.ends {
 		ch.opens[i].Payload = ch.arena[start:end]
 		start = end
 	}
-	c.jobs <- ch
-	c.cur = <-c.free
+	p.content <- ch
+	p.cur = <-p.free
 }
 
-// finish waits for every queued check and returns the first problem.
-func (c *contentChecker) finish() (*VerifyError, uint64) {
-	if len(c.cur.idx) > 0 {
-		c.send()
+// finish waits for every stage and returns the earliest problem.
+func (p *pipeline) finish() pipelineResult {
+	if len(p.cur.idx) > 0 {
+		p.send()
 	}
-	close(c.jobs)
-	<-c.done
-	return c.bad, c.shred
+	close(p.content)
+	<-p.done
+	res := p.res
+	res.shredded = p.shredded
+	if p.contentBad != nil && (res.bad == nil || p.contentBad.Index < res.bad.Index) {
+		res.bad = p.contentBad
+	}
+	return res
 }
 
 // laterBatch reports whether a complete, valid record that starts a later
