@@ -137,6 +137,9 @@ func encodeGaps(gs []retention.Gap) string {
 }
 
 func decodeGaps(s string) ([]retention.Gap, error) {
+	if s == "[]" { // most recordings: no gap
+		return nil, nil
+	}
 	var raw []gapJSON
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
 		return nil, fmt.Errorf("gaps: %w", err)
