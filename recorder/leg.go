@@ -18,12 +18,13 @@ import (
 // but packets are expected from one goroutine.
 type Leg struct {
 	r      *Recorder
-	idx    int
-	cfg    LegConfig
 	opusPT int // -1 until learnt
+	idx    int
 	closed bool
-	tl     timeline
+	dtmfPT uint8
 	stats  LegStats
+	tl     timeline // its hot fields first, its ring and scratch last
+	cfg    LegConfig
 	dtmf   dtmfState
 }
 
@@ -89,8 +90,8 @@ func (l *Leg) WriteRTP(p *rtp.Packet) error {
 
 func (l *Leg) isDTMF(p *rtp.Packet) bool {
 	pt := int(p.PayloadType)
-	if l.cfg.DTMFPT != 0 {
-		return pt == int(l.cfg.DTMFPT)
+	if l.dtmfPT != 0 {
+		return pt == int(l.dtmfPT)
 	}
 	return l.opusPT >= 0 && pt != l.opusPT && pt >= 96 && pt <= 127 && len(p.Payload) == 4
 }
@@ -170,6 +171,13 @@ type slotBuf struct {
 // buffers the slots not yet written.
 type timeline struct {
 	anchored    bool
+	haveTOC     bool
+	slipPending bool
+	unsupported bool
+	gapOpen     bool
+	gapEnded    bool
+	lastTOC     byte
+	hiSeq       uint16
 	ssrc        uint32
 	lastTS      uint32
 	ext         int64 // extended timestamp of the last packet
@@ -177,20 +185,14 @@ type timeline struct {
 	anchorSlot  int64
 	firstSlot   int64 // slots before it: not started
 	hiSlot      int64
-	hiSeq       uint16
-	lateRun     int
-	lastTOC     byte
-	haveTOC     bool
 	coverUntil  int64
+	lateRun     int
+	missRun     int
 	dtxFrom     int64
 	dtxTo       int64
-	slipPending bool
-	unsupported bool
-	missRun     int
-	gapOpen     bool
-	gapEnded    bool
 	gapStart    int64
 	ring        [ringSize]slotBuf
+	arena       []byte
 	join        [2][]byte // fillers and joined halves, by slot parity (a pair is taken before it is written)
 	parse       opusPacket
 }
@@ -198,7 +200,8 @@ type timeline struct {
 func (t *timeline) reset() {
 	ring := t.ring
 	join := t.join
-	*t = timeline{}
+	arena := t.arena
+	*t = timeline{arena: arena}
 	for i := range ring {
 		ring[i].kind = slotEmpty
 		ring[i].data = ring[i].data[:0]
@@ -349,7 +352,7 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
 				b.data = append(append(b.data[:0], toc), payload[o.off[i]:o.off[i]+o.size[i]]...)
 			}
 		}
-	case s.r.cfg.Layout == LayoutMono && total%slotSamples == 0:
+	case !s.r.dual && total%slotSamples == 0:
 		if b := t.slotFor(s, l, slot); b != nil {
 			b.kind, b.span = slotSpan, uint8(total/slotSamples)
 			b.data = append(b.data[:0], payload...)
@@ -369,10 +372,19 @@ func (t *timeline) slotFor(s *session, l *Leg, slot int64) *slotBuf {
 		l.stats.Late++
 		return nil
 	}
-	b := &t.ring[slot&(ringSize-1)]
+	i := slot & (ringSize - 1)
+	b := &t.ring[i]
 	if b.kind != slotEmpty && b.slot == slot {
 		l.stats.Duplicates++
 		return nil
+	}
+	if b.data == nil {
+		// Slots start in one arena per leg: one allocation, contiguous
+		// memory; a larger packet moves its slot out for good.
+		if t.arena == nil {
+			t.arena = make([]byte, ringSize*slotArena)
+		}
+		b.data = t.arena[i*slotArena : i*slotArena : (i+1)*slotArena]
 	}
 	b.slot = slot
 	b.kind = slotEmpty

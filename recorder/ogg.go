@@ -59,17 +59,18 @@ const (
 // the next packet would take it past a second (or 255 segments), so that the
 // last page, written with EOS at close, always carries packets.
 type oggStream struct {
+	// Hot fields first (one cache line), the segment table last.
+	err       error
+	granule   int64 // granule position after the last added packet
+	pageStart int64 // granule at the start of the buffered page
+	nseg      int
+	npk       int
+	buf       []byte
 	w         io.Writer
 	serial    uint32
 	seq       uint32
-	granule   int64 // granule position after the last added packet
-	buf       []byte
-	lacing    [maxSegments]byte
-	nseg      int
-	npk       int
-	pageStart int64 // granule at the start of the buffered page
 	size      int64 // bytes written
-	err       error
+	lacing    [maxSegments]byte
 }
 
 func newOggStream(w io.Writer, serial uint32, bodyCap int) *oggStream {

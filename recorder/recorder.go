@@ -39,10 +39,11 @@ const (
 
 const (
 	slotSamples = 960
-	ringSize    = 32 // per-leg slots buffered ahead of the write frontier
-	maxAhead    = 10 // a packet further ahead of the wall clock re-aligns the leg
-	lateSlip    = 3  // consecutive late packets that re-align the leg
-	plcSlots    = 3  // missing slots filled with concealment before silence
+	ringSize    = 32  // per-leg slots buffered ahead of the write frontier
+	slotArena   = 128 // bytes per slot in a leg's arena (a 20 ms packet up to 51 kbit/s)
+	maxAhead    = 10  // a packet further ahead of the wall clock re-aligns the leg
+	lateSlip    = 3   // consecutive late packets that re-align the leg
+	plcSlots    = 3   // missing slots filled with concealment before silence
 	maxGaps     = 10000
 	tickEvery   = 250 * time.Millisecond
 )
@@ -82,13 +83,15 @@ type Config struct {
 // to one dual-channel file, or to one mono file per leg, each time recording
 // is started. Every method may be called concurrently.
 type Recorder struct {
-	cfg    Config
+	// Hot fields first: one cache line for the per-packet path.
+	mu     sync.Mutex
+	dual   bool
 	window int64 // slots
 	now    func() time.Time
+	legs   [2]*Leg
+	sess   *session
 
-	mu       sync.Mutex
-	legs     [2]*Leg
-	sess     *session
+	cfg      Config
 	made     []string // ids of every file this recorder created (Discard removes them)
 	closed   bool
 	starting bool
@@ -121,7 +124,7 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.MaxPause == 0 {
 		cfg.MaxPause = DefaultMaxPause
 	}
-	r := &Recorder{cfg: cfg, now: cfg.Now}
+	r := &Recorder{cfg: cfg, now: cfg.Now, dual: cfg.Layout == LayoutDual}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -155,7 +158,7 @@ func (r *Recorder) AddLeg(cfg LegConfig) (*Leg, error) {
 	if r.legs[i] != nil {
 		return nil, fmt.Errorf("recorder: add leg: a %s leg exists: %w", cfg.Role, ErrConfig)
 	}
-	l := &Leg{r: r, idx: i, cfg: cfg, opusPT: int(cfg.OpusPT)}
+	l := &Leg{r: r, idx: i, cfg: cfg, opusPT: int(cfg.OpusPT), dtmfPT: cfg.DTMFPT}
 	if cfg.OpusPT == 0 {
 		l.opusPT = -1
 	}
@@ -241,7 +244,7 @@ func (r *Recorder) Start(ctx context.Context, actor string) (string, error) {
 			return "", fmt.Errorf("recorder: start: %w", err)
 		}
 		s.writers = append(s.writers, w)
-		st := newOggStream(w, serialOf(id), 2048*len(roles[i]))
+		st := newOggStream(w, serialOf(id), 3072*len(roles[i])) // a second at 24 kbit/s per channel
 		if err := st.writeHeader(opusHead(len(roles[i])), flagBOS); err != nil {
 			s.abort(ctx)
 			return "", fmt.Errorf("recorder: start: %w", err)

@@ -21,13 +21,13 @@ type pauseSpan struct {
 // session is one recording: from Start to Stop.
 type session struct {
 	r       *Recorder
+	next    int64 // the next slot to write
+	t0      time.Time
+	streams []*oggStream
+	pauses  []pauseSpan
 	group   string
 	ids     []string
 	writers []Writer
-	streams []*oggStream
-	t0      time.Time
-	next    int64 // the next slot to write
-	pauses  []pauseSpan
 	gaps    []Gap
 	dropped int
 	tick    *time.Timer
@@ -196,7 +196,7 @@ func (s *session) emitPair(k int64) {
 	var a, b [2]part
 	s.collect(k, &a)
 	s.collect(k+1, &b)
-	if s.r.cfg.Layout == LayoutDual {
+	if s.r.dual {
 		if joinable(&a[0], &b[0]) && joinable(&a[1], &b[1]) {
 			j0, j1 := joined(&a[0], &b[0]), joined(&a[1], &b[1])
 			n := j0.size + lenSize(j0.last) + j1.size
@@ -274,7 +274,7 @@ func (j *join) append(dst []byte, sd bool) []byte {
 
 // writeSlot writes one 20 ms slot of every file.
 func (s *session) writeSlot(parts *[2]part) {
-	if s.r.cfg.Layout == LayoutDual {
+	if s.r.dual {
 		// selfdelimited(customer) || agent, built in the page buffer.
 		p0, p1 := &parts[0], &parts[1]
 		n := len(p0.p) + lenSize(p0.last) + len(p1.p)
