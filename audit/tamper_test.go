@@ -217,7 +217,7 @@ func TestTamper(t *testing.T) {
 		s, _ := audit.NoteSigner("test.example/audit", testKeyNamed("TestTamper"))
 		forged, _ := audit.SignCheckpoint(audit.Checkpoint{Origin: "test.example/audit", Size: n}, s)
 		os.WriteFile(cpPath, forged, 0o644)
-		if ve := mustFail(t, dir, n-1, "forged root"); ve.Problem != audit.ProblemInconsistent {
+		if ve := mustFail(t, dir, n-1, "forged root"); ve.Problem != audit.ProblemInconsistent || ve.Offset != int64(offs[n-1]) {
 			t.Fatal(ve)
 		}
 		// Claiming more entries than the log holds.

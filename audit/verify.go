@@ -164,6 +164,7 @@ type scanState struct {
 	pruned   uint64
 	shredded uint64
 	rootAt   map[uint64]tlog.Hash // roots at the requested sizes
+	lastOff  map[uint64]int64     // offset of entry size-1, at the requested sizes
 	bad      *VerifyError         // first problem, nil if none
 	torn     bool                 // bad is a torn, unacknowledged tail
 }
@@ -178,7 +179,11 @@ type scanState struct {
 // reported is the earliest any stage found.
 func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
-	st := &scanState{rootAt: map[uint64]tlog.Hash{}}
+	st := &scanState{rootAt: map[uint64]tlog.Hash{}, lastOff: map[uint64]int64{}}
+	want := map[uint64]bool{}
+	for _, s := range rootsAt {
+		want[s] = true
+	}
 	origin, hlen, err := readHeader(br)
 	if err == nil && origin != wantOrigin {
 		err = fmt.Errorf("header: log origin %q is not the key's name %q", origin, wantOrigin)
@@ -228,6 +233,9 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 			pl.add(st.n, st.end, l, rec.open)
 			if offsets != nil {
 				*offsets = append(*offsets, st.end)
+			}
+			if want[st.n+1] {
+				st.lastOff[st.n+1] = st.end
 			}
 			st.n++
 			st.end += size
@@ -516,7 +524,7 @@ func (st *scanState) check(cp Checkpoint, fileSize int64) (*Report, error) {
 			Msg: fmt.Sprintf("log ends at %d entries; the signed checkpoint covers %d", st.n, cp.Size)}
 	}
 	if cp.Size > 0 && st.rootAt[cp.Size] != cp.Root {
-		return nil, &VerifyError{Index: cp.Size - 1, Offset: -1, Problem: ProblemInconsistent,
+		return nil, &VerifyError{Index: cp.Size - 1, Offset: st.lastOff[cp.Size], Problem: ProblemInconsistent,
 			Msg: fmt.Sprintf("tree root of the first %d entries differs from the signed checkpoint", cp.Size)}
 	}
 	rep := &Report{Origin: st.origin, Entries: st.n, Checkpoint: cp, Pruned: st.pruned, Shredded: st.shredded}
