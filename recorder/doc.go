@@ -25,7 +25,12 @@
 // concealment filler (a TOC-only packet: decoders run PLC), long gaps, DTX,
 // a leg not yet started or already gone and pauses become digital silence.
 // 10 ms packets are joined in pairs and multi-frame packets split, without
-// transcoding. An SSRC change, a timestamp jump and clock drift between legs
+// transcoding; two consecutive 20 ms frames with the same TOC are written as
+// one 40 ms Ogg packet (code 1 or 2: the same bytes, half the lacing), which
+// keeps the container overhead under 2% at 24 kbit/s. A 40 or 60 ms SILK
+// frame cannot be split: the mono layout writes it as is, the dual layout
+// (whose two streams must last as long in every packet) replaces it with a
+// filler, counted and in the gap index. An SSRC change, a timestamp jump and clock drift between legs
 // re-align the leg (a slip, counted), never corrupt the file. RFC 4733
 // telephone-events are not audio: they go to Config.OnDTMF.
 //
@@ -46,10 +51,18 @@
 //
 // Files go to a [Store] ([FileStore] by default; recordertest.MemStore is a
 // fake; recordertest.TestStore checks both). Pages are written at least
-// every second, under a temporary name renamed at finalization: a kill -9
-// loses about one second. [Recover] finalizes what a crash left behind and
-// marks it Recovered. [Store.Open] verifies the SHA-256 before handing a
-// file out.
+// every second (one write per page), under a temporary name renamed at
+// finalization: a kill -9 loses about one second (the last page, plus the
+// reorder window); fsync happens at finalization (power loss is another
+// matter). [Recover] finalizes what a crash left behind, with a gap index
+// rebuilt from the fillers, and marks it Recovered. [Store.Open] verifies
+// the SHA-256 before handing a file out.
+//
+// # Cost
+//
+// Writing a packet costs less than pion's oggwriter and allocates nothing;
+// a leg holds about 12 KiB. See BenchmarkWriteRTP, BenchmarkRealtime10kLegs
+// and BenchmarkMemoryPerLeg.
 //
 // [Inspect] reports a file's channels, duration, tags, gaps and SHA-256;
 // [ExportWAV] decodes it with github.com/pion/opus.
