@@ -121,7 +121,10 @@ func TestTamper(t *testing.T) {
 			if p >= offs[0] {
 				want = int64(entryAt(offs, p))
 			}
-			mustFail(t, dir, want, "flip log byte "+itoa(p))
+			ve := mustFail(t, dir, want, "flip log byte "+itoa(p))
+			if p >= offs[0] && ve.Offset != int64(offs[want]) {
+				t.Fatalf("flip log byte %d: offset %d, want %d (%v)", p, ve.Offset, offs[want], ve)
+			}
 		}
 	})
 
