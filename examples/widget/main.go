@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"syscall"
 
 	"github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
@@ -35,7 +36,7 @@ func main() {
 	data := flag.String("data", "widget-data", "data `DIR` (audit log, recordings, keys)")
 	pol := flag.String("policy", "", "policy `FILE` (default: 10% quality sampling + agent record button)")
 	flag.Parse()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, *addr, *data, *pol); err != nil {
 		fmt.Fprintln(os.Stderr, "widget:", err)
