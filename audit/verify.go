@@ -466,7 +466,25 @@ const (
 // cosignatures listed. key nil uses the verifier key kept beside the log.
 // The first problem is returned as a *VerifyError naming the entry.
 func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note.Verifier) (*Report, error) {
-	key, err := keyFor(fsys, key)
+	return Verify(ctx, fsys, VerifyOptions{Key: key, Witnesses: witnesses})
+}
+
+// VerifyOptions configures Verify. The zero value checks the log against
+// the key and checkpoint kept beside it.
+type VerifyOptions struct {
+	Key       note.Verifier   // nil: the verifier key kept beside the log
+	Witnesses []note.Verifier // cosignatures to verify (and count in Report.Cosigned)
+	// Known are signed checkpoints of this log kept elsewhere (an
+	// auditor's receipt, a witness's copy, one sent off-site). The log
+	// must still hold and extend each: this is what detects a rollback
+	// that the log's own checkpoint cannot (ProblemTruncated,
+	// ProblemInconsistent).
+	Known [][]byte
+}
+
+// Verify is VerifyFS with options.
+func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
+	key, err := keyFor(fsys, opts.Key)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
@@ -479,11 +497,19 @@ func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	default:
 		var n *note.Note
-		cp, n, err = OpenCheckpoint(signed, key, witnesses...)
+		cp, n, err = OpenCheckpoint(signed, key, opts.Witnesses...)
 		if err != nil {
 			return nil, &VerifyError{Index: 0, Offset: 0, Problem: ProblemSignature, Msg: err.Error()}
 		}
 		cosigned = len(n.Sigs) - 1
+	}
+	known := make([]Checkpoint, len(opts.Known))
+	sizes := []uint64{cp.Size}
+	for i, k := range opts.Known {
+		if known[i], _, err = OpenCheckpoint(k, key); err != nil {
+			return nil, fmt.Errorf("audit: verify: known checkpoint %d: %w", i, err)
+		}
+		sizes = append(sizes, known[i].Size)
 	}
 	f, err := fsys.OpenFile(logFile, os.O_RDONLY, 0)
 	if err != nil {
@@ -495,13 +521,23 @@ func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
 	store := &frontierStore{}
-	st, err := scan(ctx, io.NewSectionReader(f, 0, size), key.Name(), store, nil, cp.Size)
+	st, err := scan(ctx, io.NewSectionReader(f, 0, size), key.Name(), store, nil, sizes...)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
 	rep, err := st.check(cp, size)
 	if err != nil {
 		return nil, err
+	}
+	for i, k := range known {
+		if k.Size > st.n {
+			return nil, &VerifyError{Index: st.n, Offset: st.end, Problem: ProblemTruncated,
+				Msg: fmt.Sprintf("log ends at %d entries; known checkpoint %d covers %d (rolled back)", st.n, i, k.Size)}
+		}
+		if k.Size > 0 && st.rootAt[k.Size] != k.Root {
+			return nil, &VerifyError{Index: k.Size - 1, Offset: st.lastOff[k.Size], Problem: ProblemInconsistent,
+				Msg: fmt.Sprintf("tree root of the first %d entries differs from known checkpoint %d (history rewritten)", k.Size, i)}
+		}
 	}
 	if rep.Root, err = tlog.TreeHash(int64(rep.Entries), store); err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)

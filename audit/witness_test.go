@@ -78,6 +78,8 @@ func TestWitnessDetectsRollback(t *testing.T) {
 	if c, _ := w.Latest(origin); c.Size != 12 {
 		t.Fatalf("witness holds size %d", c.Size)
 	}
+	cp12, _ := os.ReadFile(filepath.Join(dir, "checkpoint"))
+	os.WriteFile(filepath.Join(backup, "..", "saved-checkpoint"), cp12, 0o644)
 
 	// Roll the directory back to the 5-entry copy.
 	os.RemoveAll(dir)
@@ -86,6 +88,31 @@ func TestWitnessDetectsRollback(t *testing.T) {
 	if err != nil || rep.Entries != 5 {
 		t.Fatalf("the old copy should verify on its own (this is what a witness is for): %+v %v", rep, err)
 	}
+	// An auditor who kept the 12-entry checkpoint sees the rollback too.
+	saved, _ := os.ReadFile(filepath.Join(backup, "..", "saved-checkpoint"))
+	_, err = audit.Verify(ctx, audit.DirFS(dir), audit.VerifyOptions{Known: [][]byte{saved}})
+	var ve *audit.VerifyError
+	if !errors.As(err, &ve) || ve.Problem != audit.ProblemTruncated || !errors.Is(err, audit.ErrRollback) {
+		t.Fatalf("verify against the auditor's checkpoint: %v", err)
+	}
+	// A rewritten history of the same length, signed with the same key.
+	forged := t.TempDir()
+	fl, err := audit.Open(ctx, audit.DirFS(forged), audit.Options{Signer: testKey(t), Origin: origin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		fl.Append(ctx, audittest.Sample(i+1000))
+	}
+	fl.Close()
+	if _, err := audit.VerifyFS(ctx, audit.DirFS(forged), nil); err != nil {
+		t.Fatalf("the forged log verifies on its own: %v", err)
+	}
+	_, err = audit.Verify(ctx, audit.DirFS(forged), audit.VerifyOptions{Known: [][]byte{saved}})
+	if !errors.As(err, &ve) || ve.Problem != audit.ProblemInconsistent || ve.Index != 11 {
+		t.Fatalf("verify of a rewritten history against the auditor's checkpoint: %v", err)
+	}
+
 	l = open()
 	l.Append(ctx, audittest.Sample(99))
 	_, err = l.Checkpoint(ctx)

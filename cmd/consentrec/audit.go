@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY]",
+	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY] [--checkpoint FILE]... [--witness KEY]...",
 		short: "verify the audit log: every entry, the chain, the tree and the signed checkpoint", run: auditVerify})
 	register(&command{name: "audit show", args: "--data DIR [--from N] [--limit N] [--json]",
 		short: "list the audit log's entries", run: auditShow})
@@ -59,8 +59,9 @@ func auditVerify(e *env, args []string) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	data := dataFlag(fs)
 	keyArg := fs.String("key", "", "verifier `PUBKEY` (key or file; default: the key kept beside the log)")
-	var wits auditMultiFlag
+	var wits, known auditMultiFlag
 	fs.Var(&wits, "witness", "require a cosignature by this witness `KEY` (repeatable)")
+	fs.Var(&known, "checkpoint", "a signed checkpoint or receipt `FILE` kept earlier: the log must still extend it (repeatable)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -76,11 +77,22 @@ func auditVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var knownCPs [][]byte
+	for _, k := range known {
+		b, err := os.ReadFile(k)
+		if err != nil {
+			return usagef("--checkpoint: %v", err)
+		}
+		if r, err := audit.ParseReceipt(b); err == nil {
+			b = r.Checkpoint
+		}
+		knownCPs = append(knownCPs, b)
+	}
 	fsys, err := auditFS(*data)
 	if err != nil {
 		return err
 	}
-	rep, err := audit.VerifyFS(context.Background(), fsys, key, witnesses...)
+	rep, err := audit.Verify(context.Background(), fsys, audit.VerifyOptions{Key: key, Witnesses: witnesses, Known: knownCPs})
 	if err != nil {
 		return err
 	}

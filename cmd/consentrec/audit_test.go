@@ -116,6 +116,12 @@ func TestAuditProveCheckCLI(t *testing.T) {
 			t.Fatalf("%v: code %d, want 2", args, code)
 		}
 	}
+	// A receipt kept by an auditor pins the log (see TestAuditRollbackCLI).
+	good := filepath.Join(t.TempDir(), "kept.txt")
+	auditCLI(t, "audit", "prove", "--data", data, "-o", good, "8")
+	if code, out, errOut := auditCLI(t, "audit", "verify", "--data", data, "--checkpoint", good); code != 0 {
+		t.Fatalf("verify --checkpoint: code %d\n%s%s", code, out, errOut)
+	}
 	// An index beyond the log: exit 1.
 	if code, _, _ := auditCLI(t, "audit", "prove", "--data", data, "99"); code != 1 {
 		t.Fatalf("prove 99: code %d", code)
@@ -134,5 +140,35 @@ func TestAuditShowCLI(t *testing.T) {
 	lines = strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], `{"index":1,`) {
 		t.Fatalf("show --json: code %d\n%s", code, out)
+	}
+}
+
+// TestAuditRollbackCLI: a directory restored from an older copy verifies
+// on its own, but not against a receipt an auditor kept.
+func TestAuditRollbackCLI(t *testing.T) {
+	ctx := context.Background()
+	data := auditTestData(t, 4)
+	backup := t.TempDir()
+	if err := os.CopyFS(backup, os.DirFS(data)); err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.OpenDir(ctx, data, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 4; i < 9; i++ {
+		l.Append(ctx, audittest.Sample(i))
+	}
+	l.Close()
+	kept := filepath.Join(t.TempDir(), "kept.txt")
+	if code, _, errOut := auditCLI(t, "audit", "prove", "--data", data, "-o", kept, "7"); code != 0 {
+		t.Fatal(errOut)
+	}
+	if code, _, errOut := auditCLI(t, "audit", "verify", "--data", backup); code != 0 {
+		t.Fatalf("the old copy alone: code %d %s", code, errOut)
+	}
+	code, _, errOut := auditCLI(t, "audit", "verify", "--data", backup, "--checkpoint", kept)
+	if code != 1 || !strings.Contains(errOut, "rolled back") {
+		t.Fatalf("rolled-back copy against the kept receipt: code %d %s", code, errOut)
 	}
 }
