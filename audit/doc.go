@@ -57,8 +57,9 @@
 // older copy with its older checkpoint. The log detects edits, reordering,
 // gaps and truncation below its own checkpoint, not a consistent rollback.
 // Only a checkpoint kept by someone else (a witness, an auditor's receipt, a
-// copy sent off-site) exposes those, through consistency proofs. Give the
-// log at least one witness run by another party.
+// copy sent off-site) exposes those, through consistency proofs
+// ([VerifyOptions].Known, `consentrec audit verify --checkpoint RECEIPT`).
+// Give the log at least one witness run by another party.
 //
 // # Durability
 //
