@@ -43,8 +43,12 @@ type Options struct {
 	// MaxBatch caps how many appends share one sync (default 4096).
 	MaxBatch int
 	// Witnesses countersign every checkpoint. Their failures do not stop
-	// the log; Checkpoint reports them.
+	// the log; Checkpoint reports them. They are called from the
+	// goroutine that commits appends: a slow witness delays appends, by at
+	// most WitnessTimeout once per checkpoint.
 	Witnesses []Witness
+	// WitnessTimeout bounds each witness call (default 5 s).
+	WitnessTimeout time.Duration
 }
 
 // FileLog is the durable audit log of one directory (see FS). It
@@ -65,6 +69,7 @@ type FileLog struct {
 	interval  time.Duration
 	maxBatch  int
 	witnesses []Witness
+	witTO     time.Duration
 	trimmed   int64
 
 	reqs     chan *appendReq
@@ -125,7 +130,7 @@ func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
 	}
 	l := &FileLog{
 		fsys: fsys, now: opts.Now, rnd: opts.Rand, interval: opts.CheckpointInterval,
-		maxBatch: opts.MaxBatch, witnesses: opts.Witnesses,
+		maxBatch: opts.MaxBatch, witnesses: opts.Witnesses, witTO: opts.WitnessTimeout,
 		reqs: make(chan *appendReq, 1024), ops: make(chan func()),
 		quit: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -140,6 +145,9 @@ func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
 	}
 	if l.maxBatch <= 0 {
 		l.maxBatch = 4096
+	}
+	if l.witTO <= 0 {
+		l.witTO = 5 * time.Second
 	}
 	l.witOld = make([]uint64, len(l.witnesses))
 	if err := l.open(ctx, opts); err != nil {
@@ -536,7 +544,9 @@ func (l *FileLog) witness(ctx context.Context, i int, w Witness, signed []byte, 
 				return nil, err
 			}
 		}
-		sigs, err := w.AddCheckpoint(ctx, old, proof, signed)
+		wctx, cancel := context.WithTimeout(ctx, l.witTO)
+		sigs, err := w.AddCheckpoint(wctx, old, proof, signed)
+		cancel()
 		var conflict *WitnessConflictError
 		if errors.As(err, &conflict) && attempt == 0 && conflict.Size <= l.n {
 			l.witOld[i] = conflict.Size
