@@ -85,6 +85,7 @@ type record struct {
 	leafRaw []byte // canonical leaf bytes as stored
 	flags   byte
 	open    *Opening // nil when pruned
+	subj    []byte   // the subject opening's key, when read raw (recordReader.rawSubject)
 }
 
 // appendRecord appends the on-disk encoding of a record.
@@ -120,11 +121,12 @@ func appendRecord(b []byte, leafRaw []byte, o *Opening, batchStart bool) []byte 
 var errTorn = errors.New("record cut short by the end of the file")
 
 // decodeBody decodes a record body whose CRC was checked.
-func decodeBody(body []byte) (record, error) { return decodeBodyInto(body, nil) }
+func decodeBody(body []byte) (record, error) { return decodeBodyInto(body, nil, false) }
 
 // decodeBodyInto decodes a record body, filling o (if not nil) rather
-// than allocating an Opening.
-func decodeBodyInto(body []byte, o *Opening) (record, error) {
+// than allocating an Opening. With rawSubject, the subject is left in
+// rec.subj (aliasing body) and o.Subject stays empty: no allocation.
+func decodeBodyInto(body []byte, o *Opening, rawSubject bool) (record, error) {
 	var rec record
 	if len(body) < LeafSize+1 {
 		return rec, errors.New("record too short")
@@ -152,9 +154,18 @@ func decodeBodyInto(body []byte, o *Opening) (record, error) {
 		o.Payload = d.need(int(n))
 		if rec.flags&flagSubject != 0 {
 			copy(o.SubjectSalt[:], d.need(SaltSize))
-			o.Subject = d.str()
-			if d.err == nil && o.Subject == "" {
+			n := d.u32()
+			if n > maxField {
+				d.err = ErrMalformed
+			}
+			subj := d.need(int(n))
+			if d.err == nil && len(subj) == 0 {
 				return rec, errors.New("empty subject opening")
+			}
+			if rawSubject {
+				rec.subj = subj
+			} else {
+				o.Subject = string(subj)
 			}
 		}
 		rec.open = o
@@ -173,8 +184,9 @@ type recordReader struct {
 	off     int64 // offset of the next record
 	buf     []byte
 	head    [recHeadSize]byte
-	open    Opening // reused by next
-	discard int     // bytes peeked by the previous next, to skip
+	open       Opening // reused by next
+	discard    int     // bytes peeked by the previous next, to skip
+	rawSubject bool    // leave subjects in record.subj (see decodeBodyInto)
 }
 
 // next reads one record. It returns io.EOF at a clean end, errTorn for a
@@ -225,6 +237,6 @@ func (rr *recordReader) next() (rec record, size int64, err error) {
 	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(rr.head[4:]) {
 		return rec, size, errors.New("record checksum mismatch")
 	}
-	rec, err = decodeBodyInto(body, &rr.open)
+	rec, err = decodeBodyInto(body, &rr.open, rr.rawSubject)
 	return rec, size, err
 }

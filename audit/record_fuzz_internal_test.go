@@ -32,7 +32,7 @@ func FuzzDecodeRecord(f *testing.F) {
 		if rec.open != nil {
 			_, sh1, err1 := rec.open.Open(&rec.leaf)
 			var c checker
-			sh2, err2 := c.check(rec.open, &rec.leaf)
+			sh2, err2 := c.check(rec.open, []byte(rec.open.Subject), &rec.leaf)
 			if (err1 == nil) != (err2 == nil) || sh1 != sh2 {
 				t.Fatalf("Open (%v, %v) and the verifier's check (%v, %v) disagree", sh1, err1, sh2, err2)
 			}

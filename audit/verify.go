@@ -178,7 +178,7 @@ type scanState struct {
 // commitment; a third checks the chain and builds the tree. The problem
 // reported is the earliest any stage found.
 func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(r, 1<<20)
 	st := &scanState{rootAt: map[uint64]tlog.Hash{}, lastOff: map[uint64]int64{}}
 	want := map[uint64]bool{}
 	for _, s := range rootsAt {
@@ -194,7 +194,7 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 	}
 	st.origin, st.end, st.prev = origin, hlen, Genesis(origin)
 	pl := newPipeline(Genesis(origin), store, rootsAt)
-	rr := &recordReader{r: br, off: hlen}
+	rr := &recordReader{r: br, off: hlen, rawSubject: true}
 	var ctxErr error
 	func() {
 		for {
@@ -230,7 +230,7 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 			if rec.open == nil {
 				st.pruned++
 			}
-			pl.add(st.n, st.end, l, rec.open)
+			pl.add(st.n, st.end, l, rec.open, rec.subj)
 			if offsets != nil {
 				*offsets = append(*offsets, st.end)
 			}
@@ -263,7 +263,8 @@ type chunk struct {
 	leafs []Leaf
 	has   []bool // an opening was stored (the entry is not pruned)
 	opens []Opening
-	ends  []int // end of each payload in arena
+	subjs [][]byte
+	ends  []int // end of each payload and subject in arena
 	arena []byte
 }
 
@@ -321,7 +322,7 @@ func (p *pipeline) runContent() {
 			if !ch.has[i] {
 				continue
 			}
-			sh, err := ck.check(&ch.opens[i], &ch.leafs[i])
+			sh, err := ck.check(&ch.opens[i], ch.subjs[i], &ch.leafs[i])
 			if err != nil {
 				p.contentBad = &VerifyError{Index: ch.idx[i], Offset: ch.offs[i], Problem: ProblemContent, Msg: err.Error()}
 			} else if sh {
@@ -364,7 +365,7 @@ func (p *pipeline) runTree() {
 			p.res.prev = h
 			p.remember(n + 1)
 		}
-		ch.idx, ch.offs, ch.leafs, ch.has, ch.opens = ch.idx[:0], ch.offs[:0], ch.leafs[:0], ch.has[:0], ch.opens[:0]
+		ch.idx, ch.offs, ch.leafs, ch.has, ch.opens, ch.subjs = ch.idx[:0], ch.offs[:0], ch.leafs[:0], ch.has[:0], ch.opens[:0], ch.subjs[:0]
 		ch.ends, ch.arena = ch.ends[:0], ch.arena[:0]
 		p.free <- ch
 	}
@@ -381,8 +382,8 @@ func (p *pipeline) remember(size uint64) {
 	}
 }
 
-// add queues one entry; o (nil when pruned) is copied.
-func (p *pipeline) add(i uint64, off int64, l *Leaf, o *Opening) {
+// add queues one entry; o (nil when pruned) and subj are copied.
+func (p *pipeline) add(i uint64, off int64, l *Leaf, o *Opening, subj []byte) {
 	ch := p.cur
 	ch.idx = append(ch.idx, i)
 	ch.offs = append(ch.offs, off)
@@ -390,8 +391,11 @@ func (p *pipeline) add(i uint64, off int64, l *Leaf, o *Opening) {
 	ch.has = append(ch.has, o != nil)
 	if o != nil {
 		ch.arena = append(ch.arena, o.Payload...)
-		ch.opens = append(ch.opens, Opening{Salt: o.Salt, SubjectSalt: o.SubjectSalt, Subject: o.Subject})
+		ch.ends = append(ch.ends, len(ch.arena))
+		ch.arena = append(ch.arena, subj...)
+		ch.opens = append(ch.opens, Opening{Salt: o.Salt, SubjectSalt: o.SubjectSalt})
 	} else {
+		ch.ends = append(ch.ends, len(ch.arena))
 		ch.opens = append(ch.opens, Opening{})
 	}
 	ch.ends = append(ch.ends, len(ch.arena))
@@ -403,9 +407,11 @@ func (p *pipeline) add(i uint64, off int64, l *Leaf, o *Opening) {
 func (p *pipeline) send() {
 	ch := p.cur
 	start := 0
-	for i, end := range ch.ends {
-		ch.opens[i].Payload = ch.arena[start:end]
-		start = end
+	for i := range ch.opens {
+		pe, se := ch.ends[2*i], ch.ends[2*i+1]
+		ch.opens[i].Payload = ch.arena[start:pe]
+		ch.subjs = append(ch.subjs, ch.arena[pe:se])
+		start = se
 	}
 	p.content <- ch
 	p.cur = <-p.free
