@@ -315,7 +315,7 @@ func TestCrashLosesNothingWritten(t *testing.T) {
 	for _, keys := range []agestore.KeyStore{nil, &agestoretest.MemKeyStore{}} {
 		dir := t.TempDir()
 		inner, _ := recorder.NewFileStore(dir)
-		s, _ := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Keys: keys})
+		s, _ := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Keys: keys, Journal: true})
 		w, err := s.Create(ctx, meta("r"))
 		if err != nil {
 			t.Fatal(err)
@@ -329,7 +329,7 @@ func TestCrashLosesNothingWritten(t *testing.T) {
 		if st.State != recorder.StateRecording {
 			t.Fatalf("state %v", st.State)
 		}
-		ops, _ := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Identities: []age.Identity{op}, Keys: keys})
+		ops, _ := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Identities: []age.Identity{op}, Keys: keys, Journal: true})
 		rc, err := ops.OpenPartial(ctx, "r")
 		if err != nil {
 			t.Fatal(err)
@@ -370,12 +370,12 @@ func TestCrashLosesNothingWritten(t *testing.T) {
 	}
 }
 
-// TestNoJournal: without the journal, a crash keeps only the complete
-// 64 KiB chunks.
+// TestNoJournal: without the journal (the default), a crash keeps only
+// the complete 64 KiB chunks.
 func TestNoJournal(t *testing.T) {
 	op := newIdentity(t)
 	mem := &recordertest.MemStore{}
-	s, _ := agestore.New(mem, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Identities: []age.Identity{op}, NoJournal: true})
+	s, _ := agestore.New(mem, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Identities: []age.Identity{op}})
 	w, _ := s.Create(ctx, meta("r"))
 	data := payload(100_000)
 	w.Write(data)
@@ -402,7 +402,7 @@ func TestNoJournal(t *testing.T) {
 func TestTornJournal(t *testing.T) {
 	op := newIdentity(t)
 	mem := &recordertest.MemStore{}
-	s, _ := agestore.New(mem, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Identities: []age.Identity{op}})
+	s, _ := agestore.New(mem, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Identities: []age.Identity{op}, Journal: true})
 	w, _ := s.Create(ctx, meta("r"))
 	data := payload(5000)
 	for i := 0; i < 5000; i += 1000 {

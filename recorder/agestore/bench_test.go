@@ -62,15 +62,16 @@ func (c *simClock) now() time.Time { return c.t }
 
 // BenchmarkRecorderPerPacket is the recorder's cost per RTP packet
 // (dual-channel call, speech and tone legs, simulated clock), writing to a
-// discarding store: plain, then through agestore (encrypted to one X25519
-// recipient, journal on), then with per-recording keys. One op is one
+// discarding store or to the file store: plain (enc=none), encrypted to one
+// X25519 recipient (age, the default), with the journal (age+journal), with
+// per-recording keys (age+keys). One op is one
 // packet. Compare with benchstat: the encryption overhead is the
 // difference.
 func BenchmarkRecorderPerPacket(b *testing.B) {
 	speech, tone := fixture(b, "speech.opus"), fixture(b, "tone.opus")
 	op, _ := age.GenerateX25519Identity()
 	for _, inner := range []string{"discard", "file"} {
-		for _, enc := range []string{"none", "age", "age-nojournal", "age+keys"} {
+		for _, enc := range []string{"none", "age", "age+journal", "age+keys"} {
 			b.Run("inner="+inner+"/enc="+enc, func(b *testing.B) {
 				benchPerPacket(b, inner, enc, op, speech, tone)
 			})
@@ -91,8 +92,8 @@ func benchPerPacket(b *testing.B, inner, enc string, op *age.X25519Identity, spe
 	switch enc {
 	case "age":
 		st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}})
-	case "age-nojournal":
-		st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, NoJournal: true})
+	case "age+journal":
+		st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Journal: true})
 	case "age+keys":
 		st, _ = agestore.New(st, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Keys: &agestoretest.MemKeyStore{}})
 	}

@@ -38,18 +38,20 @@
 //
 // # Crash recovery
 //
-// age encrypts in 64 KiB chunks and a chunk is written only when full (or
-// at the end), so a plain age stream loses its incomplete chunk on a kill
-// -9: up to 64 KiB, about 10.7 s of a dual-channel call at 24 kbit/s per
-// leg (measured by TestCrashRecoveryEncrypted: killed 20.0 s into a call,
-// the age file alone held 9.99 s). To keep the loss where it is without
-// encryption, each Write is also appended to a journal (a second object in
-// the inner store, id + [JournalSuffix]), sealed with AES-256-GCM under a
-// random per-recording key that is itself age-encrypted to the same
-// recipients (or to the per-recording key). A kill -9 then loses nothing
-// the recorder had written: the bound stays the recorder's own, one Ogg
-// page (recorder.FlushInterval, 1 s; measured: 0.41 s and 1.01 s lost).
-// The journal is deleted at finalization.
+// age encrypts in 64 KiB chunks, and a chunk reaches storage only when full
+// (or at the end), so a kill -9 loses, on top of what the recorder had not
+// written yet (one Ogg page, recorder.FlushInterval, 1 s), the incomplete
+// chunk: at most 64 KiB, about 11 s of a dual-channel call at 24 kbit/s
+// per leg, 20 s of a mono one. TestCrashRecoveryEncrypted measures it: a
+// recorder killed 27.4 s into a call loses 6.4 s; killed 20.0 s in, 9.0 s.
+//
+// [Config.Journal] removes that extra loss: each Write is also appended to
+// a journal (a second object in the inner store, id + [JournalSuffix]),
+// sealed with AES-256-GCM under a random per-recording key that is itself
+// age-encrypted to the same recipients (or to the per-recording key). A
+// kill -9 then loses only what it loses without encryption (measured: 0.41
+// s and 1.01 s). The journal is deleted at finalization. It is off by
+// default because of its cost (below).
 //
 // Recovering needs an identity, which the recording process does not have:
 // run recorder.Recover on a Store opened with one (`consentrec keys recover
@@ -61,14 +63,13 @@
 // # Cost
 //
 // BenchmarkRecorderPerPacket measures the recorder's CPU time per RTP
-// packet (dual-channel call) over a discarding store and over the file
-// store. With the journal, encryption adds about 30 ns per packet over a
-// discarding store (+30%) and 90 ns over the file store (+42%: the journal
-// is hashed by the file store too). [Config.NoJournal] drops the journal:
-// +20% over a discarding store, and no measurable cost over the file store
-// (64 KiB writes save the file store's per-page system calls), at the price
-// of the 64 KiB crash bound. Starting a recording costs one or two X25519
-// operations (about 0.5 ms).
+// packet of a dual-channel call. Over the file store, encryption adds
+// nothing measurable (its 64 KiB writes save the system calls of the file
+// store's per-page writes, which pays for ChaCha20-Poly1305); over a
+// discarding store (the recorder alone) it adds about 20 ns (+20%). The
+// journal adds about 90 ns per packet over the file store (+42%: one more
+// AEAD pass, and the file store hashes the journal too). Starting a
+// recording costs one or two X25519 operations (about 0.5 ms).
 //
 // # Metadata
 //
