@@ -180,10 +180,10 @@ func decodeBodyInto(body []byte, o *Opening, rawSubject bool) (record, error) {
 
 // recordReader reads records sequentially, tracking offsets.
 type recordReader struct {
-	r       *bufio.Reader
-	off     int64 // offset of the next record
-	buf     []byte
-	head    [recHeadSize]byte
+	r          *bufio.Reader
+	off        int64 // offset of the next record
+	buf        []byte
+	head       [recHeadSize]byte
 	open       Opening // reused by next
 	discard    int     // bytes peeked by the previous next, to skip
 	rawSubject bool    // leave subjects in record.subj (see decodeBodyInto)
