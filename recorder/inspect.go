@@ -294,19 +294,28 @@ func (wk *walker) packet(p []byte) error {
 	}
 	roles := in.Roles()
 	for i, s := range streams {
-		kind := ""
-		switch {
-		case isSilence(s):
-			kind = "silence"
-		case isLossFiller(s):
-			kind = "concealment"
+		// Per frame: a pair of 20 ms frames may hold one filler.
+		if parseOpus(s, false, &wk.parse) != nil {
+			continue
 		}
-		r := &wk.runs[i]
-		if r.open && r.kind != kind {
-			wk.closeRun(i, roles, wk.pos)
-		}
-		if kind != "" && !r.open {
-			*r = gapRun{open: true, start: wk.pos, kind: kind}
+		fs := int64(frameSamples48(wk.parse.toc))
+		for k := 0; k < wk.parse.n; k++ {
+			kind := ""
+			f := s[wk.parse.off[k] : wk.parse.off[k]+wk.parse.size[k]]
+			switch {
+			case len(f) == 0:
+				kind = "concealment"
+			case wk.parse.toc>>3 == 31 && len(f) == 2 && f[0] == 0xFF && f[1] == 0xFE:
+				kind = "silence"
+			}
+			pos := wk.pos + int64(k)*fs
+			r := &wk.runs[i]
+			if r.open && r.kind != kind {
+				wk.closeRun(i, roles, pos)
+			}
+			if kind != "" && !r.open {
+				*r = gapRun{open: true, start: pos, kind: kind}
+			}
 		}
 	}
 	if wk.onAudio != nil {

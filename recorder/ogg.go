@@ -70,11 +70,12 @@ type oggStream struct {
 	serial    uint32
 	seq       uint32
 	size      int64 // bytes written
+	channels  int   // 1: mono; 2: the dual-channel layout (two streams)
 	lacing    [maxSegments]byte
 }
 
-func newOggStream(w io.Writer, serial uint32, bodyCap int) *oggStream {
-	return &oggStream{w: w, serial: serial, buf: make([]byte, pageReserve, pageReserve+bodyCap)}
+func newOggStream(w io.Writer, serial uint32, channels, bodyCap int) *oggStream {
+	return &oggStream{w: w, serial: serial, channels: channels, buf: make([]byte, pageReserve, pageReserve+bodyCap)}
 }
 
 // writePage writes the buffered packets as one page.
@@ -165,8 +166,12 @@ func (s *oggStream) end(n, samples int) {
 func (s *oggStream) close() error {
 	if s.npk == 0 {
 		// Only possible for a stream without audio: give it 20 ms of silence
-		// so that the EOS page carries a packet.
-		if err := s.add(silence20, 960); err != nil {
+		// (in every stream) so that the EOS page carries a packet.
+		p := silence20
+		if s.channels == 2 {
+			p = []byte{0xF8, 0x02, 0xFF, 0xFE, 0xF8, 0xFF, 0xFE}
+		}
+		if err := s.add(p, 960); err != nil {
 			return err
 		}
 	}

@@ -247,13 +247,3 @@ func appendLossFiller(dst []byte, lastTOC byte, sd bool) []byte {
 	return dst
 }
 
-// isSilence reports whether p (undelimited) is the silence filler.
-func isSilence(p []byte) bool {
-	return len(p) == 3 && p[0] == 0xF8 && p[1] == 0xFF && p[2] == 0xFE
-}
-
-// isLossFiller reports whether p (undelimited) is a packet without frame
-// data (a TOC-only filler).
-func isLossFiller(p []byte) bool {
-	return len(p) == 1
-}

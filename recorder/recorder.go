@@ -244,7 +244,7 @@ func (r *Recorder) Start(ctx context.Context, actor string) (string, error) {
 			return "", fmt.Errorf("recorder: start: %w", err)
 		}
 		s.writers = append(s.writers, w)
-		st := newOggStream(w, serialOf(id), 3072*len(roles[i])) // a second at 24 kbit/s per channel
+		st := newOggStream(w, serialOf(id), len(roles[i]), 3072*len(roles[i])) // a second at 24 kbit/s per channel
 		if err := st.writeHeader(opusHead(len(roles[i])), flagBOS); err != nil {
 			s.abort(ctx)
 			return "", fmt.Errorf("recorder: start: %w", err)

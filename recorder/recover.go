@@ -105,7 +105,7 @@ func recoverOne(ctx context.Context, st Store, m Meta) (Meta, error) {
 		if w, err = st.Resume(ctx, m.ID, goodEnd); err != nil {
 			return Meta{}, err
 		}
-		s := newOggStream(w, serialOf(m.ID), 64)
+		s := newOggStream(w, serialOf(m.ID), wk.info.Channels, 64)
 		s.seq = 2
 		if err := s.close(); err != nil {
 			return Meta{}, err
@@ -116,7 +116,7 @@ func recoverOne(ctx context.Context, st Store, m Meta) (Meta, error) {
 		if w, err = st.Resume(ctx, m.ID, 0); err != nil {
 			return Meta{}, err
 		}
-		s := newOggStream(w, serialOf(m.ID), 64)
+		s := newOggStream(w, serialOf(m.ID), channels, 64)
 		r := &Recorder{cfg: Config{CallID: m.CallID, Purpose: m.Purpose, PolicyVersion: m.PolicyVersion, Layout: m.Layout}}
 		_ = s.writeHeader(opusHead(channels), flagBOS)
 		_ = s.writeHeader(opusTags("consentrec", r.tags(m.ID, m.Channels)), 0)

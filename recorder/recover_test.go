@@ -1,0 +1,97 @@
+package recorder_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
+)
+
+func TestRecoverDamagedTails(t *testing.T) {
+	// Build one complete partial file, then cut it at several places.
+	speech := fixture(t, "speech.opus")
+	full := t.TempDir()
+	var id string
+	synctest.Test(t, func(t *testing.T) {
+		st, _ := recorder.NewFileStore(full)
+		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: st, Audit: audit.Discard})
+		c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+		id, _ = rec.Start(context.Background(), "a")
+		for i := range 150 {
+			c.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i]))
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(time.Second) // a silent second: its page reaches the file too
+	})
+	part := filepath.Join(full, id+".opus.partial")
+	meta, err := os.ReadFile(filepath.Join(full, id+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cut  int
+		min  time.Duration
+	}{
+		{"empty", 0, 0},
+		{"headers-only", 0, 0}, // set below
+		{"torn-last-page", len(data) - 10, 1900 * time.Millisecond},
+		{"whole", len(data), 2900 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cut := tc.cut
+			if tc.name == "headers-only" {
+				cut = headersEnd(t, data)
+			}
+			d := t.TempDir()
+			os.WriteFile(filepath.Join(d, id+".json"), meta, 0o600)
+			os.WriteFile(filepath.Join(d, id+".opus.partial"), data[:cut], 0o600)
+			st, _ := recorder.NewFileStore(d)
+			ms, err := recorder.Recover(context.Background(), st, audit.Discard)
+			if err != nil || len(ms) != 1 {
+				t.Fatalf("Recover: %+v, %v", ms, err)
+			}
+			m := ms[0]
+			if m.Duration < tc.min || !m.Recovered {
+				t.Errorf("recovered %+v", m)
+			}
+			// The agent never spoke: one filler run over the whole file.
+			if g := hasGap(m.Gaps, recorder.Agent, recorder.GapRecovered); tc.cut > 0 && (g == nil || g.Start != 0 || g.End < m.Duration) {
+				t.Errorf("agent filler run %+v in %+v", g, m.Gaps)
+			}
+			path := filepath.Join(d, id+".opus")
+			info := opusinfo(t, path)
+			if d := opusinfoLength(t, info) - m.Duration; d < -time.Millisecond || d > time.Millisecond {
+				t.Errorf("opusinfo %v, meta %v", opusinfoLength(t, info), m.Duration)
+			}
+			ffmpegDecode(t, path)
+			if _, err := os.Stat(filepath.Join(d, id+".opus.partial")); !os.IsNotExist(err) {
+				t.Errorf("partial file left: %v", err)
+			}
+		})
+	}
+}
+
+// headersEnd returns the offset after the OpusHead and OpusTags pages.
+func headersEnd(t *testing.T, b []byte) int {
+	off := 0
+	for range 2 {
+		nseg := int(b[off+26])
+		body := 0
+		for _, l := range b[off+27 : off+27+nseg] {
+			body += int(l)
+		}
+		off += 27 + nseg + body
+	}
+	return off
+}
