@@ -246,4 +246,3 @@ func appendLossFiller(dst []byte, lastTOC byte, sd bool) []byte {
 	}
 	return dst
 }
-
