@@ -25,8 +25,18 @@ func (f SourceFunc) ReadRTP() (*rtp.Packet, interceptor.Attributes, error) { ret
 
 // LegConfig describes one leg of a call.
 //
-// For a pion track: LegConfig{Role: recorder.Customer, OpusPT: uint8(track.PayloadType()),
-// DTMFPT: the telephone-event payload type negotiated in the SDP (often 101 or 126)}.
+// For a pion track, in OnTrack(track, receiver):
+//
+//	cfg := recorder.LegConfig{Role: recorder.Customer, OpusPT: uint8(track.PayloadType())}
+//	for _, c := range receiver.GetParameters().Codecs {
+//		if strings.EqualFold(c.MimeType, "audio/telephone-event") && c.ClockRate == 48000 {
+//			cfg.DTMFPT, cfg.DTMFClockRate = uint8(c.PayloadType), c.ClockRate
+//		}
+//	}
+//	leg, err := rec.AddLeg(cfg)
+//	go leg.Consume(ctx, track)
+//
+// (pion delivers a telephone-event of the same SSRC through the same track.)
 type LegConfig struct {
 	// Role is whose voice the leg carries. Required.
 	Role Role
