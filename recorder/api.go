@@ -27,16 +27,13 @@ func (f SourceFunc) ReadRTP() (*rtp.Packet, interceptor.Attributes, error) { ret
 //
 // For a pion track, in OnTrack(track, receiver):
 //
-//	cfg := recorder.LegConfig{Role: recorder.Customer, OpusPT: uint8(track.PayloadType())}
-//	for _, c := range receiver.GetParameters().Codecs {
-//		if strings.EqualFold(c.MimeType, "audio/telephone-event") && c.ClockRate == 48000 {
-//			cfg.DTMFPT, cfg.DTMFClockRate = uint8(c.PayloadType), c.ClockRate
-//		}
-//	}
-//	leg, err := rec.AddLeg(cfg)
+//	leg, err := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: uint8(track.PayloadType())})
 //	go leg.Consume(ctx, track)
 //
-// (pion delivers a telephone-event of the same SSRC through the same track.)
+// pion delivers the telephone-events of the same SSRC through the same
+// track; with DTMFPT zero they are recognised by shape. Set DTMFPT and
+// DTMFClockRate from receiver.GetParameters().Codecs ("audio/telephone-event")
+// when only one is negotiated, for exact durations.
 type LegConfig struct {
 	// Role is whose voice the leg carries. Required.
 	Role Role
