@@ -14,3 +14,7 @@ func TestMemCatalog(t *testing.T) {
 func TestMemCatalogSweepCrash(t *testing.T) {
 	retentiontest.TestSweepCrash(t, func(*testing.T) retention.Catalog { return retention.NewMemCatalog() })
 }
+
+func TestMemCatalogSweepConcurrent(t *testing.T) {
+	retentiontest.TestSweepConcurrent(t, func(*testing.T) retention.Catalog { return retention.NewMemCatalog() })
+}

@@ -92,3 +92,9 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 		t.Errorf("Open(a?b) = %v, want ErrInvalid", err)
 	}
 }
+
+func TestSweepConcurrent(t *testing.T) {
+	retentiontest.TestSweepConcurrent(t, func(t *testing.T) retention.Catalog {
+		return open(t, filepath.Join(t.TempDir(), "catalog.db"))
+	})
+}
