@@ -344,6 +344,24 @@ func (w *fileWriter) Sync() error {
 	return w.f.Sync()
 }
 
+var _ Checkpointer = (*fileWriter)(nil)
+
+// Checkpoint implements Checkpointer: it replaces the metadata (state still
+// "recording") with the gaps and durations known so far.
+func (w *fileWriter) Checkpoint(ctx context.Context, f Final) error {
+	if w.closed {
+		return fmt.Errorf("checkpoint %s: %w", w.meta.ID, ErrClosed)
+	}
+	m := w.meta
+	m.Duration, m.Gaps, m.GapsDropped, m.Legs = f.Duration, f.Gaps, f.GapsDropped, f.Legs
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if err := w.s.writeMeta(m); err != nil {
+		return fmt.Errorf("checkpoint %s: %w", w.meta.ID, err)
+	}
+	return nil
+}
+
 func (w *fileWriter) Finalize(ctx context.Context, fin Final) (Meta, error) {
 	if w.closed {
 		return Meta{}, fmt.Errorf("finalize %s: %w", w.meta.ID, ErrClosed)

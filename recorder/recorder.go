@@ -331,11 +331,15 @@ func (r *Recorder) Pause(ctx context.Context, reason, actor string) error {
 		pauseIdx := len(s.pauses) - 1
 		s.pauseTimer = time.AfterFunc(r.cfg.MaxPause, func() { r.autoResume(s, pauseIdx) })
 	}
+	cperr := s.checkpoint(ctx)
 	id := s.group
 	r.mu.Unlock()
 	e := r.event(audit.KindRecordingPaused, id, actor, reason)
 	if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
 		return fmt.Errorf("recorder: pause: audit: %w", err)
+	}
+	if cperr != nil {
+		return fmt.Errorf("recorder: pause: %w", cperr)
 	}
 	return nil
 }
@@ -349,11 +353,15 @@ func (r *Recorder) Resume(ctx context.Context, actor string) error {
 		return fmt.Errorf("recorder: resume: not paused: %w", ErrState)
 	}
 	s.endPause(r.now())
+	cperr := s.checkpoint(ctx)
 	id := s.group
 	r.mu.Unlock()
 	e := r.event(audit.KindRecordingResumed, id, actor, "")
 	if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
 		return fmt.Errorf("recorder: resume: audit: %w", err)
+	}
+	if cperr != nil {
+		return fmt.Errorf("recorder: resume: %w", cperr)
 	}
 	return nil
 }
@@ -365,6 +373,11 @@ func (r *Recorder) autoResume(s *session, pauseIdx int) {
 		return
 	}
 	s.endPause(r.now())
+	if err := s.checkpoint(context.Background()); err != nil {
+		r.mu.Unlock()
+		r.asyncErr(fmt.Errorf("recorder: automatic resume: %w", err))
+		r.mu.Lock()
+	}
 	id := s.group
 	r.mu.Unlock()
 	e := r.event(audit.KindRecordingResumed, id, "system", "max-pause",

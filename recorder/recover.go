@@ -1,11 +1,14 @@
 package recorder
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
+	"time"
 
 	"github.com/consentrec/consentrec/audit"
 )
@@ -126,13 +129,45 @@ func recoverOne(ctx context.Context, st Store, m Meta) (Meta, error) {
 		wk.info.Granule, wk.info.PreSkip = slotSamples, preSkip
 	}
 	wk.finish()
-	fin := Final{Recovered: true, Gaps: wk.info.Gaps}
+	fin := Final{Recovered: true}
 	if wk.info.Granule > int64(wk.info.PreSkip) {
 		fin.Duration = samplesDur(wk.info.Granule - int64(wk.info.PreSkip))
 	}
+	fin.Gaps = mergeRecovered(m.Gaps, wk.info.Gaps, fin.Duration+preSkip*time.Second/48000)
 	meta, err := w.Finalize(ctx, fin)
 	if err != nil {
 		return Meta{}, err
 	}
 	return meta, nil
+}
+
+// mergeRecovered builds a recovered file's gap index: the pauses that were
+// checkpointed (with reason and actor; one still open at the crash ends
+// with the file), then the filler runs found in the file outside them.
+func mergeRecovered(checkpointed, fillers []Gap, end time.Duration) []Gap {
+	var out []Gap
+	for _, g := range checkpointed {
+		if g.Reason != GapPause || g.Start >= end {
+			continue
+		}
+		if g.End == 0 || g.End > end {
+			g.End = end
+		}
+		out = append(out, g)
+	}
+	pauses := len(out)
+	for _, f := range fillers {
+		inside := false
+		for _, p := range out[:pauses] {
+			if f.Start >= p.Start && f.End <= p.End {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			out = append(out, f)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Gap) int { return cmp.Compare(a.Start, b.Start) })
+	return out
 }

@@ -95,3 +95,63 @@ func headersEnd(t *testing.T, b []byte) int {
 	}
 	return off
 }
+
+// A crash during a pause: the pause, its reason and actor survive in the
+// recovered gap index (checkpointed when the pause began).
+func TestRecoverKeepsCheckpointedPause(t *testing.T) {
+	dir := t.TempDir()
+	speech := fixture(t, "speech.opus")
+	var id string
+	synctest.Test(t, func(t *testing.T) {
+		st, _ := recorder.NewFileStore(dir)
+		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: st, Audit: audit.Discard})
+		c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+		id, _ = rec.Start(context.Background(), "a")
+		for i := range 200 {
+			if i == 50 {
+				rec.Pause(context.Background(), "card-data", "agent-3")
+			}
+			if i == 80 {
+				rec.Resume(context.Background(), "agent-3")
+			}
+			if i == 120 {
+				rec.Pause(context.Background(), "card-data-2", "agent-4")
+			}
+			c.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i]))
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(1500 * time.Millisecond) // crash while paused, pages on disk
+	})
+	st, _ := recorder.NewFileStore(dir)
+	ms, err := recorder.Recover(context.Background(), st, audit.Discard)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("Recover: %v", err)
+	}
+	m := ms[0]
+	t.Logf("recovered %v, gaps %+v", m.Duration, m.Gaps)
+	var pauses []recorder.Gap
+	for _, g := range m.Gaps {
+		if g.Reason == recorder.GapPause {
+			pauses = append(pauses, g)
+		}
+	}
+	if len(pauses) != 2 || pauses[0].Actor != "agent-3" || pauses[0].Note != "card-data" ||
+		pauses[0].Start != time.Second || pauses[0].End != 1600*time.Millisecond ||
+		pauses[1].Actor != "agent-4" || pauses[1].Start != 2400*time.Millisecond || pauses[1].End < m.Duration {
+		t.Errorf("pauses %+v", pauses)
+	}
+	for _, g := range m.Gaps {
+		if g.Reason == recorder.GapRecovered && g.Leg == recorder.Customer && g.Start >= pauses[1].Start {
+			t.Errorf("filler inside the open pause kept: %+v", g)
+		}
+	}
+	checkFile(t, readFile(t, filepath.Join(dir, id+".opus")), m.Duration, 2)
+}
+
+func readFile(t *testing.T, p string) []byte {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -376,3 +376,44 @@ func (s *session) abort(ctx context.Context) {
 		_ = w.Abort(ctx)
 	}
 }
+
+// checkpoint makes the pauses (ended or not) and the gaps so far durable in
+// each file's metadata, where the store can (Checkpointer). Called under
+// the recorder's lock: writers are not used concurrently.
+func (s *session) checkpoint(ctx context.Context) error {
+	var gaps []Gap
+	for _, g := range s.gaps {
+		if g.Reason == GapPause {
+			continue
+		}
+		gaps = append(gaps, g)
+	}
+	for _, p := range s.pauses {
+		g := Gap{Start: slotTime(p.from), Reason: GapPause, Actor: p.actor, Note: p.note}
+		if p.to >= 0 {
+			g.End = slotTime(p.to)
+		}
+		gaps = append(gaps, g) // End 0: still paused
+	}
+	var errs []error
+	for i, w := range s.writers {
+		c, ok := w.(Checkpointer)
+		if !ok {
+			continue
+		}
+		f := Final{Duration: slotTime(s.next), Gaps: gaps}
+		if !s.r.dual {
+			role := []Role{Customer, Agent}[i]
+			f.Gaps = nil
+			for _, g := range gaps {
+				if g.Leg == "" || g.Leg == role {
+					f.Gaps = append(f.Gaps, g)
+				}
+			}
+		}
+		if err := c.Checkpoint(ctx, f); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}

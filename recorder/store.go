@@ -184,6 +184,14 @@ type Writer interface {
 	Abort(ctx context.Context) error
 }
 
+// Checkpointer is an optional interface of a Writer: Checkpoint makes the
+// metadata known so far durable (the gap index, its pauses with reason and
+// actor) without finalizing, so that recovery after a crash keeps it. The
+// recorder calls it on pause and resume, from the goroutine that writes.
+type Checkpointer interface {
+	Checkpoint(ctx context.Context, f Final) error
+}
+
 const maxIDLen = 128
 
 // ValidateID checks a recording id: 1 to 128 characters from [A-Za-z0-9._-],

@@ -222,6 +222,20 @@ func (w *memWriter) Sync() error {
 	return nil
 }
 
+var _ recorder.Checkpointer = (*memWriter)(nil)
+
+// Checkpoint implements recorder.Checkpointer.
+func (w *memWriter) Checkpoint(ctx context.Context, f recorder.Final) error {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if w.closed || w.s.recs[w.id] != w.rec {
+		return fmt.Errorf("checkpoint %s: %w", w.id, recorder.ErrClosed)
+	}
+	m := &w.rec.meta
+	m.Duration, m.Gaps, m.GapsDropped, m.Legs = f.Duration, slices.Clone(f.Gaps), f.GapsDropped, slices.Clone(f.Legs)
+	return nil
+}
+
 func (w *memWriter) Finalize(ctx context.Context, f recorder.Final) (recorder.Meta, error) {
 	w.s.mu.Lock()
 	defer w.s.mu.Unlock()
