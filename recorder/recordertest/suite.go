@@ -273,6 +273,37 @@ func TestStore(t *testing.T, newStore NewStore) {
 		}
 	})
 
+	t.Run("Checkpoint", func(t *testing.T) {
+		s, _ := newStore(t)
+		w, err := s.Create(ctx, meta("cp"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok := w.(recorder.Checkpointer)
+		if !ok {
+			t.Skip("the store's writers do not implement recorder.Checkpointer")
+		}
+		w.Write([]byte("abc"))
+		g := recorder.Gap{Start: time.Second, Reason: recorder.GapPause, Actor: "agent-1", Note: "card"}
+		if err := c.Checkpoint(ctx, recorder.Final{Duration: 2 * time.Second, Gaps: []recorder.Gap{g}}); err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.Stat(ctx, "cp")
+		if err != nil || m.State != recorder.StateRecording || len(m.Gaps) != 1 || m.Gaps[0] != g {
+			t.Fatalf("after Checkpoint: %+v, %v", m, err)
+		}
+		if _, err := s.Open(ctx, "cp"); !errors.Is(err, recorder.ErrNotFinalized) {
+			t.Errorf("Open after Checkpoint: %v", err)
+		}
+		fm, err := w.Finalize(ctx, recorder.Final{})
+		if err != nil || fm.State != recorder.StateFinalized || len(fm.Gaps) != 0 {
+			t.Fatalf("Finalize after Checkpoint: %+v, %v", fm, err)
+		}
+		if err := c.Checkpoint(ctx, recorder.Final{}); !errors.Is(err, recorder.ErrClosed) {
+			t.Errorf("Checkpoint after Finalize: %v", err)
+		}
+	})
+
 	t.Run("Integrity", func(t *testing.T) {
 		s, corrupt := newStore(t)
 		if corrupt == nil {
