@@ -133,3 +133,44 @@ func TestTornTailTrimmed(t *testing.T) {
 	os.WriteFile(path, b, 0o600)
 	mustFail(t, dir, 6, "damage inside the signed range")
 }
+
+// TestCrashDuringCheckpoint: a crash while the checkpoint file is being
+// replaced leaves the previous checkpoint in place; the log reopens and
+// verifies, and the next checkpoint covers everything.
+func TestCrashDuringCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	for _, cut := range []int64{1, 40, 100, 150} {
+		dir := smallLog(t, 4)
+		before, _ := os.ReadFile(filepath.Join(dir, "checkpoint"))
+		ffs := &audittest.FaultFS{FS: audit.DirFS(dir)}
+		l, err := audit.Open(ctx, ffs, audit.Options{Signer: testKeyNamed("TestCrashDuringCheckpoint"), CheckpointInterval: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 3 {
+			if _, err := l.Append(ctx, audittest.Sample(10+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ffs.FailAfter(cut)
+		if _, err := l.Checkpoint(ctx); err == nil {
+			t.Fatalf("cut %d: checkpoint survived the fault", cut)
+		}
+		l.Close()
+		after, _ := os.ReadFile(filepath.Join(dir, "checkpoint"))
+		if string(after) != string(before) {
+			t.Fatalf("cut %d: the checkpoint file changed after a failed replacement", cut)
+		}
+		l = openTest(t, dir)
+		if l.Size() != 7 {
+			t.Fatalf("cut %d: size %d after reopening, want 7", cut, l.Size())
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		rep, err := audit.VerifyFS(ctx, audit.DirFS(dir), nil)
+		if err != nil || rep.Checkpoint.Size != 7 {
+			t.Fatalf("cut %d: %+v %v", cut, rep, err)
+		}
+	}
+}

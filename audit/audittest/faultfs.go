@@ -26,6 +26,14 @@ type FaultFS struct {
 	dead           bool
 }
 
+// FailAfter arms the fault n bytes after what was written so far; safe
+// to call concurrently.
+func (f *FaultFS) FailAfter(n int64) {
+	f.mu.Lock()
+	f.FailAfterBytes = f.written + n
+	f.mu.Unlock()
+}
+
 // FailSyncNow makes every later Sync fail; safe to call concurrently.
 func (f *FaultFS) FailSyncNow() {
 	f.mu.Lock()
