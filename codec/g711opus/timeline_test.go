@@ -145,7 +145,9 @@ func TestTimelineThroughRecorder(t *testing.T) {
 	if st.LostFrames != 5 || st.DTXFrames != 50 || st.DTMF != 4 || st.Late != 0 {
 		t.Errorf("transcoder stats %+v", st)
 	}
-	near := func(d, want time.Duration) bool { return d >= want-40*time.Millisecond && d <= want+40*time.Millisecond }
+	near := func(d, want time.Duration) bool {
+		return d >= want-40*time.Millisecond && d <= want+40*time.Millisecond
+	}
 	check := func(reason recorder.GapReason, start, end time.Duration) {
 		t.Helper()
 		for _, g := range meta.Gaps {
