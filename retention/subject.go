@@ -41,6 +41,17 @@ type Subjects struct {
 	// Progress, if set, is called after each recording of an export or an
 	// erasure with the count done and the total.
 	Progress func(done, total int)
+	// ShredAudit: after an erasure that left no recording of the subject,
+	// crypto-shred the subject in the audit log (its earlier entries become
+	// unlinkable to them), if Audit has the optional Shredder method
+	// (audit.FileLog does). The erasure's outcome entry, appended after,
+	// stays linked: it proves the request was served. Off by default.
+	ShredAudit bool
+}
+
+// Shredder is the optional audit-log capability ShredAudit uses.
+type Shredder interface {
+	Shred(ctx context.Context, subject string) (int, error)
 }
 
 // Request is a data subject's request.
@@ -87,6 +98,7 @@ type ErasureReport struct {
 	Erased   []Deleted
 	Refused  []Refusal
 	Failed   []Failure // not erased yet: the next sweep finishes those begun
+	Shredded int       // audit entries crypto-shredded (see ShredAudit)
 }
 
 func (s *Subjects) check(op string, req *Request) error {
@@ -474,6 +486,13 @@ func (s *Subjects) Erase(ctx context.Context, req Request) (ErasureReport, error
 			s.Progress(i+1, len(recs))
 		}
 	}
+	if sh, ok := s.Audit.(Shredder); ok && s.ShredAudit && len(rep.Refused) == 0 && len(rep.Failed) == 0 {
+		n, err := sh.Shred(ctx, req.Subject)
+		if err != nil {
+			return rep, fmt.Errorf("subject erase: shred the audit log: %w", err)
+		}
+		rep.Shredded = n
+	}
 	rep.Done = now().UTC()
 	rep.Late = rep.Done.After(rep.Due)
 	outcome := "complete"
@@ -485,6 +504,7 @@ func (s *Subjects) Erase(ctx context.Context, req Request) (ErasureReport, error
 		audit.Attr{Key: "erased", Value: strconv.Itoa(len(rep.Erased))},
 		audit.Attr{Key: "refused", Value: strconv.Itoa(len(rep.Refused))},
 		audit.Attr{Key: "failed", Value: strconv.Itoa(len(rep.Failed))},
+		audit.Attr{Key: "audit-shredded", Value: strconv.Itoa(rep.Shredded)},
 		audit.Attr{Key: "late", Value: strconv.FormatBool(rep.Late)})); err != nil {
 		return rep, fmt.Errorf("subject erase: %w", err)
 	}

@@ -192,3 +192,39 @@ func TestSubjectRequestValidation(t *testing.T) {
 		t.Error("invalid requests audited as served")
 	}
 }
+
+func TestSubjectEraseShredsAudit(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture()
+	s := retentiontest.SubjectOf("+33 6 11 11 11 11")
+	f.add(t, "q", policy.Quality, t0, s)
+	rc, err := f.gate().Open(ctx, retention.Principal{ID: "qa", Role: policy.RoleQuality}, "q", retention.ActionListen, "review")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	sub := f.subjects(t0)
+	sub.ShredAudit = true
+	rep, err := sub.Erase(ctx, retention.Request{Subject: s, Handler: "dpo", Reference: "E-2"})
+	if err != nil || rep.Shredded != 3 { // access, request, erased
+		t.Fatalf("Erase: shredded %d, %v", rep.Shredded, err)
+	}
+	var linked []audit.Kind
+	for _, e := range f.log.Events() {
+		if e.Subject == s {
+			linked = append(linked, e.Kind)
+		}
+	}
+	if len(linked) != 1 || linked[0] != audit.KindErasure {
+		t.Errorf("events still linked to the subject: %v, want only the erasure outcome", linked)
+	}
+
+	// A refusal keeps the trail linked: the held recording is still there.
+	s2 := retentiontest.SubjectOf("+33 6 22 22 22 22")
+	f.add(t, "h", policy.Quality, t0, s2)
+	f.holds().Set(ctx, "h", "K", "A")
+	rep, err = sub.Erase(ctx, retention.Request{Subject: s2, Handler: "dpo"})
+	if err != nil || rep.Shredded != 0 || len(rep.Refused) != 1 {
+		t.Errorf("Erase with a refusal: shredded %d refused %d, %v", rep.Shredded, len(rep.Refused), err)
+	}
+}

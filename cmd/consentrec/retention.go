@@ -32,7 +32,7 @@ func init() {
 		short: "list a data subject's recordings", run: cmdSubjectFind})
 	register(&command{name: "subject export", args: "SUBJECT --out DIR|FILE.zip --by NAME [--ref REF] [--received TIME] --data DIR",
 		short: "export a data subject's recordings (audio and metadata)", run: cmdSubjectExport})
-	register(&command{name: "subject erase", args: "SUBJECT --by NAME [--ref REF] [--received TIME] --data DIR",
+	register(&command{name: "subject erase", args: "SUBJECT --by NAME [--ref REF] [--received TIME] [--shred-audit] --data DIR",
 		short: "erase a data subject's recordings (refusing those held or kept by law)", run: cmdSubjectErase})
 	register(&command{name: "open", args: "ID --as ROLE --reason TEXT [--action listen|download|export] [--by NAME] [--out FILE] --data DIR",
 		short: "open a recording through the audited access gate", run: cmdOpen})
@@ -378,8 +378,12 @@ func exportZip(ctx context.Context, s *retention.Subjects, req retention.Request
 	return rep, err
 }
 
+// The audit file log can crypto-shred a subject after an erasure.
+var _ retention.Shredder = (*audit.FileLog)(nil)
+
 func cmdSubjectErase(e *env, args []string) (err error) {
 	fset, data, by, ref, received := subjectFlags("subject erase")
+	shred := fset.Bool("shred-audit", false, "once nothing of the subject is left, crypto-shred them in the audit log")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -398,7 +402,7 @@ func cmdSubjectErase(e *env, args []string) (err error) {
 		return err
 	}
 	s := &retention.Subjects{Catalog: renv.catalog, Store: renv.store, Audit: renv.log,
-		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "erase")}
+		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "erase"), ShredAudit: *shred}
 	rep, err := s.Erase(ctx, req)
 	if rep.Subject != "" {
 		for _, d := range rep.Erased {
@@ -412,6 +416,9 @@ func cmdSubjectErase(e *env, args []string) (err error) {
 		}
 		fmt.Fprintf(e.stdout, "subject %s: %d erased, %d refused, %d failed; answer due by %s\n",
 			req.Subject, len(rep.Erased), len(rep.Refused), len(rep.Failed), rep.Due.Format("2006-01-02"))
+		if rep.Shredded > 0 {
+			fmt.Fprintf(e.stdout, "audit log: %d entries of the subject crypto-shredded\n", rep.Shredded)
+		}
 	}
 	if err == nil && len(rep.Refused) > 0 {
 		return fmt.Errorf("%d recording(s) may not be erased (reasons above)", len(rep.Refused))

@@ -197,6 +197,11 @@ func TestCLISubject(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "erased   rec-q1") || !strings.Contains(out, "REFUSED  rec-q2") || !strings.Contains(out, "K-1") {
 		t.Fatalf("erase: %d\n%s%s", code, out, errOut)
 	}
+	// The other caller: everything erasable goes, and the audit log forgets them.
+	code, out, errOut = retCLI(t, "subject", "erase", "+33 6 00 00 00 02", "--by", "dpo", "--shred-audit", data)
+	if code != 0 || !strings.Contains(out, "erased   rec-c1") || !strings.Contains(out, "crypto-shredded") {
+		t.Fatalf("erase with --shred-audit: %d\n%s%s", code, out, errOut)
+	}
 	if code, _, errOut := retCLI(t, "sweep", "--data", filepath.Join(root, "nope")); code != 1 || !strings.Contains(errOut, "no catalog") {
 		t.Errorf("sweep of a missing data dir: %d %s", code, errOut)
 	}
