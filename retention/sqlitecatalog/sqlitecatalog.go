@@ -17,6 +17,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -65,11 +67,21 @@ type Catalog struct {
 
 var _ retention.Catalog = (*Catalog)(nil)
 
-// Open opens (creating it if needed) the catalog database at path. Close it
-// when done.
+// Open opens the catalog database at path, creating it (mode 0600, and its
+// folder, mode 0700) if needed. Close it when done.
 func Open(ctx context.Context, path string) (*Catalog, error) {
 	if path == "" || strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlitecatalog open %q: %w", path, &retention.InvalidError{Field: "path", Msg: "empty or holding '?' or '#'"})
+	}
+	// The catalog links subjects to recordings: owner-only, like the rest
+	// of a data directory (SQLite gives its -wal and -shm files the same mode).
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("sqlitecatalog open: %w", err)
+	}
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600); err != nil {
+		return nil, fmt.Errorf("sqlitecatalog open: %w", err)
+	} else {
+		f.Close()
 	}
 	dsn := path + fmt.Sprintf("?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate",
 		BusyTimeout.Milliseconds())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -69,6 +70,15 @@ func TestReopen(t *testing.T) {
 	p, err := c.Pending(ctx, 0)
 	if err != nil || len(p) != 1 || p[0].ID != "b" || p[0].Deletion != retention.DeletionErasure {
 		t.Errorf("pending after reopen: %+v, %v", p, err)
+	}
+}
+
+func TestOpenCreatesPrivateFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "data", "catalog.db")
+	open(t, path)
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("catalog file: %v, %v; want mode 0600", fi.Mode(), err)
 	}
 }
 
