@@ -19,9 +19,12 @@ import (
 	"github.com/consentrec/consentrec/policy"
 )
 
-// ResponseTime is the GDPR deadline to answer a data subject's request:
-// one month from receipt (Art. 12(3); extendable by two months with notice).
-var ResponseTime = policy.Months(1)
+// responseTime is the GDPR deadline to answer a data subject's request.
+var responseTime = policy.Months(1)
+
+// ResponseDue returns when a request received at received must be answered:
+// one month later (GDPR Art. 12(3); extendable by two months with notice).
+func ResponseDue(received time.Time) time.Time { return responseTime.AddTo(received.UTC()) }
 
 // Subjects serves data subjects' rights over their recordings (R29-R30):
 // finding them by subject key, exporting them (audio and metadata, in a
@@ -77,15 +80,15 @@ type Refusal struct {
 
 // ExportReport is the outcome of an export.
 type ExportReport struct {
-	Subject   string
-	Received  time.Time
-	Due       time.Time // Received + ResponseTime
-	Done      time.Time
-	Late      bool     // Done after Due
-	Files     []string // names written, relative to the folder or zip root
-	Exported  []string // recording ids exported
-	Failed    []Failure
-	Recording []Recording
+	Subject    string
+	Received   time.Time
+	Due        time.Time // ResponseDue(Received)
+	Done       time.Time
+	Late       bool     // Done after Due
+	Files      []string // names written, relative to the folder or zip root
+	Exported   []string // recording ids exported
+	Failed     []Failure
+	Recordings []Recording // the subject's recordings found (those pending deletion excluded)
 }
 
 // ErasureReport is the outcome of an erasure.
@@ -144,7 +147,7 @@ func requestEvent(k audit.Kind, req Request, at time.Time, phase string, attrs .
 			{Key: "phase", Value: phase},
 			{Key: "reference", Value: req.Reference},
 			{Key: "received", Value: req.Received.Format(time.RFC3339)},
-			{Key: "due", Value: ResponseTime.AddTo(req.Received).Format(time.RFC3339)},
+			{Key: "due", Value: ResponseDue(req.Received).Format(time.RFC3339)},
 		}, attrs...),
 	}
 }
@@ -298,7 +301,7 @@ type gapMeta struct {
 
 func (s *Subjects) export(ctx context.Context, req Request, out sink) (rep ExportReport, err error) {
 	now := nowFunc(s.Now)
-	rep = ExportReport{Subject: req.Subject, Received: req.Received, Due: ResponseTime.AddTo(req.Received)}
+	rep = ExportReport{Subject: req.Subject, Received: req.Received, Due: ResponseDue(req.Received)}
 	recs, err := s.Catalog.Subject(ctx, req.Subject)
 	if err != nil {
 		return rep, fmt.Errorf("subject export: %w", err)
@@ -309,7 +312,7 @@ func (s *Subjects) export(ctx context.Context, req Request, out sink) (rep Expor
 			live = append(live, r)
 		}
 	}
-	rep.Recording = live
+	rep.Recordings = live
 	if err := appendEvent(ctx, s.Audit, requestEvent(audit.KindSubjectExport, req, now(), "request",
 		audit.Attr{Key: "recordings", Value: strconv.Itoa(len(live))})); err != nil {
 		return rep, fmt.Errorf("subject export: %w", err)
@@ -460,7 +463,7 @@ func (s *Subjects) Erase(ctx context.Context, req Request) (ErasureReport, error
 		return ErasureReport{}, err
 	}
 	now := nowFunc(s.Now)
-	rep := ErasureReport{Subject: req.Subject, Received: req.Received, Due: ResponseTime.AddTo(req.Received)}
+	rep := ErasureReport{Subject: req.Subject, Received: req.Received, Due: ResponseDue(req.Received)}
 	recs, err := s.Catalog.Subject(ctx, req.Subject)
 	if err != nil {
 		return rep, fmt.Errorf("subject erase: %w", err)
