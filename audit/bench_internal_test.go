@@ -141,3 +141,26 @@ func BenchmarkVerify(b *testing.B) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 	b.ReportMetric(float64(n)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "entries/cpu-s")
 }
+
+// BenchmarkOpen measures opening (and fully checking) a log of 1,000,000
+// entries with Open, which also keeps every tree hash for proofs.
+func BenchmarkOpen(b *testing.B) {
+	const n = 1_000_000
+	dir, _ := benchLog(b, n)
+	priv := ed25519.NewKeyFromSeed(make([]byte, 32))
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		l, err := Open(context.Background(), DirFS(dir), Options{Signer: priv})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if l.Size() != n {
+			b.Fatalf("%d entries", l.Size())
+		}
+		l.Close()
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(float64(n)*float64(b.N)/(cpuTime()-cpu0).Seconds(), "entries/cpu-s")
+}

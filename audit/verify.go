@@ -109,6 +109,16 @@ func (s *fullStore) ReadHashes(idx []int64) ([]tlog.Hash, error) {
 	return out, nil
 }
 
+// addRecord stores record n's hash and the subtree hashes it completes,
+// as tlog.StoredHashesForRecordHash would, without allocating.
+func (s *fullStore) addRecord(n int64, h tlog.Hash) {
+	s.h = append(s.h, h)
+	for lv := 0; (n>>lv)&1 == 1; lv++ {
+		h = tlog.NodeHash(s.h[tlog.StoredHashIndex(lv, (n>>lv)-1)], h)
+		s.h = append(s.h, h)
+	}
+}
+
 // frontierStore keeps only the latest stored hash of each tree level: all
 // that appending and the current root need. Memory is O(log n).
 type frontierStore struct {
