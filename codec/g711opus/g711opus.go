@@ -24,7 +24,7 @@ type Source interface {
 const (
 	PayloadTypeCN       = 13  // comfort noise (RFC 3389)
 	DefaultOpusPT       = 111 // the payload type of output Opus packets when Config.OpusPT is zero
-	DefaultReorder      = 60 * time.Millisecond
+	DefaultReorder      = 40 * time.Millisecond
 	maxReorder          = time.Second
 	samplesPerFrame     = 160 // 20 ms at 8 kHz
 	ringFrames          = 256 // 5.12 s of audio ahead of the next frame to send
@@ -37,7 +37,7 @@ const (
 var ErrConfig = errors.New("g711opus: invalid configuration")
 
 // Config configures a Transcoder. The zero value works: output payload type
-// 111, telephone-events recognised on any dynamic payload type, 60 ms
+// 111, telephone-events recognised on any dynamic payload type, 40 ms
 // reorder window, Opus at 8 kHz (opusenc's defaults).
 type Config struct {
 	// OpusPT is the payload type of the Opus packets produced. Zero: 111.
@@ -46,7 +46,10 @@ type Config struct {
 	// they keep it on the output. Zero: any dynamic payload type (96-127).
 	DTMFPT uint8
 	// ReorderWindow is how long a frame waits for reordered packets before
-	// it is sent incomplete (or counted as a gap). Zero: 60 ms; at most 1 s.
+	// it is sent incomplete (or counted as a gap). Zero: 40 ms; at most 1 s.
+	// Keep it below the recorder's ReorderWindow (60 ms by default): the
+	// frames held back behind a missing packet must still reach the
+	// recorder before their slots are written.
 	ReorderWindow time.Duration
 	// Encoder configures the Opus encoder; its zero value encodes at 8 kHz.
 	// Another SampleRate (16000, 48000...) resamples the G.711 audio first.
