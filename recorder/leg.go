@@ -194,7 +194,6 @@ type timeline struct {
 	ring        [ringSize]slotBuf
 	arena       []byte
 	join        [2][]byte // fillers and joined halves, by slot parity (a pair is taken before it is written)
-	parse       opusPacket
 }
 
 func (t *timeline) reset() {
@@ -318,7 +317,8 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 
 // store validates payload and buffers it in its slot(s).
 func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
-	o := &t.parse
+	var op opusPacket // on the stack: hot in cache, unlike a per-leg scratch
+	o := &op
 	if err := parseOpus(payload, false, o); err != nil {
 		l.stats.Invalid++
 		return
