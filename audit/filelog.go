@@ -99,6 +99,7 @@ type FileLog struct {
 	pubEnd  int64
 	cp      []byte
 	cpSize  uint64
+	cpRoot  tlog.Hash
 	failed  error
 }
 
@@ -161,7 +162,6 @@ func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
 }
 
 func (l *FileLog) open(ctx context.Context, opts Options) error {
-	_ = l.fsys.Remove(logFile + ".tmp")
 	f, err := l.fsys.OpenFile(logFile, os.O_RDWR, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		if opts.Origin == "" || !validOrigin(opts.Origin) {
@@ -194,6 +194,8 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 			return fmt.Errorf("audit: open: the log is in use by another process: %w", err)
 		}
 	}
+	// A rewrite (Prune, Shred) interrupted by a crash leaves its temp file.
+	_ = l.fsys.Remove(logFile + ".tmp")
 	size, err := f.Size()
 	if err != nil {
 		return fmt.Errorf("audit: open: %w", err)
@@ -241,7 +243,7 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 		if cp, _, err = OpenCheckpoint(signed, l.verifier); err != nil {
 			return &VerifyError{Index: 0, Offset: 0, Problem: ProblemSignature, Msg: err.Error()}
 		}
-		l.cp, l.cpSize = signed, cp.Size
+		l.cp, l.cpSize, l.cpRoot = signed, cp.Size, cp.Root
 	}
 	store := &fullStore{}
 	var offsets []int64
@@ -505,6 +507,14 @@ func (l *FileLog) sign(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Never sign a checkpoint inconsistent with the previous one
+	// (tlog-checkpoint: a log MUST NOT).
+	if cp != nil {
+		old, err := tlog.TreeHash(int64(cpSize), store)
+		if err != nil || old != l.cpRoot || cpSize > l.n {
+			return nil, fmt.Errorf("audit: checkpoint: refusing to sign: the tree no longer extends the last checkpoint (size %d): %w", cpSize, ErrCorrupt)
+		}
+	}
 	c := Checkpoint{Origin: l.origin, Size: l.n, Root: root}
 	signed, err := SignCheckpoint(c, l.signer)
 	if err != nil {
@@ -525,7 +535,7 @@ func (l *FileLog) sign(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("audit: checkpoint: %w", err)
 	}
 	l.mu.Lock()
-	l.cp, l.cpSize = signed, l.n
+	l.cp, l.cpSize, l.cpRoot = signed, l.n, root
 	l.mu.Unlock()
 	if l.timer != nil {
 		l.timer.Stop()
