@@ -134,3 +134,20 @@ func TestVerifyCountsPruneAndShred(t *testing.T) {
 		t.Fatalf("report %+v, want 11 entries, 2 pruned, 2 shredded", rep)
 	}
 }
+
+func TestLockSurvivesRewrite(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l := openTest(t, dir)
+	defer l.Close()
+	for i := range 4 {
+		l.Append(ctx, event(i))
+	}
+	if _, err := l.Prune(ctx, event(2).Time); err != nil {
+		t.Fatal(err)
+	}
+	if l2, err := audit.Open(ctx, audit.DirFS(dir), audit.Options{Signer: testKey(t)}); err == nil {
+		l2.Close()
+		t.Fatal("a second Open succeeded after the log file was rewritten")
+	}
+}

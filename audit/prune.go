@@ -78,6 +78,12 @@ func (l *FileLog) rewriteLocked(change func(*record) (*Opening, bool)) (int, err
 	if err != nil {
 		return 0, err
 	}
+	if lk, ok := nf.(Locker); ok {
+		if err := lk.Lock(); err != nil {
+			nf.Close()
+			return 0, err
+		}
+	}
 	fail := func(err error) (int, error) {
 		nf.Close()
 		_ = l.fsys.Remove(tmp)
