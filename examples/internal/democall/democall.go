@@ -51,6 +51,9 @@ type Result struct {
 	Path string         // the file
 	Info *recorder.Info // what Inspect reads back from the file
 	Sent [2]int         // RTP packets sent by the customer and the agent
+	// Recorded is the wall time from Start to Stop: the file lasts as long
+	// (to a 20 ms slot, minus the 6.5 ms pre-skip).
+	Recorded time.Duration
 }
 
 // Summary is a few lines for a terminal.
@@ -255,6 +258,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if _, err := rec.Start(ctx, "agent-demo"); err != nil {
 		return Result{}, fmt.Errorf("democall: %w", err)
 	}
+	started := time.Now()
 	var res Result
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -299,10 +303,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			}
 		}
 	}
+	stopAt := time.Now()
 	metas, err := rec.Stop(ctx, "agent-demo")
 	if err != nil {
 		return Result{}, fmt.Errorf("democall: %w", err)
 	}
+	res.Recorded = stopAt.Sub(started)
 	customer.Close()
 	agent.Close()
 	wg.Wait()
