@@ -167,7 +167,6 @@ func TestMixedCallPion(t *testing.T) {
 		}
 	}()
 	<-agentDone
-	time.Sleep(100 * time.Millisecond) // let the last packets cross the loopback
 	ms, err := rec.Stop(ctx, "agent-1")
 	closeAll()
 	wg.Wait()
