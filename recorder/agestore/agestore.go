@@ -182,25 +182,35 @@ func wrapKey(id *age.X25519Identity, recips []age.Recipient) ([]byte, error) {
 
 // fileIdentities returns the identities that decrypt recording id: the
 // configured ones, or (crypto-shredding) its unwrapped per-recording key.
-func (s *Store) fileIdentities(ctx context.Context, op, id string) ([]age.Identity, *age.X25519Identity, error) {
+// When the key store has no key for id, it returns the configured
+// identities and a non-nil shredded error: the recording was either made
+// before per-recording keys were enabled (the identities open it) or
+// shredded (they do not, and the caller returns shredded).
+func (s *Store) fileIdentities(ctx context.Context, op, id string) (ids []age.Identity, key *age.X25519Identity, shredded, err error) {
 	if len(s.cfg.Identities) == 0 {
-		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, ErrNoIdentity)
+		return nil, nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, ErrNoIdentity)
 	}
 	if s.cfg.Keys == nil {
-		return s.cfg.Identities, nil, nil
+		return s.cfg.Identities, nil, nil, nil
 	}
 	wrapped, err := s.cfg.Keys.Get(ctx, id)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil, fmt.Errorf("agestore: %s %s: %w (%w)", op, id, ErrShredded, err)
+		return s.cfg.Identities, nil, fmt.Errorf("agestore: %s %s: %w (%w)", op, id, ErrShredded, err), nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("agestore: %s %s: key store: %w", op, id, err)
+		return nil, nil, nil, fmt.Errorf("agestore: %s %s: key store: %w", op, id, err)
 	}
-	key, err := UnwrapKey(wrapped, s.cfg.Identities...)
+	key, err = UnwrapKey(wrapped, s.cfg.Identities...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("agestore: %s %s: recording key: %w", op, id, err)
+		return nil, nil, nil, fmt.Errorf("agestore: %s %s: recording key: %w", op, id, err)
 	}
-	return []age.Identity{key}, key, nil
+	return []age.Identity{key}, key, nil, nil
+}
+
+// noMatch reports whether err is age's "no identity matched".
+func noMatch(err error) bool {
+	var nm *age.NoIdentityMatchError
+	return errors.As(err, &nm)
 }
 
 // UnwrapKey decrypts a per-recording key (as kept in a KeyStore) with
@@ -298,7 +308,7 @@ func (s *Store) OpenPartial(ctx context.Context, id string) (io.ReadCloser, erro
 }
 
 func (s *Store) partial(ctx context.Context, op, id string) ([]byte, *age.X25519Identity, error) {
-	idents, key, err := s.fileIdentities(ctx, op, id)
+	idents, key, shredded, err := s.fileIdentities(ctx, op, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -322,11 +332,11 @@ func (s *Store) partial(ctx context.Context, op, id string) ([]byte, *age.X25519
 				break
 			}
 		}
-	} else if len(enc) > 0 && !isShortHeader(err) {
-		var nm *age.NoIdentityMatchError
-		if errors.As(err, &nm) {
-			return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, ageErr(err))
+	} else if len(enc) > 0 && !isShortHeader(err) && noMatch(err) {
+		if shredded != nil {
+			return nil, nil, shredded
 		}
+		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, ageErr(err))
 	}
 	// The journal: what the chunks do not hold yet.
 	jrc, err := s.inner.OpenPartial(ctx, id+JournalSuffix)
@@ -339,6 +349,9 @@ func (s *Store) partial(ctx context.Context, op, id string) ([]byte, *age.X25519
 	defer jrc.Close()
 	plain, err = replayJournal(bufio.NewReader(jrc), id, idents, plain)
 	if err != nil {
+		if shredded != nil && errors.Is(err, ErrWrongKey) {
+			return nil, nil, shredded
+		}
 		return nil, nil, fmt.Errorf("agestore: %s %s: journal: %w", op, id, err)
 	}
 	return plain, key, nil
@@ -359,7 +372,7 @@ func (s *Store) Open(ctx context.Context, id string) (io.ReadCloser, error) {
 	if err := checkID("open", id); err != nil {
 		return nil, err
 	}
-	idents, _, err := s.fileIdentities(ctx, "open", id)
+	idents, _, shredded, err := s.fileIdentities(ctx, "open", id)
 	if err != nil {
 		if errors.Is(err, recorder.ErrIntegrity) {
 			s.integrityEvent(ctx, id, "recording key: "+err.Error())
@@ -376,6 +389,9 @@ func (s *Store) Open(ctx context.Context, id string) (io.ReadCloser, error) {
 	r, err := age.Decrypt(rc, idents...)
 	if err != nil {
 		rc.Close()
+		if shredded != nil && noMatch(err) {
+			return nil, shredded
+		}
 		err = ageErr(err)
 		if errors.Is(err, recorder.ErrIntegrity) {
 			s.integrityEvent(ctx, id, "age header: "+err.Error())

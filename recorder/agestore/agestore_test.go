@@ -304,6 +304,13 @@ func TestCryptoShredding(t *testing.T) {
 	if _, err := readAll(t, s, "r2"); !errors.Is(err, agestore.ErrShredded) {
 		t.Fatalf("Open shredded: %v, want ErrShredded", err)
 	}
+	// A recording made before per-recording keys were enabled still opens
+	// with the operator's identity.
+	old, _ := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{op.Recipient()}})
+	write(t, old, "before", data, 500)
+	if got, err := readAll(t, s, "before"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Open a recording without a per-recording key: %v", err)
+	}
 }
 
 // TestCrashLosesNothingWritten: a writer abandoned without Finalize (the
