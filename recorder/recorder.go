@@ -91,6 +91,7 @@ type Recorder struct {
 	legs   [2]*Leg
 	sess   *session
 
+	ctl      sync.Mutex // serialises Start, Stop, Discard and Close (not the packet path)
 	cfg      Config
 	made     []string // ids of every file this recorder created (Discard removes them)
 	closed   bool
@@ -206,6 +207,8 @@ func (r *Recorder) event(k audit.Kind, id, actor, reason string, attrs ...audit.
 // audit log before any audio is written; if it cannot be, nothing is
 // recorded. A call may be recorded again after Stop.
 func (r *Recorder) Start(ctx context.Context, actor string) (string, error) {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
@@ -403,6 +406,12 @@ func (r *Recorder) asyncErr(err error) {
 // finalizes each file (SHA-256, duration, gap index) and appends the
 // stopped and finalized events. It returns the metadata of the files.
 func (r *Recorder) Stop(ctx context.Context, actor string) ([]Meta, error) {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
+	return r.stop(ctx, actor)
+}
+
+func (r *Recorder) stop(ctx context.Context, actor string) ([]Meta, error) {
 	r.mu.Lock()
 	s := r.sess
 	if s == nil {
@@ -461,6 +470,8 @@ func (r *Recorder) Stop(ctx context.Context, actor string) ([]Meta, error) {
 // files included, with their metadata. Use it when the caller objects. A
 // purged event is appended for each file.
 func (r *Recorder) Discard(ctx context.Context, reason, actor string) error {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
 	r.mu.Lock()
 	s := r.sess
 	if s != nil {
@@ -502,9 +513,11 @@ func (r *Recorder) Discard(ctx context.Context, reason, actor string) error {
 // Close stops the recording in progress (finalizing it) and closes the
 // recorder; its legs then refuse packets.
 func (r *Recorder) Close(ctx context.Context) error {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
 	var err error
 	if r.Recording() != "" {
-		_, err = r.Stop(ctx, "system")
+		_, err = r.stop(ctx, "system")
 	}
 	r.mu.Lock()
 	r.closed = true
