@@ -249,3 +249,42 @@ func TestMalformedPacketsNeverReachTheFile(t *testing.T) {
 	}
 	checkFile(t, store.Bytes(metas[0].ID), 2*time.Second, 2)
 }
+
+// A 60 ms SILK frame cannot be split without transcoding: in a dual file
+// (both streams of a packet must last as long) it becomes fillers, counted
+// and in the gap index; a mono file keeps it as is.
+func TestUnsplittableFrames(t *testing.T) {
+	tone := fixture(t, "tone.opus")
+	silk60 := append([]byte{11 << 3}, make([]byte, 40)...) // SILK WB 60 ms, code 0
+	for _, layout := range []recorder.Layout{recorder.LayoutDual, recorder.LayoutMono} {
+		metas, store := record(t, recorder.Config{Layout: layout}, func(rec *recorder.Recorder, c, a *recorder.Leg) {
+			var evs []simEvent
+			for i := range 33 {
+				evs = append(evs, simEvent{at: time.Duration(i) * 60 * time.Millisecond, leg: c, pkt: pkt(1, uint16(i), uint32(i*2880), silk60)})
+			}
+			for i := range 100 {
+				evs = append(evs, simEvent{at: time.Duration(i) * 20 * time.Millisecond, leg: a, pkt: pkt(2, uint16(i), uint32(i*960), tone[i])})
+			}
+			evs = append(evs, simEvent{at: 2 * time.Second, fn: func() {}})
+			run(t, evs)
+		})
+		cs := metas[0].Legs[0]
+		if layout == recorder.LayoutMono {
+			if cs.Unsupported != 0 || cs.Packets < 30 {
+				t.Errorf("mono: %+v", cs)
+			}
+			in, err := recorder.Inspect(bytesReader(store.Bytes(metas[0].ID)))
+			if err != nil || in.Duration != metas[0].Duration {
+				t.Errorf("mono file: %+v, %v", in, err)
+			}
+			continue
+		}
+		if cs.Unsupported < 30 || hasGap(metas[0].Gaps, recorder.Customer, recorder.GapUnsupported) == nil {
+			t.Errorf("dual: %+v, gaps %+v", cs, metas[0].Gaps)
+		}
+		w := checkFile(t, store.Bytes(metas[0].ID), 2*time.Second, 2)
+		if k := goertzel(span(w, 1, 500*time.Millisecond, 1500*time.Millisecond), w.rate, 1000); k < 0.15 {
+			t.Errorf("agent's tone lost: %.4f", k)
+		}
+	}
+}
