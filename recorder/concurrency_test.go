@@ -3,6 +3,7 @@ package recorder_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -11,6 +12,8 @@ import (
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
+	"github.com/pion/interceptor"
+	"github.com/pion/rtp"
 )
 
 // Silent legs: pages still reach the store at least every second, so a
@@ -92,6 +95,36 @@ func TestConcurrentControl(t *testing.T) {
 		}
 		if _, err := rec.Start(ctx, "a"); !errors.Is(err, recorder.ErrClosed) {
 			t.Errorf("Start after Close: %v", err)
+		}
+	})
+}
+
+// Consume reads a Source to its end (io.EOF: nil) and stops on a closed leg.
+func TestConsume(t *testing.T) {
+	speech := fixture(t, "speech.opus")
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: &recordertest.MemStore{}, Audit: &events{}})
+		leg, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+		rec.Start(ctx, "a")
+		src := &recordertest.Source{Packets: recordertest.OpusPackets(speech[:8], 111, 1, 0, 0)}
+		if err := leg.Consume(ctx, src); err != nil {
+			t.Fatalf("Consume: %v", err)
+		}
+		time.Sleep(200 * time.Millisecond)
+		ms, _ := rec.Stop(ctx, "a")
+		if ms[0].Legs[0].Packets != 8 {
+			t.Errorf("stats %+v", ms[0].Legs[0])
+		}
+		leg.Close()
+		src = &recordertest.Source{Packets: recordertest.OpusPackets(speech[:8], 111, 1, 0, 0)}
+		if err := leg.Consume(ctx, src); err != nil {
+			t.Errorf("Consume on a closed leg: %v", err)
+		}
+		failing := recorder.SourceFunc(func() (*rtp.Packet, interceptor.Attributes, error) { return nil, nil, errors.New("boom") })
+		leg2, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent})
+		if err := leg2.Consume(ctx, failing); err == nil || !strings.Contains(err.Error(), "boom") {
+			t.Errorf("Consume of a failing source: %v", err)
 		}
 	})
 }

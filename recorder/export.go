@@ -90,6 +90,9 @@ func ExportWAV(src io.Reader, dst io.WriteSeeker) (*Info, error) {
 		written = want
 	}
 	dataLen := written * int64(info.Channels) * 2
+	if dataLen > 0xFFFFFFFF-36 {
+		return nil, fmt.Errorf("export: %v of audio exceeds the 4 GiB of a WAV file", info.Duration)
+	}
 	var h [44]byte
 	copy(h[0:], "RIFF")
 	binary.LittleEndian.PutUint32(h[4:], uint32(36+dataLen))

@@ -31,3 +31,19 @@ func ExampleMemStore() {
 	// audio
 	// true
 }
+
+// Source replays packets to a Leg, as a pion track would.
+func ExampleSource() {
+	src := &recordertest.Source{Packets: recordertest.OpusPackets([][]byte{{0xF8, 0xFF, 0xFE}, {0xF8, 0xFF, 0xFE}}, 111, 7, 100, 0)}
+	n := 0
+	for {
+		p, _, err := src.ReadRTP()
+		if err != nil {
+			fmt.Println(n, "packets, then", err)
+			return
+		}
+		n++
+		_ = p
+	}
+	// Output: 2 packets, then EOF
+}
