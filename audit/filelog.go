@@ -245,8 +245,11 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 		}
 		l.cp, l.cpSize, l.cpRoot = signed, cp.Size, cp.Root
 	}
-	store := &fullStore{}
-	var offsets []int64
+	// Presize for records of about 300 bytes: growing a slice of
+	// millions of hashes by appends would allocate five times its size.
+	est := size / 300
+	store := &fullStore{h: make([]tlog.Hash, 0, 2*est)}
+	offsets := make([]int64, 0, est)
 	st, err := scan(ctx, io.NewSectionReader(f, 0, size), origin, store, &offsets, cp.Size)
 	if err != nil {
 		return fmt.Errorf("audit: open: %w", err)
