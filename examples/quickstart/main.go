@@ -1,6 +1,16 @@
-// Command quickstart runs consentrec's flow on simulated calls, with nothing
-// to install: the policy decides for each call and explains why; later
-// steps (notice, recording, audit, retention) write to one data directory.
+// Command quickstart runs consentrec's whole flow on simulated calls, with
+// nothing to install beyond Go:
+//
+//  1. the policy decides for a batch of calls and explains each decision;
+//  2. the notice is played (paced in real time) before anything is recorded,
+//     and a caller who presses 9 is not recorded;
+//  3. the selected calls are recorded dual-channel from two pion peer
+//     connections on loopback, and each file is inspected;
+//  4. retention catalogues the recordings, holds one, moves time past the
+//     deadline and sweeps;
+//  5. the audit log, which received every step, is verified.
+//
+// Everything goes to one data directory:
 //
 //	go run ./examples/quickstart [-data DIR]
 package main
@@ -14,10 +24,19 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/consentrec/consentrec"
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/examples/internal/democall"
+	"github.com/consentrec/consentrec/examples/internal/retentiondemo"
+	"github.com/consentrec/consentrec/notice"
+	"github.com/consentrec/consentrec/notice/sampleprompts"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/fromrecorder"
 )
 
 // demoPolicy samples 20% of calls for quality (30 days) and lets agents
@@ -35,14 +54,29 @@ const demoPolicy = `{
 
 func main() {
 	data := flag.String("data", "", "data directory (default: a new folder under the system temp dir)")
+	callLen := flag.Duration("call", 4*time.Second, "length of each recorded demo call")
 	flag.Parse()
-	if err := run(context.Background(), *data); err != nil {
+	if err := run(context.Background(), *data, *callLen); err != nil {
 		fmt.Fprintln(os.Stderr, "quickstart:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, root string) error {
+// demoCall is one simulated call and what happens to it.
+type demoCall struct {
+	info   policy.CallInfo
+	caller string // the caller's number: never stored, only its keyed hash
+	lang   string
+	object bool // the caller presses 9 during the notice
+	agent  bool // the agent presses record (contract proof)
+
+	call     *policy.Call
+	decision policy.Decision
+	result   *democall.Result
+	notice   string
+}
+
+func run(ctx context.Context, root string, callLen time.Duration) error {
 	if root == "" {
 		var err error
 		if root, err = os.MkdirTemp("", "consentrec-quickstart-"); err != nil {
@@ -54,6 +88,13 @@ func run(ctx context.Context, root string) error {
 	if err := os.MkdirAll(dir.Keys(), 0o700); err != nil {
 		return err
 	}
+	log, err := audit.OpenDir(ctx, root, audit.Options{})
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+
+	// 1. The policy decides.
 	key, err := secret(filepath.Join(dir.Keys(), "sampling.key"))
 	if err != nil {
 		return err
@@ -71,49 +112,208 @@ func run(ctx context.Context, root string) error {
 	if err != nil {
 		return err
 	}
+	if _, err := log.Append(ctx, audit.Event{Kind: audit.KindPolicyChange, Actor: "quickstart", PolicyVersion: engine.Version(), Reason: "policy loaded: " + p.Name}); err != nil {
+		return err
+	}
 	fmt.Printf("== 1. policy decides (policy %s, version %s)\n", p.Name, engine.Version())
+	calls := []*demoCall{
+		{info: policy.CallInfo{ID: "call-0001", Agent: "agent-01"}, caller: "+33 1 23 45 67 01", lang: "fr"},
+		{info: policy.CallInfo{ID: "call-0002", Agent: "agent-02", Profile: policy.ProfileDE}, caller: "+49 30 1234 5602", lang: "de"},
+		{info: policy.CallInfo{ID: "call-0003", Agent: "agent-01", Private: true}, caller: "+33 1 23 45 67 03", lang: "fr"},
+		{info: policy.CallInfo{ID: "call-0004", Agent: "cse-rep"}, caller: "+33 1 23 45 67 04", lang: "fr"},
+		{info: policy.CallInfo{ID: "call-0005", Agent: "agent-03", Profile: policy.ProfileUSAllParty}, caller: "+1 415 555 0105", lang: "en"},
+		{info: policy.CallInfo{ID: "call-0006", Agent: "agent-02"}, caller: "+33 1 23 45 67 06", lang: "fr", agent: true},
+		{info: policy.CallInfo{ID: "call-0007", Agent: "agent-01", Internal: true}, caller: "internal", lang: "fr"},
+	}
+	// More calls until three are sampled: two to keep (one of them held)
+	// and one whose caller objects.
+	for i := 8; sampled(engine, calls) < 3 && i < 200; i++ {
+		calls = append(calls, &demoCall{info: policy.CallInfo{ID: fmt.Sprintf("call-%04d", i), Agent: fmt.Sprintf("agent-%02d", 1+i%3)},
+			caller: fmt.Sprintf("+33 1 23 45 %02d %02d", i/100, i%100), lang: "fr"})
+	}
 	start := time.Now().UTC().Truncate(time.Second)
-	calls := []policy.CallInfo{
-		{ID: "call-0001", Agent: "agent-01"},
-		{ID: "call-0002", Agent: "agent-02", Profile: policy.ProfileDE},
-		{ID: "call-0003", Agent: "agent-01", Private: true},
-		{ID: "call-0004", Agent: "cse-rep"},
-		{ID: "call-0005", Agent: "agent-03", Profile: policy.ProfileUSAllParty},
-		{ID: "call-0006", Agent: "agent-02"},
-		{ID: "call-0007", Agent: "agent-01", Internal: true},
-		{ID: "call-0008", Agent: "agent-03"},
-	}
-	// Add calls until one is sampled, so the demo always shows a recording.
-	for i := 9; !anySampled(engine, calls) && i < 100; i++ {
-		calls = append(calls, policy.CallInfo{ID: fmt.Sprintf("call-%04d", i), Agent: "agent-02"})
-	}
-	for i := range calls {
-		calls[i].Time = start.Add(time.Duration(i) * time.Minute)
-		c, d, err := engine.Begin(ctx, calls[i])
+	objector, skipped := false, 0
+	for i, c := range calls {
+		c.info.Time = start.Add(time.Duration(i) * time.Second)
+		c.call, c.decision, err = engine.Begin(ctx, c.info)
 		if err != nil {
 			return err
 		}
-		fmt.Printf("%s %-9s %-13s %s\n", calls[i].ID, calls[i].Agent, profileName(d.Profile), d)
-		if d.Candidate && calls[i].ID == "call-0006" {
-			// The agent records the contract part of a sale, after the notice.
-			c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted})
-			d, err = c.Apply(ctx, policy.Event{Kind: policy.EventAgentStart, Actor: calls[i].Agent, Purpose: policy.ContractProof})
-			if err != nil {
-				return err
+		if _, err := log.Append(ctx, c.decision.AuditEvent(c.info.ID, c.info.Time)); err != nil {
+			return err
+		}
+		if c.decision.Record && !objector && c.decision.Profile == policy.ProfileFR && sampledCount(calls[:i]) >= 2 {
+			c.object, objector = true, true
+		}
+		if i < 7 || c.decision.Record {
+			if skipped > 0 {
+				fmt.Printf("  ... %d more calls not sampled\n", skipped)
+				skipped = 0
 			}
-			fmt.Printf("%s %-9s %-13s   agent pressed record: %s\n", calls[i].ID, calls[i].Agent, "", d)
+			fmt.Printf("%s %-9s %-13s %s\n", c.info.ID, c.info.Agent, profileName(c.decision.Profile), c.decision)
+		} else {
+			skipped++
 		}
 	}
+
+	// 2 and 3. Inform, then record: the calls run concurrently, each in
+	// real time (notice, then the recorded conversation).
+	fmt.Printf("\n== 2. notice informs, 3. recorder captures (each call in real time, concurrently)\n")
+	lib, err := sampleprompts.Library()
+	if err != nil {
+		return err
+	}
+	var cache notice.Cache // G.711 built in; notice/opusprompt adds Opus for WebRTC legs
+	var wg sync.WaitGroup
+	errs := make([]error, len(calls))
+	for i, c := range calls {
+		if !c.decision.Record && !c.agent {
+			continue
+		}
+		wg.Go(func() { errs[i] = c.play(ctx, log, lib, &cache, root, callLen) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	var recorded []*demoCall
+	for _, c := range calls {
+		if c.notice != "" {
+			fmt.Print(c.notice)
+		}
+		if c.result != nil {
+			fmt.Print(indent(c.result.Summary()))
+			recorded = append(recorded, c)
+		}
+	}
+
+	// 4. Retention expires.
+	fmt.Printf("\n== 4. retention expires\n")
+	subjectKey, err := retention.SubjectSecret(dir.Keys(), true)
+	if err != nil {
+		return err
+	}
+	var entries []retention.Entry
+	hold := ""
+	for _, c := range recorded {
+		e, err := fromrecorder.Entry(c.result.Meta, policy.SubjectKey(subjectKey, c.caller), c.decision.Retention)
+		if err != nil {
+			return err
+		}
+		if hold == "" && c.decision.Purpose == policy.Quality {
+			hold = e.ID
+		}
+		entries = append(entries, e)
+	}
+	store, err := recorder.NewFileStore(dir.Recordings())
+	if err != nil {
+		return err
+	}
+	if _, err := retentiondemo.Run(ctx, retentiondemo.Config{
+		Data: dir, Store: store, Audit: log, Recordings: entries, Hold: hold,
+		IsIntegrity: func(err error) bool { return errors.Is(err, recorder.ErrIntegrity) },
+		Out:         os.Stdout,
+	}); err != nil {
+		return err
+	}
+
+	// 5. The audit log seals it all.
+	if err := log.Close(); err != nil {
+		return err
+	}
+	rep, err := audit.VerifyDir(ctx, root, nil)
+	if err != nil {
+		return fmt.Errorf("audit verify: %w", err)
+	}
+	fmt.Printf("\n== 5. audit seals\naudit verify: ok: %d entries, root %s, signed checkpoint at %d\n", rep.Entries, rep.Root, rep.Checkpoint.Size)
+	fmt.Printf("\nnext: go run ./cmd/consentrec audit show --data %s\n", root)
 	return nil
 }
 
-func anySampled(e *policy.Engine, calls []policy.CallInfo) bool {
+// play informs the caller and, if the policy then allows capture, records
+// the call.
+func (c *demoCall) play(ctx context.Context, log audit.Appender, lib *notice.Library, cache *notice.Cache, root string, callLen time.Duration) error {
+	var out []string
+	say := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
+	defer func() {
+		for _, s := range out {
+			c.notice += fmt.Sprintf("%s %s\n", c.info.ID, s)
+		}
+	}()
+	prompt, err := lib.Select(c.lang, c.decision.Profile)
+	if err != nil {
+		return err
+	}
+	prep, err := cache.Get(prompt, notice.CodecPCMU)
+	if err != nil {
+		return err
+	}
+	in := &notice.Input{CallID: c.info.ID, Log: log, Handler: notice.HandlerFunc(func(ctx context.Context, a notice.Answer) {
+		c.decision, _ = c.call.Apply(ctx, a.PolicyEvent())
+	})}
+	in.SetPrompt(prompt.Version())
+	pctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	if c.object {
+		// The caller presses 9 one second into the notice.
+		time.AfterFunc(time.Second, func() {
+			in.Key(pctx, '9', notice.MethodRFC4733)
+			cancel(notice.ErrObjected)
+		})
+	}
+	packets := 0
+	leg := notice.FrameSinkFunc(func(notice.Frame) error { packets++; return nil }) // a SIP leg: notice.NewRTPPacketizer
+	r, err := (&notice.Player{CallID: c.info.ID, Log: log}).Play(pctx, prep, leg)
+	if err != nil {
+		return err
+	}
+	how := "completed"
+	if !r.Completed() {
+		how = "interrupted: " + string(r.Interrupted)
+	}
+	say("notice %s (version %.12s) played %v in %d PCMU packets, %s; receipt audited", r.Prompt, r.Version, r.Played.Round(10*time.Millisecond), packets, how)
+	d, err := c.call.Apply(ctx, r.PolicyEvent())
+	if err != nil {
+		return err
+	}
+	if c.agent {
+		if d, err = c.call.Apply(ctx, policy.Event{Kind: policy.EventAgentStart, Actor: c.info.Agent, Purpose: policy.ContractProof}); err != nil {
+			return err
+		}
+		say("agent %s pressed record: %s", c.info.Agent, d)
+	}
+	c.decision = d
+	if d.Purge || !d.Capture {
+		say("not recorded: %s (nothing was captured)", d)
+		return nil
+	}
+	res, err := democall.Run(ctx, democall.Config{DataDir: root, Audit: log, CallID: c.info.ID,
+		Purpose: d.Purpose, PolicyVersion: d.PolicyVersion, Duration: callLen})
+	if err != nil {
+		return err
+	}
+	c.result = &res
+	return nil
+}
+
+func sampled(e *policy.Engine, calls []*demoCall) int {
+	n := 0
 	for _, c := range calls {
-		if !c.Private && !c.Internal && c.Agent != "cse-rep" && policy.DrawFraction(e.Draw(0, c.ID)) < 0.20 {
-			return true
+		if !c.info.Private && !c.info.Internal && c.info.Agent != "cse-rep" && policy.DrawFraction(e.Draw(0, c.info.ID)) < 0.20 {
+			n++
 		}
 	}
-	return false
+	return n
+}
+
+func sampledCount(calls []*demoCall) int {
+	n := 0
+	for _, c := range calls {
+		if c.decision.Record {
+			n++
+		}
+	}
+	return n
 }
 
 func profileName(p policy.Profile) string {
@@ -121,6 +321,30 @@ func profileName(p policy.Profile) string {
 		return "(strictest)"
 	}
 	return string(p)
+}
+
+func indent(s string) string {
+	out := ""
+	for _, l := range splitLines(s) {
+		out += "    " + l + "\n"
+	}
+	return out
+}
+
+func splitLines(s string) []string {
+	var lines []string
+	for len(s) > 0 {
+		i := 0
+		for i < len(s) && s[i] != '\n' {
+			i++
+		}
+		lines = append(lines, s[:i])
+		if i < len(s) {
+			i++
+		}
+		s = s[i:]
+	}
+	return lines
 }
 
 // secret returns the 32-byte secret kept at path, creating it on first use.
@@ -133,6 +357,8 @@ func secret(path string) ([]byte, error) {
 		return nil, err
 	}
 	b = make([]byte, 32)
-	rand.Read(b)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
 	return b, os.WriteFile(path, b, 0o600)
 }

@@ -65,7 +65,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer cat.Close()
 
-	fmt.Fprintf(out, "== 5. retention expires (catalog %s)\n", cfg.Data.Catalog())
+	fmt.Fprintf(out, "catalog %s\n", cfg.Data.Catalog())
 	for _, e := range cfg.Recordings {
 		r, err := retention.New(e)
 		if err != nil {

@@ -12,7 +12,7 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/retention"
-	"github.com/consentrec/consentrec/retention/retentiondemo"
+	"github.com/consentrec/consentrec/examples/internal/retentiondemo"
 	"github.com/consentrec/consentrec/retention/retentiontest"
 )
 
