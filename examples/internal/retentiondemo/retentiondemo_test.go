@@ -10,9 +10,9 @@ import (
 
 	"github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/examples/internal/retentiondemo"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/retention"
-	"github.com/consentrec/consentrec/examples/internal/retentiondemo"
 	"github.com/consentrec/consentrec/retention/retentiontest"
 )
 
