@@ -165,8 +165,17 @@ func (e *Encoder) Encode(dst []byte, pcm []int16) (int, error) {
 	return n, nil
 }
 
-// Reset returns the encoder to its initial state (a new stream).
-func (e *Encoder) Reset() { e.enc.Reset() }
+// Reset returns the encoder to its initial state (a new stream): after a
+// Reset, the same input gives the same packets as from a new Encoder.
+// gopus's own Reset keeps some adaptive state (its output differs from a
+// fresh encoder's), so Reset builds a fresh one with the same configuration.
+func (e *Encoder) Reset() {
+	if fresh, err := New(e.cfg); err == nil {
+		*e = *fresh
+		return
+	}
+	e.enc.Reset() // unreachable: e.cfg was valid when e was made
+}
 
 // silence is a 20 ms CELT frame that decodes to digital silence
 // (TOC 0xF8: CELT fullband 20 ms, mono, one frame; 0xFF 0xFE: silence flag).

@@ -1,6 +1,7 @@
 package opusenc
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"os"
@@ -177,6 +178,37 @@ func TestSilenceDecodesToZero(t *testing.T) {
 	for _, v := range out {
 		if v != 0 {
 			t.Fatalf("silence frame decodes to %d", v)
+		}
+	}
+}
+
+func TestResetIsAFreshStream(t *testing.T) {
+	enc, err := New(Config{SampleRate: 16000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := make([]int16, enc.FrameSize())
+	for i := range pcm {
+		pcm[i] = int16(8000 * math.Sin(2*math.Pi*440*float64(i)/16000))
+	}
+	encodeN := func() [][]byte {
+		var out [][]byte
+		buf := make([]byte, MaxPacketSize)
+		for range 10 {
+			n, err := enc.Encode(buf, pcm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, append([]byte(nil), buf[:n]...))
+		}
+		return out
+	}
+	first := encodeN()
+	enc.Reset()
+	second := encodeN()
+	for i := range first {
+		if !bytes.Equal(first[i], second[i]) {
+			t.Fatalf("packet %d differs after Reset", i)
 		}
 	}
 }
