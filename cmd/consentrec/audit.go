@@ -25,6 +25,8 @@ func init() {
 		short: "list the audit log's entries", run: auditShow})
 	register(&command{name: "audit prove", args: "--data DIR [--hide-subject] [-o FILE] INDEX",
 		short: "write a self-contained receipt (entry, proof, signed checkpoint) for one entry", run: auditProve})
+	register(&command{name: "audit prune", args: "--data DIR (--older-than DAYS | --before TIME)",
+		short: "delete old audit payloads (the log's own retention), keeping every proof valid", run: auditPrune})
 	register(&command{name: "audit check", args: "RECEIPT --key PUBKEY [--witness KEY]...",
 		short: "check a receipt offline against the log's public key", run: auditCheck})
 }
@@ -300,5 +302,47 @@ func auditCheck(e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "ok: entry %d of %s is in its signed checkpoint of %d entries, root %s\n",
 		en.Index, cp.Origin, cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]))
 	fmt.Fprintln(e.stdout, auditFormatEntry(en))
+	return nil
+}
+
+func auditPrune(e *env, args []string) error {
+	fs := flag.NewFlagSet("audit prune", flag.ContinueOnError)
+	data := dataFlag(fs)
+	days := fs.Int("older-than", 0, "prune entries older than `DAYS` days (the CNIL recommends 180 to 365 for access logs)")
+	before := fs.String("before", "", "prune entries logged before `TIME` (RFC 3339)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	var cutoff time.Time
+	switch {
+	case *days > 0 && *before == "":
+		cutoff = time.Now().AddDate(0, 0, -*days)
+	case *days == 0 && *before != "":
+		if cutoff, err = time.Parse(time.RFC3339, *before); err != nil {
+			return usagef("--before: %v", err)
+		}
+	default:
+		return usagef("give exactly one of --older-than DAYS (> 0) and --before TIME")
+	}
+	if _, err := auditFS(*data); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	l, err := audit.OpenDir(ctx, *data, audit.Options{})
+	if err != nil {
+		return err
+	}
+	n, err := l.Prune(ctx, cutoff)
+	if cerr := l.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "pruned %d entries logged before %s (leaves kept: the log still verifies)\n", n, cutoff.UTC().Format(time.RFC3339))
 	return nil
 }

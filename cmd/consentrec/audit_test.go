@@ -172,3 +172,24 @@ func TestAuditRollbackCLI(t *testing.T) {
 		t.Fatalf("rolled-back copy against the kept receipt: code %d %s", code, errOut)
 	}
 }
+
+func TestAuditPruneCLI(t *testing.T) {
+	data := auditTestData(t, 6) // Sample times: 2026-03-01T10:00:00..05
+	code, out, errOut := auditCLI(t, "audit", "prune", "--data", data, "--before", "2026-03-01T10:00:03Z")
+	if code != 0 || !strings.HasPrefix(out, "pruned 3 entries") {
+		t.Fatalf("prune: code %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = auditCLI(t, "audit", "verify", "--data", data)
+	if code != 0 || !strings.Contains(out, "ok: 7 entries") || !strings.Contains(out, "3 entries pruned") {
+		t.Fatalf("verify after prune: code %d\n%s", code, out)
+	}
+	for _, args := range [][]string{
+		{"audit", "prune", "--data", data},
+		{"audit", "prune", "--data", data, "--older-than", "30", "--before", "2026-01-01T00:00:00Z"},
+		{"audit", "prune", "--data", data, "--before", "yesterday"},
+	} {
+		if code, _, _ := auditCLI(t, args...); code != 2 {
+			t.Fatalf("%v: code %d, want 2", args, code)
+		}
+	}
+}
