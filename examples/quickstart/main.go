@@ -94,6 +94,17 @@ func run(ctx context.Context, root string, callLen time.Duration) error {
 	}
 	defer log.Close()
 
+	// Finalize what a crashed run may have left (none on a fresh directory).
+	store, err := recorder.NewFileStore(dir.Recordings())
+	if err != nil {
+		return err
+	}
+	if recovered, err := recorder.Recover(ctx, store, log); err != nil {
+		return err
+	} else if len(recovered) > 0 {
+		fmt.Printf("recovered %d recording(s) left by a crash\n", len(recovered))
+	}
+
 	// 1. The policy decides.
 	key, err := secret(filepath.Join(dir.Keys(), "sampling.key"))
 	if err != nil {
@@ -205,10 +216,6 @@ func run(ctx context.Context, root string, callLen time.Duration) error {
 		}
 		entries = append(entries, e)
 	}
-	store, err := recorder.NewFileStore(dir.Recordings())
-	if err != nil {
-		return err
-	}
 	if _, err := retentiondemo.Run(ctx, retentiondemo.Config{
 		Data: dir, Store: store, Audit: log, Recordings: entries, Hold: hold,
 		IsIntegrity: func(err error) bool { return errors.Is(err, recorder.ErrIntegrity) },
@@ -277,18 +284,30 @@ func (c *demoCall) play(ctx context.Context, log audit.Appender, lib *notice.Lib
 		return err
 	}
 	if c.agent {
-		if d, err = c.call.Apply(ctx, policy.Event{Kind: policy.EventAgentStart, Actor: c.info.Agent, Purpose: policy.ContractProof}); err != nil {
+		nd, err := c.call.Apply(ctx, policy.Event{Kind: policy.EventAgentStart, Actor: c.info.Agent, Purpose: policy.ContractProof})
+		switch {
+		case errors.Is(err, policy.ErrNotAllowed):
+			say("agent %s pressed record: refused, %v", c.info.Agent, err)
+		case err != nil:
 			return err
+		default:
+			d = nd
+			say("agent %s pressed record: %s", c.info.Agent, d)
 		}
-		say("agent %s pressed record: %s", c.info.Agent, d)
 	}
 	c.decision = d
 	if d.Purge || !d.Capture {
 		say("not recorded: %s (nothing was captured)", d)
 		return nil
 	}
-	res, err := democall.Run(ctx, democall.Config{DataDir: root, Audit: log, CallID: c.info.ID,
-		Purpose: d.Purpose, PolicyVersion: d.PolicyVersion, Duration: callLen})
+	cfg := democall.Config{DataDir: root, Audit: log, CallID: c.info.ID,
+		Purpose: d.Purpose, PolicyVersion: d.PolicyVersion, Duration: callLen}
+	if c.agent {
+		// The customer reads a card number: the agent pauses the recording.
+		cfg.PauseAt, cfg.PauseFor = (callLen / 3).Round(10*time.Millisecond), (callLen / 4).Round(10*time.Millisecond)
+		say("card data at %v: the agent pauses the recording for %v", cfg.PauseAt, cfg.PauseFor)
+	}
+	res, err := democall.Run(ctx, cfg)
 	if err != nil {
 		return err
 	}
