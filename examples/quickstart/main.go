@@ -133,17 +133,17 @@ func run(ctx context.Context, root string, callLen time.Duration) error {
 		{info: policy.CallInfo{ID: "call-0003", Agent: "agent-01", Private: true}, caller: "+33 1 23 45 67 03", lang: "fr"},
 		{info: policy.CallInfo{ID: "call-0004", Agent: "cse-rep"}, caller: "+33 1 23 45 67 04", lang: "fr"},
 		{info: policy.CallInfo{ID: "call-0005", Agent: "agent-03", Profile: policy.ProfileUSAllParty}, caller: "+1 415 555 0105", lang: "en"},
-		{info: policy.CallInfo{ID: "call-0006", Agent: "agent-02"}, caller: "+33 1 23 45 67 06", lang: "fr", agent: true},
+		{info: policy.CallInfo{ID: "call-0006", Agent: "agent-02"}, caller: "+33 1 23 45 67 06", lang: "fr"},
 		{info: policy.CallInfo{ID: "call-0007", Agent: "agent-01", Internal: true}, caller: "internal", lang: "fr"},
 	}
-	// More calls until three are sampled: two to keep (one of them held)
-	// and one whose caller objects.
+	// More calls until three FR calls are sampled: two to keep (one of
+	// them held) and one whose caller objects.
 	for i := 8; sampled(engine, calls) < 3 && i < 200; i++ {
 		calls = append(calls, &demoCall{info: policy.CallInfo{ID: fmt.Sprintf("call-%04d", i), Agent: fmt.Sprintf("agent-%02d", 1+i%3)},
 			caller: fmt.Sprintf("+33 1 23 45 %02d %02d", i/100, i%100), lang: "fr"})
 	}
 	start := time.Now().UTC().Truncate(time.Second)
-	objector, skipped := false, 0
+	objector, agent, skipped := false, false, 0
 	for i, c := range calls {
 		c.info.Time = start.Add(time.Duration(i) * time.Second)
 		c.call, c.decision, err = engine.Begin(ctx, c.info)
@@ -152,6 +152,9 @@ func run(ctx context.Context, root string, callLen time.Duration) error {
 		}
 		if _, err := log.Append(ctx, c.decision.AuditEvent(c.info.ID, c.info.Time)); err != nil {
 			return err
+		}
+		if !agent && c.decision.Candidate && !c.decision.Record && c.decision.Profile == policy.ProfileFR {
+			c.agent, agent = true, true // this call's agent will record the contract part of a sale
 		}
 		if c.decision.Record && !objector && c.decision.Profile == policy.ProfileFR && sampledCount(calls[:i]) >= 2 {
 			c.object, objector = true, true
@@ -318,7 +321,7 @@ func (c *demoCall) play(ctx context.Context, log audit.Appender, lib *notice.Lib
 func sampled(e *policy.Engine, calls []*demoCall) int {
 	n := 0
 	for _, c := range calls {
-		if !c.info.Private && !c.info.Internal && c.info.Agent != "cse-rep" && policy.DrawFraction(e.Draw(0, c.info.ID)) < 0.20 {
+		if c.info.Profile == "" && !c.info.Private && !c.info.Internal && c.info.Agent != "cse-rep" && policy.DrawFraction(e.Draw(0, c.info.ID)) < 0.20 {
 			n++
 		}
 	}
