@@ -95,9 +95,9 @@ func usage(w io.Writer) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	fmt.Fprintln(w, "usage: consentrec COMMAND [ARGS]\n\ncommands:")
+	fmt.Fprintln(w, "usage: consentrec COMMAND [ARGS]\n\nCommands reading stored state take --data DIR (default $CONSENTREC_DATA, else ./consentrec-data).\nExit status: 0 success, 1 refused or problem found, 2 usage error.\n\ncommands:")
 	for _, n := range names {
 		c := commands[n]
-		fmt.Fprintf(w, "  %-40s %s\n", c.name+" "+c.args, c.short)
+		fmt.Fprintf(w, "  %s %s\n      %s\n", c.name, c.args, c.short)
 	}
 }
