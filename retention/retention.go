@@ -80,6 +80,23 @@ type Store interface {
 	Delete(ctx context.Context, id string) error
 }
 
+// DecodingStore is an optional interface of a Store whose Open returns other
+// bytes than those it stores and whose digest is catalogued: it decrypts
+// (recorder/agestore). Such a store checks the stored bytes against their
+// digest itself before Open returns and authenticates what it decodes, so
+// the Gate and exports do not re-hash the decoded stream against the
+// catalogued SHA-256 (it would never match).
+type DecodingStore interface {
+	Store
+	OpenDecodes() bool
+}
+
+// decodes reports whether s opens decoded bytes (see DecodingStore).
+func decodes(s Store) bool {
+	d, ok := s.(DecodingStore)
+	return ok && d.OpenDecodes()
+}
+
 // Hold is one legal hold on a recording: it blocks expiry and erasure until
 // released. A recording may be held for several cases at once; it stays held
 // until every case is released. There is no cap on the number of holds.

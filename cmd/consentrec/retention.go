@@ -42,7 +42,7 @@ func init() {
 type retentionEnv struct {
 	dir     consentrec.DataDir
 	catalog *sqlitecatalog.Catalog
-	store   *recorder.FileStore
+	store   retention.Store // the recordings: plain, or age-encrypted (recorder/agestore)
 	log     *audit.FileLog
 }
 
@@ -59,8 +59,11 @@ func (r *retentionEnv) Close() error {
 
 // openRetention opens the catalog of root (which must exist: a mistyped
 // --data must not create an empty one) and, if full, the recordings store
-// and the audit log.
-func openRetention(ctx context.Context, root string, full bool) (*retentionEnv, error) {
+// and the audit log. The store is the age-encrypting one (recorder/agestore)
+// when the data directory keeps per-recording keys or identity names an
+// age identity file, so that deletions also delete keys (crypto-shredding)
+// and opens decrypt; otherwise the plain file store.
+func openRetention(ctx context.Context, root string, full bool, identity string) (*retentionEnv, error) {
 	dir := consentrec.DataDir{Root: root}
 	if _, err := os.Stat(dir.Catalog()); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -76,7 +79,12 @@ func openRetention(ctx context.Context, root string, full bool) (*retentionEnv, 
 	if !full {
 		return env, nil
 	}
-	if env.store, err = recorder.NewFileStore(dir.Recordings()); err != nil {
+	if st, serr := os.Stat(recordingKeysDir(root)); identity != "" || (serr == nil && st.IsDir()) {
+		if env.store, err = openEncrypted(root, identity, false); err != nil {
+			env.Close()
+			return nil, err
+		}
+	} else if env.store, err = recorder.NewFileStore(dir.Recordings()); err != nil {
 		env.Close()
 		return nil, err
 	}
@@ -110,7 +118,7 @@ func cmdSweep(e *env, args []string) (err error) {
 		return usagef("--at %s is in the future: only a --dry-run can forecast", at.Format(time.RFC3339))
 	}
 	ctx := context.Background()
-	renv, err := openRetention(ctx, *data, !*dry)
+	renv, err := openRetention(ctx, *data, !*dry, "")
 	if err != nil {
 		return err
 	}
@@ -202,7 +210,7 @@ func cmdHold(set bool) func(e *env, args []string) error {
 			return usagef("--case and --by are required: a legal hold needs a case reference and a named approver")
 		}
 		ctx := context.Background()
-		renv, err := openRetention(ctx, *data, true)
+		renv, err := openRetention(ctx, *data, true, "")
 		if err != nil {
 			return err
 		}
@@ -287,7 +295,7 @@ func cmdSubjectFind(e *env, args []string) (err error) {
 		return usagef("want one SUBJECT (a phone number, customer id or subject key)")
 	}
 	ctx := context.Background()
-	renv, err := openRetention(ctx, *data, false)
+	renv, err := openRetention(ctx, *data, false, "")
 	if err != nil {
 		return err
 	}
@@ -319,6 +327,7 @@ func progressTo(w io.Writer, what string) func(done, total int) {
 func cmdSubjectExport(e *env, args []string) (err error) {
 	fset, data, by, ref, received := subjectFlags("subject export")
 	out := fset.String("out", "", "write to folder `DIR` (must not exist or be empty), or to a zip if it ends in .zip (required)")
+	identity := fset.String("identity", "", "age identity `FILE` to decrypt encrypted recordings (recorder/agestore)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -330,7 +339,7 @@ func cmdSubjectExport(e *env, args []string) (err error) {
 		return usagef("--out is required")
 	}
 	ctx := context.Background()
-	renv, err := openRetention(ctx, *data, true)
+	renv, err := openRetention(ctx, *data, true, *identity)
 	if err != nil {
 		return err
 	}
@@ -392,7 +401,7 @@ func cmdSubjectErase(e *env, args []string) (err error) {
 		return usagef("want one SUBJECT (a phone number, customer id or subject key)")
 	}
 	ctx := context.Background()
-	renv, err := openRetention(ctx, *data, true)
+	renv, err := openRetention(ctx, *data, true, "")
 	if err != nil {
 		return err
 	}
@@ -429,6 +438,7 @@ func cmdSubjectErase(e *env, args []string) (err error) {
 func cmdOpen(e *env, args []string) (err error) {
 	fset := flag.NewFlagSet("open", flag.ContinueOnError)
 	data := dataFlag(fset)
+	identity := fset.String("identity", "", "age identity `FILE` to decrypt encrypted recordings (recorder/agestore)")
 	as := fset.String("as", "", "the `ROLE` you act in: trainer, evaluator, quality, supervisor, contracts, compliance, legal (required)")
 	reason := fset.String("reason", "", "why you open it, `TEXT` (required, audited)")
 	action := fset.String("action", "download", "`listen`, download or export")
@@ -455,7 +465,7 @@ func cmdOpen(e *env, args []string) (err error) {
 		}
 	}
 	ctx := context.Background()
-	renv, err := openRetention(ctx, *data, true)
+	renv, err := openRetention(ctx, *data, true, *identity)
 	if err != nil {
 		return err
 	}
