@@ -44,6 +44,7 @@ type call struct {
 	beepCancel context.CancelFunc
 	noticeSt   string
 	started    bool
+	paused     bool // card data: the agent paused (policy and recorder)
 }
 
 func (s *Server) newCall(pc *webrtc.PeerConnection, lang string, profile policy.Profile) (*call, error) {
@@ -265,10 +266,14 @@ func (c *call) onMessage(b []byte) {
 		if _, err := c.input.Object(c.ctx, notice.MethodButton, "caller"); err != nil {
 			c.s.log.Error("input", "call", c.id, "err", err)
 		}
-	case "agent": // the simulated agent console's record button
+	case "agent": // the simulated agent console's buttons
 		ev := policy.Event{Kind: policy.EventAgentStart, Actor: "agent-1"}
-		if m.Action == "stop" {
+		switch m.Action {
+		case "stop":
 			ev.Kind = policy.EventAgentStop
+		case "pause", "resume":
+			c.do(func() { c.pause(m.Action == "pause") })
+			return
 		}
 		c.do(func() {
 			d, err := c.pol.Apply(c.ctx, ev)
@@ -321,7 +326,7 @@ func (c *call) apply(d policy.Decision) {
 			c.s.log.Error("record", "call", c.id, "err", err)
 			c.sendError(err)
 		}
-	case !d.Capture && c.recording:
+	case !d.Capture && c.recording && d.Reason != policy.ReasonPaused:
 		c.recording = false
 		c.stopBeep()
 		if _, err := c.rec.Stop(ctx, "agent-1"); err != nil {
@@ -359,12 +364,68 @@ func (c *call) startRecording(ctx context.Context, d policy.Decision) error {
 		return err
 	}
 	c.recording = true
+	c.startBeep()
+	return nil
+}
+
+// startBeep starts the Asterisk-style beep: now, then every BeepEvery.
+func (c *call) startBeep() {
+	c.stopBeep()
 	bctx, cancel := context.WithCancel(c.ctx)
 	c.beepCancel = cancel
-	go func() { // Asterisk-style beep: now, then every BeepEvery
-		_ = notice.Beeper{Interval: c.s.cfg.BeepEvery}.Run(bctx, c.s.beep, c.out)
-	}()
-	return nil
+	go func() { _ = notice.Beeper{Interval: c.s.cfg.BeepEvery}.Run(bctx, c.s.beep, c.out) }()
+}
+
+// pause pauses (on) or resumes the call for card data (PCI DSS; R21, R22).
+// The recorder comes first: Pause returns once no more audio will be
+// written, and only then does the policy learn it and the page show it.
+// Resume likewise: the recorder captures again before the page says so.
+// A pause before recording started keeps the policy from capturing until
+// the resume.
+func (c *call) pause(on bool) {
+	if on == c.paused {
+		if on {
+			c.sendError(errors.New("card-data pause: already paused"))
+		} else {
+			c.sendError(errors.New("card-data resume: not paused"))
+		}
+		return
+	}
+	ctx := context.WithoutCancel(c.ctx)
+	ev := policy.Event{Kind: policy.EventPause, Actor: "agent-1"}
+	if !on {
+		ev.Kind = policy.EventResume
+	}
+	if c.recording {
+		var err error
+		switch {
+		case on:
+			c.stopBeep() // no "recording" beep while nothing is recorded
+			err = c.rec.Pause(ctx, "card-data", "agent-1")
+		case c.rec.Paused(): // not yet resumed by itself (recorder.Config.MaxPause)
+			err = c.rec.Resume(ctx, "agent-1")
+		}
+		if errors.Is(err, recorder.ErrState) {
+			c.sendError(err)
+			return
+		}
+		if err != nil { // the audit append failed; the pause (or resume) took effect
+			c.s.log.Error("pause", "call", c.id, "err", err)
+		}
+		if !on {
+			c.startBeep()
+		}
+	}
+	d, err := c.pol.Apply(c.ctx, ev)
+	if err != nil {
+		c.sendError(err)
+		return
+	}
+	if _, err := c.s.cfg.Log.Append(c.ctx, d.AuditEvent(c.id, time.Now().UTC())); err != nil {
+		c.s.log.Error("audit", "call", c.id, "err", err)
+	}
+	c.paused = on
+	c.apply(d) // a resume may start a recording held back by the pause
 }
 
 func (c *call) stopBeep() {
@@ -385,12 +446,13 @@ type state struct {
 	Reason    string `json:"reason"`
 	Purpose   string `json:"purpose"`
 	Candidate bool   `json:"candidate"` // the agent may start recording
+	Paused    bool   `json:"paused"`    // card data: nothing is recorded until resumed
 }
 
 func (c *call) send(d policy.Decision) {
 	c.sendJSON(state{Type: "state", CallID: c.id, Notice: c.noticeSt, Recording: c.recording,
 		Objected: c.input.Objected(), Pending: d.Pending.String(), Reason: string(d.Reason),
-		Purpose: string(d.Purpose), Candidate: d.Candidate})
+		Purpose: string(d.Purpose), Candidate: d.Candidate, Paused: c.paused})
 }
 
 func (c *call) sendError(err error) {

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -301,6 +302,62 @@ func TestWidgetRecordsAfterNotice(t *testing.T) {
 	if noticeAt < 0 || startAt < 0 || noticeAt > startAt {
 		t.Fatalf("completed notice at event %d, recording started at event %d", noticeAt, startAt)
 	}
+	rc := checkRecording(t, r)
+	if rc.span < 5*time.Second {
+		t.Errorf("recorded span %v: the page talks for 6 s", rc.span)
+	}
+	if rc.pcm != nil {
+		speech, frames := rc.loud(0, rc.decoded(), -40)
+		if frames == 0 || float64(speech)/float64(frames) < 0.3 {
+			t.Errorf("customer channel: %d of %d 20 ms frames above -40 dBFS: no speech", speech, frames)
+		}
+		t.Logf("customer channel: %d of %d frames carry sound", speech, frames)
+	}
+	verifyAudit(t, r.dir)
+}
+
+// recording is a finished widget recording: its metadata, the call's
+// recorded span (audit events) and its audio decoded by ffmpeg (nil when
+// ffmpeg is absent): 16 kHz, 16-bit, two interleaved channels.
+type recording struct {
+	meta recorder.Meta
+	span time.Duration
+	pcm  []byte
+	cust int // the customer's channel
+}
+
+const pcmRate = 16000
+
+// decoded returns how long the decoded audio lasts.
+func (rc recording) decoded() time.Duration {
+	return time.Duration(len(rc.pcm)/4) * time.Second / pcmRate
+}
+
+// loud counts the 20 ms frames of the customer channel in [from, to) whose
+// level is above dbfs, and the frames in all.
+func (rc recording) loud(from, to time.Duration, dbfs float64) (loud, frames int) {
+	const win = pcmRate / 50
+	first := int(from * pcmRate / time.Second)
+	last := min(int(to*pcmRate/time.Second), len(rc.pcm)/4)
+	for off := first; off+win <= last; off += win {
+		var e float64
+		for i := range win {
+			v := float64(int16(binary.LittleEndian.Uint16(rc.pcm[4*(off+i)+2*rc.cust:])))
+			e += v * v
+		}
+		frames++
+		if math.Sqrt(e/win) > 32768*math.Pow(10, dbfs/20) {
+			loud++
+		}
+	}
+	return loud, frames
+}
+
+// checkRecording checks the scenario left one dual-channel recording whose
+// digest matches its metadata, which opusinfo accepts, and whose duration
+// (metadata, and decoded by ffmpeg) matches the recorded span within 5 %.
+func checkRecording(t *testing.T, r result) recording {
+	t.Helper()
 	var audio []string
 	for _, f := range r.files {
 		if strings.HasSuffix(f, ".opus") {
@@ -312,16 +369,20 @@ func TestWidgetRecordsAfterNotice(t *testing.T) {
 	}
 	path := filepath.Join(r.dir.Recordings(), audio[0])
 	id := strings.TrimSuffix(audio[0], ".opus")
-	var meta recorder.Meta
+	var rc recording
 	mb, err := os.ReadFile(filepath.Join(r.dir.Recordings(), id+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(mb, &meta); err != nil {
+	if err := json.Unmarshal(mb, &rc.meta); err != nil {
 		t.Fatal(err)
 	}
+	meta := rc.meta
 	if meta.Layout != recorder.LayoutDual || len(meta.Channels) != 2 {
 		t.Fatalf("meta %+v: want a dual-channel recording", meta)
+	}
+	if rc.cust = slices.Index(meta.Channels, recorder.Customer); rc.cust < 0 {
+		t.Fatalf("no customer channel in %v", meta.Channels)
 	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -343,51 +404,111 @@ func TestWidgetRecordsAfterNotice(t *testing.T) {
 	if len(started) != 1 || len(stopped) != 1 {
 		t.Fatalf("%d started, %d stopped events", len(started), len(stopped))
 	}
-	span := stopped[0].Time.Sub(started[0].Time)
-	if d := meta.Duration - span; math.Abs(float64(d)) > 0.05*float64(span) {
-		t.Errorf("recording lasts %v, the call was recorded for %v (more than 5%% apart)", meta.Duration, span)
-	}
-	if span < 5*time.Second {
-		t.Errorf("recorded span %v: the page talks for 6 s", span)
+	rc.span = stopped[0].Time.Sub(started[0].Time)
+	if d := meta.Duration - rc.span; math.Abs(float64(d)) > 0.05*float64(rc.span) {
+		t.Errorf("recording lasts %v, the call was recorded for %v (more than 5%% apart)", meta.Duration, rc.span)
 	}
 
-	// The customer channel carries the caller's speech (the fake microphone).
 	ffmpeg, err := exec.LookPath("ffmpeg")
 	if err != nil {
-		t.Log("ffmpeg not installed: skipping the channel content check")
-	} else {
-		out, err := exec.Command(ffmpeg, "-v", "error", "-i", path, "-f", "s16le", "-ac", "2", "-ar", "16000", "-").Output()
-		if err != nil {
-			t.Fatalf("ffmpeg decode: %v", err)
+		t.Log("ffmpeg not installed: skipping the decoded audio checks")
+		return rc
+	}
+	out, err := exec.Command(ffmpeg, "-v", "error", "-i", path, "-f", "s16le", "-ac", "2", "-ar", strconv.Itoa(pcmRate), "-").Output()
+	if err != nil {
+		t.Fatalf("ffmpeg decode: %v", err)
+	}
+	rc.pcm = out
+	// The decoded audio (ffmpeg, independent of the recorder's own
+	// metadata) lasts as long as the recorded span too.
+	if dec := rc.decoded(); math.Abs(float64(dec-rc.span)) > 0.05*float64(rc.span) {
+		t.Errorf("decoded audio lasts %v, the recorded span %v (more than 5%% apart)", dec, rc.span)
+	}
+	return rc
+}
+
+// TestWidgetCardDataPause pauses a recording for 2 s (PCI DSS): the
+// metadata's gap index holds the pause with its reason and actor, the
+// file still lasts as long as the call, the paused span is silent on the
+// customer channel while the caller's speech is there around it, and the
+// page showed the pause only after the recorder and the policy had it.
+func TestWidgetCardDataPause(t *testing.T) {
+	chromium := chromiumPath(t)
+	r := runScenario(t, chromium, "pause", "en", "")
+	if !r.report.SawRecording {
+		t.Fatalf("recording never started")
+	}
+	rc := checkRecording(t, r)
+	var pauses []recorder.Gap
+	for _, g := range rc.meta.Gaps {
+		if g.Reason == recorder.GapPause {
+			pauses = append(pauses, g)
 		}
-		// The decoded audio (ffmpeg, independent of the recorder's own
-		// metadata) lasts as long as the recorded span too.
-		if dec := time.Duration(len(out)/4) * time.Second / 16000; math.Abs(float64(dec-span)) > 0.05*float64(span) {
-			t.Errorf("decoded audio lasts %v, the recorded span %v (more than 5%% apart)", dec, span)
+	}
+	if len(pauses) != 1 {
+		t.Fatalf("gaps %+v: want one pause", rc.meta.Gaps)
+	}
+	g := pauses[0]
+	if g.Actor != "agent-1" || g.Note != "card-data" || g.Leg != "" {
+		t.Errorf("pause gap %+v: want actor agent-1, note card-data, every leg", g)
+	}
+	// The page waited 2 s between "paused" and sending resume; the gap
+	// lasts as long as the recorder was paused by the audit log's clock.
+	paused, resumed := find(r.events, audit.KindRecordingPaused), find(r.events, audit.KindRecordingResumed)
+	if len(paused) != 1 || len(resumed) != 1 {
+		t.Fatalf("%d paused, %d resumed events", len(paused), len(resumed))
+	}
+	want := resumed[0].Time.Sub(paused[0].Time)
+	if got := g.End - g.Start; got < 1900*time.Millisecond || got > 4*time.Second ||
+		math.Abs(float64(got-want)) > float64(100*time.Millisecond) {
+		t.Errorf("pause gap lasts %v; paused for %v by the audit log, the page waited 2 s", got, want)
+	}
+	started := find(r.events, audit.KindRecordingStarted)[0].Time
+	if at := paused[0].Time.Sub(started); math.Abs(float64(g.Start-at)) > float64(100*time.Millisecond) {
+		t.Errorf("pause gap starts at %v, the pause came %v into the recording", g.Start, at)
+	}
+	// The policy was told after the recorder (its decision event, reason
+	// "paused", follows the recorder's paused event), and the page saw it.
+	var sawPaused bool
+	for _, st := range r.report.States {
+		var s state
+		if json.Unmarshal(st, &s) == nil && s.Paused {
+			sawPaused = true
 		}
-		cust := slices.Index(meta.Channels, recorder.Customer)
-		if cust < 0 {
-			t.Fatalf("no customer channel in %v", meta.Channels)
+	}
+	if !sawPaused {
+		t.Errorf("the page never showed the pause")
+	}
+	pi, di := -1, -1
+	for i, e := range r.events {
+		switch {
+		case e.Kind == audit.KindRecordingPaused && pi < 0:
+			pi = i
+		case e.Kind == audit.KindPolicyDecision && e.Reason == string(policy.ReasonPaused) && di < 0:
+			di = i
 		}
-		speech, frames := 0, 0
-		const win = 320 // 20 ms at 16 kHz
-		for off := 0; off+4*win <= len(out); off += 4 * win {
-			var e float64
-			for i := range win {
-				s := float64(int16(binary.LittleEndian.Uint16(out[off+4*i+2*cust:])))
-				e += s * s
-			}
-			frames++
-			if math.Sqrt(e/win) > 32768*math.Pow(10, -40.0/20) {
-				speech++
-			}
-		}
-		if frames == 0 || float64(speech)/float64(frames) < 0.3 {
-			t.Errorf("customer channel: %d of %d 20 ms frames above -40 dBFS: no speech", speech, frames)
-		}
-		t.Logf("customer channel: %d of %d frames carry sound", speech, frames)
+	}
+	if pi < 0 || di < pi {
+		t.Errorf("recorder paused at event %d, policy decision \"paused\" at event %d: want the recorder first", pi, di)
 	}
 	verifyAudit(t, r.dir)
+	if rc.pcm == nil {
+		return
+	}
+	// Silent while paused (a 60 ms margin for the codec's overlap at the
+	// edges); the caller's speech before and after.
+	const edge = 60 * time.Millisecond
+	loud, frames := rc.loud(g.Start+edge, g.End-edge, -60)
+	if frames < 80 || loud != 0 {
+		t.Errorf("paused span: %d of %d 20 ms frames above -60 dBFS on the customer channel, want silence", loud, frames)
+	}
+	before, nb := rc.loud(0, g.Start, -40)
+	after, na := rc.loud(g.End, rc.decoded(), -40)
+	if nb == 0 || na == 0 || float64(before)/float64(nb) < 0.3 || float64(after)/float64(na) < 0.3 {
+		t.Errorf("customer channel: %d/%d frames with speech before the pause, %d/%d after: want speech", before, nb, after, na)
+	}
+	t.Logf("pause gap %v-%v (%v); customer channel: %d/%d frames loud while paused, %d/%d before, %d/%d after",
+		g.Start, g.End, g.End-g.Start, loud, frames, before, nb, after, na)
 }
 
 func TestWidgetObjectionKeyDuringNotice(t *testing.T) {
