@@ -1,7 +1,9 @@
 // Package sampleprompts holds sample notices, synthetic speech made with
 // espeak-ng, for demos, examples and tests: English and French notices
 // (notice and right to object) and a German opt-in notice (press 1 to
-// agree, 9 to refuse), plus an agent greeting. Record your own notices for
+// agree, 9 to refuse), an agent greeting, and the short announcement
+// played when a recording starts mid-call ("this call is now being
+// recorded", R17) in English, French and German. Record your own notices for
 // production: the text must name the controller, the purpose, the retention
 // and how to object (see the regulation notes, R14).
 package sampleprompts
@@ -23,6 +25,10 @@ const (
 	TextFR       = "Cet appel peut être enregistré. Tapez 9 pour vous y opposer."
 	TextDE       = "Dieses Gespräch wird nur mit Ihrer Zustimmung aufgezeichnet. Drücken Sie 1 für ja, 9 für nein."
 	TextGreeting = "You are now connected to support. How can I help?"
+
+	TextRecordingNowEN = "This call is now being recorded."
+	TextRecordingNowFR = "Cet appel est maintenant enregistré."
+	TextRecordingNowDE = "Dieses Gespräch wird jetzt aufgezeichnet."
 )
 
 // Load returns the sample prompt of that file name (e.g. "notice-en.mp3").
@@ -57,3 +63,20 @@ func Library() (*notice.Library, error) {
 
 // Greeting returns the sample agent greeting.
 func Greeting() (*notice.Prompt, error) { return Load("agent-greeting.mp3") }
+
+// RecordingNow returns a library of the announcement played before a
+// recording that starts mid-call (the agent's record button after the
+// notice, R17): "this call is now being recorded" in English (the
+// fallback), French and German (recording-now-LANG.mp3, about 2 s each),
+// for every profile.
+func RecordingNow() (*notice.Library, error) {
+	lib := &notice.Library{Fallback: "en"}
+	for _, lang := range []string{"en", "fr", "de"} {
+		p, err := Load("recording-now-" + lang + ".mp3")
+		if err != nil {
+			return nil, err
+		}
+		lib.Add(lang, policy.ProfileUnknown, p)
+	}
+	return lib, nil
+}
