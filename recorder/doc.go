@@ -30,8 +30,14 @@
 // keeps the container overhead under 2% at 24 kbit/s. A 40 or 60 ms SILK
 // frame cannot be split: the mono layout writes it as is, the dual layout
 // (whose two streams must last as long in every packet) replaces it with a
-// filler, counted and in the gap index. An SSRC change, a timestamp jump and clock drift between legs
-// re-align the leg (a slip, counted), never corrupt the file. RFC 4733
+// filler, counted and in the gap index. Packets are placed by their
+// timestamps, so a sender's bursts (ffmpeg -re's 256 ms, a media server's
+// second) are buffered until their time, up to Config.MaxBurst (1 s by
+// default): a leg's buffers grow during a burst and shrink back after. An
+// SSRC change, a timestamp jump beyond MaxBurst and clock drift between
+// legs (a leg late three times in a row, or more than 200 ms ahead for two
+// periods of max(2 s, 2×MaxBurst)) re-align the leg (a slip, counted),
+// never corrupt the file. RFC 4733
 // telephone-events are not audio: they go to Config.OnDTMF.
 //
 // Every span without captured audio goes to the gap index kept in the
@@ -61,7 +67,7 @@
 // # Cost
 //
 // Writing a packet costs less than pion's oggwriter and allocates nothing;
-// a leg holds about 12 KiB. See BenchmarkWriteRTP, BenchmarkRealtime10kLegs
+// a leg holds about 12 KiB at steady state. See BenchmarkWriteRTP, BenchmarkRealtime10kLegs
 // and BenchmarkMemoryPerLeg.
 //
 // [Inspect] reports a file's channels, duration, tags, gaps and SHA-256;

@@ -191,34 +191,118 @@ type timeline struct {
 	dtxFrom     int64
 	dtxTo       int64
 	gapStart    int64
-	ring        [ringSize]slotBuf
+	leadFrom    int64     // the wall slot where the current lead period began
+	leadMin     int64     // the least lead (slot minus wall slot) in the current period
+	leadPrev    int64     // the least lead in the previous period
+	bigAt       int64     // the last wall slot at which the leg needed more than the base ring
+	mask        int64     // len(ring)-1
+	ring        []slotBuf // base, or a larger ring during a burst
 	arena       []byte
 	join        [2][]byte // fillers and joined halves, by slot parity (a pair is taken before it is written)
+	base        [ringSize]slotBuf
 }
 
 func (t *timeline) reset() {
-	ring := t.ring
+	base := t.base
 	join := t.join
 	arena := t.arena
-	*t = timeline{arena: arena}
-	for i := range ring {
-		ring[i].kind = slotEmpty
-		ring[i].data = ring[i].data[:0]
+	*t = timeline{arena: arena, base: base}
+	for i := range t.base {
+		b := &t.base[i]
+		b.kind = slotEmpty
+		b.data = b.data[:0]
 	}
-	t.ring = ring
+	t.ring, t.mask = t.base[:], ringSize-1
 	t.join = [2][]byte{join[0][:0], join[1][:0]}
 }
 
+// buf returns the ring entry of slot k.
+func (t *timeline) buf(k int64) *slotBuf { return &t.ring[k&t.mask] }
+
 func (t *timeline) has(k int64) bool {
-	b := &t.ring[k&(ringSize-1)]
+	b := t.buf(k)
 	return b.kind == slotFull && b.slot == k
 }
 
 func (t *timeline) drop(k int64) {
-	b := &t.ring[k&(ringSize-1)]
+	b := t.buf(k)
 	if b.slot == k {
 		b.kind = slotEmpty
 	}
+}
+
+// grow makes the ring hold slots up to hi (a burst): entries keep their
+// buffers, moved to their slot's index in a ring twice as large (or more);
+// the new entries share one new arena.
+func (t *timeline) grow(hi, next int64) {
+	n := len(t.ring)
+	for int64(n) <= hi-next {
+		n *= 2
+	}
+	ring := make([]slotBuf, n)
+	mask := int64(n - 1)
+	for i := range t.ring {
+		b := t.ring[i]
+		j := int64(i)
+		if b.kind != slotEmpty {
+			j = b.slot & mask
+		}
+		ring[j] = b
+	}
+	empty := 0
+	for i := range ring {
+		if ring[i].data == nil {
+			empty++
+		}
+	}
+	extra := make([]byte, empty*slotArena)
+	for i := range ring {
+		if ring[i].data == nil {
+			ring[i].data = extra[:0:slotArena]
+			extra = extra[slotArena:]
+		}
+	}
+	t.ring, t.mask = ring, mask
+}
+
+// shrink goes back to the base ring once the buffered slots fit in it.
+// Entries of a ring always have their data in the arena region of their
+// index modulo ringSize (or in their own allocation), so copying a pending
+// slot to its base entry never overwrites another pending slot.
+func (t *timeline) shrink(next int64) bool {
+	for i := range t.ring {
+		b := &t.ring[i]
+		if b.kind != slotEmpty && b.slot >= next+ringSize-1 {
+			return false
+		}
+	}
+	var pending [ringSize]*slotBuf
+	for i := range t.ring {
+		b := &t.ring[i]
+		if b.kind != slotEmpty && b.slot >= next {
+			pending[b.slot&(ringSize-1)] = b
+		}
+	}
+	if t.arena == nil {
+		t.arena = make([]byte, ringSize*slotArena)
+	}
+	for i := range t.base {
+		d := &t.base[i]
+		region := t.arena[i*slotArena : i*slotArena : (i+1)*slotArena]
+		e := pending[i]
+		if e == nil {
+			*d = slotBuf{data: region}
+			continue
+		}
+		data := e.data
+		if len(data) <= slotArena {
+			data = append(region, data...) // the same region or another buffer: never a pending slot's
+		}
+		*d = *e
+		d.data = data
+	}
+	t.ring, t.mask = t.base[:], ringSize-1
+	return true
 }
 
 func floorDiv(a, b int64) int64 {
@@ -250,6 +334,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		t.lastTS, t.ext, t.anchorExt, t.anchorSlot = ts, 0, 0, slot
 		t.hiSeq, t.hiSlot = seq-1, slot-1
 		t.lateRun = 0
+		t.leadFrom, t.leadMin, t.leadPrev = w, slot-w, slot-w
 	} else {
 		t.ext += int64(int32(ts - t.lastTS))
 		t.lastTS = ts
@@ -262,6 +347,12 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 			t.dtxFrom, t.dtxTo = t.hiSlot+1, slot
 		}
 		t.hiSeq = seq
+	}
+	lead := slot - w
+	if w >= t.leadFrom+r.period {
+		t.leadFrom, t.leadPrev, t.leadMin = w, t.leadMin, lead
+	} else {
+		t.leadMin = min(t.leadMin, lead)
 	}
 	switch {
 	case slot < s.next:
@@ -279,17 +370,40 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
-	case slot > w+maxAhead || slot >= s.next+ringSize-1:
-		// Too far ahead: a fast clock (drop 20 ms: this packet falls on
-		// its predecessor's slot) or a timestamp jump. Re-align.
-		n := min(w+maxAhead, s.next+ringSize-2)
+		t.leadMin = min(t.leadMin, slot-w)
+	case lead > r.burst:
+		// Further ahead than any burst: a timestamp jump (or a clock so
+		// fast that the slips below could not keep up). Re-align on the
+		// burst limit (drop 20 ms if this packet follows a buffered one).
+		n := w + r.burst
 		t.anchorSlot += n - slot
 		slot = n
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
+	case lead > driftAhead && t.leadMin > driftAhead && t.leadPrev > driftAhead:
+		// Ahead for two whole periods, never back on time between bursts:
+		// a fast clock. Drop 20 ms (this packet falls on its predecessor's
+		// slot), until the leg is back at driftAhead.
+		t.anchorSlot--
+		slot--
+		l.stats.Slips++
+		t.slipPending = true
+		t.lateRun = 0
+		t.leadMin = min(t.leadMin, slot-w)
 	default:
 		t.lateRun = 0
+	}
+	// A burst: the ring grows to hold every slot up to this packet's (and
+	// the two more a 60 ms packet fills); it shrinks back a period after
+	// the last burst that needed it.
+	if need := slot + 3 - s.next; need >= ringSize-1 {
+		t.bigAt = w
+		if need >= int64(len(t.ring))-1 {
+			t.grow(slot+4, s.next)
+		}
+	} else if len(t.ring) > ringSize && w > t.bigAt+r.period && !t.shrink(s.next) {
+		t.bigAt = w
 	}
 	if slot > t.hiSlot {
 		t.hiSlot = slot
@@ -306,7 +420,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	}
 	// Write early what every leg has (no need to wait for the window).
 	n := s.next
-	for s.next < w+maxAhead && s.ready(s.next) && s.ready(s.next+1) {
+	for s.next < w+r.burst && s.ready(s.next) && s.ready(s.next+1) {
 		s.emitPair(s.next)
 		s.next += 2
 	}
@@ -368,11 +482,11 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
 // slotFor returns the empty buffer of slot, or nil (counted) if the slot
 // is out of the window or already filled.
 func (t *timeline) slotFor(s *session, l *Leg, slot int64) *slotBuf {
-	if slot < s.next || slot >= s.next+ringSize {
+	if slot < s.next || slot >= s.next+int64(len(t.ring)) {
 		l.stats.Late++
 		return nil
 	}
-	i := slot & (ringSize - 1)
+	i := slot & t.mask
 	b := &t.ring[i]
 	if b.kind != slotEmpty && b.slot == slot {
 		l.stats.Duplicates++
@@ -392,7 +506,7 @@ func (t *timeline) slotFor(s *session, l *Leg, slot int64) *slotBuf {
 }
 
 func (t *timeline) putHalf(s *session, l *Leg, slot int64, part int, p []byte) {
-	b := &t.ring[slot&(ringSize-1)]
+	b := t.buf(slot)
 	if b.kind != slotHalf || b.slot != slot {
 		if b = t.slotFor(s, l, slot); b == nil {
 			return
@@ -419,7 +533,7 @@ func (t *timeline) take(s *session, l *Leg, k int64) part {
 	if k < t.coverUntil {
 		return part{}
 	}
-	b := &t.ring[k&(ringSize-1)]
+	b := t.buf(k)
 	if k < t.firstSlot && (b.kind == slotEmpty || b.slot != k) {
 		s.legGap(l.idx, k, GapNotStarted)
 		return silencePart

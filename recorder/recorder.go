@@ -29,6 +29,13 @@ const (
 	DefaultReorderWindow = 60 * time.Millisecond
 	MaxReorderWindow     = 200 * time.Millisecond
 	DefaultMaxPause      = 5 * time.Minute
+	// DefaultMaxBurst is how far ahead of the wall clock a leg's packets
+	// may arrive by default (see Config.MaxBurst): ffmpeg -re sends 256 ms
+	// at once, SIP media servers and jittery networks up to about a second.
+	DefaultMaxBurst = time.Second
+	// MaxMaxBurst bounds Config.MaxBurst (a leg buffers that much audio
+	// during a burst: about 80 KiB for 10 s at 51 kbit/s).
+	MaxMaxBurst = 10 * time.Second
 	// SlotDuration is the unit of the timeline: every file is a sequence
 	// of 20 ms slots, each holding a leg's audio or a filler.
 	SlotDuration = 20 * time.Millisecond
@@ -39,9 +46,10 @@ const (
 
 const (
 	slotSamples = 960
-	ringSize    = 32  // per-leg slots buffered ahead of the write frontier
+	ringSize    = 32  // per-leg slots buffered ahead of the write frontier at steady state (a burst grows the ring)
 	slotArena   = 128 // bytes per slot in a leg's arena (a 20 ms packet up to 51 kbit/s)
-	maxAhead    = 10  // a packet further ahead of the wall clock re-aligns the leg
+	driftAhead  = 10  // a leg ahead of the wall clock by more than this for two lead periods is fast: it slips
+	minPeriod   = 100 // slots: the shortest lead period (2 s); a period is at least twice the longest burst
 	lateSlip    = 3   // consecutive late packets that re-align the leg
 	plcSlots    = 3   // missing slots filled with concealment before silence
 	maxGaps     = 10000
@@ -63,6 +71,16 @@ type Config struct {
 	// packets before it is written. Zero: DefaultReorderWindow; at most
 	// MaxReorderWindow.
 	ReorderWindow time.Duration
+	// MaxBurst is how far ahead of the wall clock a leg's packets may
+	// arrive (a sender's burst: ffmpeg -re, a media server, a network
+	// releasing queued packets) and still be placed by their timestamps,
+	// buffered until their time comes. Zero: DefaultMaxBurst; at most
+	// MaxMaxBurst. A packet further ahead (a timestamp jump) re-aligns the
+	// leg at once (a slip). A leg's buffers grow during a burst and shrink
+	// back a few seconds after. A leg that stays more than 200 ms ahead for
+	// two periods of max(2 s, 2×MaxBurst) has a fast clock: it slips 20 ms
+	// at a time back to 200 ms ahead.
+	MaxBurst time.Duration
 	// MaxPause is the longest pause: past it the recording resumes by
 	// itself (actor "system"). Zero: DefaultMaxPause. Negative: no limit.
 	MaxPause time.Duration
@@ -87,6 +105,8 @@ type Recorder struct {
 	mu     sync.Mutex
 	dual   bool
 	window int64 // slots
+	burst  int64 // slots: Config.MaxBurst
+	period int64 // slots: the lead period of fast-clock detection
 	now    func() time.Time
 	legs   [2]*Leg
 	sess   *session
@@ -112,6 +132,8 @@ func New(cfg Config) (*Recorder, error) {
 		return nil, fmt.Errorf("recorder: no audit appender: %w", ErrConfig)
 	case cfg.ReorderWindow < 0 || cfg.ReorderWindow > MaxReorderWindow:
 		return nil, fmt.Errorf("recorder: reorder window %v: %w", cfg.ReorderWindow, ErrConfig)
+	case cfg.MaxBurst < 0 || cfg.MaxBurst > MaxMaxBurst:
+		return nil, fmt.Errorf("recorder: max burst %v: %w", cfg.MaxBurst, ErrConfig)
 	}
 	if cfg.Layout == "" {
 		cfg.Layout = LayoutDual
@@ -125,11 +147,16 @@ func New(cfg Config) (*Recorder, error) {
 	if cfg.MaxPause == 0 {
 		cfg.MaxPause = DefaultMaxPause
 	}
+	if cfg.MaxBurst == 0 {
+		cfg.MaxBurst = DefaultMaxBurst
+	}
 	r := &Recorder{cfg: cfg, now: cfg.Now, dual: cfg.Layout == LayoutDual}
 	if r.now == nil {
 		r.now = time.Now
 	}
 	r.window = int64((cfg.ReorderWindow + SlotDuration - 1) / SlotDuration)
+	r.burst = int64((cfg.MaxBurst + SlotDuration - 1) / SlotDuration)
+	r.period = max(2*r.burst, minPeriod)
 	return r, nil
 }
 

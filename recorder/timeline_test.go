@@ -2,7 +2,9 @@ package recorder_test
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -92,13 +94,15 @@ func TestTimestampWrapAndSSRCChange(t *testing.T) {
 
 func TestClockDrift(t *testing.T) {
 	speech, tone := fixture(t, "speech.opus"), fixture(t, "tone.opus")
-	// The customer's clock runs 4% slow, the agent's 4% fast (far beyond
-	// real phones, to slip within seconds): the recorder slips, counted,
-	// and the file keeps the call's length and stays decodable.
+	// The customer's clock runs 4% slow, the agent's 8% fast (far beyond
+	// real phones, to slip within seconds: a fast leg slips once it stayed
+	// more than 200 ms ahead for two 2 s periods, which tells it from a
+	// burst): the recorder slips, counted, and the file keeps the call's
+	// length and stays decodable.
 	metas, store := record(t, recorder.Config{}, func(rec *recorder.Recorder, c, a *recorder.Leg) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		evs := legPlan{leg: c, packets: speech, ssrc: 1, clockPPM: -40000}.events(rng)
-		evs = append(evs, legPlan{leg: a, packets: append(tone, tone[:100]...), ssrc: 2, clockPPM: 40000}.events(rng)...)
+		evs = append(evs, legPlan{leg: a, packets: slices.Concat(tone, tone, tone), ssrc: 2, clockPPM: 80000}.events(rng)...)
 		evs = append(evs, simEvent{at: 7 * time.Second, fn: func() {}})
 		var cut []simEvent
 		for _, e := range evs {
@@ -285,6 +289,69 @@ func TestUnsplittableFrames(t *testing.T) {
 		w := checkFile(t, store.Bytes(metas[0].ID), 2*time.Second, 2)
 		if k := goertzel(span(w, 1, 500*time.Millisecond, 1500*time.Millisecond), w.rate, 1000); k < 0.15 {
 			t.Errorf("agent's tone lost: %.4f", k)
+		}
+	}
+}
+
+// TestBursts: a sender that sends its packets in bursts (ffmpeg -re sends
+// 256 ms at once, media servers up to a second) is placed by its
+// timestamps, without slips, losses or late packets, up to
+// Config.MaxBurst; past it, the leg re-aligns (slips).
+func TestBursts(t *testing.T) {
+	speech, tone := fixture(t, "speech.opus"), fixture(t, "tone.opus")
+	for _, c := range []struct {
+		name     string
+		burst    int // packets sent at once
+		maxBurst time.Duration
+		slips    bool
+	}{
+		{"ffmpeg-256ms", 13, 0, false},
+		{"1s", 50, 0, false},
+		{"2s-max-3s", 100, 3 * time.Second, false},
+		{"1s-max-200ms", 50, 200 * time.Millisecond, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			const dur = 6 * time.Second
+			metas, store := record(t, recorder.Config{MaxBurst: c.maxBurst}, func(rec *recorder.Recorder, cl, a *recorder.Leg) {
+				var evs []simEvent
+				for i := range int(dur / (20 * time.Millisecond)) {
+					at := time.Duration(i/c.burst*c.burst) * 20 * time.Millisecond
+					evs = append(evs, simEvent{at: at, leg: cl, pkt: pkt(1, uint16(i), uint32(i*960), speech[i%len(speech)])})
+					evs = append(evs, simEvent{at: time.Duration(i) * 20 * time.Millisecond, leg: a, pkt: pkt(2, uint16(i), uint32(i*960), tone[i%len(tone)])})
+				}
+				evs = append(evs, simEvent{at: dur, fn: func() {}})
+				run(t, evs)
+			})
+			m := metas[0]
+			cs := m.Legs[0]
+			t.Logf("customer %+v", cs)
+			if !c.slips {
+				if cs.Slips != 0 || cs.Late != 0 || cs.Duplicates != 0 || cs.Lost != 0 {
+					t.Errorf("bursts of %d packets: %+v", c.burst, cs)
+				}
+				for _, g := range m.Gaps {
+					if g.Leg == recorder.Customer && g.Reason != recorder.GapNotStarted {
+						t.Errorf("customer gap %+v", g)
+					}
+				}
+				// Every packet but those of the last burst (still ahead
+				// of the wall clock at Stop) is written.
+				if want := int64(dur/(20*time.Millisecond)) - int64(c.burst); cs.Packets < want {
+					t.Errorf("customer: %d packets written, want at least %d", cs.Packets, want)
+				}
+			} else if cs.Slips == 0 {
+				t.Errorf("bursts beyond MaxBurst: no slip: %+v", cs)
+			}
+			checkFile(t, store.Bytes(m.ID), dur, 2)
+		})
+	}
+}
+
+func TestMaxBurstConfig(t *testing.T) {
+	for _, d := range []time.Duration{-time.Millisecond, recorder.MaxMaxBurst + time.Millisecond} {
+		_, err := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: &recordertest.MemStore{}, Audit: &events{}, MaxBurst: d})
+		if !errors.Is(err, recorder.ErrConfig) {
+			t.Errorf("MaxBurst %v: %v, want ErrConfig", d, err)
 		}
 	}
 }

@@ -127,12 +127,14 @@ func TestFFmpegPCMUToRecorder(t *testing.T) {
 		name    string
 		in, out []string
 	}{
-		// -re paces whole demuxer packets (wav: max_size bytes, 4096 by
-		// default); the encoder's frames set the RTP packet size.
-		// SIP's usual 20 ms packets, sent in bursts of 64 ms:
-		{"ptime20", []string{"-max_size", "1024"}, []string{"-af", "asetnsamples=n=160"}},
-		// 1024-sample (128 ms) packets that do not fall on 20 ms boundaries:
-		{"ptime128", []string{"-max_size", "2048"}, nil},
+		// -re paces whole demuxer packets (wav: 4096 bytes by default, so
+		// 256 ms bursts, which the recorder places by their timestamps);
+		// the encoder's frames set the RTP packet size.
+		// SIP's usual 20 ms packets:
+		{"ptime20", nil, []string{"-af", "asetnsamples=n=160"}},
+		// ffmpeg's default: 2048-sample (256 ms) packets that do not fall
+		// on 20 ms boundaries:
+		{"ptime256", nil, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) { ffmpegCall(t, c.in, c.out) })
 	}
