@@ -41,8 +41,8 @@ func meta(id string) recorder.Meta {
 }
 
 // TestMetaDescribesStoredBytes: Size and SHA-256 are those of the encrypted
-// file as stored (recordertest.TestStore expects the plaintext's, which a
-// transforming store cannot give: see the package doc).
+// file as stored (recordertest.TestStoreWith, Options.Transforming, checks
+// only their consistency: see TestConformance).
 func TestMetaDescribesStoredBytes(t *testing.T) {
 	op := newIdentity(t)
 	dir := t.TempDir()
