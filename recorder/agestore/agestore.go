@@ -155,7 +155,7 @@ func (s *Store) Create(ctx context.Context, m recorder.Meta) (recorder.Writer, e
 		s.deleteKey(ctx, m.ID)
 		return fail(err)
 	}
-	return ew, nil
+	return wrapWriter(ew), nil
 }
 
 func (s *Store) deleteKey(ctx context.Context, id string) error {
@@ -290,7 +290,7 @@ func (s *Store) Resume(ctx context.Context, id string, size int64) (recorder.Wri
 	if _, err := ew.Write(plain[:size]); err != nil {
 		return nil, fmt.Errorf("agestore: resume %s: %w", id, err)
 	}
-	return ew, nil
+	return wrapWriter(ew), nil
 }
 
 // OpenPartial implements recorder.Store: the plaintext of a recording
@@ -523,6 +523,39 @@ type writer struct {
 }
 
 var _ recorder.Writer = (*writer)(nil)
+
+// cpWriter is the writer of a store whose inner writers checkpoint: it
+// passes recorder.Checkpointer through (a writer implements it exactly when
+// the inner one does, so that the recorder's type assertion tells the truth).
+type cpWriter struct {
+	*writer
+	c recorder.Checkpointer
+}
+
+var _ recorder.Checkpointer = (*cpWriter)(nil)
+
+// Checkpoint implements recorder.Checkpointer: the inner store keeps the
+// metadata (the gap index, pauses with reason and actor, in the clear like
+// the finalized metadata). The audio is not flushed: what reaches storage
+// is as without a checkpoint (complete age chunks, and the journal).
+func (w *cpWriter) Checkpoint(ctx context.Context, f recorder.Final) error {
+	if w.closed {
+		return fmt.Errorf("agestore: checkpoint %s: %w", w.id, recorder.ErrClosed)
+	}
+	if err := w.c.Checkpoint(ctx, f); err != nil {
+		return fmt.Errorf("agestore: checkpoint %s: %w", w.id, err)
+	}
+	return nil
+}
+
+// wrapWriter returns ew as a recorder.Writer that checkpoints when the
+// inner writer does.
+func wrapWriter(ew *writer) recorder.Writer {
+	if c, ok := ew.w.(recorder.Checkpointer); ok {
+		return &cpWriter{writer: ew, c: c}
+	}
+	return ew
+}
 
 // Journal layout: magic, then the length (uint32, big endian) and bytes of
 // an age file holding the 32-byte journal key, then records: length

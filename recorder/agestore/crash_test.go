@@ -9,10 +9,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"filippo.io/age"
@@ -277,5 +279,93 @@ func ageCLI(t *testing.T, id *age.X25519Identity, path string, want []byte) {
 		if b, err := exec.Command(opusinfo, out).CombinedOutput(); err != nil {
 			t.Fatalf("opusinfo: %v\n%s", err, b)
 		}
+	}
+}
+
+// TestCrashDuringPauseEncrypted: the recorder checkpoints a pause (reason
+// and actor) through agestore's writer; a crash during the pause on an
+// encrypted recording keeps them in the recovered gap index, with and
+// without the journal.
+func TestCrashDuringPauseEncrypted(t *testing.T) {
+	speech := fixture(t, "speech.opus")
+	for _, journal := range []bool{true, false} {
+		t.Run(map[bool]string{true: "journal", false: "default"}[journal], func(t *testing.T) {
+			op := newIdentity(t)
+			dir := t.TempDir()
+			synctest.Test(t, func(t *testing.T) {
+				inner, _ := recorder.NewFileStore(dir)
+				// The recording process: public keys only.
+				st, err := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Journal: journal})
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: st, Audit: audit.Discard})
+				c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+				if _, err := rec.Start(ctx, "a"); err != nil {
+					t.Fatal(err)
+				}
+				for i := range 200 {
+					if i == 50 {
+						rec.Pause(ctx, "card-data", "agent-3")
+					}
+					if i == 80 {
+						rec.Resume(ctx, "agent-3")
+					}
+					if i == 120 {
+						rec.Pause(ctx, "card-data-2", "agent-4")
+					}
+					c.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: 1, SequenceNumber: uint16(i), Timestamp: uint32(i * 960)},
+						Payload: speech[i%len(speech)]})
+					time.Sleep(20 * time.Millisecond)
+				}
+				time.Sleep(1500 * time.Millisecond) // crash while paused: the recorder is abandoned
+			})
+			inner, _ := recorder.NewFileStore(dir)
+			// Before recovery, without any key: the checkpointed pauses
+			// are in the metadata.
+			ms, err := inner.List(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var before []recorder.Gap
+			for _, m := range ms {
+				if !strings.HasSuffix(m.ID, agestore.JournalSuffix) {
+					before = m.Gaps
+				}
+			}
+			open := slices.IndexFunc(before, func(g recorder.Gap) bool {
+				return g.Reason == recorder.GapPause && g.Actor == "agent-4" && g.Note == "card-data-2" && g.Start == 2400*time.Millisecond && g.End == 0
+			})
+			if open < 0 {
+				t.Fatalf("the open pause is not checkpointed: %+v", before)
+			}
+			opStore, _ := agestore.New(inner, agestore.Config{Recipients: []age.Recipient{op.Recipient()}, Identities: []age.Identity{op}, Journal: journal})
+			recd, err := recorder.Recover(ctx, opStore, audit.Discard)
+			if err != nil || len(recd) != 1 {
+				t.Fatalf("Recover: %+v, %v", recd, err)
+			}
+			m := recd[0]
+			t.Logf("recovered %v, gaps %+v", m.Duration, m.Gaps)
+			var pauses []recorder.Gap
+			for _, g := range m.Gaps {
+				if g.Reason == recorder.GapPause {
+					pauses = append(pauses, g)
+				}
+			}
+			if !journal {
+				// The age file alone holds no complete 64 KiB chunk of
+				// this 4 s call: nothing of the audio survives, and the
+				// pauses, past the end, with it.
+				if m.Duration > time.Second && len(pauses) == 0 {
+					t.Errorf("recovered %v of audio and no pause: %+v", m.Duration, m.Gaps)
+				}
+				return
+			}
+			if len(pauses) != 2 || pauses[0].Actor != "agent-3" || pauses[0].Note != "card-data" ||
+				pauses[0].Start != time.Second || pauses[0].End != 1600*time.Millisecond ||
+				pauses[1].Actor != "agent-4" || pauses[1].Note != "card-data-2" || pauses[1].Start != 2400*time.Millisecond || pauses[1].End < m.Duration {
+				t.Errorf("pauses %+v", pauses)
+			}
+		})
 	}
 }

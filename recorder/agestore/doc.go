@@ -53,6 +53,11 @@
 // s and 1.01 s). The journal is deleted at finalization. It is off by
 // default because of its cost (below).
 //
+// The writers implement recorder.Checkpointer when the inner store's do
+// (recorder.FileStore, recordertest.MemStore): a pause's reason and actor,
+// checkpointed in the inner store's metadata (in the clear, like the
+// finalized gap index), survive a crash (TestCrashDuringPauseEncrypted).
+//
 // Recovering needs an identity, which the recording process does not have:
 // run recorder.Recover on a Store opened with one (`consentrec keys recover
 // --identity FILE`). Without an identity [Store.OpenPartial] and
