@@ -159,3 +159,41 @@ func TestKeysCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestInspectEncrypted: inspect and export, given an age-encrypted
+// recording, say so and how to decrypt it (exit 1), not "invalid ogg".
+func TestInspectEncrypted(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "op.key")
+	if code, _, errs := runCLI(t, "keys", "generate", "-o", key); code != 0 {
+		t.Fatalf("keys generate: %s", errs)
+	}
+	root, _ := encryptedData(t, key, false)
+	recs := consentrec.DataDir{Root: root}.Recordings()
+	file := filepath.Join(recs, "rec-1.opus")
+	for _, args := range [][]string{{"inspect", file}, {"inspect", "--json", file}, {"export", file, "--wav", filepath.Join(t.TempDir(), "x.wav")}} {
+		code, out, errs := runCLI(t, args...)
+		t.Logf("%v: %s", args, strings.TrimSpace(errs))
+		if want := "consentrec keys decrypt rec-1 --identity FILE -o rec-1.ogg --data " + root; code != 1 || out != "" ||
+			!strings.Contains(errs, "encrypted with age") || !strings.Contains(errs, want) {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q: want exit 1 and %q", args, code, out, errs, want)
+		}
+	}
+	// The orphan (never finalized) must be recovered first.
+	code, _, errs := runCLI(t, "inspect", filepath.Join(recs, "orphan.opus.partial"))
+	if code != 1 || !strings.Contains(errs, "consentrec keys recover --identity FILE --data "+root) {
+		t.Errorf("inspect an encrypted orphan: exit %d, %q", code, errs)
+	}
+	// Outside a data directory: DIR stands for it.
+	b, _ := os.ReadFile(file)
+	other := filepath.Join(t.TempDir(), "copy.opus")
+	os.WriteFile(other, b, 0o600)
+	if code, _, errs := runCLI(t, "inspect", other); code != 1 || !strings.Contains(errs, "keys decrypt copy --identity FILE -o copy.ogg --data DIR") {
+		t.Errorf("inspect a copied encrypted file: exit %d, %q", code, errs)
+	}
+	// An empty file is not taken for an encrypted one.
+	empty := filepath.Join(t.TempDir(), "empty.opus")
+	os.WriteFile(empty, nil, 0o600)
+	if _, _, errs := runCLI(t, "inspect", empty); strings.Contains(errs, "age") {
+		t.Errorf("inspect an empty file: %q", errs)
+	}
+}

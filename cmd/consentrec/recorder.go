@@ -27,6 +27,36 @@ func init() {
 		short: "finalize the recordings a crash left unfinalized", run: cmdRecover})
 }
 
+// ageHeader starts every age file (https://age-encryption.org/v1).
+const ageHeader = "age-encryption.org/v1\n"
+
+// errEncrypted: a command that reads Ogg Opus was given an age-encrypted
+// recording.
+var errEncrypted = errors.New("the file is encrypted with age")
+
+// notEncrypted returns an error wrapping errEncrypted, saying how to
+// decrypt, when f (read from its start, left there) is an age file.
+func notEncrypted(f *os.File, path string) error {
+	head := make([]byte, len(ageHeader))
+	n, err := f.ReadAt(head, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if string(head[:n]) != ageHeader {
+		return nil
+	}
+	id := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(path), ".partial"), ".opus")
+	data := "DIR"
+	if dir := filepath.Dir(path); filepath.Base(dir) == consentrec.RecordingsSubdir {
+		data = filepath.Dir(dir)
+	}
+	hint := fmt.Sprintf("consentrec keys decrypt %s --identity FILE -o %s.ogg --data %s", id, id, data)
+	if strings.HasSuffix(path, ".partial") {
+		hint = fmt.Sprintf("consentrec keys recover --identity FILE --data %s (it was never finalized), then %s", data, hint)
+	}
+	return fmt.Errorf("%s: %w; decrypt it first: %s", path, errEncrypted, hint)
+}
+
 // inspectReport is what inspect prints (and --json emits).
 type inspectReport struct {
 	File      string          `json:"file"`
@@ -70,6 +100,9 @@ func cmdInspect(e *env, args []string) error {
 		return err
 	}
 	defer f.Close()
+	if err := notEncrypted(f, pos[0]); err != nil {
+		return err
+	}
 	in, err := recorder.Inspect(f)
 	if err != nil {
 		return err
@@ -187,6 +220,9 @@ func cmdExport(e *env, args []string) error {
 		return err
 	}
 	defer src.Close()
+	if err := notEncrypted(src, pos[0]); err != nil {
+		return err
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*")
 	if err != nil {
 		return err
