@@ -36,6 +36,7 @@ type call struct {
 	custLeg      *recorder.Leg
 	agentLeg     *recorder.Leg
 	noticeCancel context.CancelCauseFunc
+	announceStop context.CancelCauseFunc // the mid-call announcement playing
 
 	// Worker-only state.
 	rec        *recorder.Recorder
@@ -44,7 +45,8 @@ type call struct {
 	beepCancel context.CancelFunc
 	noticeSt   string
 	started    bool
-	paused     bool // card data: the agent paused (policy and recorder)
+	paused     bool   // card data: the agent paused (policy and recorder)
+	announceSt string // the mid-call announcement: "", playing, done, interrupted
 }
 
 func (s *Server) newCall(pc *webrtc.PeerConnection, lang string, profile policy.Profile) (*call, error) {
@@ -297,6 +299,9 @@ func (c *call) onAnswer(a notice.Answer) {
 		if c.noticeCancel != nil {
 			c.noticeCancel(notice.ErrObjected) // the receipt says why it stopped
 		}
+		if c.announceStop != nil {
+			c.announceStop(notice.ErrObjected)
+		}
 		c.mu.Unlock()
 	}
 	d, err := c.pol.Apply(c.ctx, a.PolicyEvent())
@@ -321,11 +326,21 @@ func (c *call) apply(d policy.Decision) {
 				c.s.log.Error("discard", "call", c.id, "err", err)
 			}
 		}
+	case d.Capture && !c.recording && manual(d):
+		// A recording started mid-call is announced first (R17); capture
+		// starts once the announcement's receipt completes.
+		if c.announceSt != "playing" {
+			c.announce(d)
+		}
 	case d.Capture && !c.recording:
 		if err := c.startRecording(ctx, d); err != nil {
 			c.s.log.Error("record", "call", c.id, "err", err)
 			c.sendError(err)
 		}
+	case !d.Capture && c.announceSt == "playing": // stopped or paused before it was announced
+		c.mu.Lock()
+		c.announceStop(errAnnounceAbandoned)
+		c.mu.Unlock()
 	case !d.Capture && c.recording && d.Reason != policy.ReasonPaused:
 		c.recording = false
 		c.stopBeep()
@@ -334,6 +349,84 @@ func (c *call) apply(d policy.Decision) {
 		}
 	}
 	c.send(d)
+}
+
+// manual reports whether d's recording is started by a person during the
+// call (the agent's button, a supervisor), rather than decided at its start.
+func manual(d policy.Decision) bool {
+	return d.Reason == policy.ReasonAgentStarted || d.Reason == policy.ReasonSupervisor
+}
+
+var errAnnounceAbandoned = errors.New("recording no longer requested")
+
+// announce plays "this call is now being recorded" to the caller, then
+// starts capture if its receipt says it was heard to the end and the
+// policy still wants capture. The widget's agent is simulated and has no
+// audio of its own: a host whose agent leg has audio also plays the
+// employee notice to it (notice.Player with Party notice.PartyAgent) and
+// waits for both receipts.
+func (c *call) announce(d policy.Decision) {
+	prompt, err := c.s.recNow.Select(c.lang, d.Profile)
+	var prep *notice.Prepared
+	if err == nil {
+		prep, err = c.s.cache.Get(prompt, notice.CodecOpus)
+	}
+	if err != nil {
+		c.s.log.Error("announce", "call", c.id, "err", err)
+		c.sendError(fmt.Errorf("cannot announce the recording: %w", err))
+		c.abandon()
+		return
+	}
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	c.mu.Lock()
+	c.announceStop = cancel
+	c.mu.Unlock()
+	c.announceSt = "playing"
+	go func() {
+		player := notice.Player{CallID: c.id, Party: notice.PartyCaller, Log: c.s.cfg.Log}
+		r, err := player.Play(ctx, prep, c.out) // waits for the greeting to end first
+		cancel(nil)
+		if err != nil {
+			c.s.log.Error("announce", "call", c.id, "err", err)
+		}
+		c.do(func() {
+			c.mu.Lock()
+			c.announceStop = nil
+			c.mu.Unlock()
+			c.announceSt = "interrupted"
+			if r.Completed() && err == nil {
+				c.announceSt = "done"
+			}
+			d := c.pol.Decision()
+			switch {
+			case c.announceSt == "done" && d.Capture && !c.recording && !d.Purge:
+				if err := c.startRecording(context.WithoutCancel(c.ctx), d); err != nil {
+					c.s.log.Error("record", "call", c.id, "err", err)
+					c.sendError(err)
+				}
+			case d.Capture && !c.recording:
+				// Not announced: no recording. The agent may press Record again.
+				c.sendError(fmt.Errorf("recording not started: the announcement was %s", r.Interrupted))
+				c.abandon()
+				return
+			}
+			c.send(d)
+		})
+	}()
+}
+
+// abandon gives the agent's start back to the policy when the recording
+// could not be announced, so that the button may be pressed again.
+func (c *call) abandon() {
+	d, err := c.pol.Apply(c.ctx, policy.Event{Kind: policy.EventAgentStop, Actor: "system"})
+	if err != nil {
+		c.s.log.Error("policy", "call", c.id, "err", err)
+		return
+	}
+	if _, err := c.s.cfg.Log.Append(c.ctx, d.AuditEvent(c.id, time.Now().UTC())); err != nil {
+		c.s.log.Error("audit", "call", c.id, "err", err)
+	}
+	c.apply(d)
 }
 
 func (c *call) startRecording(ctx context.Context, d policy.Decision) error {
@@ -447,12 +540,14 @@ type state struct {
 	Purpose   string `json:"purpose"`
 	Candidate bool   `json:"candidate"` // the agent may start recording
 	Paused    bool   `json:"paused"`    // card data: nothing is recorded until resumed
+	Announce  string `json:"announce"`  // "this call is now being recorded": "", playing, done, interrupted
 }
 
 func (c *call) send(d policy.Decision) {
 	c.sendJSON(state{Type: "state", CallID: c.id, Notice: c.noticeSt, Recording: c.recording,
 		Objected: c.input.Objected(), Pending: d.Pending.String(), Reason: string(d.Reason),
-		Purpose: string(d.Purpose), Candidate: d.Candidate, Paused: c.paused})
+		Purpose: string(d.Purpose), Candidate: d.Candidate, Paused: c.paused,
+		Announce: c.announceSt})
 }
 
 func (c *call) sendError(err error) {
@@ -477,6 +572,9 @@ func (c *call) hangup(cause error) {
 		c.mu.Lock()
 		if c.noticeCancel != nil {
 			c.noticeCancel(cause)
+		}
+		if c.announceStop != nil {
+			c.announceStop(cause)
 		}
 		c.mu.Unlock()
 		done := make(chan struct{})

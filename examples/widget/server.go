@@ -61,6 +61,7 @@ type Server struct {
 	lib      *notice.Library
 	cache    notice.Cache
 	greeting *notice.Prompt
+	recNow   *notice.Library // "this call is now being recorded" (R17)
 	beep     *notice.Prepared
 	log      *slog.Logger
 
@@ -111,6 +112,18 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if s.greeting, err = sampleprompts.Greeting(); err != nil {
 		return nil, fmt.Errorf("widget: %w", err)
+	}
+	if s.recNow, err = sampleprompts.RecordingNow(); err != nil {
+		return nil, fmt.Errorf("widget: %w", err)
+	}
+	for _, lang := range []string{"en", "fr", "de"} {
+		p, err := s.recNow.Select(lang, "")
+		if err != nil {
+			return nil, fmt.Errorf("widget: %w", err)
+		}
+		if _, err := s.cache.Get(p, notice.CodecOpus); err != nil {
+			return nil, fmt.Errorf("widget: %w", err)
+		}
 	}
 	bp, err := notice.BeepPrompt(0, 0)
 	if err != nil {

@@ -83,6 +83,7 @@ type report struct {
 		MaxRms          float64 `json:"maxRms"`
 		AudibleMs       int     `json:"audibleMs"`
 		NoticeAudibleMs int     `json:"noticeAudibleMs"`
+		AnnounceAudible int     `json:"announceAudibleMs"`
 		Samples         int     `json:"samples"`
 	} `json:"heard"`
 	SawRecording bool              `json:"sawRecording"`
@@ -302,6 +303,7 @@ func TestWidgetRecordsAfterNotice(t *testing.T) {
 	if noticeAt < 0 || startAt < 0 || noticeAt > startAt {
 		t.Fatalf("completed notice at event %d, recording started at event %d", noticeAt, startAt)
 	}
+	checkAnnounced(t, r)
 	rc := checkRecording(t, r)
 	if rc.span < 5*time.Second {
 		t.Errorf("recorded span %v: the page talks for 6 s", rc.span)
@@ -314,6 +316,52 @@ func TestWidgetRecordsAfterNotice(t *testing.T) {
 		t.Logf("customer channel: %d of %d frames carry sound", speech, frames)
 	}
 	verifyAudit(t, r.dir)
+}
+
+// announcement returns the receipts of "this call is now being recorded".
+func announcements(evs []audit.Event) []audit.Event {
+	var out []audit.Event
+	for _, e := range find(evs, audit.KindNoticePlayed) {
+		if strings.HasPrefix(attr(e, "prompt"), "recording-now-") {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// checkAnnounced checks that the recording the agent started mid-call was
+// announced to the caller (R17), heard to the end, before capture began.
+func checkAnnounced(t *testing.T, r result) {
+	t.Helper()
+	ann := announcements(r.events)
+	if len(ann) != 1 {
+		t.Fatalf("%d receipts of the mid-call announcement, want 1", len(ann))
+	}
+	a := ann[0]
+	if attr(a, "completed") != "true" || attr(a, "party") != "caller" || attr(a, "version") == "" {
+		t.Errorf("announcement receipt %+v: want completed, to the caller, with its version", a.Attrs)
+	}
+	if played, _ := strconv.Atoi(attr(a, "played_ms")); played < 1500 {
+		t.Errorf("announcement played for %d ms, the prompt lasts about 2 s", played)
+	}
+	ai, si := slices.IndexFunc(r.events, func(e audit.Event) bool { return e.Kind == a.Kind && attr(e, "prompt") == attr(a, "prompt") }),
+		slices.IndexFunc(r.events, func(e audit.Event) bool { return e.Kind == audit.KindRecordingStarted })
+	if ai < 0 || si < 0 || ai > si {
+		t.Fatalf("announcement receipt at event %d, recording started at event %d: want the receipt first", ai, si)
+	}
+	end, err := time.Parse(time.RFC3339Nano, attr(a, "end"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if started := r.events[si].Time; started.Before(end) {
+		t.Errorf("recording started at %v, before the announcement ended at %v", started, end)
+	}
+	// The caller's page heard sound while the server said it was playing
+	// (the greeting may still have been ending then: the receipt above says
+	// how much of the announcement itself was sent).
+	if r.report.Heard.AnnounceAudible < 1000 {
+		t.Errorf("the page heard %d ms of sound during the announcement", r.report.Heard.AnnounceAudible)
+	}
 }
 
 // recording is a finished widget recording: its metadata, the call's
@@ -551,6 +599,26 @@ func TestWidgetOptInWithoutConsent(t *testing.T) {
 	n := find(r.events, audit.KindNoticePlayed)
 	if !strings.Contains(attr(n[0], "prompt"), "-de") {
 		t.Errorf("the German opt-in notice was not played: %s", attr(n[0], "prompt"))
+	}
+	verifyAudit(t, r.dir)
+}
+
+// TestWidgetObjectionDuringAnnouncement: the caller objects while hearing
+// "this call is now being recorded": capture never starts.
+func TestWidgetObjectionDuringAnnouncement(t *testing.T) {
+	chromium := chromiumPath(t)
+	r := runScenario(t, chromium, "objectAnnounce", "fr", "")
+	if len(r.files) != 0 || r.report.SawRecording || len(find(r.events, audit.KindRecordingStarted)) != 0 {
+		t.Errorf("files %v, indicator seen %v, started events %d: want no recording", r.files, r.report.SawRecording,
+			len(find(r.events, audit.KindRecordingStarted)))
+	}
+	ann := announcements(r.events)
+	if len(ann) != 1 || attr(ann[0], "prompt") != "recording-now-fr.mp3" ||
+		attr(ann[0], "completed") != "false" || attr(ann[0], "interrupted") != "objection" {
+		t.Fatalf("announcement receipts %+v: want the French one, interrupted by the objection", ann)
+	}
+	if len(find(r.events, audit.KindObjection)) != 1 {
+		t.Errorf("no objection event")
 	}
 	verifyAudit(t, r.dir)
 }
