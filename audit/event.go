@@ -34,6 +34,7 @@ const (
 	KindIntegrityFailure        // a file failed its integrity check on open
 	KindAuditPruned             // the audit log pruned old payloads (Attrs: before, count)
 	KindAuditShredded           // the audit log shredded a subject's openings (Attrs: count)
+	KindKeyShredded             // a recording's own key was deleted (crypto-shredding): it is unreadable for good
 	kindEnd
 )
 

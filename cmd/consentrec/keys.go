@@ -8,7 +8,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"filippo.io/age"
@@ -31,7 +33,7 @@ func init() {
 		short: "check and decrypt an encrypted recording to an Ogg Opus file", run: cmdKeysDecrypt})
 	register(&command{name: "keys export", args: "ID --identity FILE --data DIR",
 		short: "print a recording's own key, for `age -d -i KEY` (crypto-shredding mode)", run: cmdKeysExport})
-	register(&command{name: "keys shred", args: "ID --data DIR",
+	register(&command{name: "keys shred", args: "ID --reason TEXT [--by NAME] --data DIR",
 		short: "delete a recording's own key: every copy of it becomes unreadable", run: cmdKeysShred})
 	register(&command{name: "keys recover", args: "--identity FILE --data DIR",
 		short: "finalize encrypted recordings a crash left unfinalized", run: cmdKeysRecover})
@@ -254,9 +256,11 @@ func cmdKeysExport(e *env, args []string) error {
 	return nil
 }
 
-func cmdKeysShred(e *env, args []string) error {
+func cmdKeysShred(e *env, args []string) (err error) {
 	fset := flag.NewFlagSet("keys shred", flag.ContinueOnError)
 	data := dataFlag(fset)
+	reason := fset.String("reason", "", "why the recording is destroyed, `TEXT` (required, audited)")
+	by := fset.String("by", "", "who you are, `NAME` (default: the login name)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -267,6 +271,15 @@ func cmdKeysShred(e *env, args []string) error {
 	if err := recorder.ValidateID(pos[0]); err != nil {
 		return usagef("%v", err)
 	}
+	if strings.TrimSpace(*reason) == "" {
+		return usagef("--reason is required (it goes to the audit log)")
+	}
+	who := *by
+	if who == "" {
+		if u, err := user.Current(); err == nil {
+			who = u.Username
+		}
+	}
 	ks, err := agestore.NewDirKeyStore(recordingKeysDir(*data))
 	if err != nil {
 		return err
@@ -275,10 +288,27 @@ func cmdKeysShred(e *env, args []string) error {
 	if _, err := ks.Get(ctx, pos[0]); err != nil {
 		return fmt.Errorf("no key for %s in %s: %w", pos[0], ks.Dir(), err)
 	}
+	// The audit log is opened first: no shredding without its trail.
+	log, err := audit.OpenDir(ctx, *data, audit.Options{})
+	if err != nil {
+		return fmt.Errorf("keys shred %s: audit log: %w (nothing deleted)", pos[0], err)
+	}
+	defer func() { err = errors.Join(err, log.Close()) }()
+	ev := audit.Event{Kind: audit.KindKeyShredded, Time: time.Now().UTC(), RecordingID: pos[0], Actor: who, Reason: *reason}
+	// The recording's metadata (unencrypted beside it) gives the event its
+	// call, purpose and the digest of the file that just became unreadable.
+	if st, err := recorder.NewFileStore(consentrec.DataDir{Root: *data}.Recordings()); err == nil {
+		if m, err := st.Stat(ctx, pos[0]); err == nil {
+			ev.CallID, ev.Purpose, ev.PolicyVersion, ev.SHA256 = m.CallID, string(m.Purpose), m.PolicyVersion, m.SHA256
+		}
+	}
 	if err := ks.Delete(ctx, pos[0]); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: key deleted; the recording and every copy of it are now unreadable\n", pos[0])
+	if _, err := log.Append(ctx, ev); err != nil {
+		return fmt.Errorf("keys shred %s: the key is deleted, but the audit event was not appended: %w", pos[0], err)
+	}
+	fmt.Fprintf(e.stdout, "%s: key deleted; the recording and every copy of it are now unreadable (audited)\n", pos[0])
 	return nil
 }
 

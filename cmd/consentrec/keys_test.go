@@ -12,6 +12,7 @@ import (
 	"filippo.io/age"
 
 	consentrec "github.com/consentrec/consentrec"
+	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
@@ -117,8 +118,11 @@ func TestKeysCommands(t *testing.T) {
 				t.Fatalf("decrypt the recovered orphan: %q", errs)
 			}
 			if !shred {
-				if code, _, _ := runCLI(t, "keys", "shred", "rec-1", "--data", root); code != 1 {
+				if code, _, _ := runCLI(t, "keys", "shred", "rec-1", "--reason", "erasure request", "--data", root); code != 1 {
 					t.Error("keys shred without per-recording keys succeeded")
+				}
+				if n := auditKinds(t, root)[audit.KindKeyShredded]; n != 0 {
+					t.Errorf("a failed shred appended %d key-shredded events", n)
 				}
 				return
 			}
@@ -135,10 +139,26 @@ func TestKeysCommands(t *testing.T) {
 					t.Fatalf("age -d -i exported key: %v", err)
 				}
 			}
-			// shred: the recording is gone for good.
-			code, stdout, _ = runCLI(t, "keys", "shred", "rec-1", "--data", root)
+			// shred needs a reason (audited): exit 2, nothing deleted.
+			if code, _, _ := runCLI(t, "keys", "shred", "rec-1", "--data", root); code != 2 {
+				t.Errorf("keys shred without --reason: exit %d, want 2", code)
+			}
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--data", root)
+			if code != 0 {
+				t.Fatalf("decrypt after a refused shred: %q", errs)
+			}
+			// shred: the recording is gone for good, and the audit log says
+			// who did it, why, and which file became unreadable.
+			rm, _ := recorder.NewFileStore(consentrec.DataDir{Root: root}.Recordings())
+			meta, _ := rm.Stat(context.Background(), "rec-1")
+			code, stdout, _ = runCLI(t, "keys", "shred", "rec-1", "--reason", "erasure request 42", "--by", "dpo-1", "--data", root)
 			if code != 0 || !strings.Contains(stdout, "unreadable") {
 				t.Fatalf("keys shred: %d %q", code, stdout)
+			}
+			ev := lastEvent(t, root)
+			if ev.Kind != audit.KindKeyShredded || ev.RecordingID != "rec-1" || ev.Actor != "dpo-1" || ev.Reason != "erasure request 42" ||
+				ev.CallID != "c" || ev.Purpose != string(policy.Quality) || ev.SHA256 == "" || ev.SHA256 != meta.SHA256 || ev.Time.IsZero() {
+				t.Errorf("audit event %+v", ev)
 			}
 			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--data", root)
 			if code != 1 || !strings.Contains(errs, "crypto-shredded") {
@@ -196,4 +216,23 @@ func TestInspectEncrypted(t *testing.T) {
 	if _, _, errs := runCLI(t, "inspect", empty); strings.Contains(errs, "age") {
 		t.Errorf("inspect an empty file: %q", errs)
 	}
+}
+
+// lastEvent returns the last event of root's audit log.
+func lastEvent(t *testing.T, root string) audit.Event {
+	t.Helper()
+	ctx := context.Background()
+	l, err := audit.OpenDir(ctx, root, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if l.Size() == 0 {
+		t.Fatal("empty audit log")
+	}
+	e, err := l.Entry(ctx, l.Size()-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.Event
 }
