@@ -95,8 +95,16 @@ func BenchmarkWriteRTP(b *testing.B) {
 		b.StopTimer()
 		b.ReportMetric(100*float64(cw.n-hdr-payload)/float64(payload), "overhead-%")
 	})
-	for _, layout := range []recorder.Layout{recorder.LayoutMono, recorder.LayoutDual} {
-		b.Run("consentrec-"+string(layout), func(b *testing.B) {
+	for _, v := range []struct {
+		layout recorder.Layout
+		burst  int // slots sent at once (ffmpeg -re: 13, 256 ms)
+	}{{recorder.LayoutMono, 1}, {recorder.LayoutDual, 1}, {recorder.LayoutDual, 13}, {recorder.LayoutDual, 50}} {
+		layout := v.layout
+		name := "consentrec-" + string(layout)
+		if v.burst > 1 {
+			name += fmt.Sprintf("-burst%dms", v.burst*20)
+		}
+		b.Run(name, func(b *testing.B) {
 			clk := &simClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			rec, err := recorder.New(recorder.Config{CallID: "b", Purpose: policy.Quality, Store: nullStore{}, Audit: audit.Discard,
 				Layout: layout, Now: clk.now, MaxPause: -1})
@@ -119,8 +127,8 @@ func BenchmarkWriteRTP(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; b.Loop(); i++ {
 				slot := i / nlegs
-				if i%nlegs == 0 {
-					clk.t = clk.t.Add(20 * time.Millisecond)
+				if i%(nlegs*v.burst) == 0 {
+					clk.t = clk.t.Add(time.Duration(v.burst) * 20 * time.Millisecond)
 				}
 				p := pkts[slot%len(pkts)]
 				p.Timestamp = uint32(slot * 960)
@@ -131,7 +139,17 @@ func BenchmarkWriteRTP(b *testing.B) {
 				}
 			}
 			b.StopTimer()
-			rec.Stop(context.Background(), "bench")
+			metas, err := rec.Stop(context.Background(), "bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, m := range metas {
+				for _, st := range m.Legs {
+					if st.Slips != 0 || st.Late != 0 || st.Duplicates != 0 {
+						b.Errorf("%s leg: %+v", st.Role, st)
+					}
+				}
+			}
 			// Container bytes (headers included) over the customer file's payload.
 			b.ReportMetric(100*float64(writtenCustomer-start-payload)/float64(payload), "overhead-%")
 		})
