@@ -359,12 +359,10 @@ func manual(d policy.Decision) bool {
 
 var errAnnounceAbandoned = errors.New("recording no longer requested")
 
-// announce plays "this call is now being recorded" to the caller, then
-// starts capture if its receipt says it was heard to the end and the
-// policy still wants capture. The widget's agent is simulated and has no
-// audio of its own: a host whose agent leg has audio also plays the
-// employee notice to it (notice.Player with Party notice.PartyAgent) and
-// waits for both receipts.
+// announce plays "this call is now being recorded" to the caller, and to
+// the agent when the agent has audio (Config.AgentAudio: the employee
+// notice), then starts capture if every receipt says it was heard to the
+// end and the policy still wants capture.
 func (c *call) announce(d policy.Decision) {
 	prompt, err := c.s.recNow.Select(c.lang, d.Profile)
 	var prep *notice.Prepared
@@ -377,14 +375,42 @@ func (c *call) announce(d policy.Decision) {
 		c.abandon()
 		return
 	}
+	var agent notice.FrameSink
+	if c.s.cfg.AgentAudio != nil {
+		agent = c.s.cfg.AgentAudio(c.id)
+	}
 	ctx, cancel := context.WithCancelCause(c.ctx)
 	c.mu.Lock()
 	c.announceStop = cancel
 	c.mu.Unlock()
 	c.announceSt = "playing"
 	go func() {
+		type played struct {
+			r   notice.Receipt
+			err error
+		}
+		var toAgent chan played
+		if agent != nil {
+			toAgent = make(chan played, 1)
+			go func() {
+				player := notice.Player{CallID: c.id, Party: notice.PartyAgent, Log: c.s.cfg.Log}
+				r, err := player.Play(ctx, prep, agent)
+				toAgent <- played{r, err}
+			}()
+		}
 		player := notice.Player{CallID: c.id, Party: notice.PartyCaller, Log: c.s.cfg.Log}
 		r, err := player.Play(ctx, prep, c.out) // waits for the greeting to end first
+		heard, why := r.Completed() && err == nil, "caller: "+string(r.Interrupted)
+		if !heard {
+			cancel(errAnnounceAbandoned) // the agent's copy too, unless already canceled
+		}
+		if toAgent != nil {
+			a := <-toAgent
+			if heard && (!a.r.Completed() || a.err != nil) {
+				heard, why = false, "agent: "+string(a.r.Interrupted)
+			}
+			err = errors.Join(err, a.err)
+		}
 		cancel(nil)
 		if err != nil {
 			c.s.log.Error("announce", "call", c.id, "err", err)
@@ -394,19 +420,19 @@ func (c *call) announce(d policy.Decision) {
 			c.announceStop = nil
 			c.mu.Unlock()
 			c.announceSt = "interrupted"
-			if r.Completed() && err == nil {
+			if heard {
 				c.announceSt = "done"
 			}
 			d := c.pol.Decision()
 			switch {
-			case c.announceSt == "done" && d.Capture && !c.recording && !d.Purge:
+			case heard && d.Capture && !c.recording && !d.Purge:
 				if err := c.startRecording(context.WithoutCancel(c.ctx), d); err != nil {
 					c.s.log.Error("record", "call", c.id, "err", err)
 					c.sendError(err)
 				}
 			case d.Capture && !c.recording:
 				// Not announced: no recording. The agent may press Record again.
-				c.sendError(fmt.Errorf("recording not started: the announcement was %s", r.Interrupted))
+				c.sendError(fmt.Errorf("recording not started: the announcement was interrupted (%s)", why))
 				c.abandon()
 				return
 			}

@@ -38,6 +38,12 @@ type Config struct {
 	Keys        notice.Keys    // zero: '9' objects, '1' consents
 	BeepEvery   time.Duration  // zero: 15 s
 	Logger      *slog.Logger   // nil: slog.Default()
+	// AgentAudio returns what the call's agent hears (Opus frames, 48 kHz
+	// RTP clock), for the employee notice: a recording started mid-call is
+	// announced to the agent too, and capture waits for both receipts
+	// (R17). Nil, or a nil sink: the agent has no audio of its own (the
+	// demo's simulated agent) and hears no announcement.
+	AgentAudio func(callID string) notice.FrameSink
 }
 
 // DemoPolicy samples 10 % of calls for quality, and lets the agent record

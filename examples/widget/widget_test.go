@@ -24,6 +24,8 @@ import (
 
 	"github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/notice"
+	"github.com/consentrec/consentrec/notice/noticetest"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 )
@@ -108,11 +110,11 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
-// runScenario serves the widget on loopback, opens the page in headless
+// runScenario serves the widget on loopback (opts adjust its Config), opens the page in headless
 // Chromium with a fake microphone reading testdata/caller.wav, runs one of
 // the page's scripted calls and returns what the page reported and what the
 // server left in its data directory.
-func runScenario(t *testing.T, chromium, scenario, lang, profile string) result {
+func runScenario(t *testing.T, chromium, scenario, lang, profile string, opts ...func(*Config)) result {
 	t.Helper()
 	ctx := t.Context()
 	dir := consentrec.DataDir{Root: t.TempDir()}
@@ -129,7 +131,11 @@ func runScenario(t *testing.T, chromium, scenario, lang, profile string) result 
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := NewServer(Config{Policy: pol, SamplingKey: bytes.Repeat([]byte{7}, 32), Store: store, Log: tap})
+	cfg := Config{Policy: pol, SamplingKey: bytes.Repeat([]byte{7}, 32), Store: store, Log: tap}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	srv, err := NewServer(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,7 +291,11 @@ func TestMain(m *testing.M) {
 
 func TestWidgetRecordsAfterNotice(t *testing.T) {
 	chromium := chromiumPath(t)
-	r := runScenario(t, chromium, "record", "en", "")
+	// The agent has audio here: the employee notice is played to it too.
+	agent := &noticetest.Sink{}
+	r := runScenario(t, chromium, "record", "en", "", func(c *Config) {
+		c.AgentAudio = func(string) notice.FrameSink { return agent }
+	})
 	heardNotice(t, r)
 	if !r.report.SawRecording {
 		t.Errorf("the page never showed the recording indicator")
@@ -303,7 +313,7 @@ func TestWidgetRecordsAfterNotice(t *testing.T) {
 	if noticeAt < 0 || startAt < 0 || noticeAt > startAt {
 		t.Fatalf("completed notice at event %d, recording started at event %d", noticeAt, startAt)
 	}
-	checkAnnounced(t, r)
+	checkAnnounced(t, r, agent)
 	rc := checkRecording(t, r)
 	if rc.span < 5*time.Second {
 		t.Errorf("recorded span %v: the page talks for 6 s", rc.span)
@@ -330,31 +340,54 @@ func announcements(evs []audit.Event) []audit.Event {
 }
 
 // checkAnnounced checks that the recording the agent started mid-call was
-// announced to the caller (R17), heard to the end, before capture began.
-func checkAnnounced(t *testing.T, r result) {
+// announced to the caller (R17), and to the agent when agent is not nil
+// (the employee notice, into that sink), heard to the end before capture
+// began.
+func checkAnnounced(t *testing.T, r result, agent *noticetest.Sink) {
 	t.Helper()
+	parties := []string{"caller"}
+	if agent != nil {
+		parties = append(parties, "agent")
+	}
 	ann := announcements(r.events)
-	if len(ann) != 1 {
-		t.Fatalf("%d receipts of the mid-call announcement, want 1", len(ann))
+	if len(ann) != len(parties) {
+		t.Fatalf("%d receipts of the mid-call announcement, want %d (%v)", len(ann), len(parties), parties)
 	}
-	a := ann[0]
-	if attr(a, "completed") != "true" || attr(a, "party") != "caller" || attr(a, "version") == "" {
-		t.Errorf("announcement receipt %+v: want completed, to the caller, with its version", a.Attrs)
+	si := slices.IndexFunc(r.events, func(e audit.Event) bool { return e.Kind == audit.KindRecordingStarted })
+	if si < 0 {
+		t.Fatalf("no recording started")
 	}
-	if played, _ := strconv.Atoi(attr(a, "played_ms")); played < 1500 {
-		t.Errorf("announcement played for %d ms, the prompt lasts about 2 s", played)
+	for _, party := range parties {
+		ai := slices.IndexFunc(r.events, func(e audit.Event) bool {
+			return e.Kind == audit.KindNoticePlayed && strings.HasPrefix(attr(e, "prompt"), "recording-now-") && attr(e, "party") == party
+		})
+		if ai < 0 {
+			t.Fatalf("no announcement receipt for the %s", party)
+		}
+		a := r.events[ai]
+		if attr(a, "completed") != "true" || attr(a, "version") == "" {
+			t.Errorf("announcement receipt for the %s %+v: want completed, with its version", party, a.Attrs)
+		}
+		if played, _ := strconv.Atoi(attr(a, "played_ms")); played < 1500 {
+			t.Errorf("announcement played to the %s for %d ms, the prompt lasts about 2 s", party, played)
+		}
+		if ai > si {
+			t.Errorf("announcement receipt for the %s at event %d, recording started at event %d: want the receipt first", party, ai, si)
+		}
+		end, err := time.Parse(time.RFC3339Nano, attr(a, "end"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if started := r.events[si].Time; started.Before(end) {
+			t.Errorf("recording started at %v, before the %s's announcement ended at %v", started, party, end)
+		}
 	}
-	ai, si := slices.IndexFunc(r.events, func(e audit.Event) bool { return e.Kind == a.Kind && attr(e, "prompt") == attr(a, "prompt") }),
-		slices.IndexFunc(r.events, func(e audit.Event) bool { return e.Kind == audit.KindRecordingStarted })
-	if ai < 0 || si < 0 || ai > si {
-		t.Fatalf("announcement receipt at event %d, recording started at event %d: want the receipt first", ai, si)
-	}
-	end, err := time.Parse(time.RFC3339Nano, attr(a, "end"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if started := r.events[si].Time; started.Before(end) {
-		t.Errorf("recording started at %v, before the announcement ended at %v", started, end)
+	if agent != nil {
+		// The agent's sink got the whole prompt, paced in real time.
+		frames, times := agent.Snapshot()
+		if len(frames) < 75 || times[len(times)-1].Sub(times[0]) < 1400*time.Millisecond {
+			t.Errorf("the agent heard %d frames over %v: want the ~2 s announcement", len(frames), times[len(times)-1].Sub(times[0]))
+		}
 	}
 	// The caller's page heard sound while the server said it was playing
 	// (the greeting may still have been ending then: the receipt above says
@@ -486,6 +519,7 @@ func TestWidgetCardDataPause(t *testing.T) {
 	if !r.report.SawRecording {
 		t.Fatalf("recording never started")
 	}
+	checkAnnounced(t, r, nil) // no agent audio: the caller only
 	rc := checkRecording(t, r)
 	var pauses []recorder.Gap
 	for _, g := range rc.meta.Gaps {
@@ -604,18 +638,26 @@ func TestWidgetOptInWithoutConsent(t *testing.T) {
 }
 
 // TestWidgetObjectionDuringAnnouncement: the caller objects while hearing
-// "this call is now being recorded": capture never starts.
+// "this call is now being recorded": capture never starts, and the agent's
+// copy of the announcement stops too.
 func TestWidgetObjectionDuringAnnouncement(t *testing.T) {
 	chromium := chromiumPath(t)
-	r := runScenario(t, chromium, "objectAnnounce", "fr", "")
+	agent := &noticetest.Sink{}
+	r := runScenario(t, chromium, "objectAnnounce", "fr", "", func(c *Config) {
+		c.AgentAudio = func(string) notice.FrameSink { return agent }
+	})
 	if len(r.files) != 0 || r.report.SawRecording || len(find(r.events, audit.KindRecordingStarted)) != 0 {
 		t.Errorf("files %v, indicator seen %v, started events %d: want no recording", r.files, r.report.SawRecording,
 			len(find(r.events, audit.KindRecordingStarted)))
 	}
 	ann := announcements(r.events)
-	if len(ann) != 1 || attr(ann[0], "prompt") != "recording-now-fr.mp3" ||
-		attr(ann[0], "completed") != "false" || attr(ann[0], "interrupted") != "objection" {
-		t.Fatalf("announcement receipts %+v: want the French one, interrupted by the objection", ann)
+	if len(ann) != 2 {
+		t.Fatalf("announcement receipts %+v: want the caller's and the agent's", ann)
+	}
+	for _, a := range ann {
+		if attr(a, "prompt") != "recording-now-fr.mp3" || attr(a, "completed") != "false" || attr(a, "interrupted") != "objection" {
+			t.Errorf("announcement receipt for the %s %+v: want the French one, interrupted by the objection", attr(a, "party"), a.Attrs)
+		}
 	}
 	if len(find(r.events, audit.KindObjection)) != 1 {
 		t.Errorf("no objection event")
