@@ -71,6 +71,7 @@ var kindNames = [...]string{
 	KindIntegrityFailure:   "integrity-failure",
 	KindAuditPruned:        "audit-pruned",
 	KindAuditShredded:      "audit-subject-shredded",
+	KindKeyShredded:        "key-shredded",
 }
 
 // Valid reports whether k is a known kind other than KindUnknown.
