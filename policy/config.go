@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Policy is a recording policy: which calls may be recorded, why, and how.
@@ -29,6 +30,12 @@ type Policy struct {
 	// ProtectedLines are lines or agent ids never recorded (staff
 	// representatives, R20). Private and internal calls are always excluded.
 	ProtectedLines []string `json:"protected_lines,omitempty"`
+	// TimeZone is the IANA zone whose calendar days, weeks and months caps
+	// and grids count in (e.g. "Europe/Paris"); empty means UTC.
+	TimeZone string `json:"time_zone,omitempty"`
+	// Controller names the data controller for the notice and the Art. 30
+	// register entry (R14, R31), e.g. "Example SAS, dpo@example.com".
+	Controller string `json:"controller,omitempty"`
 }
 
 // Rule is one way of recording for one purpose.
@@ -144,6 +151,9 @@ func (p *Policy) Validate() error {
 	default:
 		return &ConfigError{Field: "profile", Rule: "R33", Msg: fmt.Sprintf("unknown profile %q", p.Profile), Err: ErrRefused}
 	}
+	if _, err := p.location(); err != nil {
+		return &ConfigError{Field: "time_zone", Msg: fmt.Sprintf("unknown time zone %q: want an IANA name such as \"Europe/Paris\"", p.TimeZone), Err: err}
+	}
 	sumRates := 0.0
 	for i := range p.Rules {
 		r := &p.Rules[i]
@@ -237,6 +247,17 @@ func retentionRule(p Purpose) string {
 }
 
 func (w Window) valid() bool { return w == Day || w == Week || w == Month }
+
+// location returns the policy's time zone (UTC when empty).
+func (p *Policy) location() (*time.Location, error) {
+	if p.TimeZone == "" || p.TimeZone == "UTC" {
+		return time.UTC, nil
+	}
+	if strings.ContainsAny(p.TimeZone, "\x00") || strings.HasPrefix(p.TimeZone, "/") || strings.Contains(p.TimeZone, "..") {
+		return nil, errors.New("not an IANA zone name")
+	}
+	return time.LoadLocation(p.TimeZone)
+}
 
 // Version returns the policy version: a hash of its canonical configuration
 // ("pv1:" and 32 hex digits). Two policies with the same meaning and the same

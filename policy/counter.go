@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // CounterKey names one count: a rule of a policy, an agent (empty for
@@ -204,4 +206,72 @@ func (c *FileCounter) Close() error {
 	err := c.f.Close()
 	c.f = nil
 	return err
+}
+
+// Prune forgets the counts of periods that started before cutoff (their
+// caps and grids can no longer apply) and compacts the file: it is
+// rewritten atomically (temporary file, sync, rename, directory sync), so a
+// crash leaves either the old file or the new one. It returns how many
+// counts it dropped.
+func (c *FileCounter) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.f == nil {
+		return 0, errors.New("counter prune: closed")
+	}
+	c.mem.mu.Lock()
+	defer c.mem.mu.Unlock()
+	var b strings.Builder
+	dropped := 0
+	for k, n := range c.mem.m {
+		if k.Period < cutoff.Unix() {
+			dropped++
+			continue
+		}
+		line := k.Policy + "\t" + strconv.Itoa(k.Rule) + "\t" + strconv.Quote(k.Agent) + "\t" + strconv.FormatInt(k.Period, 10) + "\n"
+		for range n {
+			b.WriteString(line)
+		}
+	}
+	if dropped == 0 {
+		return 0, nil
+	}
+	path := c.f.Name()
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, fmt.Errorf("counter prune: %w", err)
+	}
+	if _, err := f.WriteString(b.String()); err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return 0, fmt.Errorf("counter prune: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return 0, fmt.Errorf("counter prune: %w", err)
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	if _, err := f.Seek(0, 2); err != nil {
+		f.Close()
+		return 0, fmt.Errorf("counter prune: %w", err)
+	}
+	c.f.Close()
+	c.f = f
+	for k := range c.mem.m {
+		if k.Period < cutoff.Unix() {
+			delete(c.mem.m, k)
+		}
+	}
+	return dropped, nil
 }

@@ -67,7 +67,8 @@ type Engine struct {
 	counter   Counter
 	protected map[string]bool
 	rules     []compiled
-	drawers   sync.Pool // *drawer
+	loc       *time.Location // calendar of caps and grids
+	drawers   sync.Pool      // *drawer
 }
 
 type compiled struct {
@@ -85,7 +86,11 @@ func New(p *Policy, opts Options) (*Engine, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	e := &Engine{p: *p, version: p.Version(), counter: opts.Counter, protected: map[string]bool{}}
+	loc, err := p.location()
+	if err != nil {
+		return nil, err // unreachable: Validate checked it
+	}
+	e := &Engine{p: *p, version: p.Version(), counter: opts.Counter, protected: map[string]bool{}, loc: loc}
 	if e.counter == nil {
 		e.counter = &MemCounter{}
 	}
@@ -263,7 +268,7 @@ func (e *Engine) sample(ctx context.Context, i int, r *compiled, draw uint64, t 
 	if r.Cap == nil {
 		return true, ReasonSampled, nil
 	}
-	start, _ := r.Cap.Per.bounds(t)
+	start, _ := r.Cap.Per.bounds(t, e.loc)
 	ok, err := e.counter.Take(ctx, CounterKey{Policy: e.version, Rule: i, Period: start.Unix()}, int64(r.Cap.Max))
 	if err != nil {
 		return false, "", err
@@ -283,7 +288,7 @@ func (e *Engine) grid(ctx context.Context, i int, r *compiled, draw uint64, c Ca
 	if c.Agent == "" {
 		return false, ReasonGridNotSelected, nil
 	}
-	start, end := r.Grid.Per.bounds(c.Time)
+	start, end := r.Grid.Per.bounds(c.Time, e.loc)
 	k := float64(r.Grid.PerAgent)
 	pos := float64(c.Time.Sub(start)) / float64(end.Sub(start)) * k
 	slot := math.Floor(pos)
@@ -316,20 +321,20 @@ func (e *Engine) grid(ctx context.Context, i int, r *compiled, draw uint64, c Ca
 	return true, ReasonGridSelected, nil
 }
 
-// bounds returns the UTC calendar period of w that contains t.
-func (w Window) bounds(t time.Time) (start, end time.Time) {
-	t = t.UTC()
+// bounds returns the calendar period of w, in loc, that contains t.
+func (w Window) bounds(t time.Time, loc *time.Location) (start, end time.Time) {
+	t = t.In(loc)
 	y, m, d := t.Date()
 	switch w {
 	case Day:
-		start = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+		start = time.Date(y, m, d, 0, 0, 0, 0, loc)
 		return start, start.AddDate(0, 0, 1)
 	case Week:
 		wd := (int(t.Weekday()) + 6) % 7 // Monday = 0
-		start = time.Date(y, m, d-wd, 0, 0, 0, 0, time.UTC)
+		start = time.Date(y, m, d-wd, 0, 0, 0, 0, loc)
 		return start, start.AddDate(0, 0, 7)
 	default:
-		start = time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+		start = time.Date(y, m, 1, 0, 0, 0, 0, loc)
 		return start, start.AddDate(0, 1, 0)
 	}
 }

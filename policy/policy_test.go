@@ -553,3 +553,79 @@ func TestAuditEvent(t *testing.T) {
 	assert.Equal(t, fmt.Sprintf("%x", d.Draw), ev.Attrs[3].Value)
 	assert.False(t, math.IsNaN(policy.DrawFraction(d.Draw)))
 }
+
+func TestTimeZone(t *testing.T) {
+	ctx := context.Background()
+	// One recording per calendar day, counted in Paris: 23:30 and 00:30 in
+	// Paris are two days (both recorded); in UTC they are one (one recorded).
+	calls := []policy.CallInfo{
+		{ID: "a", Time: time.Date(2026, 11, 10, 22, 30, 0, 0, time.UTC)},
+		{ID: "b", Time: time.Date(2026, 11, 10, 23, 30, 0, 0, time.UTC)},
+	}
+	for _, tc := range []struct {
+		zone string
+		want int
+	}{{"Europe/Paris", 2}, {"", 1}} {
+		e := engine(t, fmt.Sprintf(`{"time_zone":%q,"rules":[{"purpose":"quality","mode":"sampling","rate":0.999,"cap":{"max":1,"per":"day"}}]}`, tc.zone))
+		n := 0
+		for _, c := range calls {
+			d, err := e.Decide(ctx, c)
+			require.NoError(t, err)
+			if d.Record {
+				n++
+			}
+		}
+		assert.Equal(t, tc.want, n, "zone %q", tc.zone)
+	}
+	for _, bad := range []string{"Mars/Olympus", "../../etc/passwd", "/etc/localtime"} {
+		_, err := policy.Parse([]byte(fmt.Sprintf(`{"time_zone":%q}`, bad)))
+		var ce *policy.ConfigError
+		require.ErrorAs(t, err, &ce, bad)
+		assert.Equal(t, "time_zone", ce.Field)
+	}
+}
+
+func TestRegister(t *testing.T) {
+	p, err := policy.Parse([]byte(`{"controller":"Example SAS","profile":"MiFID","rules":[{"purpose":"legal-obligation","mode":"statute","statute":"MiFID II Art. 16(7)","retention":"P7Y"}]}`))
+	require.NoError(t, err)
+	r := p.Register()
+	assert.Equal(t, "Example SAS", r.Controller)
+	require.Len(t, r.Purposes, 1)
+	assert.Equal(t, policy.Years(7), r.Purposes[0].Retention)
+	assert.Equal(t, []policy.Role{policy.RoleCompliance}, r.Purposes[0].Recipients)
+	assert.Equal(t, "MiFID II Art. 16(7)", r.Purposes[0].Statute)
+	assert.Contains(t, r.Purposes[0].LawfulBasis, "6(1)(c)")
+	var b strings.Builder
+	require.NoError(t, r.WriteText(&b))
+	assert.Contains(t, b.String(), "7 years (P7Y)")
+	empty := (&policy.Policy{}).Register()
+	assert.Contains(t, empty.Activity, "records nothing")
+}
+
+func TestFileCounterPrune(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "counts")
+	c, err := policy.OpenFileCounter(path)
+	require.NoError(t, err)
+	old := policy.CounterKey{Policy: "pv1:x", Agent: "a", Period: t0.AddDate(0, -2, 0).Unix()}
+	cur := policy.CounterKey{Policy: "pv1:x", Agent: "a", Period: t0.Unix()}
+	for range 3 {
+		c.Take(ctx, old, 10)
+		c.Take(ctx, cur, 10)
+	}
+	n, err := c.Prune(ctx, t0.AddDate(0, -1, 0))
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	got, _ := c.Count(ctx, old)
+	assert.Zero(t, got)
+	ok, _ := c.Take(ctx, cur, 10) // still appends after the rewrite
+	assert.True(t, ok)
+	require.NoError(t, c.Close())
+	c, err = policy.OpenFileCounter(path)
+	require.NoError(t, err)
+	defer c.Close()
+	got, _ = c.Count(ctx, cur)
+	assert.Equal(t, int64(4), got)
+	got, _ = c.Count(ctx, old)
+	assert.Zero(t, got)
+}

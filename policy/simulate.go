@@ -53,11 +53,11 @@ func Simulate(ctx context.Context, e *Engine, s Simulation) (SimResult, error) {
 	agents := max(s.Agents, 1)
 	start := s.Start
 	if start.IsZero() {
-		start, _ = Month.bounds(time.Now())
+		start, _ = Month.bounds(time.Now(), e.loc)
 	}
 	span := s.Span
 	if span == 0 {
-		_, end := Month.bounds(start)
+		_, end := Month.bounds(start, e.loc)
 		span = end.Sub(start)
 	}
 	res := SimResult{Calls: s.Calls, ByAgent: map[string]int{}, ByReason: map[Reason]int{}, ByRule: map[Purpose]int{}}

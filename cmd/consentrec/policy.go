@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -16,6 +17,9 @@ func init() {
 	register(&command{name: "policy check", args: "FILE",
 		short: "validate a policy (exit 1 if refused) and print what it records, keeps and tells",
 		run:   policyCheck})
+	register(&command{name: "policy register", args: "FILE [--json]",
+		short: "print the GDPR Art. 30 register entry the policy implies (purposes, bases, retention, recipients, security)",
+		run:   policyRegister})
 	register(&command{name: "policy simulate", args: "FILE --calls N [--agents A] [--key K]",
 		short: "decide N synthetic calls and count the recorded ones",
 		run:   policySimulate})
@@ -49,6 +53,29 @@ func policyCheck(e *env, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "ok: %s is a lawful policy\n\n", pos[0])
 	return p.Summary(e.stdout)
+}
+
+func policyRegister(e *env, args []string) error {
+	fs := flag.NewFlagSet("policy register", flag.ContinueOnError)
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one policy FILE")
+	}
+	p, err := loadPolicy(pos[0])
+	if err != nil {
+		return err
+	}
+	entry := p.Register()
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(entry)
+	}
+	return entry.WriteText(e.stdout)
 }
 
 func policySimulate(e *env, args []string) error {

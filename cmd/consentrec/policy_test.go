@@ -119,3 +119,22 @@ func TestUsage(t *testing.T) {
 		t.Errorf("no command: exit %d, want 0 (usage)", code)
 	}
 }
+
+func TestPolicyRegister(t *testing.T) {
+	code, out, errOut := cli(t, "policy", "register", policies+"contract-proof.json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"GDPR Art. 30", "purpose quality", "purpose contract-proof", "6(1)(b) contract", "5 years (P5Y)", "recipients:   contracts", "private and internal calls"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("register lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, _ = cli(t, "policy", "register", "--json", policies+"germany-optin.json")
+	if code != 0 || !strings.Contains(out, `"lawful_basis": "6(1)(a) consent"`) || !strings.Contains(out, `"retention": "P30D"`) {
+		t.Fatalf("json register (exit %d):\n%s", code, out)
+	}
+	if code, _, _ := cli(t, "policy", "register", policies+"systematic.json"); code != 1 {
+		t.Errorf("a refused policy has no register entry: exit %d, want 1", code)
+	}
+}
