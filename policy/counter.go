@@ -245,7 +245,8 @@ func (c *FileCounter) Prune(ctx context.Context, cutoff time.Time) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("counter prune: %w", err)
 	}
-	if _, err := f.WriteString(b.String()); err == nil {
+	_, err = f.WriteString(b.String())
+	if err == nil {
 		err = f.Sync()
 	}
 	if err != nil {
