@@ -538,6 +538,14 @@ func (t *timeline) take(s *session, l *Leg, k int64) part {
 		s.legGap(l.idx, k, GapNotStarted)
 		return silencePart
 	}
+	if b.kind == slotSpan && b.slot == k && s.pausedIn(k+1, k+int64(b.span)) {
+		// A 40/60 ms packet reaching into a pause: its tail was spoken
+		// while paused and cannot be cut without transcoding. It is never
+		// written; its first slot becomes a filler ("unsupported").
+		b.kind = slotEmpty
+		l.stats.Unsupported++
+		t.unsupported = true
+	}
 	if b.kind != slotEmpty && b.slot == k {
 		t.closeGap(s, l, k)
 		t.missRun = 0

@@ -65,6 +65,16 @@ func (s *session) paused(k int64) bool {
 	return false
 }
 
+// pausedIn reports whether a slot of [from, to) is inside a pause.
+func (s *session) pausedIn(from, to int64) bool {
+	for _, p := range s.pauses {
+		if p.from < to && (p.to < 0 || p.to > from) && (p.to < 0 || p.from < p.to) {
+			return true
+		}
+	}
+	return false
+}
+
 func (s *session) endPause(now time.Time) {
 	p := &s.pauses[len(s.pauses)-1]
 	p.to = max(s.wallSlot(now), s.next, p.from, s.pauseDropHi)
@@ -171,11 +181,14 @@ func (s *session) collect(k int64, parts *[2]part) {
 		l := r.legs[i]
 		switch {
 		case paused:
+			parts[i] = silencePart
 			if l != nil {
 				l.tl.closeGap(s, l, k)
 				l.tl.drop(k)
+				if k < l.tl.coverUntil {
+					parts[i] = part{} // covered by a longer packet written before the pause began
+				}
 			}
-			parts[i] = silencePart
 		case l == nil || !l.tl.anchored:
 			parts[i] = silencePart
 			if l != nil && l.closed {
