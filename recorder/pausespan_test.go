@@ -63,4 +63,3 @@ func TestMonoSpanAcrossPause(t *testing.T) {
 		}
 	}
 }
-
