@@ -133,6 +133,13 @@ func (c *MemCatalog) sortIndex() {
 		slices.SortFunc(c.index, func(a, b memKey) int {
 			return cmp.Or(cmp.Compare(a.deadline, b.deadline), cmp.Compare(a.id, b.id))
 		})
+		// A recording removed, re-added with another deadline, removed
+		// and re-added with its first deadline has two equal keys (the
+		// first was left stale): keep one, or Expired returns it twice.
+		n := len(c.index)
+		c.index = slices.Compact(c.index)
+		clear(c.index[len(c.index):n])
+		c.stale = max(0, c.stale-(n-len(c.index)))
 		c.sorted = true
 	}
 }
