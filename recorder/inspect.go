@@ -43,8 +43,19 @@ func newPageReader(r io.Reader) *pageReader {
 	return &pageReader{r: bufio.NewReaderSize(r, 64<<10), h: sha256.New()}
 }
 
+// cutOrFailed is the error of a page that could not be read whole: a cut
+// page (ErrFormat, io.ErrUnexpectedEOF), or the reader's own error (a disk
+// error), which says nothing of the page and is returned as is.
+func cutOrFailed(off int64, err error) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return fmt.Errorf("page at %d: %w: %w", off, ErrFormat, io.ErrUnexpectedEOF)
+	}
+	return fmt.Errorf("page at %d: %w", off, err)
+}
+
 // next returns the next page. It returns io.EOF at a clean end, and an
-// error wrapping ErrFormat (io.ErrUnexpectedEOF for a cut page) otherwise;
+// error wrapping ErrFormat (io.ErrUnexpectedEOF for a cut page) for bad
+// bytes, the reader's error (not ErrFormat) when reading fails;
 // the page's bytes stay in pr.raw until the next call.
 func (pr *pageReader) next(pg *oggPage) error {
 	var hdr [pageHeaderLen]byte
@@ -54,7 +65,7 @@ func (pr *pageReader) next(pg *oggPage) error {
 	}
 	if err != nil {
 		pr.off += int64(n)
-		return fmt.Errorf("page at %d: %w: %w", pr.off-int64(n), ErrFormat, io.ErrUnexpectedEOF)
+		return cutOrFailed(pr.off-int64(n), err)
 	}
 	if string(hdr[:4]) != "OggS" || hdr[4] != 0 {
 		return fmt.Errorf("page at %d: no capture pattern: %w", pr.off, ErrFormat)
@@ -63,7 +74,7 @@ func (pr *pageReader) next(pg *oggPage) error {
 	pr.raw = append(pr.raw[:0], hdr[:]...)
 	pr.raw = append(pr.raw, make([]byte, nseg)...)
 	if _, err := io.ReadFull(pr.r, pr.raw[pageHeaderLen:]); err != nil {
-		return fmt.Errorf("page at %d: %w: %w", pr.off, ErrFormat, io.ErrUnexpectedEOF)
+		return cutOrFailed(pr.off, err)
 	}
 	bodyLen := 0
 	for _, l := range pr.raw[pageHeaderLen:] {
@@ -72,7 +83,7 @@ func (pr *pageReader) next(pg *oggPage) error {
 	start := len(pr.raw)
 	pr.raw = append(pr.raw, make([]byte, bodyLen)...)
 	if _, err := io.ReadFull(pr.r, pr.raw[start:]); err != nil {
-		return fmt.Errorf("page at %d: %w: %w", pr.off, ErrFormat, io.ErrUnexpectedEOF)
+		return cutOrFailed(pr.off, err)
 	}
 	want := binary.LittleEndian.Uint32(pr.raw[22:])
 	binary.LittleEndian.PutUint32(pr.raw[22:], 0)

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"time"
@@ -71,8 +72,14 @@ func recoverOne(ctx context.Context, st Store, m Meta) (Meta, error) {
 	)
 	for {
 		err := pr.next(&pg)
-		if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, ErrFormat) {
 			break // a clean end, or the torn tail of the crash
+		}
+		if err != nil {
+			// The bytes could not be read (a disk error): cutting the file
+			// here would lose the audio after it.
+			rc.Close()
+			return Meta{}, err
 		}
 		if err := wk.page(&pg); err != nil {
 			break
