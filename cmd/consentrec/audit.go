@@ -229,7 +229,7 @@ func auditProve(e *env, args []string) error {
 	fs := flag.NewFlagSet("audit prove", flag.ContinueOnError)
 	data := dataFlag(fs)
 	hide := fs.Bool("hide-subject", false, "leave the subject's opening out of the receipt")
-	out := fs.String("o", "", "write the receipt to `FILE` (default: standard output)")
+	out := fs.String("o", "", "write the receipt to `FILE` (must not exist; mode 0600; default: standard output)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -260,7 +260,21 @@ func auditProve(e *env, args []string) error {
 		_, err = e.stdout.Write(txt)
 		return err
 	}
-	return os.WriteFile(*out, txt, 0o644)
+	// The receipt holds the entry in clear (actor, reason, and the
+	// subject's opening unless --hide-subject): owner-only, like the log,
+	// and never over an existing file (which would keep its own mode).
+	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(txt)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(*out)
+	}
+	return err
 }
 
 func auditCheck(e *env, args []string) error {

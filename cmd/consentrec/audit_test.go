@@ -193,3 +193,32 @@ func TestAuditPruneCLI(t *testing.T) {
 		}
 	}
 }
+
+// audit prove -o wrote the receipt (the entry in clear, the subject's
+// opening included) world-readable (0644), and over an existing file
+// keeping that file's mode.
+func TestAuditProveReceiptFileOwnerOnly(t *testing.T) {
+	data := auditTestData(t, 3)
+	dir := t.TempDir()
+	rcpt := filepath.Join(dir, "r.txt")
+	if code, out, errOut := auditCLI(t, "audit", "prove", "--data", data, "-o", rcpt, "1"); code != 0 {
+		t.Fatalf("prove: code %d\n%s%s", code, out, errOut)
+	}
+	st, err := os.Stat(rcpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := st.Mode().Perm(); m != 0o600 {
+		t.Errorf("receipt mode %v, want 0600 (it holds the subject's opening)", m)
+	}
+	shared := filepath.Join(dir, "shared.txt")
+	if err := os.WriteFile(shared, []byte("keep me\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := auditCLI(t, "audit", "prove", "--data", data, "-o", shared, "1"); code != 1 {
+		t.Errorf("prove over an existing file: code %d, want 1", code)
+	}
+	if b, _ := os.ReadFile(shared); string(b) != "keep me\n" {
+		t.Errorf("existing file overwritten: %q", b)
+	}
+}
