@@ -22,8 +22,20 @@ import (
 //	+P30D, +P6M, +P1Y2M           now plus a calendar period (ISO 8601)
 //	+72h, +90m                    now plus a duration (Go syntax)
 //
-// Anything else is an error wrapping ErrInvalid. The result is in UTC.
+// Anything else, or an instant a catalog cannot hold (before 1678 or after
+// 2262), is an error wrapping ErrInvalid. The result is in UTC.
 func ParseTime(s string, now time.Time) (time.Time, error) {
+	t, err := parseTime(s, now)
+	if err != nil {
+		return t, err
+	}
+	if err := validInstant("time", t); err != nil {
+		return time.Time{}, err
+	}
+	return t, nil
+}
+
+func parseTime(s string, now time.Time) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	switch {
 	case s == "" || s == "now":

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -208,6 +209,12 @@ func New(e Entry) (Recording, error) {
 		return Recording{}, err
 	}
 	created := e.Created.UTC().Round(0)
+	if err := validInstant("created", created); err != nil {
+		return Recording{}, err
+	}
+	if err := validInstant("deadline", period.AddTo(created)); err != nil {
+		return Recording{}, err
+	}
 	return Recording{
 		ID:          e.ID,
 		CallID:      e.CallID,
@@ -231,6 +238,12 @@ func (r Recording) Validate() error {
 	}
 	if r.Created.IsZero() || r.Deadline.IsZero() {
 		return invalid("deadline", "created and deadline must be set")
+	}
+	if err := validInstant("created", r.Created); err != nil {
+		return err
+	}
+	if err := validInstant("deadline", r.Deadline); err != nil {
+		return err
 	}
 	if r.Deadline.Before(r.Created) {
 		return invalid("deadline", "before creation")
@@ -260,6 +273,21 @@ func validID(id string) error {
 		return invalid("id", "longer than 256 bytes")
 	case strings.ContainsAny(id, "/\\\x00") || id == "." || id == "..":
 		return invalid("id", "%q is not a plain name", id)
+	}
+	return nil
+}
+
+// Catalogs keep instants as Unix nanoseconds (an int64): a time outside
+// that range would wrap around, and a deadline in 2265 would come back in
+// 1680, expired at once.
+var (
+	minInstant = time.Unix(0, math.MinInt64).UTC()
+	maxInstant = time.Unix(0, math.MaxInt64).UTC()
+)
+
+func validInstant(field string, t time.Time) error {
+	if t.Before(minInstant) || t.After(maxInstant) {
+		return invalid(field, "%s is outside the representable range (%d to %d)", t.UTC().Format(time.RFC3339), minInstant.Year(), maxInstant.Year())
 	}
 	return nil
 }

@@ -144,6 +144,9 @@ func (s *Sweeper) sweep(ctx context.Context, at time.Time, dry bool) (rep Report
 		at = now()
 	}
 	at = at.UTC().Round(0)
+	if at.After(maxInstant) { // catalogs compare Unix nanoseconds: no wrap-around
+		at = maxInstant
+	}
 	rep = Report{At: at, DryRun: dry}
 	op := "sweep"
 	if dry {
