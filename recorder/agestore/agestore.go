@@ -1,7 +1,6 @@
 package agestore
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/aes"
@@ -243,7 +242,12 @@ func ageErr(err error) error {
 
 // Resume implements recorder.Store. It needs an identity: the data kept
 // so far is decrypted (file and journal), cut to size, and encrypted again
-// into a fresh age stream that the returned writer continues.
+// into a fresh age stream that the returned writer continues. A crash at
+// any point of Resume loses nothing of the first size bytes: the file is
+// cut only once a journal holding them has reached storage (the existing
+// one when it holds them, kept until Finalize; else a fresh one, synced).
+// When the existing journal is kept, the writer's own writes are not
+// journaled (recovery appends one page and finalizes).
 func (s *Store) Resume(ctx context.Context, id string, size int64) (recorder.Writer, error) {
 	if err := checkID("resume", id); err != nil {
 		return nil, err
@@ -255,7 +259,7 @@ func (s *Store) Resume(ctx context.Context, id string, size int64) (recorder.Wri
 	if m.State == recorder.StateFinalized {
 		return nil, fmt.Errorf("agestore: resume %s: %w", id, recorder.ErrFinalized)
 	}
-	plain, key, err := s.partial(ctx, "resume", id)
+	plain, journaled, key, err := s.partial(ctx, "resume", id)
 	if err != nil {
 		return nil, err
 	}
@@ -266,32 +270,59 @@ func (s *Store) Resume(ctx context.Context, id string, size int64) (recorder.Wri
 	if key != nil {
 		recips = []age.Recipient{key.Recipient()}
 	}
+	jid := id + JournalSuffix
+	ew := &writer{s: s, id: id, ad: []byte(id)}
+	if journaled >= size {
+		// The journal alone holds the data: it stays as it is until
+		// Finalize, and the file can be cut.
+		ew.oldJournal = true
+	} else {
+		// The file's complete chunks hold the data: a fresh journal gets
+		// it, durably, before the file is cut.
+		if journaled >= 0 {
+			if err := s.inner.Delete(ctx, jid); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("agestore: resume %s: journal: %w", id, err)
+			}
+		}
+		jm := m
+		jm.ID = jid
+		jw, err := s.inner.Create(ctx, jm)
+		if err != nil {
+			return nil, fmt.Errorf("agestore: resume %s: journal: %w", id, err)
+		}
+		if ew.aead, err = newJournal(jw, recips); err != nil {
+			_ = jw.Abort(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("agestore: resume %s: %w", id, err)
+		}
+		ew.jw = jw
+		for off := int64(0); off < size && err == nil; off += resumeRecord {
+			err = ew.journal(plain[off:min(off+resumeRecord, size)])
+		}
+		if err == nil {
+			err = jw.Sync()
+		}
+		if err != nil {
+			_ = jw.Abort(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("agestore: resume %s: journal: %w", id, err)
+		}
+	}
 	w, err := s.inner.Resume(ctx, id, 0)
 	if err != nil {
 		return nil, fmt.Errorf("agestore: resume %s: %w", id, err)
 	}
-	var jw recorder.Writer
-	if s.cfg.Journal {
-		jid := id + JournalSuffix
-		jw, err = s.inner.Resume(ctx, jid, 0)
-		if errors.Is(err, fs.ErrNotExist) {
-			jm := m
-			jm.ID = jid
-			jw, err = s.inner.Create(ctx, jm)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("agestore: resume %s: journal: %w", id, err)
-		}
+	ew.w = w
+	if ew.enc, err = age.Encrypt(w, recips...); err == nil {
+		_, err = ew.enc.Write(plain[:size]) // journaled above
 	}
-	ew, err := newWriter(s, id, w, jw, recips)
 	if err != nil {
-		return nil, fmt.Errorf("agestore: resume %s: %w", id, err)
-	}
-	if _, err := ew.Write(plain[:size]); err != nil {
 		return nil, fmt.Errorf("agestore: resume %s: %w", id, err)
 	}
 	return wrapWriter(ew), nil
 }
+
+// resumeRecord bounds the journal records Resume writes (replayJournal
+// refuses records over 64 MiB).
+const resumeRecord = 1 << 20
 
 // OpenPartial implements recorder.Store: the plaintext of a recording
 // never finalized, as far as it reached storage (the complete age chunks of
@@ -300,26 +331,29 @@ func (s *Store) OpenPartial(ctx context.Context, id string) (io.ReadCloser, erro
 	if err := checkID("open partial", id); err != nil {
 		return nil, err
 	}
-	plain, _, err := s.partial(ctx, "open partial", id)
+	plain, _, _, err := s.partial(ctx, "open partial", id)
 	if err != nil {
 		return nil, err
 	}
 	return io.NopCloser(bytes.NewReader(plain)), nil
 }
 
-func (s *Store) partial(ctx context.Context, op, id string) ([]byte, *age.X25519Identity, error) {
+// partial returns the plaintext of a recording never finalized, how much
+// of it the journal alone holds from its start (-1: no journal), and the
+// per-recording key.
+func (s *Store) partial(ctx context.Context, op, id string) ([]byte, int64, *age.X25519Identity, error) {
 	idents, key, shredded, err := s.fileIdentities(ctx, op, id)
 	if err != nil {
-		return nil, nil, err
+		return nil, -1, nil, err
 	}
 	rc, err := s.inner.OpenPartial(ctx, id)
 	if err != nil {
-		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, err)
+		return nil, -1, nil, fmt.Errorf("agestore: %s %s: %w", op, id, err)
 	}
 	enc, err := io.ReadAll(rc)
 	rc.Close()
 	if err != nil {
-		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, err)
+		return nil, -1, nil, fmt.Errorf("agestore: %s %s: %w", op, id, err)
 	}
 	var plain []byte
 	if r, err := age.Decrypt(bytes.NewReader(enc), idents...); err == nil {
@@ -334,27 +368,34 @@ func (s *Store) partial(ctx context.Context, op, id string) ([]byte, *age.X25519
 		}
 	} else if len(enc) > 0 && !isShortHeader(err) && noMatch(err) {
 		if shredded != nil {
-			return nil, nil, shredded
+			return nil, -1, nil, shredded
 		}
-		return nil, nil, fmt.Errorf("agestore: %s %s: %w", op, id, ageErr(err))
+		return nil, -1, nil, fmt.Errorf("agestore: %s %s: %w", op, id, ageErr(err))
 	}
 	// The journal: what the chunks do not hold yet.
 	jrc, err := s.inner.OpenPartial(ctx, id+JournalSuffix)
 	if errors.Is(err, fs.ErrNotExist) {
-		return plain, key, nil
+		return plain, -1, key, nil
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("agestore: %s %s: journal: %w", op, id, err)
+		return nil, -1, nil, fmt.Errorf("agestore: %s %s: journal: %w", op, id, err)
 	}
-	defer jrc.Close()
-	plain, err = replayJournal(bufio.NewReader(jrc), id, idents, plain)
+	jb, err := io.ReadAll(jrc)
+	jrc.Close()
+	if err != nil {
+		return nil, -1, nil, fmt.Errorf("agestore: %s %s: journal: %w", op, id, err)
+	}
+	jplain, err := replayJournal(bytes.NewReader(jb), id, idents, nil)
+	if err == nil {
+		plain, err = replayJournal(bytes.NewReader(jb), id, idents, plain)
+	}
 	if err != nil {
 		if shredded != nil && errors.Is(err, ErrWrongKey) {
-			return nil, nil, shredded
+			return nil, -1, nil, shredded
 		}
-		return nil, nil, fmt.Errorf("agestore: %s %s: journal: %w", op, id, err)
+		return nil, -1, nil, fmt.Errorf("agestore: %s %s: journal: %w", op, id, err)
 	}
-	return plain, key, nil
+	return plain, int64(len(jplain)), key, nil
 }
 
 // isShortHeader reports whether age failed because the header is
@@ -520,6 +561,9 @@ type writer struct {
 	off    uint64
 	rec    []byte
 	closed bool
+	// oldJournal: the journal of a crashed writer, kept by Resume (it
+	// holds the data the file was cut to) until Finalize or Abort.
+	oldJournal bool
 }
 
 var _ recorder.Writer = (*writer)(nil)
@@ -583,6 +627,16 @@ func newWriter(s *Store, id string, w, jw recorder.Writer, recips []age.Recipien
 	if jw == nil {
 		return &writer{s: s, id: id, w: w, enc: enc}, nil
 	}
+	aead, err := newJournal(jw, recips)
+	if err != nil {
+		return nil, err
+	}
+	return &writer{s: s, id: id, ad: []byte(id), w: w, jw: jw, enc: enc, aead: aead}, nil
+}
+
+// newJournal writes a journal's header (its key, encrypted to recips) to
+// jw and returns the journal's cipher.
+func newJournal(jw recorder.Writer, recips []age.Recipient) (cipher.AEAD, error) {
 	key := make([]byte, journalKeySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
@@ -607,7 +661,7 @@ func newWriter(s *Store, id string, w, jw recorder.Writer, recips []age.Recipien
 	if _, err := jw.Write(hdr); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
-	return &writer{s: s, id: id, ad: []byte(id), w: w, jw: jw, enc: enc, aead: aead}, nil
+	return aead, nil
 }
 
 // Write encrypts p into the file's age stream (full 64 KiB chunks reach
@@ -626,6 +680,14 @@ func (w *writer) Write(p []byte) (int, error) {
 	if w.jw == nil {
 		return len(p), nil
 	}
+	if err := w.journal(p); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// journal appends p to the journal as one sealed record.
+func (w *writer) journal(p []byte) error {
 	binary.BigEndian.PutUint64(w.nonce[4:], w.seq)
 	need := 4 + 8 + len(p) + w.aead.Overhead()
 	if cap(w.rec) < need {
@@ -639,11 +701,11 @@ func (w *writer) Write(p []byte) (int, error) {
 	sealed := w.aead.Seal(rec[4:4], w.nonce[:], rec[4:], w.ad)
 	rec = rec[:4+len(sealed)]
 	if _, err := w.jw.Write(rec); err != nil {
-		return 0, fmt.Errorf("agestore: write %s: journal: %w", w.id, err)
+		return fmt.Errorf("agestore: write %s: journal: %w", w.id, err)
 	}
 	w.seq++
 	w.off += uint64(len(p))
-	return len(p), nil
+	return nil
 }
 
 // Sync makes the file's complete chunks and the journal durable.
@@ -683,6 +745,9 @@ func (w *writer) Finalize(ctx context.Context, f recorder.Final) (recorder.Meta,
 	if w.jw != nil {
 		_ = w.jw.Abort(context.WithoutCancel(ctx))
 	}
+	if w.oldJournal {
+		_ = w.s.inner.Delete(context.WithoutCancel(ctx), w.id+JournalSuffix)
+	}
 	return m, nil
 }
 
@@ -695,6 +760,11 @@ func (w *writer) Abort(ctx context.Context) error {
 	err := w.w.Abort(ctx)
 	if w.jw != nil {
 		if jerr := w.jw.Abort(ctx); err == nil {
+			err = jerr
+		}
+	}
+	if w.oldJournal {
+		if jerr := w.s.inner.Delete(ctx, w.id+JournalSuffix); err == nil && !errors.Is(jerr, fs.ErrNotExist) {
 			err = jerr
 		}
 	}
