@@ -338,6 +338,11 @@ func cmdSubjectExport(e *env, args []string) (err error) {
 	if *out == "" {
 		return usagef("--out is required")
 	}
+	zipOut := strings.HasSuffix(strings.ToLower(*out), ".zip")
+	if _, err := os.Lstat(*out); zipOut && err == nil {
+		// Refuse before anything is read or audited as exported.
+		return fmt.Errorf("%s already exists: the export never overwrites a file", *out)
+	}
 	ctx := context.Background()
 	renv, err := openRetention(ctx, *data, true, *identity)
 	if err != nil {
@@ -351,12 +356,12 @@ func cmdSubjectExport(e *env, args []string) (err error) {
 	s := &retention.Subjects{Catalog: renv.catalog, Store: renv.store, Audit: renv.log,
 		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "export")}
 	var rep retention.ExportReport
-	if strings.HasSuffix(strings.ToLower(*out), ".zip") {
+	if zipOut {
 		rep, err = exportZip(ctx, s, req, *out)
 	} else {
 		rep, err = s.ExportDir(ctx, req, *out)
 	}
-	if rep.Subject != "" {
+	if rep.Subject != "" && (err == nil || errors.Is(err, retention.ErrIncomplete)) {
 		fmt.Fprintf(e.stdout, "exported %d recording(s) of %s to %s\n", len(rep.Exported), req.Subject, *out)
 		for _, f := range rep.Failed {
 			fmt.Fprintf(e.stdout, "  FAILED %s: %v\n", f.ID, f.Err)

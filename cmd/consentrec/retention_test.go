@@ -206,3 +206,29 @@ func TestCLISubject(t *testing.T) {
 		t.Errorf("sweep of a missing data dir: %d %s", code, errOut)
 	}
 }
+
+// subject export --out FILE.zip over an existing file exported everything
+// (audited as exported to the data subject, "exported 2 recording(s) to
+// FILE" printed) and only then failed to put the archive in place: the
+// trail recorded an answer nobody received.
+func TestCLISubjectExportExistingZipAuditsNothing(t *testing.T) {
+	root := retentionData(t)
+	zipPath := filepath.Join(t.TempDir(), "export.zip")
+	if err := os.WriteFile(zipPath, []byte("someone else's file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := auditKinds(t, root)[audit.KindSubjectExport]
+	code, out, errOut := retCLI(t, "subject", "export", "+33 6 00 00 00 01", "--out", zipPath, "--by", "dpo", "--data", root)
+	if code != 1 {
+		t.Fatalf("export over an existing file: exit %d, want 1\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, "exported 2") {
+		t.Errorf("claims an export that did not happen:\n%s", out)
+	}
+	if after := auditKinds(t, root)[audit.KindSubjectExport]; after != before {
+		t.Errorf("%d subject-export audit entries for an export that did not happen", after-before)
+	}
+	if b, _ := os.ReadFile(zipPath); string(b) != "someone else's file" {
+		t.Errorf("existing file changed")
+	}
+}
