@@ -495,7 +495,8 @@ func (r *Recorder) stop(ctx context.Context, actor string) ([]Meta, error) {
 // Discard stops the recording in progress, if any, and removes everything
 // this Recorder captured for the call: every file of every Start, partial
 // files included, with their metadata. Use it when the caller objects. A
-// purged event is appended for each file.
+// purged event is appended for each file. If a file cannot be deleted, the
+// error is returned and a new Discard tries that file again.
 func (r *Recorder) Discard(ctx context.Context, reason, actor string) error {
 	r.ctl.Lock()
 	defer r.ctl.Unlock()
@@ -509,6 +510,14 @@ func (r *Recorder) Discard(ctx context.Context, reason, actor string) error {
 	r.mu.Unlock()
 
 	var errs []error
+	var kept []string // not deleted: a retried Discard tries them again
+	defer func() {
+		if len(kept) > 0 {
+			r.mu.Lock()
+			r.made = append(kept, r.made...)
+			r.mu.Unlock()
+		}
+	}()
 	if s != nil {
 		for _, w := range s.writers {
 			if err := w.Abort(ctx); err != nil {
@@ -523,6 +532,7 @@ func (r *Recorder) Discard(ctx context.Context, reason, actor string) error {
 		}
 		if err := r.cfg.Store.Delete(ctx, id); err != nil && !isNotExist(err) {
 			errs = append(errs, err)
+			kept = append(kept, id)
 			continue
 		}
 		e := r.event(audit.KindRecordingPurged, id, actor, reason)
