@@ -85,13 +85,16 @@ func SubjectSecret(keysDir string, create bool) ([]byte, error) {
 	}
 	b = make([]byte, 32)
 	rand.Read(b)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // created concurrently
-		return SubjectSecret(keysDir, false)
-	}
+	// Write a temp file, sync it, then link it into place: the secret
+	// appears whole or not at all (a concurrent caller never reads it
+	// half-written, a crash never leaves it empty), never over another
+	// one; then sync the folder so that it survives a crash (subject keys
+	// derived from a lost secret would match no one's requests).
+	f, err := os.CreateTemp(keysDir, ".subject-hash-*")
 	if err != nil {
 		return nil, fmt.Errorf("subject secret: %w", err)
 	}
+	defer os.Remove(f.Name())
 	_, err = f.Write(b)
 	if err == nil {
 		err = f.Sync()
@@ -99,9 +102,33 @@ func SubjectSecret(keysDir string, create bool) ([]byte, error) {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		err = os.Link(f.Name(), path)
+	}
+	if errors.Is(err, fs.ErrExist) { // created concurrently, whole
+		return SubjectSecret(keysDir, false)
+	}
+	if err == nil {
+		err = syncDir(keysDir)
+	}
+	if err == nil { // the keys folder itself may be new
+		err = syncDir(filepath.Dir(keysDir))
+	}
 	if err != nil {
-		os.Remove(path)
 		return nil, fmt.Errorf("subject secret: %w", err)
 	}
 	return b, nil
+}
+
+// syncDir makes the creations and renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
