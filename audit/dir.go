@@ -69,19 +69,38 @@ func loadOrCreateKey(path string, create bool) (ed25519.PrivateKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		dir := filepath.Dir(path)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, err
 		}
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		// A synced temp file linked into place: the key appears whole or
+		// not at all (a concurrent opener never reads it half-written, a
+		// crash never leaves it empty) and never over another; then the
+		// folders are synced, for a log signed by a key lost in a crash
+		// could never be appended to again.
+		f, err := os.CreateTemp(dir, ".audit-signing-*")
 		if err != nil {
 			return nil, err
 		}
+		defer os.Remove(f.Name())
 		err = pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
 		if err == nil {
 			err = f.Sync()
 		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
+		}
+		if err == nil {
+			err = os.Link(f.Name(), path)
+		}
+		if errors.Is(err, fs.ErrExist) { // created concurrently, whole
+			return loadOrCreateKey(path, false)
+		}
+		if err == nil {
+			err = syncDirPath(dir)
+		}
+		if err == nil { // the keys folder itself may be new
+			err = syncDirPath(filepath.Dir(dir))
 		}
 		if err != nil {
 			return nil, err
@@ -93,6 +112,9 @@ func loadOrCreateKey(path string, create bool) (ed25519.PrivateKey, error) {
 	}
 	return ParseSigningKey(b)
 }
+
+// syncDirPath makes the creations and renames in dir durable.
+func syncDirPath(dir string) error { return dirFS(dir).SyncDir() }
 
 // ParseSigningKey parses an Ed25519 private key in PKCS #8 PEM.
 func ParseSigningKey(pemBytes []byte) (ed25519.PrivateKey, error) {
