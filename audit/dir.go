@@ -54,6 +54,13 @@ func OpenDir(ctx context.Context, dataDir string, opts Options) (*FileLog, error
 	if err := os.MkdirAll(auditDir, 0o700); err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", dataDir, err)
 	}
+	if !exists {
+		// Open syncs the audit folder once the log is in it; the folder's
+		// own entry, possibly new, must be durable too.
+		if err := syncDirPath(dataDir); err != nil {
+			return nil, fmt.Errorf("audit: open %s: %w", dataDir, err)
+		}
+	}
 	return Open(ctx, DirFS(auditDir), opts)
 }
 

@@ -184,6 +184,9 @@ func (s *Subjects) ExportDir(ctx context.Context, req Request, dir string) (Expo
 	if err := os.MkdirAll(filepath.Join(dir, "audio"), 0o700); err != nil {
 		return ExportReport{}, fmt.Errorf("subject export: %w", err)
 	}
+	if err := errors.Join(syncDir(dir), syncDir(filepath.Dir(filepath.Clean(dir)))); err != nil {
+		return ExportReport{}, fmt.Errorf("subject export: %w", err)
+	}
 	return s.export(ctx, req, &dirSink{dir: dir})
 }
 
@@ -235,8 +238,11 @@ func (d *dirSink) put(name string, r io.Reader) error {
 	}
 	if err != nil {
 		os.Remove(f.Name())
+		return err
 	}
-	return err
+	// The rename is durable only once its folder is synced: the export is
+	// audited as delivered right after.
+	return syncDir(filepath.Dir(path))
 }
 
 func (d *dirSink) atomic() bool { return true }

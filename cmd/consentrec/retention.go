@@ -389,6 +389,9 @@ func exportZip(ctx context.Context, s *retention.Subjects, req retention.Request
 	if lerr := os.Link(tmp.Name(), path); lerr != nil { // never overwrite an existing file
 		return rep, lerr
 	}
+	if serr := syncDir(filepath.Dir(path)); serr != nil { // make the link durable
+		return rep, serr
+	}
 	return rep, err
 }
 
@@ -502,4 +505,17 @@ func cmdOpen(e *env, args []string) (err error) {
 	}
 	fmt.Fprintf(e.stderr, "%s: %d bytes written to %s (%s as %s, audited)\n", pos[0], n, *out, a, *as)
 	return nil
+}
+
+// syncDir makes the creations and renames in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
