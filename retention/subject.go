@@ -210,6 +210,9 @@ type sink interface {
 	put(name string, r io.Reader) error
 	// atomic reports whether a failed put leaves nothing behind.
 	atomic() bool
+	// discard removes an entry put whose export could not be audited
+	// (a non-atomic sink's output is discarded as a whole on error).
+	discard(name string) error
 }
 
 // errSpoiled: a zip entry failed half-way; the archive cannot be used.
@@ -247,9 +250,19 @@ func (d *dirSink) put(name string, r io.Reader) error {
 
 func (d *dirSink) atomic() bool { return true }
 
+func (d *dirSink) discard(name string) error {
+	path := filepath.Join(d.dir, filepath.FromSlash(name))
+	if err := os.Remove(path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
 type zipSink struct{ zw *zip.Writer }
 
 func (z *zipSink) atomic() bool { return false }
+
+func (z *zipSink) discard(string) error { return nil }
 
 func (z *zipSink) put(name string, r io.Reader) error {
 	w, err := z.zw.Create(name)
@@ -430,8 +443,15 @@ func (s *Subjects) exportOne(ctx context.Context, req Request, r Recording, name
 	if err != nil {
 		return fail(err)
 	}
-	return appendEvent(ctx, s.Audit, recEvent(audit.KindSubjectExport, req, r, now(), "exported to the data subject",
+	err = appendEvent(ctx, s.Audit, recEvent(audit.KindSubjectExport, req, r, now(), "exported to the data subject",
 		audit.Attr{Key: "phase", Value: "recording"}, audit.Attr{Key: "file", Value: name}))
+	if err != nil {
+		// No copy of a recording may leave untraced.
+		if derr := out.discard(name); derr != nil {
+			err = fmt.Errorf("%w (and %s stays in the export: %v)", err, name, derr)
+		}
+	}
+	return err
 }
 
 func readme(req Request, rep ExportReport, metas []exportedMeta) string {

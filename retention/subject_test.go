@@ -228,3 +228,33 @@ func TestSubjectEraseShredsAudit(t *testing.T) {
 		t.Errorf("Erase with a refusal: shredded %d refused %d, %v", rep.Shredded, len(rep.Refused), err)
 	}
 }
+
+// An export folder kept the audio of a recording whose "exported" audit
+// entry could not be appended: a copy of a recording outside the store that
+// no audit entry accounts for. The file must go when its entry fails.
+func TestSubjectExportDirAuditFailureLeavesNoAudio(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture()
+	alice := retentiontest.SubjectOf("+33 6 12 34 56 78")
+	f.add(t, "a1", policy.Quality, t0, alice)
+	f.add(t, "a2", policy.Quality, t0.Add(time.Hour), alice)
+	broken := errors.New("disk full")
+	f.log.Fail = func(e audit.Event) error {
+		if e.Kind == audit.KindSubjectExport && e.RecordingID == "a2" {
+			return broken
+		}
+		return nil
+	}
+	dir := filepath.Join(t.TempDir(), "export")
+	req := retention.Request{Subject: alice, Handler: "dpo", Reference: "DSAR-7"}
+	_, err := f.subjects(t0.Add(24*time.Hour)).ExportDir(ctx, req, dir)
+	if !errors.Is(err, broken) {
+		t.Fatalf("ExportDir = %v, want the audit log's error", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "audio", "a2.opus")); err == nil {
+		t.Error("audio/a2.opus left in the export folder though its export was never audited")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "audio", "a1.opus")); err != nil {
+		t.Errorf("audio/a1.opus (audited) missing: %v", err)
+	}
+}
