@@ -139,6 +139,12 @@ func (p *RTPPacketizer) WriteFrame(f Frame) error {
 // played). No receipt is kept: use a Player for notices. Time comes from package
 // time, so tests can run it in a synctest bubble.
 func Stream(ctx context.Context, p *Prepared, sink FrameSink) (time.Duration, error) {
+	return stream(ctx, p, sink, nil)
+}
+
+// stream is Stream; it sets *began, if not nil, when the first frame is
+// about to be sent (after the wait for an Exclusive sink).
+func stream(ctx context.Context, p *Prepared, sink FrameSink, began *time.Time) (time.Duration, error) {
 	if ex, ok := sink.(Exclusive); ok {
 		if ex.Acquire(ctx) != nil {
 			return 0, nil
@@ -150,6 +156,9 @@ func Stream(ctx context.Context, p *Prepared, sink FrameSink) (time.Duration, er
 	}
 	clock := time.Duration(p.codec.ClockRate())
 	start := time.Now()
+	if began != nil {
+		*began = start
+	}
 	var sent time.Duration
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -215,8 +224,15 @@ func (pl *Player) Play(ctx context.Context, p *Prepared, sink FrameSink) (Receip
 	if pl.Log == nil {
 		return r, fmt.Errorf("notice: play %s: %w", p.prompt.name, ErrNoLog)
 	}
-	played, err := Stream(ctx, p, sink)
+	// The receipt starts when the notice begins to play, after any wait
+	// for a shared sink: that is what the caller heard, and what tells a
+	// notice cut during its last frame from a complete one.
+	var began time.Time
+	played, err := stream(ctx, p, sink, &began)
 	r.End, r.Played = time.Now(), played
+	if !began.IsZero() {
+		r.Start = began
+	}
 	switch {
 	case err != nil:
 		r.Interrupted = InterruptError
