@@ -25,7 +25,7 @@ type Holds struct {
 // approver. The hold takes effect in the catalog before it is audited: if the
 // audit append fails, the hold is in force and Set returns the error; calling
 // Set again is safe and audits it. Errors: ErrInvalid (empty case or
-// approver), ErrNotFound, ErrPendingDeletion (the deletion already began and
+// approver, or one longer than 1024 bytes), ErrNotFound, ErrPendingDeletion (the deletion already began and
 // cannot be stopped), ErrNotConfigured.
 func (h *Holds) Set(ctx context.Context, id, ref, approver string) (Recording, error) {
 	if h.Catalog == nil || h.Audit == nil {

@@ -313,12 +313,19 @@ func validSHA(s string) error {
 	return nil
 }
 
+// maxHoldField bounds a hold's case reference and approver: each is audited
+// (twice for the case), and a hold must never be in force without its entry.
+const maxHoldField = 1024
+
 func validHold(h Hold) error {
 	if strings.TrimSpace(h.Case) == "" {
 		return invalid("case", "a legal hold needs a case reference")
 	}
 	if strings.TrimSpace(h.Approver) == "" {
 		return invalid("approver", "a legal hold needs a named approver")
+	}
+	if len(h.Case) > maxHoldField || len(h.Approver) > maxHoldField {
+		return invalid("hold", "case reference and approver are limited to %d bytes each", maxHoldField)
 	}
 	return nil
 }
