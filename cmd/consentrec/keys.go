@@ -29,9 +29,9 @@ func init() {
 		short: "create an age X25519 identity (private key) and print its public key", run: cmdKeysGenerate})
 	register(&command{name: "keys recipient", args: "IDENTITY-FILE",
 		short: "print the public key (age1...) of an identity file", run: cmdKeysRecipient})
-	register(&command{name: "keys decrypt", args: "ID --identity FILE -o OUT --data DIR",
+	register(&command{name: "keys decrypt", args: "ID --identity FILE -o OUT [--reason TEXT] [--by NAME] --data DIR",
 		short: "check and decrypt an encrypted recording to an Ogg Opus file", run: cmdKeysDecrypt})
-	register(&command{name: "keys export", args: "ID --identity FILE --data DIR",
+	register(&command{name: "keys export", args: "ID --identity FILE [--reason TEXT] [--by NAME] --data DIR",
 		short: "print a recording's own key, for `age -d -i KEY` (crypto-shredding mode)", run: cmdKeysExport})
 	register(&command{name: "keys shred", args: "ID --reason TEXT [--by NAME] --data DIR",
 		short: "delete a recording's own key: every copy of it becomes unreadable", run: cmdKeysShred})
@@ -166,6 +166,8 @@ func cmdKeysDecrypt(e *env, args []string) error {
 	data := dataFlag(fset)
 	idFile := fset.String("identity", "", "age identity `FILE` (private key)")
 	out := fset.String("o", "", "write the decrypted Ogg Opus file to `OUT` (- for standard output)")
+	reason := fset.String("reason", "", "why you decrypt it, `TEXT` (audited)")
+	by := fset.String("by", "", "who you are, `NAME` (default: the login name)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -183,6 +185,9 @@ func cmdKeysDecrypt(e *env, args []string) error {
 		return explainKeyErr(err)
 	}
 	defer rc.Close()
+	if err := auditAccess(ctx, *data, pos[0], *by, *reason, "keys decrypt"); err != nil {
+		return err
+	}
 	var w io.Writer = e.stdout
 	var f *os.File
 	if *out != "-" {
@@ -225,12 +230,17 @@ func cmdKeysExport(e *env, args []string) error {
 	fset := flag.NewFlagSet("keys export", flag.ContinueOnError)
 	data := dataFlag(fset)
 	idFile := fset.String("identity", "", "age identity `FILE` (private key)")
+	reason := fset.String("reason", "", "why you export the key, `TEXT` (audited)")
+	by := fset.String("by", "", "who you are, `NAME` (default: the login name)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usagef("want one recording ID")
+	}
+	if err := recorder.ValidateID(pos[0]); err != nil {
+		return usagef("%v", err)
 	}
 	ids, err := readIdentities(*idFile)
 	if err != nil {
@@ -250,6 +260,9 @@ func cmdKeysExport(e *env, args []string) error {
 	key, err := agestore.UnwrapKey(wrapped, ids...)
 	if err != nil {
 		return explainKeyErr(err)
+	}
+	if err := auditAccess(context.Background(), *data, pos[0], *by, *reason, "keys export"); err != nil {
+		return err
 	}
 	fmt.Fprintf(e.stdout, "# key of recording %s: age -d -i THIS-FILE %s\n%s\n", pos[0],
 		filepath.Join(consentrec.DataDir{Root: *data}.Recordings(), pos[0]+".opus"), key)
@@ -274,12 +287,7 @@ func cmdKeysShred(e *env, args []string) (err error) {
 	if strings.TrimSpace(*reason) == "" {
 		return usagef("--reason is required (it goes to the audit log)")
 	}
-	who := *by
-	if who == "" {
-		if u, err := user.Current(); err == nil {
-			who = u.Username
-		}
-	}
+	who := whoami(*by)
 	ks, err := agestore.NewDirKeyStore(recordingKeysDir(*data))
 	if err != nil {
 		return err
@@ -309,6 +317,39 @@ func cmdKeysShred(e *env, args []string) (err error) {
 		return fmt.Errorf("keys shred %s: the key is deleted, but the audit event was not appended: %w", pos[0], err)
 	}
 	fmt.Fprintf(e.stdout, "%s: key deleted; the recording and every copy of it are now unreadable (audited)\n", pos[0])
+	return nil
+}
+
+// whoami returns by, or the login name.
+func whoami(by string) string {
+	if by == "" {
+		if u, err := user.Current(); err == nil {
+			return u.Username
+		}
+	}
+	return by
+}
+
+// auditAccess appends the access event (KindAccess, action export) of a
+// command that hands out a recording, or its key, in the clear: who, why,
+// and the digest of the stored file. If it cannot, nothing is handed out
+// (as through `consentrec open`: nothing is read untraced).
+func auditAccess(ctx context.Context, root, id, by, reason, tool string) (err error) {
+	log, err := audit.OpenDir(ctx, root, audit.Options{})
+	if err != nil {
+		return fmt.Errorf("%s %s: audit log: %w (nothing handed out)", tool, id, err)
+	}
+	defer func() { err = errors.Join(err, log.Close()) }()
+	ev := audit.Event{Kind: audit.KindAccess, Time: time.Now().UTC(), RecordingID: id, Actor: whoami(by),
+		Reason: strings.TrimSpace(reason), Attrs: []audit.Attr{{Key: "action", Value: "export"}, {Key: "tool", Value: "consentrec " + tool}}}
+	if st, err := recorder.NewFileStore(consentrec.DataDir{Root: root}.Recordings()); err == nil {
+		if m, err := st.Stat(ctx, id); err == nil {
+			ev.CallID, ev.Purpose, ev.PolicyVersion, ev.SHA256 = m.CallID, string(m.Purpose), m.PolicyVersion, m.SHA256
+		}
+	}
+	if _, err := log.Append(ctx, ev); err != nil {
+		return fmt.Errorf("%s %s: audit: %w (nothing handed out)", tool, id, err)
+	}
 	return nil
 }
 
