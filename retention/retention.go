@@ -183,9 +183,13 @@ type Entry struct {
 // purpose and the deadline is Created plus the retention (calendar
 // arithmetic). It refuses an unknown purpose, a retention above the purpose's
 // maximum, a subject that is not a keyed hash (a clear phone number must never
-// reach the catalog) and a malformed SHA-256, with an error wrapping ErrInvalid.
+// reach the catalog), a malformed SHA-256, a call id over 1024 bytes and a
+// creation or deadline outside 1678-2262, with an error wrapping ErrInvalid.
 func New(e Entry) (Recording, error) {
 	if err := validID(e.ID); err != nil {
+		return Recording{}, err
+	}
+	if err := validCallID(e.CallID); err != nil {
 		return Recording{}, err
 	}
 	rules, err := e.Purpose.Rules()
@@ -231,6 +235,9 @@ func New(e Entry) (Recording, error) {
 // Validate checks r before it is catalogued: backends call it in Add.
 func (r Recording) Validate() error {
 	if err := validID(r.ID); err != nil {
+		return err
+	}
+	if err := validCallID(r.CallID); err != nil {
 		return err
 	}
 	if !r.Purpose.Valid() {
@@ -288,6 +295,16 @@ var (
 func validInstant(field string, t time.Time) error {
 	if t.Before(minInstant) || t.After(maxInstant) {
 		return invalid(field, "%s is outside the representable range (%d to %d)", t.UTC().Format(time.RFC3339), minInstant.Year(), maxInstant.Year())
+	}
+	return nil
+}
+
+// validCallID bounds the call id: it is in every audit entry about the
+// recording, and an entry that cannot be appended blocks its deletion (and
+// so every sweep after it).
+func validCallID(id string) error {
+	if len(id) > 1024 {
+		return invalid("call id", "longer than 1024 bytes")
 	}
 	return nil
 }

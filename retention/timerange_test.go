@@ -58,3 +58,20 @@ func TestDryRunFarFuture(t *testing.T) {
 		t.Errorf("dry run as of 2300 forecasts %d deletions, want 1", len(rep.Deleted))
 	}
 }
+
+// A call id too long for an audit entry (64 KiB per field) was catalogued;
+// its deletion could then never be audited: the sweep deleted the file,
+// failed on the audit append and stopped, and every later sweep stopped
+// there too (finishing it first), so nothing else ever expired.
+func TestLongCallIDRefused(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture()
+	long := string(make([]byte, 70_000))
+	if _, err := retention.New(retention.Entry{ID: "a", CallID: long, Purpose: policy.Training, Created: t0}); !errors.Is(err, retention.ErrInvalid) {
+		t.Errorf("New with a %d-byte call id: %v, want ErrInvalid", len(long), err)
+	}
+	r := retention.Recording{ID: "a", CallID: long, Purpose: policy.Training, Created: t0, Deadline: t0.AddDate(0, 0, 30)}
+	if err := f.cat.Add(ctx, r); !errors.Is(err, retention.ErrInvalid) {
+		t.Errorf("Add with a %d-byte call id: %v, want ErrInvalid", len(long), err)
+	}
+}
