@@ -87,28 +87,38 @@ func (g *Gate) Open(ctx context.Context, p Principal, id string, a Action, reaso
 	}
 	now := nowFunc(g.Now)
 	reason = strings.TrimSpace(reason)
-	r, err := g.Catalog.Get(ctx, id)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("open: %w", err)
-	}
-	found := err == nil
-	if why := g.check(r, found, p, a, reason); why != "" {
+	// checkAndDeny reads the recording and audits a refusal; it returns
+	// the recording, or the error to return.
+	checkAndDeny := func() (Recording, error) {
+		r, err := g.Catalog.Get(ctx, id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return r, fmt.Errorf("open: %w", err)
+		}
+		found := err == nil
+		why := g.check(r, found, p, a, reason)
+		if why == "" {
+			return r, nil
+		}
 		if !found {
 			r = Recording{ID: id}
 		}
 		e := accessEvent(audit.KindAccessDenied, r, now(), p, a, reason)
 		e.Attrs = append(e.Attrs, audit.Attr{Key: "denied", Value: why})
 		if err := appendEvent(ctx, g.Audit, e); err != nil {
-			return nil, fmt.Errorf("open %s: %w", id, err)
+			return r, fmt.Errorf("open %s: %w", id, err)
 		}
 		denied := &DeniedError{RecordingID: id, Principal: p, Action: a, Why: why}
 		switch {
 		case !found:
-			return nil, fmt.Errorf("open %s: %w", id, errors.Join(ErrNotFound, denied))
+			return r, fmt.Errorf("open %s: %w", id, errors.Join(ErrNotFound, denied))
 		case r.Deletion != DeletionNone:
-			return nil, fmt.Errorf("open %s: %w", id, errors.Join(ErrPendingDeletion, denied))
+			return r, fmt.Errorf("open %s: %w", id, errors.Join(ErrPendingDeletion, denied))
 		}
-		return nil, fmt.Errorf("open: %w", denied)
+		return r, fmt.Errorf("open: %w", denied)
+	}
+	r, err := checkAndDeny()
+	if err != nil {
+		return nil, err
 	}
 	rc, err := g.Store.Open(ctx, id)
 	if err != nil {
@@ -120,6 +130,12 @@ func (g *Gate) Open(ctx context.Context, p Principal, id string, a Action, reaso
 			return nil, fmt.Errorf("open %s: %w", id, errors.Join(ErrIntegrity, err))
 		}
 		return nil, fmt.Errorf("open %s: %w", id, err)
+	}
+	// Store.Open checks the whole file: a deletion may have begun (or a
+	// hold that let a lawyer in been released) meanwhile. Check again.
+	if r, err = checkAndDeny(); err != nil {
+		rc.Close()
+		return nil, err
 	}
 	if err := appendEvent(ctx, g.Audit, accessEvent(audit.KindAccess, r, now(), p, a, reason)); err != nil {
 		rc.Close()

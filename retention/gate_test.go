@@ -176,3 +176,43 @@ type storeFunc func(id string) error
 
 func (f storeFunc) Open(_ context.Context, id string) (io.ReadCloser, error) { return nil, f(id) }
 func (f storeFunc) Delete(_ context.Context, id string) error                { return f(id) }
+
+// beginDeleteOnOpen is a Store whose Open lets a deletion begin while it
+// checks the file (Store.Open hashes the whole recording: time enough for a
+// sweep or an erasure to start).
+type beginDeleteOnOpen struct {
+	*retentiontest.Store
+	cat retention.Catalog
+}
+
+func (s beginDeleteOnOpen) Open(ctx context.Context, id string) (io.ReadCloser, error) {
+	if _, err := s.cat.BeginDelete(ctx, id, retention.DeletionErasure); err != nil {
+		return nil, err
+	}
+	return s.Store.Open(ctx, id)
+}
+
+// The gate checked the catalog, then opened the file: a deletion (an
+// erasure the data subject asked for) that began meanwhile did not stop the
+// access, which was handed out and audited as granted, possibly after the
+// erasure's own entry.
+func TestGateRefusesDeletionBegunDuringOpen(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture()
+	f.add(t, "q", policy.Quality, t0, "")
+	g := f.gate()
+	g.Store = beginDeleteOnOpen{f.store, f.cat}
+	rc, err := g.Open(ctx, retention.Principal{ID: "qa", Role: policy.RoleQuality}, "q", retention.ActionListen, "review")
+	if rc != nil {
+		rc.Close()
+	}
+	if rc != nil || !errors.Is(err, retention.ErrPendingDeletion) {
+		t.Fatalf("Open while a deletion began = %v, %v; want no reader, ErrPendingDeletion", rc, err)
+	}
+	if n := len(f.log.Kind(audit.KindAccess)); n != 0 {
+		t.Errorf("%d access entries for an access refused", n)
+	}
+	if n := len(f.log.Kind(audit.KindAccessDenied)); n != 1 {
+		t.Errorf("%d access-denied entries, want 1", n)
+	}
+}
