@@ -38,7 +38,8 @@ type LegConfig struct {
 	// Role is whose voice the leg carries. Required.
 	Role Role
 	// OpusPT is the RTP payload type of Opus (RFC 7587, 48 kHz clock).
-	// Zero: the first payload type that is not DTMFPT is taken as Opus.
+	// Zero: the first dynamic payload type (96-127) that is not DTMFPT is
+	// taken as Opus.
 	OpusPT uint8
 	// DTMFPT is the payload type of RFC 4733 telephone-event. Zero: any
 	// other dynamic payload type (96-127) carrying a well-formed 4-byte

@@ -78,7 +78,9 @@ func (l *Leg) WriteRTP(p *rtp.Packet) error {
 		}
 		return nil
 	}
-	if l.opusPT < 0 {
+	if l.opusPT < 0 && pt >= 96 && pt <= 127 {
+		// Opus always has a dynamic payload type (RFC 7587): a static one
+		// (comfort noise 13, G.711) arriving first is not it.
 		l.opusPT = pt
 	}
 	if pt == l.opusPT && r.sess != nil {
