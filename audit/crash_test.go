@@ -174,3 +174,43 @@ func TestCrashDuringCheckpoint(t *testing.T) {
 		}
 	}
 }
+
+// A crash while a fresh log was being created, after the file was made and
+// before its header was written, left an empty log file that every later
+// open refused ("format: header: unexpected EOF"): the host could never
+// start again without someone deleting it by hand. No entry can have been
+// acknowledged in it: it is now taken as a new log. An empty log beside a
+// signed checkpoint is still a rollback.
+func TestCrashBeforeHeaderReopens(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(data, "audit"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "audit", "log"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := audit.OpenDir(ctx, data, audit.Options{})
+	if err != nil {
+		t.Fatalf("open after a crash before the header: %v", err)
+	}
+	if _, err := l.Append(ctx, audittest.Sample(0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := audit.VerifyDir(ctx, data, nil); err != nil || rep.Entries != 1 {
+		t.Fatalf("verify: %v, %v", rep, err)
+	}
+	// Emptied beside its checkpoint: refused, as any rollback.
+	if err := os.Truncate(filepath.Join(data, "audit", "log"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := audit.OpenDir(ctx, data, audit.Options{}); !errors.Is(err, audit.ErrRollback) {
+		if err == nil {
+			l.Close()
+		}
+		t.Fatalf("open of an emptied log with a checkpoint: %v, want ErrRollback", err)
+	}
+}

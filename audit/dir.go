@@ -35,8 +35,10 @@ const (
 // the key file; opts.Origin defaults to a fresh "consentrec.local/audit/<random>".
 func OpenDir(ctx context.Context, dataDir string, opts Options) (*FileLog, error) {
 	auditDir := filepath.Join(dataDir, auditSubdir)
-	_, statErr := os.Stat(filepath.Join(auditDir, logFile))
-	exists := statErr == nil
+	// An empty log file is one whose creator died before writing its
+	// header: Open writes it, as for a new log.
+	st, statErr := os.Stat(filepath.Join(auditDir, logFile))
+	exists := statErr == nil && st.Size() > 0
 	if opts.Signer == nil {
 		key, err := loadOrCreateKey(filepath.Join(dataDir, keysSubdir, SigningKeyFile), !exists)
 		if err != nil {

@@ -174,21 +174,12 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 		if f, err = l.fsys.OpenFile(logFile, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 			return fmt.Errorf("audit: open: %w", err)
 		}
-		_, err = f.Write(fileHeader(opts.Origin))
-		if err == nil {
-			err = f.Sync()
-		}
-		if err == nil {
-			err = l.fsys.SyncDir()
-		}
-		if err != nil {
-			f.Close()
-			return fmt.Errorf("audit: open: %w", err)
-		}
 	} else if err != nil {
 		return fmt.Errorf("audit: open: %w", err)
 	}
 	l.f = f
+	// Lock before writing a new log's header: another process opening
+	// the empty file meanwhile fails here rather than writing its own.
 	if lk, ok := f.(Locker); ok {
 		if err := lk.Lock(); err != nil {
 			return fmt.Errorf("audit: open: the log is in use by another process: %w", err)
@@ -199,6 +190,16 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 	size, err := f.Size()
 	if err != nil {
 		return fmt.Errorf("audit: open: %w", err)
+	}
+	if size == 0 {
+		// A new log, or one whose creator died before writing its
+		// header (no entry can have been acknowledged): write it.
+		if err := l.writeHeader(f, opts.Origin); err != nil {
+			return err
+		}
+		if size, err = f.Size(); err != nil {
+			return fmt.Errorf("audit: open: %w", err)
+		}
 	}
 	// The origin is the name of the verifier key kept beside the log (or,
 	// for a log that has none yet, the header's); scan checks the header.
@@ -272,6 +273,36 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 	}
 	l.prev, l.n, l.end = st.prev, st.n, st.end
 	l.hashes, l.offsets, l.size, l.pubEnd = store.h, offsets, st.n, st.end
+	return nil
+}
+
+// writeHeader writes the header of an empty log named origin (or by the
+// verifier key kept beside it) and makes it durable.
+func (l *FileLog) writeHeader(f File, origin string) error {
+	if _, err := readFile(l.fsys, checkpointFile); err == nil {
+		return &VerifyError{Index: 0, Offset: 0, Problem: ProblemTruncated,
+			Msg: "the log file is empty but a signed checkpoint exists"}
+	}
+	if origin == "" {
+		if b, err := readFile(l.fsys, pubKeyFile); err == nil {
+			if v, err := note.NewVerifier(string(trimNL(b))); err == nil {
+				origin = v.Name()
+			}
+		}
+	}
+	if !validOrigin(origin) {
+		return fmt.Errorf("audit: open: a valid Options.Origin is required to create a log (got %q)", origin)
+	}
+	_, err := f.Write(fileHeader(origin))
+	if err == nil {
+		err = f.Sync()
+	}
+	if err == nil {
+		err = l.fsys.SyncDir()
+	}
+	if err != nil {
+		return fmt.Errorf("audit: open: %w", err)
+	}
 	return nil
 }
 
