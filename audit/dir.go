@@ -36,9 +36,13 @@ const (
 func OpenDir(ctx context.Context, dataDir string, opts Options) (*FileLog, error) {
 	auditDir := filepath.Join(dataDir, auditSubdir)
 	// An empty log file is one whose creator died before writing its
-	// header: Open writes it, as for a new log.
+	// header: Open writes it, as for a new log, under the name of the
+	// verifier key kept beside it if there is one.
 	st, statErr := os.Stat(filepath.Join(auditDir, logFile))
 	exists := statErr == nil && st.Size() > 0
+	if _, err := os.Stat(filepath.Join(auditDir, pubKeyFile)); statErr == nil && err == nil {
+		exists = true
+	}
 	if opts.Signer == nil {
 		key, err := loadOrCreateKey(filepath.Join(dataDir, keysSubdir, SigningKeyFile), !exists)
 		if err != nil {

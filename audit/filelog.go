@@ -191,9 +191,10 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 	if err != nil {
 		return fmt.Errorf("audit: open: %w", err)
 	}
-	if size == 0 {
+	if _, cperr := readFile(l.fsys, checkpointFile); size == 0 && errors.Is(cperr, fs.ErrNotExist) {
 		// A new log, or one whose creator died before writing its
-		// header (no entry can have been acknowledged): write it.
+		// header (no entry can have been acknowledged): write it. An
+		// empty log beside a checkpoint fails verification below.
 		if err := l.writeHeader(f, opts.Origin); err != nil {
 			return err
 		}
@@ -279,10 +280,6 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 // writeHeader writes the header of an empty log named origin (or by the
 // verifier key kept beside it) and makes it durable.
 func (l *FileLog) writeHeader(f File, origin string) error {
-	if _, err := readFile(l.fsys, checkpointFile); err == nil {
-		return &VerifyError{Index: 0, Offset: 0, Problem: ProblemTruncated,
-			Msg: "the log file is empty but a signed checkpoint exists"}
-	}
 	if origin == "" {
 		if b, err := readFile(l.fsys, pubKeyFile); err == nil {
 			if v, err := note.NewVerifier(string(trimNL(b))); err == nil {
