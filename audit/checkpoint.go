@@ -42,13 +42,25 @@ func ParseCheckpoint(text string) (Checkpoint, error) {
 	if err != nil || !validOrigin(origin) || strconv.FormatUint(n, 10) != sz {
 		return Checkpoint{}, fmt.Errorf("checkpoint: %w", ErrMalformed)
 	}
-	h, err := base64.StdEncoding.Strict().DecodeString(root)
+	h, err := decodeBase64(root)
 	if err != nil || len(h) != tlog.HashSize {
 		return Checkpoint{}, fmt.Errorf("checkpoint: root: %w", ErrMalformed)
 	}
 	c := Checkpoint{Origin: origin, Size: n}
 	copy(c.Root[:], h)
 	return c, nil
+}
+
+// decodeBase64 decodes standard, padded base64 in its one canonical form.
+// The decoders skip '\r' and '\n' anywhere, and Strict only refuses
+// non-zero padding bits: a value that does not re-encode to itself is
+// refused, so that a checkpoint or receipt has one byte form.
+func decodeBase64(s string) ([]byte, error) {
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err == nil && base64.StdEncoding.EncodeToString(b) != s {
+		err = errors.New("base64: not in canonical form")
+	}
+	return b, err
 }
 
 // ErrSignature: a signed checkpoint, receipt or note whose signature does
@@ -70,7 +82,7 @@ func OpenCheckpoint(signed []byte, logKey note.Verifier, others ...note.Verifier
 	// note accepts base64 with non-zero padding bits: refuse such
 	// malleable encodings, so that a checkpoint has one byte form.
 	for _, s := range append(append([]note.Signature(nil), n.Sigs...), n.UnverifiedSigs...) {
-		if _, err := base64.StdEncoding.Strict().DecodeString(s.Base64); err != nil {
+		if _, err := decodeBase64(s.Base64); err != nil {
 			return Checkpoint{}, nil, fmt.Errorf("checkpoint: non-canonical signature encoding: %w", ErrSignature)
 		}
 	}

@@ -91,7 +91,7 @@ func ParseReceipt(data []byte) (*Receipt, error) {
 		if !ok {
 			return nil, false
 		}
-		b, err := base64.StdEncoding.Strict().DecodeString(v)
+		b, err := decodeBase64(v)
 		if err != nil {
 			return nil, false
 		}
