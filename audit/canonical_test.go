@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/audit/audittest"
@@ -60,5 +62,35 @@ func TestBase64WithLineBreaksRefused(t *testing.T) {
 	lines[2] = lines[2][:4] + "\r" + lines[2][4:]
 	if _, err := audit.ParseCheckpoint(strings.Join(lines, "")); !errors.Is(err, audit.ErrMalformed) {
 		t.Errorf("checkpoint body with a CR in its root: %v, want ErrMalformed", err)
+	}
+}
+
+// DecodeEvent returned events of 2262 (any int64 nanosecond time) that
+// EncodeEvent refused (it stopped at 2261): decoded events must re-encode,
+// and the encodable range is exactly the int64 one (found by
+// FuzzDecodeEvent).
+func TestEventTimeRangeIsInt64Nanoseconds(t *testing.T) {
+	for _, c := range []struct {
+		at time.Time
+		ok bool
+	}{
+		{time.Unix(0, math.MaxInt64).UTC(), true},
+		{time.Unix(0, math.MinInt64).UTC(), true},
+		{time.Unix(0, math.MaxInt64).UTC().Add(time.Nanosecond), false},
+		{time.Unix(0, math.MinInt64).UTC().Add(-time.Nanosecond), false},
+	} {
+		e := audit.Event{Kind: audit.KindAccess, Time: c.at, Actor: "a"}
+		b, err := audit.EncodeEvent(&e, nil)
+		if (err == nil) != c.ok {
+			t.Errorf("EncodeEvent at %v: %v, want ok %v", c.at, err, c.ok)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		d, _, err := audit.DecodeEvent(b)
+		if err != nil || !d.Time.Equal(c.at) {
+			t.Errorf("DecodeEvent at %v: %v, %v", c.at, d.Time, err)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"golang.org/x/mod/sumdb/tlog"
@@ -172,9 +173,12 @@ func (l *Leaf) Hash() tlog.Hash {
 	return tlog.RecordHash(b)
 }
 
-// validTime reports whether t fits the int64 nanosecond encoding.
+// validTime reports whether t fits the int64 nanosecond encoding: exactly
+// the instants DecodeEvent can return, so that every decoded event
+// re-encodes (a year bound left out 1677-09-21 to 1678 and 2262 to
+// 2262-04-11).
 func validTime(t time.Time) bool {
-	return t.Year() >= 1678 && t.Year() <= 2261
+	return !t.Before(time.Unix(0, math.MinInt64)) && !t.After(time.Unix(0, math.MaxInt64))
 }
 
 // EncodeEvent returns the canonical, versioned encoding of e with its
