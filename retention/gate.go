@@ -218,7 +218,7 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.rc.Read(p)
 	v.h.Write(p[:n])
 	if err == io.EOF {
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
+		if got := hex.EncodeToString(v.h.Sum(nil)); !strings.EqualFold(got, v.want) { // Validate allows upper case
 			v.err = fmt.Errorf("read: sha-256 %s, catalogued %s: %w", got, v.want, ErrIntegrity)
 			v.once.Do(func() { v.fail(v.err) })
 			return n, v.err

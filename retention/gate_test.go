@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -214,5 +215,32 @@ func TestGateRefusesDeletionBegunDuringOpen(t *testing.T) {
 	}
 	if n := len(f.log.Kind(audit.KindAccessDenied)); n != 1 {
 		t.Errorf("%d access-denied entries, want 1", n)
+	}
+}
+
+// Validate accepts a SHA-256 in upper-case hex (New lower-cases it, a host
+// building the Recording itself may not): the gate and exports compared it
+// with a lower-case digest, so every read of an intact recording ended in an
+// integrity failure, audited as an incident.
+func TestUpperCaseDigestIsNotAnIntegrityFailure(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture()
+	sum := f.store.Put("q", []byte("OggS audio of q"))
+	r := retention.Recording{ID: "q", Purpose: policy.Quality, Created: t0, Deadline: t0.AddDate(0, 0, 30),
+		SHA256: strings.ToUpper(sum)}
+	if err := f.cat.Add(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := f.gate().Open(ctx, retention.Principal{ID: "qa", Role: policy.RoleQuality}, "q", retention.ActionListen, "review")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || string(b) != "OggS audio of q" {
+		t.Errorf("read %q, %v", b, err)
+	}
+	if n := len(f.log.Kind(audit.KindIntegrityFailure)); n != 0 {
+		t.Errorf("%d integrity failures audited for an intact recording", n)
 	}
 }

@@ -290,7 +290,7 @@ func (v *hashReader) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
 	v.w.Write(p[:n])
 	if err == io.EOF && v.want != "" {
-		if got := hex.EncodeToString(v.h.Sum(nil)); got != v.want {
+		if got := hex.EncodeToString(v.h.Sum(nil)); !strings.EqualFold(got, v.want) { // Validate allows upper case
 			return n, fmt.Errorf("sha-256 %s, catalogued %s: %w", got, v.want, ErrIntegrity)
 		}
 	}
