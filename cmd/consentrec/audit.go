@@ -342,6 +342,12 @@ func auditPrune(e *env, args []string) error {
 	default:
 		return usagef("give exactly one of --older-than DAYS (> 0) and --before TIME")
 	}
+	// Pruning cannot be undone: a cutoff not in the past (a --before in the
+	// future, or an --older-than so large that the date arithmetic wraps)
+	// would prune the whole trail.
+	if !cutoff.Before(time.Now()) {
+		return usagef("the cutoff %s is not in the past: nothing that recent may be pruned", cutoff.UTC().Format(time.RFC3339))
+	}
 	if _, err := auditFS(*data); err != nil {
 		return err
 	}

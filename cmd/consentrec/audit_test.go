@@ -222,3 +222,26 @@ func TestAuditProveReceiptFileOwnerOnly(t *testing.T) {
 		t.Errorf("existing file overwritten: %q", b)
 	}
 }
+
+// audit prune --older-than N computed now minus N days with AddDate, which
+// overflows for a huge N: --older-than 9223372036854775807 gave a cutoff of
+// tomorrow and pruned every entry's payload, the whole trail, for good. A
+// cutoff that is not in the past is now a usage error, as is a --before
+// in the future.
+func TestAuditPruneRefusesFutureCutoff(t *testing.T) {
+	data := auditTestData(t, 4)
+	for _, args := range [][]string{
+		{"--older-than", "9223372036854775807"},
+		{"--older-than", "4611686018427387903"},
+		{"--before", "2999-01-01T00:00:00Z"},
+	} {
+		code, out, errOut := auditCLI(t, append([]string{"audit", "prune", "--data", data}, args...)...)
+		if code != 2 {
+			t.Errorf("prune %v: code %d, want 2\n%s%s", args, code, out, errOut)
+		}
+	}
+	code, out, _ := auditCLI(t, "audit", "verify", "--data", data)
+	if code != 0 || strings.Contains(out, "pruned") {
+		t.Fatalf("after refused prunes: code %d\n%s", code, out)
+	}
+}
