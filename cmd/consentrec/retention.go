@@ -478,21 +478,29 @@ func cmdOpen(e *env, args []string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, renv.Close()) }()
+	// Create --out before asking the gate: an access it grants (and
+	// audits) must not then fail on a file that exists.
+	var f *os.File
+	if *out != "-" {
+		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return err
+		}
+	}
 	g := &retention.Gate{Catalog: renv.catalog, Store: renv.store, Audit: renv.log, IsIntegrity: isRecorderIntegrity}
 	rc, err := g.Open(ctx, retention.Principal{ID: who, Role: policy.Role(*as)}, pos[0], a, *reason)
 	if err != nil {
+		if f != nil {
+			f.Close()
+			os.Remove(*out)
+		}
 		return err
 	}
 	defer rc.Close()
-	if *out == "-" {
+	if f == nil {
 		n, err := io.Copy(e.stdout, rc)
 		if err == nil {
 			fmt.Fprintf(e.stderr, "%s: %d bytes (%s as %s, audited)\n", pos[0], n, a, *as)
 		}
-		return err
-	}
-	f, err := os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
 		return err
 	}
 	n, err := io.Copy(f, rc)

@@ -232,3 +232,34 @@ func TestCLISubjectExportExistingZipAuditsNothing(t *testing.T) {
 		t.Errorf("existing file changed")
 	}
 }
+
+// open --out FILE over an existing file passed the gate first (the access
+// audited as granted) and only then failed to create FILE: the trail
+// recorded an access that delivered nothing. The file is now created
+// before the gate is asked, and removed if the gate refuses.
+func TestCLIOpenExistingOutAuditsNothing(t *testing.T) {
+	root := retentionData(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "q1.opus")
+	if err := os.WriteFile(out, []byte("someone else's file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := retCLI(t, "open", "rec-c1", "--as", "contracts", "--reason", "dispute", "--by", "c1", "--out", out, "--data", root)
+	if code != 1 {
+		t.Fatalf("open over an existing file: exit %d, want 1\n%s", code, errOut)
+	}
+	if n := auditKinds(t, root)[audit.KindAccess]; n != 0 {
+		t.Errorf("%d access(es) audited as granted, nothing was delivered", n)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "someone else's file" {
+		t.Errorf("existing file changed: %q", b)
+	}
+	// Refused by the gate: no file left behind.
+	denied := filepath.Join(dir, "denied.opus")
+	if code, _, _ := retCLI(t, "open", "rec-c1", "--as", "trainer", "--reason", "x", "--by", "t", "--out", denied, "--data", root); code != 1 {
+		t.Fatalf("trainer: exit %d, want 1", code)
+	}
+	if _, err := os.Stat(denied); !os.IsNotExist(err) {
+		t.Errorf("refused open left %s: %v", denied, err)
+	}
+}
