@@ -46,6 +46,7 @@ type call struct {
 	noticeSt   string
 	started    bool
 	paused     bool   // card data: the agent paused (policy and recorder)
+	pauseGen   int    // counts pauses: a max-pause timer ends only its own
 	announceSt string // the mid-call announcement: "", playing, done, interrupted
 }
 
@@ -274,7 +275,7 @@ func (c *call) onMessage(b []byte) {
 		case "stop":
 			ev.Kind = policy.EventAgentStop
 		case "pause", "resume":
-			c.do(func() { c.pause(m.Action == "pause") })
+			c.do(func() { c.pause(m.Action == "pause", "agent-1") })
 			return
 		}
 		c.do(func() {
@@ -457,8 +458,12 @@ func (c *call) abandon() {
 
 func (c *call) startRecording(ctx context.Context, d policy.Decision) error {
 	if c.rec == nil {
+		// The call ends pauses itself (Config.MaxPause), so that the
+		// policy, the beep and the page resume with the recorder: a
+		// recorder resuming alone would record while the page still tells
+		// the caller to give card details.
 		rec, err := recorder.New(recorder.Config{CallID: c.id, Purpose: d.Purpose, PolicyVersion: d.PolicyVersion,
-			Store: c.s.cfg.Store, Audit: c.s.cfg.Log})
+			Store: c.s.cfg.Store, Audit: c.s.cfg.Log, MaxPause: -1})
 		if err != nil {
 			return err
 		}
@@ -500,8 +505,9 @@ func (c *call) startBeep() {
 // written, and only then does the policy learn it and the page show it.
 // Resume likewise: the recorder captures again before the page says so.
 // A pause before recording started keeps the policy from capturing until
-// the resume.
-func (c *call) pause(on bool) {
+// the resume. A pause ends by itself after Config.MaxPause (actor
+// "system"), everywhere at once.
+func (c *call) pause(on bool, actor string) {
 	if on == c.paused {
 		if on {
 			c.sendError(errors.New("card-data pause: already paused"))
@@ -511,7 +517,7 @@ func (c *call) pause(on bool) {
 		return
 	}
 	ctx := context.WithoutCancel(c.ctx)
-	ev := policy.Event{Kind: policy.EventPause, Actor: "agent-1"}
+	ev := policy.Event{Kind: policy.EventPause, Actor: actor}
 	if !on {
 		ev.Kind = policy.EventResume
 	}
@@ -520,9 +526,9 @@ func (c *call) pause(on bool) {
 		switch {
 		case on:
 			c.stopBeep() // no "recording" beep while nothing is recorded
-			err = c.rec.Pause(ctx, "card-data", "agent-1")
-		case c.rec.Paused(): // not yet resumed by itself (recorder.Config.MaxPause)
-			err = c.rec.Resume(ctx, "agent-1")
+			err = c.rec.Pause(ctx, "card-data", actor)
+		case c.rec.Paused():
+			err = c.rec.Resume(ctx, actor)
 		}
 		if errors.Is(err, recorder.ErrState) {
 			c.sendError(err)
@@ -544,6 +550,18 @@ func (c *call) pause(on bool) {
 		c.s.log.Error("audit", "call", c.id, "err", err)
 	}
 	c.paused = on
+	c.pauseGen++
+	if on {
+		gen := c.pauseGen
+		time.AfterFunc(c.s.cfg.MaxPause, func() {
+			c.do(func() {
+				if c.paused && c.pauseGen == gen {
+					c.sendError(fmt.Errorf("card-data pause: ended by itself after %v", c.s.cfg.MaxPause))
+					c.pause(false, "system")
+				}
+			})
+		})
+	}
 	c.apply(d) // a resume may start a recording held back by the pause
 }
 
