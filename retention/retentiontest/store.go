@@ -58,9 +58,13 @@ func (s *Store) Put(id string, data []byte) string {
 func (s *Store) Corrupt(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := s.files[id]
-	if len(f.data) > 0 {
+	f, ok := s.files[id]
+	if ok && len(f.data) > 0 {
+		// A new slice: an Open in progress keeps hashing and copying
+		// the bytes it read under the lock.
+		f.data = bytes.Clone(f.data)
 		f.data[len(f.data)/2] ^= 0xff
+		s.files[id] = f
 	}
 }
 
