@@ -357,6 +357,12 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		t.leadMin = min(t.leadMin, lead)
 	}
 	switch {
+	case slot < s.next && s.paused(slot):
+		// Spoken during a pause and arriving after it (a network that
+		// held it up): never re-aligned into the file, and no sign of a
+		// slow clock.
+		l.stats.Late++
+		return
 	case slot < s.next:
 		t.lateRun++
 		if t.lateRun < lateSlip {

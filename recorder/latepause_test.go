@@ -1,0 +1,63 @@
+package recorder_test
+
+import (
+	"bytes"
+	"context"
+	"testing"
+	"time"
+
+	"github.com/consentrec/consentrec/recorder"
+)
+
+// Packets spoken during a pause but held up in the network (a stalled
+// TURN-over-TCP relay releasing its queue) arrive after the resume, late.
+// A leg that keeps arriving late is re-aligned on its arrival, which keeps
+// late audio in the file; but audio captured during a pause must never be
+// written, re-aligned or not.
+func TestLatePausedAudioNeverWritten(t *testing.T) {
+	speech := fixture(t, "speech.opus")
+	metas, store := record(t, recorder.Config{Layout: recorder.LayoutMono}, func(rec *recorder.Recorder, c, a *recorder.Leg) {
+		var evs []simEvent
+		for i := range 200 {
+			at := time.Duration(i) * 20 * time.Millisecond
+			if i >= 50 && i < 100 { // spoken while paused, released at 2.5 s
+				at = 2500*time.Millisecond + time.Duration(i-50)*100*time.Microsecond
+			}
+			evs = append(evs, simEvent{at: at, leg: c, pkt: pkt(1, uint16(i), uint32(i*960), speech[i])})
+		}
+		evs = append(evs,
+			simEvent{at: 1000 * time.Millisecond, fn: func() {
+				if err := rec.Pause(context.Background(), "card", "agent-1"); err != nil {
+					t.Error(err)
+				}
+			}},
+			simEvent{at: 2000*time.Millisecond + 100*time.Microsecond, fn: func() {
+				if err := rec.Resume(context.Background(), "agent-1"); err != nil {
+					t.Error(err)
+				}
+			}},
+			simEvent{at: 4 * time.Second, fn: func() {}})
+		run(t, evs)
+	})
+	m := metas[0]
+	if m.Channels[0] != recorder.Customer {
+		m = metas[1]
+	}
+	pkts, _, err := recorder.Packets(bytes.NewReader(store.Bytes(m.ID)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	written := 0
+	for i := 50; i < 100; i++ {
+		for _, p := range pkts {
+			if len(speech[i]) > 8 && bytes.Contains(p, speech[i][1:]) {
+				written++
+				break
+			}
+		}
+	}
+	if written > 0 {
+		t.Errorf("%d of the 50 packets spoken during the pause were written", written)
+	}
+	t.Logf("customer: %+v; gaps %+v", m.Legs[0], m.Gaps)
+}
