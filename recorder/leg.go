@@ -357,10 +357,11 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		t.leadMin = min(t.leadMin, lead)
 	}
 	switch {
-	case slot < s.next && s.paused(slot):
-		// Spoken during a pause and arriving after it (a network that
-		// held it up): never re-aligned into the file, and no sign of a
-		// slow clock.
+	case slot < s.next && s.pausedIn(slot, max(s.next, slot+maxPacketSlots)):
+		// Late, with a pause between it (any of its frames) and the
+		// frontier: re-aligning the leg here would carry the audio spoken
+		// during the pause, held up in the network, after the resume.
+		// Dropped, and no sign of a slow clock.
 		l.stats.Late++
 		return
 	case slot < s.next:
