@@ -50,10 +50,10 @@ func (l *Leg) Close() error {
 }
 
 // WriteRTP hands one packet of the leg to the recorder. p is not retained.
-// Packets that are not Opus of the leg's payload type (comfort noise, RED),
-// malformed Opus packets, late and duplicate packets are counted in Stats
-// and dropped; WriteRTP returns an error only for a nil packet or a closed
-// leg (ErrClosed).
+// Packets of another payload type than the leg's Opus (comfort noise, RED)
+// are dropped; malformed Opus packets, late and duplicate packets are
+// counted in Stats and dropped. WriteRTP returns an error only for a nil
+// packet or a closed leg (ErrClosed).
 func (l *Leg) WriteRTP(p *rtp.Packet) error {
 	if p == nil {
 		return fmt.Errorf("recorder: write rtp: nil packet: %w", ErrBadPacket)
