@@ -59,7 +59,9 @@ func (h *Holds) Release(ctx context.Context, id, ref, approver string) (Recordin
 		return Recording{}, fmt.Errorf("hold release: catalog and audit log are required: %w", ErrNotConfigured)
 	}
 	ref, approver = strings.TrimSpace(ref), strings.TrimSpace(approver)
-	if err := validHold(Hold{Case: ref, Approver: approver}); err != nil {
+	// No length limit here: a hold set before Set had one must stay
+	// releasable (its release still fits an audit entry, or fails safe).
+	if err := namedHold(Hold{Case: ref, Approver: approver}); err != nil {
 		return Recording{}, fmt.Errorf("hold release %s: %w", id, err)
 	}
 	r, err := h.Catalog.Get(ctx, id)

@@ -44,3 +44,25 @@ func TestHoldTooLongForTheAuditLogRefused(t *testing.T) {
 		t.Errorf("last entry %v, %v; want the hold", e.Event.Kind, err)
 	}
 }
+
+// A hold with a long case reference catalogued before Set limited it (or
+// imported with the recording) must stay releasable: the limit applies to
+// new holds only.
+func TestLongHoldStillReleasable(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture()
+	r := f.add(t, "a1", policy.Quality, t0, "")
+	ref := strings.Repeat("c", 2000)
+	// A catalog holding such a hold, as an import would build it.
+	cat := retention.NewMemCatalog()
+	r.Holds = []retention.Hold{{Case: ref, Approver: "Ann", Since: t0}}
+	r.ID = "a2"
+	if err := cat.Add(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	h := &retention.Holds{Catalog: cat, Audit: f.log, Now: func() time.Time { return t0 }}
+	got, err := h.Release(ctx, "a2", ref, "Ann")
+	if err != nil || got.Held() {
+		t.Fatalf("Release of a long hold: %v, held %v", err, got.Held())
+	}
+}

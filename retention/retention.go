@@ -265,7 +265,7 @@ func (r Recording) Validate() error {
 		return invalid("deletion", "a new recording cannot be pending deletion")
 	}
 	for _, h := range r.Holds {
-		if err := validHold(h); err != nil {
+		if err := namedHold(h); err != nil {
 			return err
 		}
 	}
@@ -330,16 +330,24 @@ func validSHA(s string) error {
 	return nil
 }
 
-// maxHoldField bounds a hold's case reference and approver: each is audited
-// (twice for the case), and a hold must never be in force without its entry.
-const maxHoldField = 1024
-
-func validHold(h Hold) error {
+// namedHold checks a hold names its case and approver.
+func namedHold(h Hold) error {
 	if strings.TrimSpace(h.Case) == "" {
 		return invalid("case", "a legal hold needs a case reference")
 	}
 	if strings.TrimSpace(h.Approver) == "" {
 		return invalid("approver", "a legal hold needs a named approver")
+	}
+	return nil
+}
+
+// maxHoldField bounds a hold's case reference and approver: each is audited
+// (twice for the case), and a hold must never be in force without its entry.
+const maxHoldField = 1024
+
+func validHold(h Hold) error {
+	if err := namedHold(h); err != nil {
+		return err
 	}
 	if len(h.Case) > maxHoldField || len(h.Approver) > maxHoldField {
 		return invalid("hold", "case reference and approver are limited to %d bytes each", maxHoldField)
