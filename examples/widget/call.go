@@ -37,6 +37,7 @@ type call struct {
 	agentLeg     *recorder.Leg
 	noticeCancel context.CancelCauseFunc
 	announceStop context.CancelCauseFunc // the mid-call announcement playing
+	cardData     bool                    // paused for card data: keys are card digits, not answers
 
 	// Worker-only state.
 	rec        *recorder.Recorder
@@ -238,6 +239,12 @@ func (c *call) readCaller(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
 		}
 		if events[p.PayloadType] {
 			k, ok, err := det.Feed(p.Timestamp, p.Payload)
+			c.mu.Lock()
+			cardData := c.cardData
+			c.mu.Unlock()
+			if cardData {
+				continue // a card number's 9 is no objection (the button still is)
+			}
 			if err == nil && ok {
 				if _, err := c.input.Key(c.ctx, k, notice.MethodRFC4733); err != nil {
 					c.s.log.Error("input", "call", c.id, "err", err)
@@ -550,6 +557,9 @@ func (c *call) pause(on bool, actor string) {
 		c.s.log.Error("audit", "call", c.id, "err", err)
 	}
 	c.paused = on
+	c.mu.Lock()
+	c.cardData = on
+	c.mu.Unlock()
 	c.pauseGen++
 	if on {
 		gen := c.pauseGen

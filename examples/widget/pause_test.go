@@ -72,3 +72,21 @@ func TestWidgetPauseEndsByItself(t *testing.T) {
 		t.Errorf("gaps %+v: want one pause", rc.meta.Gaps)
 	}
 }
+
+// TestWidgetCardDigitsAreNoObjection: during a card-data pause the caller
+// types the card number on the keypad; a 9 in it is a digit, not the
+// objection key: no objection is logged and the recording is kept.
+func TestWidgetCardDigitsAreNoObjection(t *testing.T) {
+	chromium := chromiumPath(t)
+	r := runScenario(t, chromium, "pauseKeypad", "en", "")
+	if !r.report.SawRecording {
+		t.Fatalf("recording never started")
+	}
+	if n := len(find(r.events, audit.KindObjection)); n != 0 {
+		t.Errorf("%d objections logged for card digits typed during the pause", n)
+	}
+	if n := len(find(r.events, audit.KindRecordingPurged)); n != 0 {
+		t.Errorf("the recording was purged (%d events)", n)
+	}
+	checkRecording(t, r)
+}
