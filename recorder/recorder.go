@@ -120,11 +120,19 @@ type Recorder struct {
 	err      error // sticky asynchronous error, returned by Stop
 }
 
+// MaxCallIDLen is the longest call id a recording may carry (the
+// retention catalog's limit).
+const MaxCallIDLen = 1024
+
 // New returns a Recorder for one call. It records nothing until Start.
 func New(cfg Config) (*Recorder, error) {
 	switch {
 	case cfg.CallID == "":
 		return nil, fmt.Errorf("recorder: no call id: %w", ErrConfig)
+	case len(cfg.CallID) > MaxCallIDLen:
+		// A longer id could not be catalogued (retention refuses it), so the
+		// recording would never expire: refuse it before anything is captured.
+		return nil, fmt.Errorf("recorder: call id of %d bytes, at most %d: %w", len(cfg.CallID), MaxCallIDLen, ErrConfig)
 	case !cfg.Purpose.Valid():
 		return nil, fmt.Errorf("recorder: purpose %q: %w", cfg.Purpose, ErrConfig)
 	case cfg.Store == nil:
