@@ -52,8 +52,11 @@ type Log interface {
 	Receipt(ctx context.Context, index uint64) (*Receipt, error)
 	// Prune deletes the openings (event payloads and salts) of the
 	// entries logged before cutoff, keeping their leaves, and logs a
-	// KindAuditPruned entry. It returns the number of entries pruned.
-	Prune(ctx context.Context, cutoff time.Time) (int, error)
+	// KindAuditPruned entry. With kinds, only entries of those kinds are
+	// pruned (e.g. AccessKinds: the access log the CNIL keeps 6 to 12
+	// months, while consent and notice evidence stays as long as the
+	// recordings it justifies). It returns the number of entries pruned.
+	Prune(ctx context.Context, cutoff time.Time, kinds ...Kind) (int, error)
 	// Shred deletes the subject openings of every entry whose Subject is
 	// subject (crypto-shredding: the salted commitment stays and becomes
 	// unlinkable), and logs a KindAuditShredded entry. It returns the

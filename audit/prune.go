@@ -6,18 +6,26 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
+// AccessKinds are the kinds of the access log proper (who opened or was
+// refused what), the log the CNIL's 2021 recommendation keeps 6 to 12
+// months. Prune them alone so that the evidence of consent, notice,
+// objection and deletion stays as long as the recordings it justifies.
+var AccessKinds = []Kind{KindAccess, KindAccessDenied}
+
 // Prune deletes the openings of entries logged before cutoff (the audit
-// log's own retention: the CNIL recommends 6 to 12 months for access
-// logs). Leaves stay, so the chain, the tree, old checkpoints and receipts
-// of the remaining entries all still verify. The file is rewritten
-// atomically, then a KindAuditPruned entry records the operation.
-func (l *FileLog) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+// log's own retention), of the given kinds only when kinds are given.
+// Leaves stay, so the chain, the tree, old checkpoints and receipts of the
+// remaining entries all still verify. The file is rewritten atomically,
+// then a KindAuditPruned entry records the operation.
+func (l *FileLog) Prune(ctx context.Context, cutoff time.Time, kinds ...Kind) (int, error) {
 	n, err := l.rewrite(ctx, func(rec *record) (*Opening, bool) {
-		if rec.open != nil && rec.leaf.Time.Before(cutoff) {
+		if rec.open != nil && rec.leaf.Time.Before(cutoff) && PruneMatches(rec.leaf.Kind, kinds) {
 			return nil, true
 		}
 		return rec.open, false
@@ -25,9 +33,29 @@ func (l *FileLog) Prune(ctx context.Context, cutoff time.Time) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("audit: prune: %w", err)
 	}
-	_, err = l.Append(ctx, Event{Kind: KindAuditPruned, Actor: "system", Reason: "audit log retention",
-		Attrs: []Attr{{Key: "before", Value: cutoff.UTC().Format(time.RFC3339Nano)}, {Key: "count", Value: strconv.Itoa(n)}}})
+	_, err = l.Append(ctx, PrunedEvent(cutoff, n, kinds))
 	return n, err
+}
+
+// PruneMatches reports whether an entry of kind k is pruned by a Prune
+// limited to kinds (every kind when kinds is empty). Log implementations
+// share it.
+func PruneMatches(k Kind, kinds []Kind) bool {
+	return len(kinds) == 0 || slices.Contains(kinds, k)
+}
+
+// PrunedEvent is the KindAuditPruned entry that records a Prune.
+func PrunedEvent(cutoff time.Time, n int, kinds []Kind) Event {
+	e := Event{Kind: KindAuditPruned, Actor: "system", Reason: "audit log retention",
+		Attrs: []Attr{{Key: "before", Value: cutoff.UTC().Format(time.RFC3339Nano)}, {Key: "count", Value: strconv.Itoa(n)}}}
+	if len(kinds) > 0 {
+		names := make([]string, len(kinds))
+		for i, k := range kinds {
+			names[i] = k.String()
+		}
+		e.Attrs = append(e.Attrs, Attr{Key: "kinds", Value: strings.Join(names, ",")})
+	}
+	return e
 }
 
 // Shred crypto-shreds a data subject: it deletes the subject openings

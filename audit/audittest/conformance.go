@@ -212,6 +212,37 @@ func TestLog(t *testing.T, newLog func(t *testing.T) audit.Log) {
 		}
 	})
 
+	t.Run("PruneOnlyGivenKinds", func(t *testing.T) {
+		// The access log expires; the evidence of consent stays.
+		l := open(t)
+		for i := range 6 {
+			e := Sample(i)
+			if i%2 == 0 {
+				e.Kind = audit.KindConsentGiven
+			}
+			if _, err := l.Append(ctx, e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := l.Prune(ctx, Sample(100).Time, audit.AccessKinds...)
+		if err != nil || n != 3 {
+			t.Fatalf("Prune(access kinds) = %d, %v; want 3", n, err)
+		}
+		for i := range uint64(6) {
+			en, err := l.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if en.Pruned != (i%2 == 1) {
+				t.Fatalf("entry %d (%v) pruned = %v", i, en.Event.Kind, en.Pruned)
+			}
+		}
+		last, _ := l.Entry(ctx, 6)
+		if last.Event.Kind != audit.KindAuditPruned || last.Event.Attrs[len(last.Event.Attrs)-1].Value != "access,access-denied" {
+			t.Fatalf("prune entry %+v does not say which kinds", last.Event)
+		}
+	})
+
 	t.Run("PruneKeepsProofs", func(t *testing.T) {
 		l := open(t)
 		appendN(t, l, 0, 10)

@@ -205,18 +205,17 @@ func (m *MemLog) Receipt(ctx context.Context, index uint64) (*audit.Receipt, err
 }
 
 // Prune implements audit.Log.
-func (m *MemLog) Prune(ctx context.Context, cutoff time.Time) (int, error) {
+func (m *MemLog) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) (int, error) {
 	m.mu.Lock()
 	n := 0
 	for i, l := range m.leaves {
-		if m.opens[i] != nil && l.Time.Before(cutoff) {
+		if m.opens[i] != nil && l.Time.Before(cutoff) && audit.PruneMatches(l.Kind, kinds) {
 			m.opens[i] = nil
 			n++
 		}
 	}
 	m.mu.Unlock()
-	_, err := m.Append(ctx, audit.Event{Kind: audit.KindAuditPruned, Actor: "system", Reason: "audit log retention",
-		Attrs: []audit.Attr{{Key: "before", Value: cutoff.UTC().Format(time.RFC3339Nano)}, {Key: "count", Value: fmt.Sprint(n)}}})
+	_, err := m.Append(ctx, audit.PrunedEvent(cutoff, n, kinds))
 	return n, err
 }
 

@@ -25,8 +25,8 @@ func init() {
 		short: "list the audit log's entries", run: auditShow})
 	register(&command{name: "audit prove", args: "--data DIR [--hide-subject] [-o FILE] INDEX",
 		short: "write a self-contained receipt (entry, proof, signed checkpoint) for one entry", run: auditProve})
-	register(&command{name: "audit prune", args: "--data DIR (--older-than DAYS | --before TIME)",
-		short: "delete old audit payloads (the log's own retention), keeping every proof valid", run: auditPrune})
+	register(&command{name: "audit prune", args: "--data DIR (--older-than DAYS | --before TIME) [--all-kinds]",
+		short: "delete old access-log payloads (the log's own retention; evidence of consent stays unless --all-kinds), keeping every proof valid", run: auditPrune})
 	register(&command{name: "audit check", args: "RECEIPT --key PUBKEY [--witness KEY]...",
 		short: "check a receipt offline against the log's public key", run: auditCheck})
 }
@@ -324,6 +324,7 @@ func auditPrune(e *env, args []string) error {
 	data := dataFlag(fs)
 	days := fs.Int("older-than", 0, "prune entries older than `DAYS` days (the CNIL recommends 180 to 365 for access logs)")
 	before := fs.String("before", "", "prune entries logged before `TIME` (RFC 3339)")
+	all := fs.Bool("all-kinds", false, "prune entries of every kind, consent and notice evidence included (default: the access log only)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -356,13 +357,17 @@ func auditPrune(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := l.Prune(ctx, cutoff)
+	kinds, what := audit.AccessKinds, "access-log entries"
+	if *all {
+		kinds, what = nil, "entries"
+	}
+	n, err := l.Prune(ctx, cutoff, kinds...)
 	if cerr := l.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "pruned %d entries logged before %s (leaves kept: the log still verifies)\n", n, cutoff.UTC().Format(time.RFC3339))
+	fmt.Fprintf(e.stdout, "pruned %d %s logged before %s (leaves kept: the log still verifies)\n", n, what, cutoff.UTC().Format(time.RFC3339))
 	return nil
 }

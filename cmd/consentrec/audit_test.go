@@ -176,7 +176,7 @@ func TestAuditRollbackCLI(t *testing.T) {
 func TestAuditPruneCLI(t *testing.T) {
 	data := auditTestData(t, 6) // Sample times: 2026-03-01T10:00:00..05
 	code, out, errOut := auditCLI(t, "audit", "prune", "--data", data, "--before", "2026-03-01T10:00:03Z")
-	if code != 0 || !strings.HasPrefix(out, "pruned 3 entries") {
+	if code != 0 || !strings.HasPrefix(out, "pruned 3 access-log entries") {
 		t.Fatalf("prune: code %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = auditCLI(t, "audit", "verify", "--data", data)
