@@ -70,6 +70,11 @@ func (l *Leg) WriteRTP(p *rtp.Packet) error {
 		ev, ok := l.dtmf.update(p, now, l.cfg)
 		if r.sess != nil {
 			l.stats.DTMF++
+			if r.sess.pausedNow() {
+				// Keys pressed during a pause are card data: never hand
+				// them to the host, which may log them.
+				ev.Event, ev.Digit, ev.Masked = 0, 0, true
+			}
 		}
 		cb := r.cfg.OnDTMF
 		r.mu.Unlock()
