@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"golang.org/x/mod/sumdb/note"
+
+	"github.com/consentrec/consentrec/internal/atomicfile"
 )
 
 // Layout of a data directory (mirrors consentrec.DataDir, which this
@@ -82,38 +84,12 @@ func loadOrCreateKey(path string, create bool) (ed25519.PrivateKey, error) {
 		if err != nil {
 			return nil, err
 		}
-		dir := filepath.Dir(path)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
-		// A synced temp file linked into place: the key appears whole or
-		// not at all (a concurrent opener never reads it half-written, a
-		// crash never leaves it empty) and never over another; then the
-		// folders are synced, for a log signed by a key lost in a crash
-		// could never be appended to again.
-		f, err := os.CreateTemp(dir, ".audit-signing-*")
-		if err != nil {
-			return nil, err
-		}
-		defer os.Remove(f.Name())
-		err = pem.Encode(f, &pem.Block{Type: "PRIVATE KEY", Bytes: der})
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Link(f.Name(), path)
-		}
+		// The key appears whole or not at all, never over another, and
+		// survives a crash: a log signed by a lost key could never be
+		// appended to again.
+		err = atomicfile.CreateNew(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 		if errors.Is(err, fs.ErrExist) { // created concurrently, whole
 			return loadOrCreateKey(path, false)
-		}
-		if err == nil {
-			err = syncDirPath(dir)
-		}
-		if err == nil { // the keys folder itself may be new
-			err = syncDirPath(filepath.Dir(dir))
 		}
 		if err != nil {
 			return nil, err

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/consentrec/consentrec/internal/atomicfile"
 )
 
 // CounterKey names one count: a rule of a policy, an agent (empty for
@@ -259,20 +261,19 @@ func (c *FileCounter) Prune(ctx context.Context, cutoff time.Time) (int, error) 
 		os.Remove(tmp)
 		return 0, fmt.Errorf("counter prune: %w", err)
 	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	if _, err := f.Seek(0, 2); err != nil {
-		f.Close()
-		return 0, fmt.Errorf("counter prune: %w", err)
-	}
+	// The new file is in place: use it from now on, whatever follows.
 	c.f.Close()
 	c.f = f
 	for k := range c.mem.m {
 		if k.Period < cutoff.Unix() {
 			delete(c.mem.m, k)
 		}
+	}
+	if _, err := f.Seek(0, 2); err != nil {
+		return dropped, fmt.Errorf("counter prune: %w", err)
+	}
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
+		return dropped, fmt.Errorf("counter prune: the compacted file may not survive a crash: %w", err)
 	}
 	return dropped, nil
 }

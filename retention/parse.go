@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consentrec/consentrec/internal/atomicfile"
 	"github.com/consentrec/consentrec/policy"
 )
 
@@ -80,55 +81,17 @@ func SubjectSecret(keysDir string, create bool) ([]byte, error) {
 	case !errors.Is(err, fs.ErrNotExist) || !create:
 		return nil, fmt.Errorf("subject secret: %w", err)
 	}
-	if err := os.MkdirAll(keysDir, 0o700); err != nil {
-		return nil, fmt.Errorf("subject secret: %w", err)
-	}
 	b = make([]byte, 32)
 	rand.Read(b)
-	// Write a temp file, sync it, then link it into place: the secret
-	// appears whole or not at all (a concurrent caller never reads it
-	// half-written, a crash never leaves it empty), never over another
-	// one; then sync the folder so that it survives a crash (subject keys
-	// derived from a lost secret would match no one's requests).
-	f, err := os.CreateTemp(keysDir, ".subject-hash-*")
-	if err != nil {
-		return nil, fmt.Errorf("subject secret: %w", err)
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(f.Name(), path)
-	}
+	// The secret appears whole or not at all, never over another one, and
+	// survives a crash: subject keys derived from a lost secret would match
+	// no one's requests.
+	err = atomicfile.CreateNew(path, b)
 	if errors.Is(err, fs.ErrExist) { // created concurrently, whole
 		return SubjectSecret(keysDir, false)
-	}
-	if err == nil {
-		err = syncDir(keysDir)
-	}
-	if err == nil { // the keys folder itself may be new
-		err = syncDir(filepath.Dir(keysDir))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("subject secret: %w", err)
 	}
 	return b, nil
-}
-
-// syncDir makes the creations and renames in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

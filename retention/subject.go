@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/internal/atomicfile"
 	"github.com/consentrec/consentrec/policy"
 )
 
@@ -184,7 +185,7 @@ func (s *Subjects) ExportDir(ctx context.Context, req Request, dir string) (Expo
 	if err := os.MkdirAll(filepath.Join(dir, "audio"), 0o700); err != nil {
 		return ExportReport{}, fmt.Errorf("subject export: %w", err)
 	}
-	if err := errors.Join(syncDir(dir), syncDir(filepath.Dir(filepath.Clean(dir)))); err != nil {
+	if err := errors.Join(atomicfile.SyncDir(dir), atomicfile.SyncDir(filepath.Dir(filepath.Clean(dir)))); err != nil {
 		return ExportReport{}, fmt.Errorf("subject export: %w", err)
 	}
 	return s.export(ctx, req, &dirSink{dir: dir})
@@ -245,7 +246,7 @@ func (d *dirSink) put(name string, r io.Reader) error {
 	}
 	// The rename is durable only once its folder is synced: the export is
 	// audited as delivered right after.
-	return syncDir(filepath.Dir(path))
+	return atomicfile.SyncDir(filepath.Dir(path))
 }
 
 func (d *dirSink) atomic() bool { return true }
@@ -255,7 +256,7 @@ func (d *dirSink) discard(name string) error {
 	if err := os.Remove(path); err != nil {
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return atomicfile.SyncDir(filepath.Dir(path))
 }
 
 type zipSink struct{ zw *zip.Writer }

@@ -31,6 +31,7 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/examples/internal/democall"
 	"github.com/consentrec/consentrec/examples/internal/retentiondemo"
+	"github.com/consentrec/consentrec/internal/atomicfile"
 	"github.com/consentrec/consentrec/notice"
 	"github.com/consentrec/consentrec/notice/sampleprompts"
 	"github.com/consentrec/consentrec/policy"
@@ -369,7 +370,8 @@ func splitLines(s string) []string {
 	return lines
 }
 
-// secret returns the 32-byte secret kept at path, creating it on first use.
+// secret returns the 32-byte secret kept at path, creating it on first use
+// (whole or not at all: an empty key would change every later draw).
 func secret(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
 	if err == nil && len(b) >= 16 {
@@ -382,21 +384,9 @@ func secret(path string) ([]byte, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, err
 	}
-	// Write a synced temporary file and rename it into place: a crash never
-	// leaves an empty key (which would change every later sampling draw).
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
+	err = atomicfile.CreateNew(path, b)
+	if errors.Is(err, fs.ErrExist) {
+		return secret(path)
 	}
 	return b, err
 }
