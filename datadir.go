@@ -14,6 +14,10 @@ const (
 	RecordingsSubdir = "recordings" // recordings and their metadata (package recorder's file store)
 	CatalogFile      = "catalog.db" // the recordings catalog (package retention)
 	KeysSubdir       = "keys"       // secrets: sampling key, subject-hash key, signing key
+	// RecordingKeysSubdir, under KeysSubdir, holds the per-recording keys of
+	// encrypted recordings (recorder/agestore): deleting one crypto-shreds
+	// its recording. Keep it out of the recordings' backups.
+	RecordingKeysSubdir = "recordings"
 )
 
 // Audit returns the directory of the audit log.
@@ -27,3 +31,6 @@ func (d DataDir) Catalog() string { return filepath.Join(d.Root, CatalogFile) }
 
 // Keys returns the directory of the secrets.
 func (d DataDir) Keys() string { return filepath.Join(d.Root, KeysSubdir) }
+
+// RecordingKeys returns the directory of the per-recording keys.
+func (d DataDir) RecordingKeys() string { return filepath.Join(d.Keys(), RecordingKeysSubdir) }

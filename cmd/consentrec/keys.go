@@ -41,7 +41,7 @@ func init() {
 
 // recordingKeysDir is where a data directory keeps per-recording keys.
 func recordingKeysDir(root string) string {
-	return filepath.Join(consentrec.DataDir{Root: root}.Keys(), "recordings")
+	return consentrec.DataDir{Root: root}.RecordingKeys()
 }
 
 func cmdKeysGenerate(e *env, args []string) error {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -466,12 +465,7 @@ func cmdOpen(e *env, args []string) (err error) {
 	if !a.Valid() {
 		return usagef("--action %q: want listen, download or export", *action)
 	}
-	who := *by
-	if who == "" {
-		if u, err := user.Current(); err == nil {
-			who = u.Username
-		}
-	}
+	who := whoami(*by)
 	ctx := context.Background()
 	renv, err := openRetention(ctx, *data, true, *identity)
 	if err != nil {
