@@ -19,6 +19,7 @@ import (
 	"github.com/consentrec/consentrec/codec/g711"
 	"github.com/consentrec/consentrec/codec/g711opus"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 )
@@ -122,7 +123,7 @@ func TestMixedCallPion(t *testing.T) {
 	cust, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 	agent, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: uint8(remote.PayloadType())})
 	ctx := context.Background()
-	if _, err := rec.Start(ctx, "agent-1"); err != nil {
+	if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-1"); err != nil {
 		t.Fatal(err)
 	}
 	// The customer's G.711 leg, paced in real time by a ticker.

@@ -304,7 +304,11 @@ func (c *demoCall) play(ctx context.Context, log audit.Appender, lib *notice.Lib
 		say("not recorded: %s (nothing was captured)", d)
 		return nil
 	}
-	cfg := democall.Config{DataDir: root, Audit: log, CallID: c.info.ID,
+	grant, err := c.call.Grant()
+	if err != nil {
+		return err
+	}
+	cfg := democall.Config{DataDir: root, Audit: log, CallID: c.info.ID, Grant: grant,
 		Purpose: d.Purpose, PolicyVersion: d.PolicyVersion, Duration: callLen}
 	if c.agent {
 		// The customer reads a card number: the agent pauses the recording.

@@ -31,6 +31,7 @@ import (
 type Config struct {
 	DataDir       string         // the data directory (required); recordings go to its recordings subdirectory
 	Audit         audit.Appender // where recording events go (required)
+	Grant         policy.Grant   // the policy's grant for the call (required)
 	CallID        string         // zero: "demo-call"
 	Purpose       policy.Purpose // zero: policy.Quality
 	PolicyVersion string
@@ -255,7 +256,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return Result{}, ctx.Err()
 	}
 
-	if _, err := rec.Start(ctx, "agent-demo"); err != nil {
+	if _, err := rec.Start(ctx, cfg.Grant, "agent-demo"); err != nil {
 		return Result{}, fmt.Errorf("democall: %w", err)
 	}
 	started := time.Now()

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
+
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/recorder"
 )
@@ -31,7 +34,7 @@ func TestRun(t *testing.T) {
 		t.Skip("a real 3 s call")
 	}
 	ev := &events{}
-	res, err := Run(t.Context(), Config{DataDir: t.TempDir(), Audit: ev, Duration: 3 * time.Second,
+	res, err := Run(t.Context(), Config{DataDir: t.TempDir(), Audit: ev, Grant: policytest.Grant(t, "demo-call", policy.Quality), Duration: 3 * time.Second,
 		PauseAt: time.Second, PauseFor: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
