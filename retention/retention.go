@@ -113,6 +113,8 @@ type Gap struct {
 	Start  time.Duration
 	End    time.Duration
 	Reason string
+	Actor  string // who paused (pauses); empty otherwise
+	Note   string // the reason the actor gave (e.g. "card-data"), or details
 }
 
 // Deletion says why a recording is being deleted. Once a deletion began, it
@@ -166,6 +168,10 @@ func (r Recording) HoldFor(ref string) (Hold, bool) {
 	return Hold{}, false
 }
 
+// ConsentBasis is the lawful basis of recordings made with the caller's
+// consent (opt-in profiles such as DE): GDPR Art. 6(1)(a).
+const ConsentBasis = "6(1)(a) consent"
+
 // Entry is what a host knows when a recording is finalized; New turns it into
 // a Recording with its deadline fixed from the purpose.
 type Entry struct {
@@ -177,6 +183,13 @@ type Entry struct {
 	Subject   string        // policy.SubjectKey(secret, caller id)
 	SHA256    string
 	Gaps      []Gap
+	// LawfulBasis is the basis the policy decided (a policy.Grant's, e.g.
+	// consent under an opt-in profile, R8). Empty: the purpose's.
+	LawfulBasis string
+	// Deadline is the deadline the policy fixed (a policy.Grant's). Zero:
+	// Created plus Retention. A deadline beyond the purpose's maximum
+	// retention from Created, or before Created, is refused (R9, R11).
+	Deadline time.Time
 }
 
 // New returns the catalog record of e: the lawful basis comes from the
@@ -216,16 +229,34 @@ func New(e Entry) (Recording, error) {
 	if err := validInstant("created", created); err != nil {
 		return Recording{}, err
 	}
-	if err := validInstant("deadline", period.AddTo(created)); err != nil {
+	deadline := period.AddTo(created)
+	if !e.Deadline.IsZero() {
+		deadline = e.Deadline.UTC().Round(0)
+		if deadline.Before(created) {
+			return Recording{}, invalid("deadline", "%s is before the recording was made (%s)", deadline.Format(time.RFC3339), created.Format(time.RFC3339))
+		}
+		if !rules.MaxRetention.IsZero() && deadline.After(rules.MaxRetention.AddTo(created)) {
+			return Recording{}, invalid("deadline", "%s is beyond the maximum retention %s for purpose %s (R9, R11)",
+				deadline.Format(time.RFC3339), rules.MaxRetention, e.Purpose)
+		}
+	}
+	if err := validInstant("deadline", deadline); err != nil {
 		return Recording{}, err
+	}
+	basis := rules.LawfulBasis
+	if e.LawfulBasis != "" {
+		if e.LawfulBasis != basis && e.LawfulBasis != ConsentBasis {
+			return Recording{}, invalid("lawful_basis", "%q is neither the basis of purpose %s (%q) nor consent (%q)", e.LawfulBasis, e.Purpose, basis, ConsentBasis)
+		}
+		basis = e.LawfulBasis
 	}
 	return Recording{
 		ID:          e.ID,
 		CallID:      e.CallID,
 		Purpose:     e.Purpose,
-		LawfulBasis: rules.LawfulBasis,
+		LawfulBasis: basis,
 		Created:     created,
-		Deadline:    period.AddTo(created),
+		Deadline:    deadline,
 		Subject:     e.Subject,
 		SHA256:      strings.ToLower(e.SHA256),
 		Gaps:        slices.Clone(e.Gaps),
