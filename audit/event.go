@@ -35,6 +35,7 @@ const (
 	KindAuditPruned             // the audit log pruned old payloads (Attrs: before, count)
 	KindAuditShredded           // the audit log shredded a subject's openings (Attrs: count)
 	KindKeyShredded             // a recording's own key was deleted (crypto-shredding): it is unreadable for good
+	KindRecordingCatalogued     // a finalized recording entered the retention catalog (Attrs: lawful_basis, deadline, retention)
 	kindEnd
 )
 
