@@ -221,7 +221,9 @@ func roleIndex(r recorder.Role) int {
 // the customer's telephone-events are the caller's keys.
 func (c *Call) Consume(ctx context.Context, role recorder.Role, src recorder.Source) error {
 	cfg := recorder.LegConfig{Role: role}
-	if t, ok := src.(interface{ Codec() webrtc.RTPCodecParameters }); ok {
+	if t, ok := src.(interface {
+		Codec() webrtc.RTPCodecParameters
+	}); ok {
 		if p := t.Codec(); strings.EqualFold(p.MimeType, webrtc.MimeTypeOpus) {
 			cfg.OpusPT = uint8(p.PayloadType)
 		}
