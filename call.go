@@ -73,6 +73,7 @@ type Call struct {
 	hungUp     bool
 	result     Result
 	resultErr  error
+	onChange   func(Status)
 }
 
 type output struct {
@@ -92,7 +93,7 @@ type Result struct {
 }
 
 func newCall(ctx context.Context, s *Service, info policy.CallInfo, co CallOptions) (*Call, error) {
-	c := &Call{s: s, info: info, lang: co.Language, log: s.logger.With("call", info.ID)}
+	c := &Call{s: s, info: info, lang: co.Language, log: s.logger.With("call", info.ID), onChange: co.OnChange}
 	if c.lang == "" {
 		c.lang = s.opts.Language
 	}
@@ -571,6 +572,7 @@ func (c *Call) Pause(ctx context.Context, reason, actor string) error {
 			}
 		}
 	})
+	c.notifyLocked()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("consentrec: call %s: pause: %w", c.info.ID, err)
 	}
@@ -629,8 +631,19 @@ func (c *Call) Paused() bool {
 	return c.paused
 }
 
-// syncLocked makes the recorder follow the policy's decision. c.ctl held.
+// notifyLocked tells OnChange of the call's status. c.ctl held.
+func (c *Call) notifyLocked() {
+	if c.onChange == nil {
+		return
+	}
+	c.onChange(Status{CallID: c.info.ID, Decision: c.pol.Decision(), Recording: c.recording && !c.Paused(),
+		Paused: c.Paused(), Ended: c.hungUp})
+}
+
+// syncLocked makes the recorder follow the policy's decision and tells
+// OnChange. c.ctl held.
 func (c *Call) syncLocked(ctx context.Context) error {
+	defer c.notifyLocked()
 	d := c.pol.Decision()
 	if c.recording && c.rec.Recording() == "" {
 		c.recording = false // stopped by the grant's revocation
@@ -755,6 +768,7 @@ func (c *Call) Hangup(ctx context.Context) (Result, error) {
 		}
 	}
 	c.result = res
+	c.notifyLocked()
 	if err := errors.Join(errs...); err != nil {
 		c.resultErr = fmt.Errorf("consentrec: call %s: hangup: %w", c.info.ID, err)
 	}

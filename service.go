@@ -344,6 +344,21 @@ type CallOptions struct {
 	// subject access or erasure request finds the recording. It is never
 	// stored: only its keyed hash (Service.SubjectKey) is.
 	Caller string
+	// OnChange, when set, is told of the call's status after every change
+	// (decision, capture, pause, hang-up), in order, from the goroutine that
+	// made the change: it must not block nor call the Call's methods (hand
+	// the status to another goroutine, e.g. a WebRTC data channel's send).
+	OnChange func(Status)
+}
+
+// Status is what a call's user interface shows: the decision, whether audio
+// is being captured, whether the call is paused for card data.
+type Status struct {
+	CallID    string
+	Decision  policy.Decision
+	Recording bool // audio is being captured now
+	Paused    bool // card-data pause
+	Ended     bool // hung up
 }
 
 func validCallInfo(info policy.CallInfo, co CallOptions) error {
