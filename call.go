@@ -791,14 +791,22 @@ func (c *Call) recordingIDs() []string {
 	return ids
 }
 
-// catalogue adds a finalized recording to the catalog, with what its grant
-// fixed (kept in its Meta), and audits it. A recording already catalogued
-// is returned as it is (so that a retry is safe).
 func (s *Service) catalogue(ctx context.Context, m recorder.Meta) (retention.Recording, error) {
+	return Catalogue(ctx, s.catalog, s.log, m)
+}
+
+// Catalogue adds a finalized recording to the catalog with what the policy's
+// grant fixed and the recorder kept in its Meta (purpose, lawful basis,
+// retention, deadline, subject, gap index with actors and notes), and audits
+// it (audit.KindRecordingCatalogued). Every path that finalizes a recording
+// goes through it: Call.Hangup, Open's crash recovery, Recover (and so the
+// CLI's recover commands). A recording already catalogued is returned as it
+// is, so a retry is safe.
+func Catalogue(ctx context.Context, cat retention.Catalog, log audit.Appender, m recorder.Meta) (retention.Recording, error) {
 	if m.State != recorder.StateFinalized {
 		return retention.Recording{}, fmt.Errorf("consentrec: catalogue %s: %w", m.ID, recorder.ErrNotFinalized)
 	}
-	if r, err := s.catalog.Get(ctx, m.ID); err == nil {
+	if r, err := cat.Get(ctx, m.ID); err == nil {
 		return r, nil
 	}
 	e, err := fromrecorder.Entry(m, "", policy.Period{})
@@ -809,7 +817,7 @@ func (s *Service) catalogue(ctx context.Context, m recorder.Meta) (retention.Rec
 	if err != nil {
 		return retention.Recording{}, fmt.Errorf("consentrec: catalogue %s: %w", m.ID, err)
 	}
-	if err := s.catalog.Add(ctx, r); err != nil && !errors.Is(err, retention.ErrExists) {
+	if err := cat.Add(ctx, r); err != nil && !errors.Is(err, retention.ErrExists) {
 		return retention.Recording{}, fmt.Errorf("consentrec: catalogue %s: %w", m.ID, err)
 	}
 	ev := audit.Event{Kind: audit.KindRecordingCatalogued, Time: time.Now().UTC(), CallID: r.CallID, RecordingID: r.ID,
@@ -819,7 +827,7 @@ func (s *Service) catalogue(ctx context.Context, m recorder.Meta) (retention.Rec
 	if m.Recovered {
 		ev.Attrs = append(ev.Attrs, audit.Attr{Key: "recovered", Value: "true"})
 	}
-	if _, err := s.log.Append(ctx, ev); err != nil {
+	if _, err := log.Append(ctx, ev); err != nil {
 		return r, fmt.Errorf("consentrec: catalogue %s: audit: %w", m.ID, err)
 	}
 	return r, nil

@@ -239,19 +239,54 @@ var (
 // recover finalizes what a crash left behind and catalogues it, as Hangup
 // would have.
 func (s *Service) recover(ctx context.Context) error {
-	metas, err := recorder.Recover(ctx, s.store, s.log)
-	for _, m := range metas {
-		if _, cerr := s.catalogue(ctx, m); cerr != nil {
-			err = errors.Join(err, cerr)
-		}
-	}
-	if len(metas) > 0 {
-		s.logger.Info("recovered recordings left by a crash", "count", len(metas))
+	recs, err := Recover(ctx, s.store, s.log, s.catalog)
+	if len(recs) > 0 {
+		s.logger.Info("recovered recordings left by a crash", "count", len(recs))
 	}
 	if err != nil {
-		return fmt.Errorf("consentrec: open: recover: %w", err)
+		return fmt.Errorf("consentrec: open: %w", err)
 	}
 	return nil
+}
+
+// Recover finalizes the recordings a crash left unfinalized in store
+// (recorder.Recover) and catalogues each one (Catalogue) with the purpose,
+// lawful basis, deadline and subject its grant fixed, so that it is swept
+// at its deadline and found by its subject's erasure like any other. It
+// also catalogues finalized recordings missing from the catalog (a crash
+// between finalization and cataloguing). Open calls it; so do the CLI's
+// recover commands. Call it before recording into store.
+func Recover(ctx context.Context, store recorder.Store, log audit.Appender, cat retention.Catalog) ([]retention.Recording, error) {
+	metas, err := recorder.Recover(ctx, store, log)
+	if err != nil {
+		err = fmt.Errorf("recover: %w", err)
+	}
+	all, lerr := store.List(ctx)
+	if lerr != nil {
+		return nil, errors.Join(err, fmt.Errorf("recover: %w", lerr))
+	}
+	recovered := map[string]bool{}
+	for _, m := range metas {
+		recovered[m.ID] = true
+	}
+	var recs []retention.Recording
+	for _, m := range all {
+		if m.State != recorder.StateFinalized {
+			continue
+		}
+		if !recovered[m.ID] {
+			if _, gerr := cat.Get(ctx, m.ID); gerr == nil || !errors.Is(gerr, retention.ErrNotFound) {
+				continue // catalogued (or the catalog cannot tell: left for the next run)
+			}
+		}
+		r, cerr := Catalogue(ctx, cat, log, m)
+		if cerr != nil {
+			err = errors.Join(err, cerr)
+			continue
+		}
+		recs = append(recs, r)
+	}
+	return recs, err
 }
 
 // samplingKey reads the sampling key at path, creating a random one whole

@@ -19,6 +19,7 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
+	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 // Encrypted recordings (package recorder/agestore) live in the usual
@@ -378,11 +379,18 @@ func cmdKeysRecover(e *env, args []string) error {
 		defer log.Close()
 		aud = log
 	}
-	ms, err := recorder.Recover(ctx, st, aud)
-	for _, m := range ms {
-		fmt.Fprintf(e.stdout, "%s: recovered, %v of audio, %d gaps\n", m.ID, m.Duration, len(m.Gaps))
+	cat, err := sqlitecatalog.Open(ctx, consentrec.DataDir{Root: *data}.Catalog())
+	if err != nil {
+		return err
 	}
-	if len(ms) == 0 && err == nil {
+	defer cat.Close()
+	// Recovered recordings are catalogued by the same code as a hang-up's:
+	// swept at their deadline, found by their subject's erasure.
+	rs, err := consentrec.Recover(ctx, st, aud, cat)
+	for _, r := range rs {
+		fmt.Fprintf(e.stdout, "%s: recovered and catalogued (%s, delete by %s), %d gaps\n", r.ID, r.Purpose, r.Deadline.Format(time.DateOnly), len(r.Gaps))
+	}
+	if len(rs) == 0 && err == nil {
 		fmt.Fprintln(e.stdout, "nothing to recover")
 	}
 	if err != nil {

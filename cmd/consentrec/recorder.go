@@ -16,6 +16,7 @@ import (
 	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 func init() {
@@ -267,12 +268,19 @@ func cmdRecover(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ms, rerr := recorder.Recover(ctx, st, lg)
-	cerr := lg.Close()
-	for _, m := range ms {
-		fmt.Fprintf(e.stdout, "recovered %s: %v, %d gaps, sha256 %s\n", m.ID, m.Duration.Round(time.Millisecond), len(m.Gaps), m.SHA256)
+	cat, err := sqlitecatalog.Open(ctx, dd.Catalog())
+	if err != nil {
+		lg.Close()
+		return err
 	}
-	if len(ms) == 0 && rerr == nil {
+	// Recovered recordings are catalogued by the same code as a hang-up's:
+	// swept at their deadline, found by their subject's erasure.
+	rs, rerr := consentrec.Recover(ctx, st, lg, cat)
+	cerr := errors.Join(cat.Close(), lg.Close())
+	for _, r := range rs {
+		fmt.Fprintf(e.stdout, "recovered %s: catalogued (%s, delete by %s), %d gaps, sha256 %s\n", r.ID, r.Purpose, r.Deadline.Format(time.DateOnly), len(r.Gaps), r.SHA256)
+	}
+	if len(rs) == 0 && rerr == nil {
 		fmt.Fprintln(e.stdout, "nothing to recover")
 	}
 	return errors.Join(rerr, cerr)
