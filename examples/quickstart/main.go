@@ -303,4 +303,3 @@ func profileName(p policy.Profile) string {
 	}
 	return string(p)
 }
-
