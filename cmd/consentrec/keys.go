@@ -142,7 +142,7 @@ func openEncrypted(root, idFile string, needIdentity bool) (*agestore.Store, err
 	}
 	dir := consentrec.DataDir{Root: root}
 	if _, err := os.Stat(dir.Recordings()); err != nil {
-		return nil, fmt.Errorf("no recordings at %s: is --data right?", dir.Recordings())
+		return nil, usagef("no recordings at %s: is --data right?", dir.Recordings())
 	}
 	inner, err := recorder.NewFileStore(dir.Recordings())
 	if err != nil {

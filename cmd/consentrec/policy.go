@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/consentrec/consentrec/policy"
@@ -26,9 +25,9 @@ func init() {
 }
 
 func loadPolicy(path string) (*policy.Policy, error) {
-	f, err := os.Open(path)
+	f, err := openInput(path)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, err
 	}
 	defer f.Close()
 	p, err := policy.Load(f)
