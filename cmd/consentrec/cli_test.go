@@ -335,3 +335,29 @@ func TestGroupWithoutSubcommand(t *testing.T) {
 		t.Errorf("subject find --help: exit %d %s", code, b.String())
 	}
 }
+
+// TestKeysDecryptNeverOverwrites: -o EXISTING is refused (exit 1) before
+// the recording is opened or the access audited (it truncated the file).
+func TestKeysDecryptNeverOverwrites(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "id.key")
+	if code, _, errOut := cli(t, "keys", "generate", "-o", key); code != 0 {
+		t.Fatalf("generate: %s", errOut)
+	}
+	root, plain := encryptedData(t, key, false)
+	existing := filepath.Join(t.TempDir(), "old.opus")
+	os.WriteFile(existing, []byte("keep me"), 0o600)
+	code, _, errOut := cli(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", existing, "--data", root)
+	if b, _ := os.ReadFile(existing); code != 1 || string(b) != "keep me" || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("decrypt over an existing file: exit %d, file %q, %s", code, b, errOut)
+	}
+	if n := auditKinds(t, root)[audit.KindAccess]; n != 0 {
+		t.Errorf("a refused decrypt was audited as an access (%d)", n)
+	}
+	fresh := filepath.Join(t.TempDir(), "new.opus")
+	if code, _, errOut := cli(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", fresh, "--data", root); code != 0 {
+		t.Fatalf("decrypt: exit %d %s", code, errOut)
+	}
+	if b, _ := os.ReadFile(fresh); !bytes.Equal(b, plain) {
+		t.Error("decrypted file differs")
+	}
+}

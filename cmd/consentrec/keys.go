@@ -175,6 +175,13 @@ func cmdKeysDecrypt(e *env, args []string) error {
 	if len(pos) != 1 || *out == "" {
 		return usagef("want one recording ID and -o OUT")
 	}
+	// OUT is checked before the recording is opened or the access
+	// audited: the CLI never overwrites, and audits only what it delivers.
+	if *out != "-" {
+		if err := newOutput(*out); err != nil {
+			return err
+		}
+	}
 	st, err := openEncrypted(*data, *idFile, true)
 	if err != nil {
 		return err
@@ -191,7 +198,7 @@ func cmdKeysDecrypt(e *env, args []string) error {
 	var w io.Writer = e.stdout
 	var f *os.File
 	if *out != "-" {
-		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 			return err
 		}
 		w = f
