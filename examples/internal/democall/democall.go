@@ -23,6 +23,7 @@ import (
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/pion/ice/v4"
 	"github.com/pion/interceptor"
+	"github.com/pion/logging"
 	"github.com/pion/webrtc/v4"
 	"github.com/pion/webrtc/v4/pkg/media"
 )
@@ -43,6 +44,10 @@ type Config struct {
 	// the repository's testdata, found from the working directory or from
 	// this source file.
 	Testdata string
+	// LoggerFactory receives pion's logs (ICE, DTLS, the interceptors);
+	// nil: pion's default, errors to standard error. Tests pass
+	// internal/pionlog.ForTest.
+	LoggerFactory logging.LoggerFactory
 }
 
 // Result is what the demo recorded.
@@ -110,17 +115,22 @@ func loadPackets(path string) ([][]byte, error) {
 }
 
 // newAPI builds a pion API restricted to loopback (no mDNS, no other
-// interface), with the default codecs and interceptors.
-func newAPI() (*webrtc.API, error) {
+// interface), with the default codecs and interceptors, logging through lf
+// (nil: pion's default).
+func newAPI(lf logging.LoggerFactory) (*webrtc.API, error) {
 	m := &webrtc.MediaEngine{}
 	if err := m.RegisterDefaultCodecs(); err != nil {
 		return nil, err
 	}
 	reg := &interceptor.Registry{}
-	if err := webrtc.RegisterDefaultInterceptors(m, reg); err != nil {
+	var opts []webrtc.InterceptorOption
+	if lf != nil {
+		opts = append(opts, webrtc.WithInterceptorLoggerFactory(lf))
+	}
+	if err := webrtc.RegisterDefaultInterceptorsWithOptions(m, reg, opts...); err != nil {
 		return nil, err
 	}
-	var se webrtc.SettingEngine
+	se := webrtc.SettingEngine{LoggerFactory: lf}
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetIPFilter(func(ip net.IP) bool { return ip.IsLoopback() })
@@ -172,7 +182,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer rec.Close(context.WithoutCancel(ctx))
 
-	api, err := newAPI()
+	api, err := newAPI(cfg.LoggerFactory)
 	if err != nil {
 		return Result{}, fmt.Errorf("democall: %w", err)
 	}

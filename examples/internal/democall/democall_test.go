@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/internal/pionlog"
 	"github.com/consentrec/consentrec/recorder"
 )
 
@@ -32,7 +33,7 @@ func TestRun(t *testing.T) {
 	}
 	ev := &events{}
 	res, err := Run(t.Context(), Config{DataDir: t.TempDir(), Audit: ev, Duration: 3 * time.Second,
-		PauseAt: time.Second, PauseFor: 500 * time.Millisecond})
+		PauseAt: time.Second, PauseFor: 500 * time.Millisecond, LoggerFactory: pionlog.ForTest(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
