@@ -168,6 +168,9 @@ func TestTrimPrefix(t *testing.T) {
 		{"keys shred", "shred: gone", "gone"},
 		{"open", "opening the catalog: locked", "opening the catalog: locked"},
 		{"open", "open the door please", "open the door please"},
+		{"audit verify", "audit: entry 4 at offset 812: chain broken", "entry 4 at offset 812: chain broken"},
+		{"subject export", "subject export: incomplete", "incomplete"},
+		{"hold set", "hold rec-1: case too long", "rec-1: case too long"},
 	} {
 		if got := trimPrefix(c.name, c.msg); got != c.want {
 			t.Errorf("trimPrefix(%q, %q) = %q, want %q", c.name, c.msg, got, c.want)

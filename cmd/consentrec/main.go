@@ -150,11 +150,11 @@ func run(e *env, args []string) int {
 }
 
 // trimPrefix drops what would repeat the "consentrec NAME: " prefix from an
-// error message: the command's name, or its last word ("open: access
-// denied" from the open command), followed by ": " or " " and an argument.
+// error message: the command's name, or one of its words ("open: access
+// denied" from the open command, "audit: ..." from audit verify), followed
+// by ": ", or by " " and an argument and ":" ("open rec-1: ...").
 func trimPrefix(name, msg string) string {
-	words := strings.Fields(name)
-	for _, p := range []string{name, words[len(words)-1]} {
+	for _, p := range append([]string{name}, strings.Fields(name)...) {
 		if rest, ok := strings.CutPrefix(msg, p+": "); ok {
 			return rest
 		}
