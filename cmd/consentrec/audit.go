@@ -23,7 +23,7 @@ func init() {
 	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY] [--checkpoint FILE]... [--witness KEY]...",
 		short: "verify the audit log: every entry, the chain, the tree and the signed checkpoint", run: auditVerify})
 	register(&command{name: "audit show", args: "--data DIR [--from N] [--limit N] [--json]",
-		short: "list the audit log's entries", run: auditShow})
+		short: "list the audit log's entries in log order (INDEX), each with its event's TIME", run: auditShow})
 	register(&command{name: "audit prove", args: "--data DIR [--hide-subject] [-o FILE] INDEX",
 		short: "write a self-contained receipt (entry, proof, signed checkpoint) for one entry", run: auditProve})
 	register(&command{name: "audit prune", args: "--data DIR (--older-than DAYS | --before TIME) [--all-kinds]",

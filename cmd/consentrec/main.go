@@ -90,7 +90,7 @@ var groupShort = map[string]string{
 	"hold":    "place and release legal holds",
 	"keys":    "manage age keys and encrypted recordings",
 	"notice":  "inspect notice prompts",
-	"policy":  "check, explain and simulate recording policies",
+	"policy":  "check a recording policy, print its GDPR Art. 30 entry, simulate it",
 	"subject": "find, export and erase a data subject's recordings (GDPR Art. 15, 17)",
 }
 
@@ -142,11 +142,16 @@ func run(e *env, args []string) int {
 	msg := trimPrefix(c.name, err.Error())
 	var ue *usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(e.stderr, "consentrec %s: %s\nusage: consentrec %s %s\nRun 'consentrec %s --help' for details.\n", c.name, msg, c.name, c.args, c.name)
+		fmt.Fprintf(e.stderr, "consentrec %s: %s\nusage: %s\nRun 'consentrec %s --help' for details.\n", c.name, msg, usageLine(c), c.name)
 		return 2
 	}
 	fmt.Fprintf(e.stderr, "consentrec %s: %s\n", c.name, msg)
 	return 1
+}
+
+// usageLine is "consentrec NAME ARGS".
+func usageLine(c *command) string {
+	return strings.TrimSpace("consentrec " + c.name + " " + c.args)
 }
 
 // trimPrefix drops what would repeat the "consentrec NAME: " prefix from an
@@ -184,6 +189,7 @@ func newRoot(e *env) *cobra.Command {
 	root.SetOut(e.stdout)
 	root.SetErr(e.stderr)
 	root.SetVersionTemplate("consentrec {{.Version}}\n")
+	root.Flags().BoolP("version", "v", false, "print the version of consentrec")
 	root.SetUsageTemplate(usageTemplate)
 	root.SetHelpCommand(helpCommand(e))
 	root.CompletionOptions.HiddenDefaultCmd = false
@@ -209,7 +215,7 @@ func newRoot(e *env) *cobra.Command {
 	for _, name := range names {
 		c := commands[name]
 		n := node(strings.Fields(name))
-		n.Use = n.Use + " " + c.args
+		n.Use = strings.TrimSpace(n.Use + " " + c.args)
 		n.Short = c.short
 		n.DisableFlagParsing = true
 		n.RunE = func(_ *cobra.Command, args []string) error {
@@ -313,7 +319,7 @@ func leafHelp(e *env, c *command) {
 
 // printHelp prints a command's usage, and its flags as --name ARG.
 func printHelp(w io.Writer, c *command, fs *flag.FlagSet) {
-	fmt.Fprintf(w, "%s\n\nusage: consentrec %s %s\n", c.short, c.name, c.args)
+	fmt.Fprintf(w, "%s\n\nusage: %s\n", c.short, usageLine(c))
 	if fs == nil {
 		return
 	}
