@@ -256,6 +256,11 @@ func auditProve(e *env, args []string) error {
 	if err != nil {
 		return usagef("INDEX %q: not an entry index", pos[0])
 	}
+	if *out != "" {
+		if err := newOutput(*out); err != nil {
+			return err
+		}
+	}
 	fsys, err := auditFS(*data)
 	if err != nil {
 		return err

@@ -364,3 +364,24 @@ func TestKeysDecryptNeverOverwrites(t *testing.T) {
 		t.Error("decrypted file differs")
 	}
 }
+
+// TestOutputsNeverOverwritten: every command writing a file names the
+// existing file it refuses (exit 1), and leaves it as it was.
+func TestOutputsNeverOverwritten(t *testing.T) {
+	data := auditTestData(t, 2)
+	existing := filepath.Join(t.TempDir(), "existing")
+	os.WriteFile(existing, []byte("keep me"), 0o600)
+	for _, args := range [][]string{
+		{"audit", "prove", "--data", data, "-o", existing, "1"},
+		{"keys", "generate", "-o", existing},
+		{"export", filepath.Join("..", "..", "testdata", "speech.opus"), "--wav", existing},
+	} {
+		code, out, errOut := cli(t, args...)
+		if code != 1 || !strings.Contains(errOut, existing+" already exists") || out != "" {
+			t.Errorf("%q: exit %d %q %q", args, code, out, errOut)
+		}
+	}
+	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
+		t.Errorf("existing file now %q", b)
+	}
+}

@@ -54,6 +54,11 @@ func cmdKeysGenerate(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("no arguments expected")
 	}
+	if *out != "" {
+		if err := newOutput(*out); err != nil {
+			return err
+		}
+	}
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		return err
