@@ -11,12 +11,16 @@
 //	se.LoggerFactory = lf
 //	webrtc.RegisterDefaultInterceptorsWithOptions(m, reg, webrtc.WithInterceptorLoggerFactory(lf))
 //
-// Tests use ForTest: the logs are kept and shown only if the test fails.
+// Programs that log with log/slog use Slog. Tests use ForTest: the logs
+// are kept and shown only if the test fails.
 package pionlog
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/pion/logging"
@@ -91,3 +95,37 @@ func (b *testBuffer) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// LevelTrace is the slog level of pion's trace lines (below slog.LevelDebug).
+const LevelTrace = slog.LevelDebug - 4
+
+// Slog returns a logger factory writing through l: pion's scope ("ice",
+// "twcc_sender_interceptor") becomes the attribute pion=SCOPE, and its
+// levels slog's (trace at LevelTrace). l's handler decides what is kept.
+func Slog(l *slog.Logger) logging.LoggerFactory { return slogFactory{l} }
+
+type slogFactory struct{ l *slog.Logger }
+
+func (f slogFactory) NewLogger(scope string) logging.LeveledLogger {
+	return slogLogger{f.l.With("pion", scope)}
+}
+
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) log(level slog.Level, msg string) { s.l.Log(context.Background(), level, msg) }
+func (s slogLogger) logf(level slog.Level, format string, args ...any) {
+	if s.l.Enabled(context.Background(), level) {
+		s.l.Log(context.Background(), level, fmt.Sprintf(format, args...))
+	}
+}
+
+func (s slogLogger) Trace(msg string)             { s.log(LevelTrace, msg) }
+func (s slogLogger) Tracef(f string, args ...any) { s.logf(LevelTrace, f, args...) }
+func (s slogLogger) Debug(msg string)             { s.log(slog.LevelDebug, msg) }
+func (s slogLogger) Debugf(f string, args ...any) { s.logf(slog.LevelDebug, f, args...) }
+func (s slogLogger) Info(msg string)              { s.log(slog.LevelInfo, msg) }
+func (s slogLogger) Infof(f string, args ...any)  { s.logf(slog.LevelInfo, f, args...) }
+func (s slogLogger) Warn(msg string)              { s.log(slog.LevelWarn, msg) }
+func (s slogLogger) Warnf(f string, args ...any)  { s.logf(slog.LevelWarn, f, args...) }
+func (s slogLogger) Error(msg string)             { s.log(slog.LevelError, msg) }
+func (s slogLogger) Errorf(f string, args ...any) { s.logf(slog.LevelError, f, args...) }

@@ -3,6 +3,7 @@ package pionlog_test
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -69,6 +70,26 @@ func TestWriterAndDiscard(t *testing.T) {
 	pionlog.Discard().NewLogger("twcc_sender_interceptor").Warn("dropped")
 	if st, _ := f.Stat(); st.Size() != 0 {
 		t.Errorf("Discard wrote %d bytes to stderr", st.Size())
+	}
+}
+
+func TestSlog(t *testing.T) {
+	var b bytes.Buffer
+	h := slog.NewTextHandler(&b, &slog.HandlerOptions{Level: slog.LevelWarn, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}})
+	l := pionlog.Slog(slog.New(h)).NewLogger("twcc_sender_interceptor")
+	l.Errorf("write: %v", "io: read/write on closed pipe")
+	l.Warn("slow")
+	l.Info("not kept")
+	l.Tracef("not kept %d", 1)
+	want := "level=ERROR msg=\"write: io: read/write on closed pipe\" pion=twcc_sender_interceptor\n" +
+		"level=WARN msg=slow pion=twcc_sender_interceptor\n"
+	if b.String() != want {
+		t.Errorf("slog got\n%s\nwant\n%s", b.String(), want)
 	}
 }
 
