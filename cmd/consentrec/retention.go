@@ -200,7 +200,7 @@ func cmdHold(set bool) func(e *env, args []string) error {
 	return func(e *env, args []string) (err error) {
 		fset := flag.NewFlagSet("hold", flag.ContinueOnError)
 		data := dataFlag(fset)
-		ref := fset.String("case", "", "case `REF`erence (required)")
+		ref := fset.String("case", "", "the case reference, `REF` (required)")
 		by := fset.String("by", "", "the approver's `NAME` (required)")
 		pos, err := parseFlags(fset, args)
 		if err != nil {
@@ -267,7 +267,7 @@ func subjectFlags(name string) (*flag.FlagSet, *string, *string, *string, *strin
 	fset := flag.NewFlagSet(name, flag.ContinueOnError)
 	data := dataFlag(fset)
 	by := fset.String("by", "", "who handles the request, `NAME` (required)")
-	ref := fset.String("ref", "", "the request's `REF`erence (ticket number)")
+	ref := fset.String("ref", "", "the request's reference, `REF` (ticket number)")
 	received := fset.String("received", "", "when the request was received, `TIME` (default now)")
 	return fset, data, by, ref, received
 }
