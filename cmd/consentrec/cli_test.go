@@ -298,6 +298,7 @@ func TestInputExitCodes(t *testing.T) {
 		{"policy", "check", missing}, {"policy", "check", dir},
 		{"notice", "inspect", missing}, {"notice", "inspect", dir},
 		{"audit", "check", missing, "--key", "x"},
+		{"keys", "recipient", missing}, {"keys", "recipient", dir},
 		{"audit", "show", "--data", missing},
 		{"subject", "find", "x", "--data", missing},
 	} {

@@ -88,11 +88,8 @@ func readIdentities(path string) ([]age.Identity, error) {
 	if path == "" {
 		return nil, usagef("--identity FILE is required")
 	}
-	f, err := os.Open(path)
+	f, err := openInput(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usagef("%v", err)
-		}
 		return nil, err
 	}
 	defer f.Close()
