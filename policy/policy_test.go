@@ -550,8 +550,12 @@ func TestAuditEvent(t *testing.T) {
 	ev := d.AuditEvent("c1", t0)
 	assert.Equal(t, "c1", ev.CallID)
 	assert.Equal(t, e.Version(), ev.PolicyVersion)
-	assert.Equal(t, fmt.Sprintf("%x", d.Draw), ev.Attrs[3].Value)
+	assert.Equal(t, fmt.Sprintf("%016x", d.Draw), ev.Attrs[3].Value)
 	assert.False(t, math.IsNaN(policy.DrawFraction(d.Draw)))
+	// A draw below 2^60 keeps its leading zeros (was "55c3fe2c2b39089").
+	small := policy.Decision{Draw: 0x55c3fe2c2b39089}.AuditEvent("c2", t0)
+	assert.Equal(t, "draw", small.Attrs[3].Key)
+	assert.Equal(t, "055c3fe2c2b39089", small.Attrs[3].Value)
 }
 
 func TestTimeZone(t *testing.T) {

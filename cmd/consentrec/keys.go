@@ -55,6 +55,11 @@ func cmdKeysGenerate(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("no arguments expected")
 	}
+	if *out != "" {
+		if err := newOutput(*out); err != nil {
+			return err
+		}
+	}
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		return err
@@ -84,11 +89,8 @@ func readIdentities(path string) ([]age.Identity, error) {
 	if path == "" {
 		return nil, usagef("--identity FILE is required")
 	}
-	f, err := os.Open(path)
+	f, err := openInput(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usagef("%v", err)
-		}
 		return nil, err
 	}
 	defer f.Close()
@@ -143,7 +145,7 @@ func openEncrypted(root, idFile string, needIdentity bool) (*agestore.Store, err
 	}
 	dir := consentrec.DataDir{Root: root}
 	if _, err := os.Stat(dir.Recordings()); err != nil {
-		return nil, fmt.Errorf("no recordings at %s: is --data right?", dir.Recordings())
+		return nil, usagef("no recordings at %s: is --data right?", dir.Recordings())
 	}
 	inner, err := recorder.NewFileStore(dir.Recordings())
 	if err != nil {
@@ -176,6 +178,13 @@ func cmdKeysDecrypt(e *env, args []string) error {
 	if len(pos) != 1 || *out == "" {
 		return usagef("want one recording ID and -o OUT")
 	}
+	// OUT is checked before the recording is opened or the access
+	// audited: the CLI never overwrites, and audits only what it delivers.
+	if *out != "-" {
+		if err := newOutput(*out); err != nil {
+			return err
+		}
+	}
 	st, err := openEncrypted(*data, *idFile, true)
 	if err != nil {
 		return err
@@ -192,7 +201,7 @@ func cmdKeysDecrypt(e *env, args []string) error {
 	var w io.Writer = e.stdout
 	var f *os.File
 	if *out != "-" {
-		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 			return err
 		}
 		w = f

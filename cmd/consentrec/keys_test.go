@@ -143,7 +143,8 @@ func TestKeysCommands(t *testing.T) {
 			if code, _, _ := runCLI(t, "keys", "shred", "rec-1", "--data", root); code != 2 {
 				t.Errorf("keys shred without --reason: exit %d, want 2", code)
 			}
-			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--data", root)
+			// (a new -o each time: the CLI never overwrites)
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", filepath.Join(t.TempDir(), "y.opus"), "--data", root)
 			if code != 0 {
 				t.Fatalf("decrypt after a refused shred: %q", errs)
 			}
@@ -160,7 +161,7 @@ func TestKeysCommands(t *testing.T) {
 				ev.CallID != "c" || ev.Purpose != string(policy.Quality) || ev.SHA256 == "" || ev.SHA256 != meta.SHA256 || ev.Time.IsZero() {
 				t.Errorf("audit event %+v", ev)
 			}
-			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--data", root)
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", filepath.Join(t.TempDir(), "z.opus"), "--data", root)
 			if code != 1 || !strings.Contains(errs, "crypto-shredded") {
 				t.Errorf("decrypt after shred: %d %q", code, errs)
 			}

@@ -112,11 +112,11 @@ func TestPolicySimulate(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	if code, _, errOut := cli(t, "frobnicate"); code != 2 || !strings.Contains(errOut, "policy check") {
+	if code, out, errOut := cli(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) || out != "" {
 		t.Errorf("unknown command: exit %d, %s", code, errOut)
 	}
-	if code, _, _ := cli(t); code != 0 {
-		t.Errorf("no command: exit %d, want 0 (usage)", code)
+	if code, out, _ := cli(t); code != 0 || !strings.Contains(out, "policy") {
+		t.Errorf("no command: exit %d, want 0 (usage)\n%s", code, out)
 	}
 }
 

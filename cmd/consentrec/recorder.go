@@ -93,11 +93,8 @@ func cmdInspect(e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("want one FILE")
 	}
-	f, err := os.Open(pos[0])
+	f, err := openInput(pos[0])
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return usagef("%v", err)
-		}
 		return err
 	}
 	defer f.Close()
@@ -213,15 +210,17 @@ func cmdExport(e *env, args []string) error {
 	if len(pos) != 1 || *out == "" {
 		return usagef("want FILE and --wav OUT")
 	}
-	src, err := os.Open(pos[0])
+	src, err := openInput(pos[0])
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return usagef("%v", err)
-		}
 		return err
 	}
 	defer src.Close()
 	if err := notEncrypted(src, pos[0]); err != nil {
+		return err
+	}
+	// OUT is never overwritten: checked before decoding, and the finished
+	// file is linked into place, which fails if OUT appeared meanwhile.
+	if err := newOutput(*out); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*")
@@ -238,7 +237,10 @@ func cmdExport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
+	if err := os.Link(tmp.Name(), *out); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists: the CLI never overwrites a file", *out)
+		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: %d channels, 48000 Hz, 16-bit, %v\n", *out, in.Channels, in.Duration.Round(time.Millisecond))

@@ -66,7 +66,7 @@ func openRetention(ctx context.Context, root string, full bool, identity string)
 	dir := consentrec.DataDir{Root: root}
 	if _, err := os.Stat(dir.Catalog()); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no catalog at %s: is --data right? (nothing catalogued yet)", dir.Catalog())
+			return nil, usagef("no catalog at %s: is --data right? (nothing catalogued yet)", dir.Catalog())
 		}
 		return nil, err
 	}
@@ -128,7 +128,11 @@ func cmdSweep(e *env, args []string) (err error) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(e.stderr, "sweep: %d expired examined, %d deleted, %d held, %d failed\n", p.Scanned, p.Deleted, p.Held, p.Failed)
+		verb := "deleted"
+		if *dry {
+			verb = "would delete"
+		}
+		fmt.Fprintf(e.stderr, "sweep: %d expired examined, %d %s, %d held, %d failed\n", p.Scanned, p.Deleted, verb, p.Held, p.Failed)
 	}}
 	var rep retention.Report
 	if *dry {
@@ -196,7 +200,7 @@ func cmdHold(set bool) func(e *env, args []string) error {
 	return func(e *env, args []string) (err error) {
 		fset := flag.NewFlagSet("hold", flag.ContinueOnError)
 		data := dataFlag(fset)
-		ref := fset.String("case", "", "case `REF`erence (required)")
+		ref := fset.String("case", "", "the case reference, `REF` (required)")
 		by := fset.String("by", "", "the approver's `NAME` (required)")
 		pos, err := parseFlags(fset, args)
 		if err != nil {
@@ -263,7 +267,7 @@ func subjectFlags(name string) (*flag.FlagSet, *string, *string, *string, *strin
 	fset := flag.NewFlagSet(name, flag.ContinueOnError)
 	data := dataFlag(fset)
 	by := fset.String("by", "", "who handles the request, `NAME` (required)")
-	ref := fset.String("ref", "", "the request's `REF`erence (ticket number)")
+	ref := fset.String("ref", "", "the request's reference, `REF` (ticket number)")
 	received := fset.String("received", "", "when the request was received, `TIME` (default now)")
 	return fset, data, by, ref, received
 }
@@ -448,9 +452,9 @@ func cmdOpen(e *env, args []string) (err error) {
 	identity := fset.String("identity", "", "age identity `FILE` to decrypt encrypted recordings (recorder/agestore)")
 	as := fset.String("as", "", "the `ROLE` you act in: trainer, evaluator, quality, supervisor, contracts, compliance, legal (required)")
 	reason := fset.String("reason", "", "why you open it, `TEXT` (required, audited)")
-	action := fset.String("action", "download", "`listen`, download or export")
+	action := fset.String("action", "download", "what you do, `ACTION`: listen, download or export")
 	by := fset.String("by", "", "who you are, `NAME` (default: the login name)")
-	out := fset.String("out", "-", "write the audio to `FILE` (must not exist); - for stdout")
+	out := fset.String("out", "", "write the audio to `FILE` (must not exist); - for standard output (default: standard output unless it is a terminal)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -466,16 +470,21 @@ func cmdOpen(e *env, args []string) (err error) {
 		return usagef("--action %q: want listen, download or export", *action)
 	}
 	who := whoami(*by)
+	// Where the audio goes is settled before the gate is asked: an access
+	// it grants is audited, and must deliver (no audio to a terminal, no
+	// file that exists).
+	toStdout, err := binaryOut(e, *out, "--out")
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
 	renv, err := openRetention(ctx, *data, true, *identity)
 	if err != nil {
 		return err
 	}
 	defer func() { err = errors.Join(err, renv.Close()) }()
-	// Create --out before asking the gate: an access it grants (and
-	// audits) must not then fail on a file that exists.
 	var f *os.File
-	if *out != "-" {
+	if !toStdout {
 		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 			return err
 		}
@@ -487,7 +496,7 @@ func cmdOpen(e *env, args []string) (err error) {
 			f.Close()
 			os.Remove(*out)
 		}
-		return err
+		return explainDenied(ctx, renv.catalog, err)
 	}
 	defer rc.Close()
 	if f == nil {
@@ -507,6 +516,32 @@ func cmdOpen(e *env, args []string) (err error) {
 	}
 	fmt.Fprintf(e.stderr, "%s: %d bytes written to %s (%s as %s, audited)\n", pos[0], n, *out, a, *as)
 	return nil
+}
+
+// explainDenied adds to a refusal for the role the roles that may open the
+// recording.
+func explainDenied(ctx context.Context, cat retention.Catalog, err error) error {
+	var d *retention.DeniedError
+	if !errors.As(err, &d) {
+		return err
+	}
+	if errors.Is(err, retention.ErrNotFound) {
+		return fmt.Errorf("%s: %w (the refused access is audited)", d.RecordingID, retention.ErrNotFound)
+	}
+	r, gerr := cat.Get(ctx, d.RecordingID)
+	if gerr != nil || d.Principal.Role == policy.RoleLegal || r.Purpose.Allows(d.Principal.Role) {
+		return err
+	}
+	rules, rerr := r.Purpose.Rules()
+	if rerr != nil {
+		return err
+	}
+	roles := make([]string, len(rules.AccessRoles))
+	for i, role := range rules.AccessRoles {
+		roles[i] = string(role)
+	}
+	return fmt.Errorf("%w\nroles allowed for purpose %s: %s (and legal, only while the recording is under legal hold)",
+		err, r.Purpose, strings.Join(roles, ", "))
 }
 
 // syncDir makes the creations and renames in dir durable.

@@ -18,6 +18,7 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/codec/g711"
 	"github.com/consentrec/consentrec/codec/g711opus"
+	"github.com/consentrec/consentrec/internal/pionlog"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
@@ -29,7 +30,7 @@ import (
 // side receives.
 func pionPair(t *testing.T) (*webrtc.TrackLocalStaticSample, *webrtc.TrackRemote, func()) {
 	t.Helper()
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionlog.ForTest(t)} // pion's logs only if the test fails
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
