@@ -408,6 +408,39 @@ func (c *Call) Inform(ctx context.Context) (notice.Receipt, error) {
 	return r, perr
 }
 
+// Informed records that the caller was told otherwise than by Inform, and
+// vouches for it: a PBX or SBC that plays the notice itself before forking
+// the call to the recorder (SIPREC: the recorder's media lines are
+// receive-only), an IVR of the host's. evidence names who told the caller
+// (e.g. "src:sbc-paris-1, prompt fr-2026-01"); it is audited as a notice
+// receipt (audit.KindNoticePlayed, actor "host", attr external=true), so an
+// auditor sees it was not played by consentrec, and the policy then allows
+// capture as after a completed Inform.
+func (c *Call) Informed(ctx context.Context, evidence string) error {
+	if err := c.live(); err != nil {
+		return err
+	}
+	if strings.TrimSpace(evidence) == "" || len(evidence) > 1024 {
+		return fmt.Errorf("consentrec: call %s: informed: evidence must name who told the caller (1 to 1024 bytes): %w", c.info.ID, recorder.ErrConfig)
+	}
+	now := time.Now().UTC()
+	ev := audit.Event{Kind: audit.KindNoticePlayed, Time: now, CallID: c.info.ID, Actor: "host", Reason: evidence,
+		Attrs: []audit.Attr{{Key: "party", Value: string(notice.PartyCaller)}, {Key: "completed", Value: "true"}, {Key: "external", Value: "true"}}}
+	if _, err := c.s.log.Append(ctx, ev); err != nil {
+		return fmt.Errorf("consentrec: call %s: informed: audit: %w", c.info.ID, err)
+	}
+	c.ctl.Lock()
+	defer c.ctl.Unlock()
+	if c.hungUp {
+		return fmt.Errorf("consentrec: call %s: %w", c.info.ID, ErrCallEnded)
+	}
+	if _, err := c.pol.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted, Party: policy.PartyCaller, Actor: "host",
+		Time: now, Evidence: "external:" + evidence}); err != nil {
+		return fmt.Errorf("consentrec: call %s: informed: %w", c.info.ID, err)
+	}
+	return c.syncLocked(ctx)
+}
+
 // AgentStart starts a recording on the agent's (or with SupervisorStart, a
 // supervisor's) action, for purpose p (empty: the policy's first such rule).
 // The caller first hears that the call is now being recorded (R17) when the
