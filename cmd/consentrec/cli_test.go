@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -278,13 +280,7 @@ func TestExportNeverOverwrites(t *testing.T) {
 	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
 		t.Errorf("the directory OUT was changed: %v", ents)
 	}
-	fresh := filepath.Join(dir, "new.wav")
-	if code, out, errOut := cli(t, "export", speech, "--wav", fresh); code != 0 || !strings.Contains(out, "wrote "+fresh) {
-		t.Fatalf("new OUT: exit %d %s%s", code, out, errOut)
-	}
-	if ents, _ := os.ReadDir(dir); len(ents) != 2 {
-		t.Errorf("a temporary file was left beside OUT: %v", ents)
-	}
+	// A new OUT is written: TestInspectExport.
 }
 
 // TestInputExitCodes: a missing input file and a directory given as one
@@ -384,5 +380,64 @@ func TestOutputsNeverOverwritten(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(existing); string(b) != "keep me" {
 		t.Errorf("existing file now %q", b)
+	}
+}
+
+// TestNewFilesRegister: a command registered the way every feature file
+// does (a new group, a leaf with sub-commands' neighbours, a new leaf in an
+// existing group) gets a group help, --help, suggestions, and its run with
+// its own flags, unparsed by the dispatcher.
+func TestNewFilesRegister(t *testing.T) {
+	var got []string
+	ack := func(e *env, args []string) error {
+		fs := flag.NewFlagSet("agent ack", flag.ContinueOnError)
+		by := fs.String("by", "", "who acknowledges, `NAME`")
+		pos, err := parseFlags(fs, args)
+		if err != nil {
+			return err
+		}
+		if len(pos) != 1 {
+			return usagef("want one NOTICE")
+		}
+		got = append(got, pos[0]+" by "+*by)
+		fmt.Fprintln(e.stdout, "acknowledged")
+		return nil
+	}
+	added := []*command{
+		{name: "agent ack", args: "NOTICE --by NAME", short: "acknowledge a notice", run: ack},
+		{name: "breach report", args: "", short: "report a breach", run: func(*env, []string) error { return errors.New("breach report: nothing to report") }},
+		{name: "keys gate", args: "", short: "a new leaf in an old group", run: func(*env, []string) error { return nil }},
+	}
+	for _, c := range added {
+		register(c)
+	}
+	defer func() {
+		for _, c := range added {
+			delete(commands, c.name)
+		}
+	}()
+	if code, out, errOut := cli(t, "agent", "ack", "n-1", "--by", "ann"); code != 0 || out != "acknowledged\n" || errOut != "" || !slices.Equal(got, []string{"n-1 by ann"}) {
+		t.Errorf("agent ack: exit %d %q %q %q", code, out, errOut, got)
+	}
+	if code, out, _ := cli(t, "agent"); code != 0 || !strings.Contains(out, "agent commands: ack") || !strings.Contains(out, "acknowledge a notice") {
+		t.Errorf("agent alone: exit %d\n%s", code, out)
+	}
+	if code, out, _ := cli(t, "agent", "ack", "--help"); code != 0 || !strings.Contains(out, "--by NAME\n      who acknowledges, NAME") {
+		t.Errorf("agent ack --help: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := cli(t, "agent", "ak"); code != 2 || !strings.Contains(errOut, "Did you mean this?\n\tack") {
+		t.Errorf("agent ak: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cli(t, "agent", "ack"); code != 2 || !strings.Contains(errOut, "usage: consentrec agent ack NOTICE --by NAME") {
+		t.Errorf("agent ack without NOTICE: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cli(t, "breach", "report"); code != 1 || errOut != "consentrec breach report: nothing to report\n" {
+		t.Errorf("breach report: exit %d %q", code, errOut)
+	}
+	if code, out, _ := cli(t, "keys"); code != 0 || !strings.Contains(out, "a new leaf in an old group") || !strings.Contains(out, "decrypt") {
+		t.Errorf("keys alone: exit %d\n%s", code, out)
+	}
+	if code, out, _ := cli(t); code != 0 || !strings.Contains(out, "\n  agent ") || !strings.Contains(out, "\n  breach ") {
+		t.Errorf("root help lacks the new groups:\n%s", out)
 	}
 }

@@ -105,6 +105,9 @@ func TestInspectExport(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("export: exit %d: %s", code, errOut)
 	}
+	if ents, _ := os.ReadDir(filepath.Dir(wav)); len(ents) != 1 {
+		t.Errorf("a temporary file was left beside OUT: %v", ents)
+	}
 	b, err := os.ReadFile(wav)
 	if err != nil {
 		t.Fatal(err)
