@@ -68,10 +68,7 @@ func (p *Policy) Register() RegisterEntry {
 	}
 	for _, r := range p.Rules {
 		rr := rules[r.Purpose]
-		ret := r.Retention
-		if ret.IsZero() {
-			ret = rr.DefaultRetention
-		}
+		ret := r.retention()
 		roles := r.AccessRoles
 		if len(roles) == 0 {
 			roles = rr.AccessRoles
