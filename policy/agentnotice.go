@@ -75,17 +75,20 @@ func (a Ack) AuditEvent() audit.Event {
 }
 
 // AgentNoticeFile is an AgentNotices and AgentNoticeWriter kept in a JSON
-// lines file (one Ack a line, mode 0600, each line synced before Acknowledge
-// returns), read into memory when opened. A torn last line (a crash
-// mid-write) is dropped on open: that acknowledgement was never confirmed.
-// It is safe for concurrent use within one process; do not open the same
-// file from two processes at once.
+// lines file (one Ack a line, mode 0600, appended with O_APPEND and synced
+// before Acknowledge returns), read into memory when opened. Lines other
+// processes append (`consentrec agent ack` while a service runs) are read
+// within a second: Acknowledged checks the file's size at most once a
+// second. A torn last line (a crash mid-write) is dropped on open: that
+// acknowledgement was never confirmed. It is safe for concurrent use.
 type AgentNoticeFile struct {
 	log audit.Appender
 
-	mu     sync.RWMutex
-	f      *os.File
-	latest map[string]Ack
+	mu      sync.RWMutex
+	f       *os.File
+	latest  map[string]Ack
+	off     int64     // bytes of whole lines read
+	checked time.Time // last size check
 }
 
 var (
@@ -100,13 +103,13 @@ var ErrAgentNoticesCorrupt = errors.New("agent notices file corrupt")
 // OpenAgentNoticeFile opens (creating if needed, mode 0600) the file at
 // path (consentrec.DataDir.AgentNotices in the embedded setup).
 // Acknowledgements are audited to log before they are written; log is
-// required (audit.Discard only in tests).
+// required (audit.Discard only in tests and read-only uses).
 func OpenAgentNoticeFile(path string, log audit.Appender) (*AgentNoticeFile, error) {
 	if log == nil {
 		return nil, errors.New("agent notices: open: no audit appender")
 	}
 	_, statErr := os.Stat(path)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("agent notices: open: %w", err)
 	}
@@ -117,38 +120,49 @@ func OpenAgentNoticeFile(path string, log audit.Appender) (*AgentNoticeFile, err
 		}
 	}
 	n := &AgentNoticeFile{log: log, f: f, latest: map[string]Ack{}}
-	if err := n.load(); err != nil {
+	torn, err := n.read()
+	if err == nil && torn {
+		err = f.Truncate(n.off)
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("agent notices: open %s: %w", path, err)
 	}
 	return n, nil
 }
 
-func (n *AgentNoticeFile) load() error {
-	data, err := os.ReadFile(n.f.Name())
+// read reads the whole lines after n.off and reports whether a partial
+// line follows them. The caller holds n.mu (or owns n).
+func (n *AgentNoticeFile) read() (torn bool, err error) {
+	st, err := n.f.Stat()
 	if err != nil {
-		return err
+		return false, err
+	}
+	if st.Size() < n.off { // replaced or truncated by hand: start over
+		n.off, n.latest = 0, map[string]Ack{}
+	}
+	if st.Size() == n.off {
+		return false, nil
+	}
+	data := make([]byte, st.Size()-n.off)
+	if _, err := n.f.ReadAt(data, n.off); err != nil {
+		return false, err
 	}
 	good := 0
-	for line := 1; good < len(data); line++ {
+	for good < len(data) {
 		end := bytes.IndexByte(data[good:], '\n')
 		if end < 0 {
-			break // a torn tail: never acknowledged
+			break // a torn tail, or a line another process is writing
 		}
 		ack, err := ParseAck(data[good : good+end])
 		if err != nil {
-			return fmt.Errorf("line %d: %w: %v", line, ErrAgentNoticesCorrupt, err)
+			return false, fmt.Errorf("at byte %d: %w: %v", n.off+int64(good), ErrAgentNoticesCorrupt, err)
 		}
 		n.keep(ack)
 		good += end + 1
 	}
-	if good < len(data) {
-		if err := n.f.Truncate(int64(good)); err != nil {
-			return fmt.Errorf("trim torn tail: %w", err)
-		}
-	}
-	_, err = n.f.Seek(0, 2)
-	return err
+	n.off += int64(good)
+	return good < len(data), nil
 }
 
 // ParseAck decodes one line of an acknowledgements file, refusing unknown
@@ -184,10 +198,27 @@ func (n *AgentNoticeFile) Acknowledged(ctx context.Context, agent string) (Ack, 
 	if err := ctx.Err(); err != nil {
 		return Ack{}, err
 	}
+	now := time.Now()
 	n.mu.RLock()
-	defer n.mu.RUnlock()
+	if n.f == nil {
+		n.mu.RUnlock()
+		return Ack{}, errors.New("agent notices: closed")
+	}
+	if now.Sub(n.checked) < time.Second {
+		defer n.mu.RUnlock()
+		return n.latest[agent], nil
+	}
+	n.mu.RUnlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	if n.f == nil {
 		return Ack{}, errors.New("agent notices: closed")
+	}
+	if now.Sub(n.checked) >= time.Second {
+		if _, err := n.read(); err != nil {
+			return Ack{}, fmt.Errorf("agent notices: %w", err)
+		}
+		n.checked = now
 	}
 	return n.latest[agent], nil
 }
@@ -221,6 +252,11 @@ func (n *AgentNoticeFile) Acknowledge(ctx context.Context, a Ack) error {
 		return fmt.Errorf("agent notices: acknowledge %s: sync: %w", a.Agent, err)
 	}
 	n.keep(a)
+	// Read what this and other processes appended, so that off stays on a
+	// line boundary.
+	if _, err := n.read(); err != nil {
+		return fmt.Errorf("agent notices: acknowledge %s: recorded, but reading the file back: %w", a.Agent, err)
+	}
 	return nil
 }
 
@@ -229,8 +265,14 @@ func (n *AgentNoticeFile) List(ctx context.Context) ([]Ack, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	n.mu.RLock()
-	defer n.mu.RUnlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.f == nil {
+		return nil, errors.New("agent notices: closed")
+	}
+	if _, err := n.read(); err != nil {
+		return nil, fmt.Errorf("agent notices: %w", err)
+	}
 	out := make([]Ack, 0, len(n.latest))
 	for _, a := range n.latest {
 		out = append(out, a)

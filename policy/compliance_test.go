@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -423,5 +424,40 @@ func FuzzParseAck(f *testing.F) {
 		if err := a.Validate(); err != nil {
 			t.Fatalf("ParseAck accepted an invalid ack: %v", err)
 		}
+	})
+}
+
+// An acknowledgement made by another process (the CLI while a service
+// runs) is seen within a second, and a line still being written is not
+// taken for a corrupt one.
+func TestAgentNoticeFileSeesOtherWriters(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		path := filepath.Join(t.TempDir(), "agent-notices.jsonl")
+		service, err := policy.OpenAgentNoticeFile(path, audit.Discard)
+		require.NoError(t, err)
+		defer service.Close()
+		cli, err := policy.OpenAgentNoticeFile(path, audit.Discard)
+		require.NoError(t, err)
+		a, err := service.Acknowledged(ctx, "a1")
+		require.NoError(t, err)
+		require.Equal(t, policy.Ack{}, a)
+		require.NoError(t, cli.Acknowledge(ctx, policy.Ack{Agent: "a1", Version: "v1", At: t0, By: "hr"}))
+		require.NoError(t, cli.Close())
+		appendFile(t, path, `{"agent":"a2","version":"v1",`) // another writer, mid-line
+		time.Sleep(time.Second)
+		a, err = service.Acknowledged(ctx, "a1")
+		require.NoError(t, err)
+		assert.Equal(t, "v1", a.Version)
+		appendFile(t, path, `"at":"2026-11-01T00:00:00Z","by":"hr"}`+"\n")
+		time.Sleep(time.Second)
+		a, err = service.Acknowledged(ctx, "a2")
+		require.NoError(t, err)
+		assert.Equal(t, "v1", a.Version, "the line completed later is read whole")
+		// The service's own ack lands after the others' (O_APPEND).
+		require.NoError(t, service.Acknowledge(ctx, policy.Ack{Agent: "a3", Version: "v1", At: t0, By: "a3"}))
+		list, err := service.List(ctx)
+		require.NoError(t, err)
+		assert.Len(t, list, 3)
 	})
 }
