@@ -102,8 +102,10 @@ type Config struct {
 	// block. Nil: events are counted and dropped. Events are masked
 	// (DTMF.Masked, Event and Digit zero) unless ClearDTMF is set (R23).
 	OnDTMF func(DTMF)
-	// ClearDTMF is why the host needs the keys in clear, e.g. "ivr-menu"
-	// (R23: key presses may be card digits; PCI DSS 3.4.1). Empty, the
+	// ClearDTMF is why the host needs the keys in clear, e.g. "ivr-menu",
+	// or "objection-key" for a host that reads the caller's objection or
+	// consent key from OnDTMF (R23: key presses may be card digits; PCI
+	// DSS 3.4.1). Empty, the
 	// default: OnDTMF only learns that a key was pressed, never which. Set:
 	// keys pressed outside a pause reach OnDTMF in clear (keys pressed
 	// during a pause stay masked), and the first key delivered in clear

@@ -56,3 +56,12 @@ func TestPolicyCheckR1(t *testing.T) {
 		t.Fatalf("contract proof: exit %d\n%s", code, out)
 	}
 }
+
+func TestPolicyStatutes(t *testing.T) {
+	code, out, _ := cli(t, "policy", "statutes")
+	for _, want := range []string{`"MiFID II Art. 16(7)"`, "at least P5Y, at most P5Y, P7Y with \"authority_request\"", `"Code des assurances L.112-2-2"`, "from the contract's signature"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, output lacks %q:\n%s", code, want, out)
+		}
+	}
+}
