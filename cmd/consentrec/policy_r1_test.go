@@ -65,3 +65,12 @@ func TestPolicyStatutes(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyRegisterInsurance(t *testing.T) {
+	code, out, _ := cli(t, "policy", "register", policies+"fr-insurance.json")
+	for _, want := range []string{"statute:      Code des assurances L.112-2-2", "runs from the contract's signature", "2 years (P2Y)", "6(1)(c)"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("exit %d, register lacks %q:\n%s", code, want, out)
+		}
+	}
+}
