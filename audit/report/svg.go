@@ -77,7 +77,7 @@ type rowSpec struct {
 // newChart lays out rows on a scale from 0 to max (the largest row total
 // when top is 0). share charts get percent ticks.
 func newChart(title string, rows []rowSpec, top float64, share bool, legend []legendItem, refs []chartRef) chart {
-	c := chart{Title: title, Width: chartLabelW + chartPlotW + 70, Legend: legend}
+	c := chart{Title: title, Width: chartLabelW + chartPlotW + 130, Legend: legend}
 	if len(rows) > chartMaxRow {
 		more := len(rows) - chartMaxRow
 		rows = append(rows[:chartMaxRow:chartMaxRow], rowSpec{label: "… " + strconv.Itoa(more) + " more (see the table)"})

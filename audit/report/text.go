@@ -98,8 +98,22 @@ type textWriter struct {
 	err error
 }
 
+// f writes a line; control characters in string arguments (which come from
+// the log: anyone who can write an event controls them) become '?', so that
+// no entry can move the cursor or recolour a terminal.
 func (t *textWriter) f(format string, a ...any) {
-	if t.err == nil {
-		_, t.err = fmt.Fprintf(t.w, format, a...)
+	if t.err != nil {
+		return
 	}
+	for i, v := range a {
+		if s, ok := v.(string); ok {
+			a[i] = strings.Map(func(r rune) rune {
+				if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+					return '?'
+				}
+				return r
+			}, s)
+		}
+	}
+	_, t.err = fmt.Fprintf(t.w, format, a...)
 }
