@@ -19,15 +19,25 @@ import (
 // entries written before it existed).
 const unknown = "(unknown)"
 
-type decision struct {
-	t                                    time.Time
-	agent, mode, purpose, version, rule  string
-	rate, cap, grid, reason, onObjection string
-	record                               bool
+// cohort is the calls whose first decision shares month, agent, purpose,
+// policy version, mode and rule: the unit the sampling tables sum, so that
+// per-call work is one map lookup.
+type cohort struct {
+	key                cohortKey
+	rate, cap, grid    string
+	decided, drawn     int
+	selected, recorded int // filled by finishSampling
+	first, last        time.Time
+}
+
+type cohortKey struct {
+	month                               int // year*12 + month-1
+	agent, purpose, version, mode, rule string
 }
 
 type callState struct {
-	first       *decision
+	cohort      *cohort // the first decision's, nil if none or outside the period
+	decided     bool    // a decision was seen (in the period or not)
 	selected    bool
 	recorded    bool
 	startedIn   bool // a recording started in the period
@@ -66,6 +76,7 @@ type analyzer struct {
 	rep *Report
 
 	calls     map[string]*callState
+	cohorts   map[cohortKey]*cohort
 	recs      map[string]*recState
 	prunedMax map[audit.Kind]time.Time // latest pruned entry of each kind
 	pruned    map[audit.Kind]uint64    // pruned entries of the period
@@ -86,6 +97,7 @@ func newAnalyzer(o Options, rep *Report) *analyzer {
 	return &analyzer{
 		o: o, rep: rep,
 		calls:         make(map[string]*callState),
+		cohorts:       make(map[cohortKey]*cohort),
 		recs:          make(map[string]*recState),
 		prunedMax:     make(map[audit.Kind]time.Time),
 		pruned:        make(map[audit.Kind]uint64),
@@ -119,6 +131,30 @@ func (a *analyzer) call(id string) *callState {
 		a.calls[id] = c
 	}
 	return c
+}
+
+// cohortOf returns the cohort of a call's first decision, counting it.
+func (a *analyzer) cohortOf(en *audit.Entry) *cohort {
+	e := &en.Event
+	k := cohortKey{month: en.Time.Year()*12 + int(en.Time.Month()) - 1, agent: attr(e, "agent"), purpose: e.Purpose,
+		version: e.PolicyVersion, mode: attr(e, "mode"), rule: attr(e, "rule")}
+	co := a.cohorts[k]
+	if co == nil {
+		co = &cohort{key: k, first: en.Time, last: en.Time}
+		a.cohorts[k] = co
+	}
+	co.decided++
+	if e.Reason == string(policy.ReasonSampled) || e.Reason == string(policy.ReasonCapReached) {
+		co.drawn++
+	}
+	if en.Time.Before(co.first) {
+		co.first = en.Time
+	}
+	if en.Time.After(co.last) {
+		co.last = en.Time
+	}
+	co.rate, co.cap, co.grid = cmp.Or(co.rate, attr(e, "rate")), cmp.Or(co.cap, attr(e, "cap")), cmp.Or(co.grid, attr(e, "grid"))
+	return co
 }
 
 func (a *analyzer) rec(id, call string) *recState {
@@ -166,20 +202,20 @@ func (a *analyzer) entry(en *audit.Entry) {
 	switch e.Kind {
 	case audit.KindPolicyDecision:
 		c := a.call(e.CallID)
-		d := decision{t: en.Time, agent: attr(e, "agent"), mode: attr(e, "mode"), purpose: e.Purpose,
-			version: e.PolicyVersion, rule: attr(e, "rule"), rate: attr(e, "rate"), cap: attr(e, "cap"),
-			grid: attr(e, "grid"), reason: e.Reason, onObjection: attr(e, "on_objection"), record: attr(e, "record") == "true"}
-		if c.first == nil {
-			c.first = &d
+		if !c.decided {
+			c.decided = true
+			if in {
+				c.cohort = a.cohortOf(en)
+			}
 		}
-		if d.record {
+		if attr(e, "record") == "true" {
 			c.selected = true
 		}
-		if d.onObjection != "" {
-			c.onObjection = d.onObjection
+		if o := attr(e, "on_objection"); o != "" {
+			c.onObjection = o
 		}
-		if c.purpose == "" && d.purpose != "" {
-			c.purpose = d.purpose
+		if c.purpose == "" && e.Purpose != "" {
+			c.purpose = e.Purpose
 		}
 	case audit.KindPolicyChange:
 		if in {
@@ -474,8 +510,7 @@ func (a *analyzer) finishSampling() {
 	s := &a.rep.Sampling
 	s.PrunedDecisions = a.pruned[audit.KindPolicyDecision]
 	months, agents, purposes := map[string]*group{}, map[string]*group{}, map[string]*group{}
-	rules := map[ruleKey]*ruleAcc{}
-	add := func(m map[string]*group, key string, c *callState, statute bool) {
+	add := func(m map[string]*group, key string, decided, selected, recorded int, statute bool) {
 		if key == "" {
 			key = unknown
 		}
@@ -484,81 +519,90 @@ func (a *analyzer) finishSampling() {
 			g = &group{}
 			m[key] = g
 		}
-		g.decided++
-		if c.selected {
-			g.selected++
-		}
-		if c.recorded {
-			g.recorded++
-		}
+		g.decided += decided
+		g.selected += selected
+		g.recorded += recorded
 		if !statute {
-			g.nsDecided++
-			if c.recorded {
-				g.nsRecorded++
-			}
+			g.nsDecided += decided
+			g.nsRecorded += recorded
 		}
 	}
+	// Per call: one pointer to follow, no hashing; calls whose decision
+	// carries no purpose take the recording's.
+	type purposeKey struct {
+		co      *cohort
+		purpose string
+	}
+	moved := map[purposeKey]*group{}
 	for _, c := range a.calls {
-		d := c.first
-		if d == nil {
-			if c.startedIn {
+		co := c.cohort
+		if co == nil {
+			if !c.decided && c.startedIn {
 				s.RecordedWithoutDecision++
 			}
 			continue
 		}
-		if !a.inPeriod(d.t) {
-			continue
+		sel, rec := b2i(c.selected), b2i(c.recorded)
+		co.selected += sel
+		co.recorded += rec
+		if co.key.purpose == "" && c.purpose != "" {
+			k := purposeKey{co, c.purpose}
+			g := moved[k]
+			if g == nil {
+				g = &group{}
+				moved[k] = g
+			}
+			g.decided++
+			g.selected += sel
+			g.recorded += rec
 		}
-		s.Decided++
-		if c.selected {
-			s.Selected++
-		}
-		if c.recorded {
-			s.Recorded++
-		}
-		statute := d.mode == string(policy.ModeStatute)
-		add(months, d.t.Format("2006-01"), c, statute)
-		add(agents, d.agent, c, statute)
-		purpose := d.purpose
-		if purpose == "" {
-			purpose = c.purpose
-		}
-		if purpose == "" {
-			purpose = "(none)"
-		}
-		add(purposes, purpose, c, statute)
-		v := a.versions[d.version]
+	}
+	rules := map[ruleKey]*ruleAcc{}
+	for _, co := range a.cohorts {
+		k := co.key
+		statute := k.mode == string(policy.ModeStatute)
+		s.Decided += co.decided
+		s.Selected += co.selected
+		s.Recorded += co.recorded
+		add(months, fmt.Sprintf("%04d-%02d", k.month/12, k.month%12+1), co.decided, co.selected, co.recorded, statute)
+		add(agents, k.agent, co.decided, co.selected, co.recorded, statute)
+		purpose := cmp.Or(k.purpose, "(none)")
+		add(purposes, purpose, co.decided, co.selected, co.recorded, statute)
+		v := a.versions[k.version]
 		if v == nil {
-			v = &VersionRow{Version: d.version, First: d.t, Last: d.t}
-			a.versions[d.version] = v
+			v = &VersionRow{Version: k.version, First: co.first, Last: co.last}
+			a.versions[k.version] = v
 		}
-		v.Decided++
-		if c.recorded {
-			v.Recorded++
+		v.Decided += co.decided
+		v.Recorded += co.recorded
+		if co.first.Before(v.First) {
+			v.First = co.first
 		}
-		if d.t.Before(v.First) {
-			v.First = d.t
+		if co.last.After(v.Last) {
+			v.Last = co.last
 		}
-		if d.t.After(v.Last) {
-			v.Last = d.t
-		}
-		k := ruleKey{d.version, orUnknown(d.mode), orUnknown(d.rule)}
-		r := rules[k]
+		rk := ruleKey{k.version, orUnknown(k.mode), orUnknown(k.rule)}
+		r := rules[rk]
 		if r == nil {
 			r = &ruleAcc{}
-			rules[k] = r
+			rules[rk] = r
 		}
-		r.decided++
-		if c.selected {
-			r.selected++
+		r.decided += co.decided
+		r.selected += co.selected
+		r.recorded += co.recorded
+		r.drawn += co.drawn
+		r.purpose, r.rate, r.cap, r.grid = cmp.Or(r.purpose, k.purpose), cmp.Or(r.rate, co.rate), cmp.Or(r.cap, co.cap), cmp.Or(r.grid, co.grid)
+	}
+	for k, g := range moved {
+		// Those calls were counted under "(none)": move them.
+		statute := k.co.key.mode == string(policy.ModeStatute)
+		add(purposes, "(none)", -g.decided, -g.selected, -g.recorded, statute)
+		add(purposes, k.purpose, g.decided, g.selected, g.recorded, statute)
+	}
+	for k, g := range purposes {
+		if g.decided == 0 {
+			delete(purposes, k)
 		}
-		if c.recorded {
-			r.recorded++
-		}
-		if d.reason == string(policy.ReasonSampled) || d.reason == string(policy.ReasonCapReached) {
-			r.drawn++
-		}
-		r.purpose, r.rate, r.cap, r.grid = cmp.Or(r.purpose, d.purpose), cmp.Or(d.rate, r.rate), cmp.Or(d.cap, r.cap), cmp.Or(d.grid, r.grid)
 	}
 	s.Share = NewShare(s.Recorded, s.Decided)
 	rows := func(m map[string]*group, flag bool) []GroupRow {
@@ -607,6 +651,13 @@ func (a *analyzer) finishSampling() {
 	if s.PolicyChanges == nil {
 		s.PolicyChanges = []Finding{}
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // target describes what a rule promises, from the decision's attributes,
@@ -692,7 +743,7 @@ func (a *analyzer) finishNotices() {
 		case len(missing) == 0:
 			row.Outcome = "honoured"
 			n.Honoured++
-		case a.prunedSince(audit.KindRecordingPurged, o.t) || (c.first == nil && a.prunedSince(audit.KindPolicyDecision, time.Time{})):
+		case a.prunedSince(audit.KindRecordingPurged, o.t) || (!c.decided && a.prunedSince(audit.KindPolicyDecision, time.Time{})):
 			// The purge, or the decision saying the statute applies,
 			// may be among the pruned entries: not evidence either way.
 			row.Outcome = "uncheckable"

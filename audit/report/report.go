@@ -271,6 +271,8 @@ func Build(ctx context.Context, src Source, opts Options) (*Report, error) {
 		limit = inv.size
 	}
 
+	// One call per few entries: sizing the map once spares its rehashes.
+	a.calls = make(map[string]*callState, min(limit/2, 1<<22))
 	next := uint64(0)
 	visit := func(en audit.Entry) error {
 		if en.Index != next {
@@ -301,15 +303,7 @@ func Build(ctx context.Context, src Source, opts Options) (*Report, error) {
 			err = nil
 		}
 	} else {
-		for i := uint64(0); i < limit && err == nil; i++ {
-			if err = ctx.Err(); err != nil {
-				break
-			}
-			var en audit.Entry
-			if en, err = src.Log.Entry(ctx, i); err == nil {
-				err = visit(en)
-			}
-		}
+		err = readAhead(ctx, src.Log, limit, visit)
 	}
 	if err == nil && next < limit {
 		err = &audit.VerifyError{Index: next, Problem: audit.ProblemTruncated, Msg: fmt.Sprintf("log ended at %d entries, %d verified", next, limit)}
@@ -390,3 +384,69 @@ func fmtDay(t time.Time, end bool) string {
 func pct(v float64) string { return pctNum(v) + " %" }
 
 func pctNum(v float64) string { return fmt.Sprintf("%.1f", v*100) }
+
+// readAhead reads entries 0..limit-1 of l in a goroutine of its own, a few
+// batches ahead of visit: decoding and checking entries (the log's work)
+// overlaps verifying and analysing them (ours). Entry is called from that
+// one goroutine only. It returns the first error of either side.
+func readAhead(ctx context.Context, l Reader, limit uint64, visit func(audit.Entry) error) error {
+	const batch = 512
+	type chunk struct {
+		ens []audit.Entry
+		err error
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan chunk, 4)
+	free := make(chan []audit.Entry, 6) // batches visited, to fill again
+	go func() {
+		defer close(ch)
+		for i := uint64(0); i < limit; {
+			var c chunk
+			select {
+			case ens := <-free:
+				c.ens = ens[:0]
+			default:
+				c.ens = make([]audit.Entry, 0, batch)
+			}
+			for ; i < limit && len(c.ens) < batch; i++ {
+				en, err := l.Entry(ctx, i)
+				if err == nil {
+					err = ctx.Err()
+				}
+				if err != nil {
+					c.err = err
+					break
+				}
+				c.ens = append(c.ens, en)
+			}
+			select {
+			case ch <- c:
+			case <-ctx.Done():
+				return
+			}
+			if c.err != nil {
+				return
+			}
+		}
+	}()
+	for c := range ch {
+		for i := range c.ens {
+			if err := visit(c.ens[i]); err != nil {
+				cancel()
+				for range ch { // let the reader finish
+				}
+				return err
+			}
+		}
+		if c.err != nil {
+			return c.err
+		}
+		clear(c.ens) // drop the events: the next fill must not keep them alive
+		select {
+		case free <- c.ens:
+		default:
+		}
+	}
+	return ctx.Err()
+}
