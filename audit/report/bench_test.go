@@ -107,7 +107,7 @@ func BenchmarkReport1M(b *testing.B) {
 	}
 	// On this shared machine the wall clock depends on the load: report
 	// the CPU seconds (user+system, GC included) beside it.
-	b.ReportMetric((cpuTime() - cpu0).Seconds()/float64(b.N), "cpu-s/op")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 	b.ReportMetric(float64(l.Size()), "entries")
 }
 
