@@ -86,6 +86,7 @@ type analyzer struct {
 	pauses     []*pause            // started in the period
 	legal      []accessCheck       // openings by RoleLegal to check against holds
 	catHeld    map[string]bool
+	deleted    map[string]bool // recordings whose deletion at expiry was counted
 
 	byRole, byPerson map[string]*AccessCount
 	interruptions    map[string]int
@@ -103,6 +104,7 @@ func newAnalyzer(o Options, rep *Report) *analyzer {
 		pruned:        make(map[audit.Kind]uint64),
 		openPauses:    make(map[string][]*pause),
 		catHeld:       make(map[string]bool),
+		deleted:       make(map[string]bool),
 		byRole:        make(map[string]*AccessCount),
 		byPerson:      make(map[string]*AccessCount),
 		interruptions: make(map[string]int),
@@ -289,6 +291,12 @@ func (a *analyzer) entry(en *audit.Entry) {
 			a.rep.Retention.Erased++
 			return
 		}
+		// A sweep killed between its audit append and the catalog's
+		// removal logs the deletion again (resumed=true): count it once.
+		if a.deleted[e.RecordingID] {
+			return
+		}
+		a.deleted[e.RecordingID] = true
 		a.rep.Retention.Deleted++
 		dl, err := time.Parse(time.RFC3339Nano, attr(e, "deadline"))
 		if err != nil {

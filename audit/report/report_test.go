@@ -545,3 +545,30 @@ func TestEntriesSource(t *testing.T) {
 		t.Error("a source shorter than what was verified was accepted")
 	}
 }
+
+// TestResumedDeletionCountedOnce: a sweep killed after auditing a deletion
+// and before removing the row logs it again on the next sweep.
+func TestResumedDeletionCountedOnce(t *testing.T) {
+	h := newHistory(t)
+	at := nov.Add(40 * time.Hour)
+	r := h.record("call-d", "rec-d", at, time.Minute)
+	for i, resumed := range []bool{false, true} {
+		e := audit.Event{Kind: audit.KindRetentionDeleted, Time: r.Deadline.Add(time.Duration(10+i) * time.Minute), CallID: "call-d",
+			RecordingID: "rec-d", Actor: "system", Reason: "retention deadline passed", Purpose: "quality", SHA256: r.SHA256,
+			Attrs: []audit.Attr{{Key: "cause", Value: "expiry"}, {Key: "deadline", Value: r.Deadline.Format(time.RFC3339Nano)}}}
+		if resumed {
+			e.Attrs = append(e.Attrs, audit.Attr{Key: "resumed", Value: "true"})
+		}
+		h.append(e)
+	}
+	if _, err := h.cat.BeginDelete(h.ctx, "rec-d", "expiry"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.cat.Remove(h.ctx, "rec-d"); err != nil {
+		t.Fatal(err)
+	}
+	rep := h.build(period)
+	if rep.Retention.Deleted != 1 || rep.Retention.Lateness[1].Count != 1 || len(rep.Violations) != 0 {
+		t.Errorf("retention %+v violations %+v", rep.Retention, rep.Violations)
+	}
+}

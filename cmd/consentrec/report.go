@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/consentrec/consentrec"
-	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/audit/report"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/retention"
@@ -114,35 +113,23 @@ func cmdReport(e *env, args []string) (err error) {
 	}
 
 	ctx := context.Background()
-	fsys, err := auditFS(*data)
-	if err != nil {
+	if _, err := auditFS(*data); err != nil {
 		return err
 	}
-	src := report.Source{
-		Verify: func(ctx context.Context) (*audit.Report, error) {
-			rep, err := audit.Verify(ctx, fsys, audit.VerifyOptions{})
-			if err == nil && rep.Checkpoint.Size == 0 && rep.Entries > 0 {
-				err = fmt.Errorf("%d entries but no signed checkpoint: truncation cannot be ruled out", rep.Entries)
-			}
-			return rep, err
-		},
-		Entries: func(ctx context.Context, fn func(audit.Entry) error) error {
-			return audit.ReadFS(ctx, fsys, 0, fn)
-		},
-	}
+	var cat retention.Catalog
 	dir := consentrec.DataDir{Root: *data}
 	if _, serr := os.Stat(dir.Catalog()); serr == nil {
-		cat, err := sqlitecatalog.Open(ctx, dir.Catalog())
-		if err != nil {
-			return err
+		sc, oerr := sqlitecatalog.Open(ctx, dir.Catalog())
+		if oerr != nil {
+			return oerr
 		}
-		defer func() { err = errors.Join(err, cat.Close()) }()
-		src.Catalog = retention.Catalog(cat)
+		defer func() { err = errors.Join(err, sc.Close()) }()
+		cat = sc
 	} else {
 		fmt.Fprintf(e.stderr, "note: no catalog at %s: the retention section holds only what the log says\n", dir.Catalog())
 	}
 
-	rep, berr := report.Build(ctx, src, opts)
+	rep, berr := report.Build(ctx, report.DirSource(*data, cat), opts)
 	if berr != nil && !errors.Is(berr, report.ErrUnverified) {
 		return berr
 	}
@@ -155,7 +142,7 @@ func cmdReport(e *env, args []string) (err error) {
 		return err
 	}
 	if *htmlOut != "" {
-		if err := writeReportHTML(rep, *htmlOut); err != nil {
+		if err := rep.SaveHTML(*htmlOut); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stderr, "html report: %s\n", *htmlOut)
@@ -167,24 +154,4 @@ func cmdReport(e *env, args []string) (err error) {
 		return fmt.Errorf("%d violation(s) found (listed first in the report)", n)
 	}
 	return nil
-}
-
-// writeReportHTML creates path (never over an existing file, mode 0600:
-// the report names calls and people) and writes the HTML report to it.
-func writeReportHTML(rep *report.Report, path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	err = rep.WriteHTML(f)
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
 }
