@@ -86,7 +86,9 @@ type analyzer struct {
 	pauses     []*pause            // started in the period
 	legal      []accessCheck       // openings by RoleLegal to check against holds
 	catHeld    map[string]bool
-	deleted    map[string]bool // recordings whose deletion at expiry was counted
+	deleted    map[string]bool   // recordings whose deletion at expiry was counted
+	windows    map[windowKey]int // selections per cap or grid window
+	loc        *time.Location    // the policy's calendar (caps, grids)
 
 	byRole, byPerson map[string]*AccessCount
 	interruptions    map[string]int
@@ -105,6 +107,8 @@ func newAnalyzer(o Options, rep *Report) *analyzer {
 		openPauses:    make(map[string][]*pause),
 		catHeld:       make(map[string]bool),
 		deleted:       make(map[string]bool),
+		windows:       make(map[windowKey]int),
+		loc:           policyLocation(o.Policy),
 		byRole:        make(map[string]*AccessCount),
 		byPerson:      make(map[string]*AccessCount),
 		interruptions: make(map[string]int),
@@ -156,7 +160,78 @@ func (a *analyzer) cohortOf(en *audit.Entry) *cohort {
 		co.last = en.Time
 	}
 	co.rate, co.cap, co.grid = cmp.Or(co.rate, attr(e, "rate")), cmp.Or(co.cap, attr(e, "cap")), cmp.Or(co.grid, attr(e, "grid"))
+	if attr(e, "record") == "true" {
+		rk := ruleKey{k.version, orUnknown(k.mode), orUnknown(k.rule)}
+		if c := attr(e, "cap"); c != "" {
+			if _, per, ok := strings.Cut(c, "/"); ok {
+				a.windows[windowKey{rule: rk, window: window(en.Time.In(a.loc), per)}]++
+			}
+		}
+		if g := attr(e, "grid"); g != "" {
+			if _, per, ok := strings.Cut(g, "/"); ok {
+				a.windows[windowKey{rule: rk, window: window(en.Time.In(a.loc), per), agent: orUnknown(k.agent)}]++
+			}
+		}
+	}
 	return co
+}
+
+// windowKey counts the calls a rule selected in one calendar window (and,
+// for a grid, for one agent).
+type windowKey struct {
+	rule          ruleKey
+	window, agent string
+}
+
+// window names the calendar period of t: "2026-11-03", "2026-W45", "2026-11".
+func window(t time.Time, per string) string {
+	switch policy.Window(per) {
+	case policy.Day:
+		return t.Format(time.DateOnly)
+	case policy.Week:
+		y, w := t.ISOWeek()
+		return fmt.Sprintf("%04d-W%02d", y, w)
+	case policy.Month:
+		return t.Format("2006-01")
+	}
+	return per + "?"
+}
+
+func policyLocation(p *policy.Policy) *time.Location {
+	if p != nil && p.TimeZone != "" {
+		if loc, err := time.LoadLocation(p.TimeZone); err == nil {
+			return loc
+		}
+	}
+	return time.UTC
+}
+
+// overruns lists the windows in which rule k selected more calls than its
+// cap or grid allows ("2026-11-03: 12 > 10", "agent-3 2026-W45: 6 > 5").
+func (a *analyzer) overruns(k ruleKey, r *ruleAcc) []string {
+	limit := func(s string) int {
+		n, _, _ := strings.Cut(s, "/")
+		v, err := strconv.Atoi(n)
+		if err != nil || v < 0 {
+			return -1
+		}
+		return v
+	}
+	capMax, gridK := limit(r.cap), limit(r.grid)
+	var out []string
+	for w, n := range a.windows {
+		if w.rule != k {
+			continue
+		}
+		switch {
+		case w.agent == "" && capMax >= 0 && r.cap != "" && n > capMax:
+			out = append(out, fmt.Sprintf("%s: %d > cap %d", w.window, n, capMax))
+		case w.agent != "" && gridK >= 0 && r.grid != "" && n > gridK:
+			out = append(out, fmt.Sprintf("%s %s: %d > grid %d", w.agent, w.window, n, gridK))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (a *analyzer) rec(id, call string) *recState {
@@ -650,6 +725,7 @@ func (a *analyzer) finishSampling() {
 			Decided: r.decided, Selected: r.selected, Recorded: r.recorded, Drawn: r.drawn,
 			DrawShare: NewShare(r.drawn, r.decided), Share: NewShare(r.recorded, r.decided)}
 		row.Target, row.Rate = a.target(k, r)
+		row.Overruns = nonNil(a.overruns(k, r))
 		if k.mode == string(policy.ModeSampling) && row.Rate > 0 {
 			ok := row.DrawShare.Contains(row.Rate)
 			row.Consistent = &ok

@@ -572,3 +572,33 @@ func TestResumedDeletionCountedOnce(t *testing.T) {
 		t.Errorf("retention %+v violations %+v", rep.Retention, rep.Violations)
 	}
 }
+
+func TestCapAndGridOverruns(t *testing.T) {
+	h := newHistory(t)
+	at := nov.Add(33 * time.Hour) // 2026-11-02 09:00
+	sel := func(call, agent string, t time.Time, mode policy.Mode, rule string, extra audit.Attr) {
+		d := policy.Decision{Record: true, Purpose: policy.Quality, Mode: mode, Reason: policy.ReasonSampled, PolicyVersion: pvA}
+		e := d.AuditEvent(call, t)
+		e.Attrs = append(e.Attrs, audit.Attr{Key: "agent", Value: agent}, audit.Attr{Key: "rule", Value: rule}, extra)
+		h.append(e)
+	}
+	capAttr := audit.Attr{Key: "cap", Value: "2/day"}
+	sel("c1", "agent-1", at, policy.ModeSampling, "0", capAttr)
+	sel("c2", "agent-2", at.Add(time.Hour), policy.ModeSampling, "0", capAttr)
+	sel("c3", "agent-1", at.Add(2*time.Hour), policy.ModeSampling, "0", capAttr) // third that day
+	sel("c4", "agent-1", at.Add(24*time.Hour), policy.ModeSampling, "0", capAttr)
+	gridAttr := audit.Attr{Key: "grid", Value: "1/week"}
+	sel("g1", "agent-1", at, policy.ModeGrid, "1", gridAttr)
+	sel("g2", "agent-2", at, policy.ModeGrid, "1", gridAttr)
+	sel("g3", "agent-1", at.Add(48*time.Hour), policy.ModeGrid, "1", gridAttr) // same ISO week
+	sel("g4", "agent-1", at.Add(7*24*time.Hour), policy.ModeGrid, "1", gridAttr)
+	rep := h.build(period)
+	rules := rep.Sampling.Rules
+	if len(rules) != 2 || !slices.Equal(rules[0].Overruns, []string{"2026-11-02: 3 > cap 2"}) ||
+		!slices.Equal(rules[1].Overruns, []string{"agent-1 2026-W45: 2 > grid 1"}) {
+		t.Fatalf("rules %+v", rules)
+	}
+	if rules[0].Target != "cap 2 per day" || rules[1].Target != "1 per agent per week" {
+		t.Errorf("targets %q %q", rules[0].Target, rules[1].Target)
+	}
+}

@@ -81,6 +81,10 @@ type RuleRow struct {
 	// Consistent reports, for a sampling rule with a known rate, whether
 	// the rate lies within DrawShare's 95 % interval.
 	Consistent *bool `json:"consistent_with_rate,omitempty"`
+	// Overruns lists the calendar windows (in the policy's time zone when
+	// Options.Policy names one, else UTC) in which the rule selected more
+	// calls than its cap, or than its grid for one agent.
+	Overruns []string `json:"overruns"`
 }
 
 // Notices is section 2: information, consent and objection.

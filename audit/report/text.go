@@ -57,6 +57,9 @@ func (r *Report) WriteText(w io.Writer) error {
 			line += fmt.Sprintf("; drawn %s: %s", ru.DrawShare, verdict)
 		}
 		tw.f("%s\n", line)
+		if len(ru.Overruns) > 0 {
+			tw.f("     OVER ITS LIMIT in %d window(s): %s\n", len(ru.Overruns), strings.Join(ru.Overruns, "; "))
+		}
 	}
 	if len(s.Flagged) > 0 {
 		tw.f("   near-systematic agents: %s\n", strings.Join(s.Flagged, ", "))
