@@ -2,6 +2,11 @@ package report_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -116,4 +121,93 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var (
+	bigDirOnce sync.Once
+	bigDir     string
+	bigDirErr  error
+)
+
+// noSyncFS is the file layer of a benchmark fixture: writes as usual,
+// syncs skipped (building a million-entry log one fsync per append would
+// take hours; the log read back is the same).
+type noSyncFS struct{ audit.FS }
+
+func (f noSyncFS) OpenFile(name string, flag int, perm fs.FileMode) (audit.File, error) {
+	fl, err := f.FS.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return noSyncFile{fl}, nil
+}
+
+func (noSyncFS) SyncDir() error { return nil }
+
+type noSyncFile struct{ audit.File }
+
+func (noSyncFile) Sync() error { return nil }
+
+// bigDataDir writes bigHistory's entries, in order, into the file log of a
+// data directory (removed by TestMain).
+func bigDataDir(b *testing.B) string {
+	l := bigHistory(b)
+	bigDirOnce.Do(func() {
+		ctx := context.Background()
+		root, err := os.MkdirTemp("", "consentrec-report-bench-")
+		if err != nil {
+			bigDirErr = err
+			return
+		}
+		bigDir = root
+		_, priv, _ := ed25519.GenerateKey(rand.Reader)
+		fl, err := audit.Open(ctx, noSyncFS{audit.DirFS(filepath.Join(root, "audit"))},
+			audit.Options{Signer: priv, Origin: "bench.example/audit", CheckpointInterval: -1})
+		if err != nil {
+			bigDirErr = err
+			return
+		}
+		for _, e := range l.Appended {
+			if _, err := fl.Append(ctx, e); err != nil {
+				bigDirErr = err
+				return
+			}
+		}
+		bigDirErr = fl.Close()
+	})
+	if bigDirErr != nil {
+		b.Fatal(bigDirErr)
+	}
+	return bigDir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bigDir != "" {
+		os.RemoveAll(bigDir)
+	}
+	os.Exit(code)
+}
+
+// BenchmarkReport1MDir is the command line's path over the same 1,000,000
+// entries on disk: audit.Verify reads and checks the whole file (framing,
+// checksums, chain, commitments, tree, signed checkpoint), then
+// audit.ReadFS reads it again for the report.
+func BenchmarkReport1MDir(b *testing.B) {
+	dir := bigDataDir(b)
+	ctx := context.Background()
+	opts := report.Options{Now: time.Date(2026, time.December, 15, 0, 0, 0, 0, time.UTC)}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		rep, err := report.Build(ctx, report.DirSource(dir, nil), opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if rep.Integrity.Entries != 1_000_000 || len(rep.Violations) != 0 {
+			b.Fatalf("entries %d, violations %d", rep.Integrity.Entries, len(rep.Violations))
+		}
+	}
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "cpu-s/op")
 }
