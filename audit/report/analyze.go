@@ -44,6 +44,16 @@ type callState struct {
 	onObjection string
 	purpose     string // from a decision or a recording
 	recs        []string
+	requires    string    // what must happen before capture (the first decision saying)
+	noticeAt    time.Time // first completed notice
+	consentAt   time.Time // first consent
+	start       *startRef // first recording started
+}
+
+type startRef struct {
+	t     time.Time
+	index uint64
+	rec   string
 }
 
 type recState struct {
@@ -291,6 +301,9 @@ func (a *analyzer) entry(en *audit.Entry) {
 		if o := attr(e, "on_objection"); o != "" {
 			c.onObjection = o
 		}
+		if c.requires == "" {
+			c.requires = attr(e, "requires")
+		}
 		if c.purpose == "" && e.Purpose != "" {
 			c.purpose = e.Purpose
 		}
@@ -299,10 +312,18 @@ func (a *analyzer) entry(en *audit.Entry) {
 			a.rep.Sampling.PolicyChanges = append(a.rep.Sampling.PolicyChanges, a.finding(en, "policy "+e.PolicyVersion+" loaded"))
 		}
 	case audit.KindNoticePlayed:
+		completed := attr(e, "completed") == "true"
+		if completed {
+			if c := a.calls[e.CallID]; c != nil && (c.noticeAt.IsZero() || en.Time.Before(c.noticeAt)) {
+				c.noticeAt = en.Time
+			} else if c == nil {
+				a.call(e.CallID).noticeAt = en.Time
+			}
+		}
 		if in {
 			n := &a.rep.Notices
 			n.Played++
-			if attr(e, "completed") == "true" {
+			if completed {
 				n.Completed++
 			} else {
 				n.Interrupted++
@@ -314,6 +335,9 @@ func (a *analyzer) entry(en *audit.Entry) {
 			}
 		}
 	case audit.KindConsentGiven:
+		if c := a.call(e.CallID); c.consentAt.IsZero() || en.Time.Before(c.consentAt) {
+			c.consentAt = en.Time
+		}
 		if in {
 			a.rep.Notices.Consents++
 		}
@@ -327,6 +351,9 @@ func (a *analyzer) entry(en *audit.Entry) {
 		c.recorded = true
 		if in {
 			c.startedIn = true
+		}
+		if c.start == nil || en.Time.Before(c.start.t) {
+			c.start = &startRef{t: en.Time, index: en.Index, rec: e.RecordingID}
 		}
 		if c.purpose == "" {
 			c.purpose = e.Purpose
@@ -805,6 +832,7 @@ func (a *analyzer) finishNotices() {
 	for _, k := range sortedKeys(a.interruptions) {
 		n.Interruptions = append(n.Interruptions, KeyCount{Key: k, Count: a.interruptions[k]})
 	}
+	a.checkBeforeCapture()
 	n.List = []ObjectionRow{}
 	for _, o := range a.objections {
 		row := ObjectionRow{Time: o.t, Index: o.index, CallID: o.call, Method: o.method}
@@ -1083,4 +1111,45 @@ func humanDuration(d time.Duration) string {
 		return "-" + s
 	}
 	return s
+}
+
+// checkBeforeCapture checks, for each call whose first recording started in
+// the period, that what its decision required happened first: a completed
+// notice (R14) and, under opt-in profiles, the caller's consent (R16). A
+// call whose evidence may have been pruned is counted, not a violation.
+func (a *analyzer) checkBeforeCapture() {
+	n := &a.rep.Notices
+	for id, c := range a.calls {
+		if c.start == nil || c.requires == "" || !a.inPeriod(c.start.t) {
+			continue
+		}
+		for _, need := range []struct {
+			what, kind, rule string
+			at               time.Time
+			pruned           audit.Kind
+		}{
+			{"notice", ViolationNoNotice, "R14", c.noticeAt, audit.KindNoticePlayed},
+			{"consent", ViolationNoConsent, "R16", c.consentAt, audit.KindConsentGiven},
+		} {
+			if !strings.Contains(c.requires, need.what) {
+				continue
+			}
+			n.Checked++
+			if !need.at.IsZero() && !need.at.After(c.start.t) {
+				continue
+			}
+			if a.prunedSince(need.pruned, time.Time{}) {
+				n.CaptureUncheckable++
+				continue
+			}
+			i := c.start.index
+			detail := fmt.Sprintf("call %s was recorded (%s) at %s with no %s before it", id, c.start.rec,
+				c.start.t.Format(time.RFC3339), map[string]string{"notice": "completed notice", "consent": "consent of the caller"}[need.what])
+			if !need.at.IsZero() {
+				detail += " (it came at " + need.at.Format(time.RFC3339) + ")"
+			}
+			a.rep.Violations = append(a.rep.Violations, Violation{Kind: need.kind, Rule: need.rule, Time: c.start.t, Index: &i,
+				CallID: id, RecordingID: c.start.rec, Detail: detail})
+		}
+	}
 }

@@ -14,11 +14,14 @@
 //
 //  1. Sampling: calls decided, selected and recorded; the share recorded per
 //     month, agent, purpose and rule with its 95 % Wilson interval, against
-//     the rate, cap or grid the decision entries carry; agents recorded on
+//     the rate the decision entries carry, with the calendar windows in
+//     which a rule selected more than its cap or grid; agents recorded on
 //     (nearly) every call are flagged.
 //  2. Notices: prompts played (completed or interrupted), consents and
 //     objections; an objection not followed by the purge of every recording
-//     of the call is a violation (R15), unless the statute applies.
+//     of the call is a violation (R15), unless the statute applies; so is a
+//     recording begun before the completed notice (R14) or, under opt-in
+//     profiles, before the caller's consent (R16) its decision required.
 //  3. Retention: recordings by purpose and age, deletions and their
 //     lateness (a deletion later than the grace period is a violation, R13),
 //     recordings past their deadline and not held (a violation), open
@@ -40,5 +43,8 @@
 // as one self-contained HTML file (WriteHTML: inline CSS and SVG computed
 // here, no script, nothing fetched), and sums up in one line (Summary).
 //
-// The command line is `consentrec report --data DIR`.
+// DirSource reads a data directory's log (verified on disk, read without
+// opening it for writing, so a report can be made while the service runs);
+// SaveHTML writes the page to a new file, never over an existing one. The
+// command line is `consentrec report --data DIR`.
 package report

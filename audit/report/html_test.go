@@ -28,12 +28,18 @@ func eventful(t *testing.T) *history {
 	// An objection followed by a recording, on a call whose id holds < and &.
 	bad := `call-<b>&amp;"x"`
 	h.decide(bad, "agent-<i>&", at, true, pvA)
+	h.notice(bad, at.Add(4*time.Second), true)
 	h.object(bad, at.Add(5*time.Second))
 	h.record(bad, "rec-<obj>&", at.Add(10*time.Second), time.Minute)
 	// A late deletion.
 	h.decide("call-late", "agent-1", at.Add(time.Hour), true, pvA)
+	h.notice("call-late", at.Add(time.Hour+9*time.Second), true)
 	r := h.record("call-late", "rec-late", at.Add(time.Hour+10*time.Second), time.Minute)
 	h.sweep(r.Deadline.Add(72 * time.Hour))
+	// Recorded while the notice was still playing.
+	h.decide("call-early", "agent-2", at.Add(90*time.Minute), true, pvA)
+	h.rec(audit.KindRecordingStarted, "call-early", "rec-early", at.Add(90*time.Minute+2*time.Second), "policy", "")
+	h.notice("call-early", at.Add(90*time.Minute+8*time.Second), true)
 	// A trainer's opening logged by a host that bypassed the gate.
 	h.append(audit.Event{Kind: audit.KindAccess, Time: at.Add(2 * time.Hour), CallID: "call-03", RecordingID: "rec-call-03",
 		Actor: "tr-<eve>\x1b[2J", Role: string(policy.RoleTrainer), Reason: "<script>alert(1)</script>", Purpose: string(policy.Quality),
@@ -116,7 +122,7 @@ func goldenReport(t *testing.T) *report.Report {
 
 func TestGolden(t *testing.T) {
 	rep := goldenReport(t)
-	want := []string{report.ViolationObjection, report.ViolationAccessRole, report.ViolationPauseTooLong,
+	want := []string{report.ViolationObjection, report.ViolationNoNotice, report.ViolationAccessRole, report.ViolationPauseTooLong,
 		report.ViolationIntegrity, report.ViolationLateDeletion, report.ViolationLateDeletion}
 	if got := kinds(rep.Violations); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("violations %v, want %v", got, want)

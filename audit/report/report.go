@@ -143,14 +143,15 @@ type Violation struct {
 
 // Violation kinds.
 const (
-	ViolationUnverified    = "log-not-verified"     // the audit log does not verify
-	ViolationObjection     = "objection-not-purged" // a recording of a call the caller objected in was not purged (R15)
-	ViolationLateDeletion  = "late-deletion"        // deleted more than Grace after its deadline (R9, R13)
-	ViolationPastDeadline  = "past-deadline"        // still catalogued past deadline + Grace, not held (R9, R13)
-	ViolationAccessRole    = "access-outside-roles" // opened by a role its purpose does not allow (R25)
-	ViolationPauseTooLong  = "pause-too-long"       // a card-data pause longer than MaxPause (R22)
-	ViolationIntegrity     = "integrity-failure"    // a recording failed its integrity check (R27)
-	ViolationUnloggedPause = "pause-not-ended"      // a pause with no resume nor stop in the log, older than MaxPause
+	ViolationUnverified   = "log-not-verified"         // the audit log does not verify
+	ViolationObjection    = "objection-not-purged"     // a recording of a call the caller objected in was not purged (R15)
+	ViolationLateDeletion = "late-deletion"            // deleted more than Grace after its deadline (R9, R13)
+	ViolationPastDeadline = "past-deadline"            // still catalogued past deadline + Grace, not held (R9, R13)
+	ViolationAccessRole   = "access-outside-roles"     // opened by a role its purpose does not allow (R25)
+	ViolationPauseTooLong = "pause-too-long"           // a card-data pause longer than MaxPause (R22)
+	ViolationIntegrity    = "integrity-failure"        // a recording failed its integrity check (R27)
+	ViolationNoNotice     = "recorded-before-notice"   // recording began with no completed notice before it (R14)
+	ViolationNoConsent    = "recorded-without-consent" // recording began before the caller's consent, under opt-in (R16)
 )
 
 // Share is a proportion k/n with its 95 % Wilson score interval.

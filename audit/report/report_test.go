@@ -14,6 +14,7 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/audit/audittest"
 	"github.com/consentrec/consentrec/audit/report"
+	"github.com/consentrec/consentrec/notice"
 	"github.com/consentrec/consentrec/policy"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -87,6 +88,7 @@ func TestLateDeletionIsAViolation(t *testing.T) {
 	h := newHistory(t)
 	at := nov.Add(36 * time.Hour)
 	h.decide("call-late", "agent-1", at, true, pvA)
+	h.notice("call-late", at.Add(9*time.Second), true)
 	r := h.record("call-late", "rec-late", at.Add(10*time.Second), time.Minute)
 	// The sweeper did not run for three days after the deadline.
 	h.sweep(r.Deadline.Add(72 * time.Hour))
@@ -175,6 +177,7 @@ func TestAccessWithoutTheRoleIsAViolation(t *testing.T) {
 	h := newHistory(t)
 	at := nov.Add(40 * time.Hour)
 	h.decide("call-a", "agent-1", at, true, pvA)
+	h.notice("call-a", at.Add(9*time.Second), true)
 	r := h.record("call-a", "rec-a", at.Add(10*time.Second), time.Minute)
 	// A host that bypassed the gate logged a trainer opening a quality
 	// recording.
@@ -341,6 +344,7 @@ func TestPrunedPayloadsAreCountedAsPruned(t *testing.T) {
 	h := newHistory(t)
 	at := nov.Add(40 * time.Hour)
 	h.decide("call-old", "agent-1", at, true, pvA)
+	h.notice("call-old", at, true)
 	h.rec(audit.KindRecordingStarted, "call-old", "rec-old", at.Add(time.Second), "policy", "")
 	h.object("call-old", at.Add(20*time.Second))
 	h.purge("call-old", "rec-old", at.Add(21*time.Second))
@@ -371,7 +375,7 @@ func TestPrunedPayloadsAreCountedAsPruned(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep = h.build(period)
-	if !rep.Integrity.Verified || len(rep.Violations) != 0 || rep.Sampling.PrunedDecisions != 1 || rep.Notices.Pruned != 1 {
+	if !rep.Integrity.Verified || len(rep.Violations) != 0 || rep.Sampling.PrunedDecisions != 1 || rep.Notices.Pruned != 2 {
 		t.Errorf("all pruned: %+v", rep)
 	}
 }
@@ -600,5 +604,58 @@ func TestCapAndGridOverruns(t *testing.T) {
 	}
 	if rules[0].Target != "cap 2 per day" || rules[1].Target != "1 per agent per week" {
 		t.Errorf("targets %q %q", rules[0].Target, rules[1].Target)
+	}
+}
+
+func TestRecordedBeforeNoticeOrConsent(t *testing.T) {
+	h := newHistory(t)
+	at := nov.Add(40 * time.Hour)
+	decide := func(call string, at time.Time, req policy.Requirement) {
+		d := policy.Decision{Record: true, Purpose: policy.Quality, Mode: policy.ModeSampling, Reason: policy.ReasonSampled,
+			Profile: policy.ProfileDE, PolicyVersion: pvA, Requires: req, OnObjection: policy.ObjectionStopAndPurge}
+		h.append(d.AuditEvent(call, at))
+	}
+	consent := func(call string, at time.Time) {
+		h.append(notice.Answer{Action: notice.ActionConsent, Key: '1', Method: notice.MethodRFC4733, Party: notice.PartyCaller,
+			Time: at, Version: "v1", Actor: "system"}.Event(call))
+	}
+	start := func(call string, at time.Time) {
+		h.rec(audit.KindRecordingStarted, call, "rec-"+call, at, "policy", "")
+	}
+	// Lawful: notice, consent, then the recording.
+	decide("de-ok", at, policy.NeedNotice|policy.NeedConsent)
+	h.notice("de-ok", at.Add(8*time.Second), true)
+	consent("de-ok", at.Add(9*time.Second))
+	start("de-ok", at.Add(10*time.Second))
+	// Recorded before the caller consented.
+	decide("de-early", at.Add(time.Hour), policy.NeedNotice|policy.NeedConsent)
+	h.notice("de-early", at.Add(time.Hour+8*time.Second), true)
+	start("de-early", at.Add(time.Hour+9*time.Second))
+	consent("de-early", at.Add(time.Hour+20*time.Second))
+	// Recorded although the notice was interrupted.
+	decide("fr-cut", at.Add(2*time.Hour), policy.NeedNotice)
+	h.notice("fr-cut", at.Add(2*time.Hour+8*time.Second), false)
+	start("fr-cut", at.Add(2*time.Hour+9*time.Second))
+	rep := h.build(period)
+	if got := kinds(rep.Violations); !slices.Equal(got, []string{report.ViolationNoConsent, report.ViolationNoNotice}) {
+		t.Fatalf("violations %+v", rep.Violations)
+	}
+	if v := rep.Violations[0]; v.CallID != "de-early" || v.Rule != "R16" || !strings.Contains(v.Detail, "it came at") {
+		t.Errorf("consent violation %+v", v)
+	}
+	if v := rep.Violations[1]; v.CallID != "fr-cut" || v.Rule != "R14" || v.RecordingID != "rec-fr-cut" {
+		t.Errorf("notice violation %+v", v)
+	}
+	if rep.Notices.Checked != 5 || rep.Notices.CaptureUncheckable != 0 {
+		t.Errorf("notices %+v", rep.Notices)
+	}
+	// Once the notices are pruned, the notice checks cannot be made: no
+	// violation from missing evidence.
+	if _, err := h.log.Prune(context.Background(), jan, audit.KindNoticePlayed); err != nil {
+		t.Fatal(err)
+	}
+	rep = h.build(period)
+	if got := kinds(rep.Violations); !slices.Equal(got, []string{report.ViolationNoConsent}) || rep.Notices.CaptureUncheckable != 3 {
+		t.Errorf("after pruning the notices: %v, %+v", got, rep.Notices)
 	}
 }

@@ -98,12 +98,17 @@ type Notices struct {
 	// Of the objections: every recording of the call purged after it;
 	// recording continues lawfully (statute); evidence possibly pruned;
 	// not honoured (each a violation).
-	Honoured      int            `json:"honoured"`
-	NotApplicable int            `json:"not_applicable"`
-	Uncheckable   int            `json:"uncheckable"`
-	NotHonoured   int            `json:"not_honoured"`
-	Pruned        uint64         `json:"pruned"` // notice, consent and objection entries pruned
-	List          []ObjectionRow `json:"objection_list"`
+	Honoured      int `json:"honoured"`
+	NotApplicable int `json:"not_applicable"`
+	Uncheckable   int `json:"uncheckable"`
+	NotHonoured   int `json:"not_honoured"`
+	// Checked counts the requirements (a notice, a consent) checked before
+	// the first recording of each call recorded in the period;
+	// CaptureUncheckable those whose evidence may have been pruned.
+	Checked            int            `json:"checked_before_capture"`
+	CaptureUncheckable int            `json:"uncheckable_before_capture"`
+	Pruned             uint64         `json:"pruned"` // notice, consent and objection entries pruned
+	List               []ObjectionRow `json:"objection_list"`
 }
 
 // ObjectionRow is one objection and what followed.

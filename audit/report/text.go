@@ -73,6 +73,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	n := r.Notices
 	tw.f("\n2. notices: %d played (%d completed, %d interrupted); %d consents; %d objections: %d honoured, %d statute, %d uncheckable (pruned), %d not honoured\n",
 		n.Played, n.Completed, n.Interrupted, n.Consents, n.Objections, n.Honoured, n.NotApplicable, n.Uncheckable, n.NotHonoured)
+	tw.f("   %d notice or consent requirement(s) checked before recording began, %d uncheckable (pruned)\n", n.Checked, n.CaptureUncheckable)
 	rt := r.Retention
 	catalog := "no catalog read"
 	if rt.Catalog {
