@@ -8,7 +8,7 @@
 // Build first verifies the log (against its signed checkpoint) and reports
 // only on the entries it verified, naming the tree root it reports on. A log
 // that does not verify gives a report that says so, and ErrUnverified. It
-// then reads every entry once, in order, and the catalog once.
+// then reads every verified entry once, in order, and the catalog once.
 //
 // The report has six sections, each a table and a plot:
 //
@@ -31,8 +31,8 @@
 //     (a violation, R25).
 //  5. Pauses: card-data pauses per call and their lengths; a pause longer
 //     than MaxPause is a violation (R22).
-//  6. Integrity: the verifier's result, integrity failures and the events
-//     to assess as breaches (Art. 33).
+//  6. Integrity: the verifier's result, integrity failures (each a
+//     violation, R27) and the events to assess as breaches (Art. 33).
 //
 // Pruned entries (the audit log's own retention, audit.Log.Prune) keep only
 // their kind and time: they are counted as pruned, and a check whose evidence
