@@ -115,7 +115,7 @@ func TestHTMLInChromium(t *testing.T) {
 		shotDir = os.TempDir()
 	}
 	shot := filepath.Join(shotDir, "consentrec-report-screenshot.png")
-	_, console = runChromium(t, browser, page, "--screenshot="+shot, "--window-size=1200,4200", "--hide-scrollbars")
+	_, console = runChromium(t, browser, page, "--screenshot="+shot, "--window-size=1200,4800", "--hide-scrollbars")
 	if len(console) > 0 {
 		t.Errorf("console messages: %q", console)
 	}
@@ -129,7 +129,7 @@ func TestHTMLInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sz := img.Bounds().Size(); sz.X != 1200 || sz.Y != 4200 {
+	if sz := img.Bounds().Size(); sz.X != 1200 || sz.Y != 4800 {
 		t.Errorf("screenshot %v", sz)
 	}
 	// The plots' fills are on screen: green bars (#2f7d4f), red ones for
