@@ -163,7 +163,7 @@ func TestReportCLIUnverified(t *testing.T) {
 	if page, err := os.ReadFile(html); err != nil || !bytes.Contains(page, []byte("does not verify")) {
 		t.Errorf("html of an unverified log: %v", err)
 	}
-	if code, _, _ := auditCLI(t, "report", "--data", t.TempDir()); code != 1 {
+	if code, _, _ := auditCLI(t, "report", "--data", t.TempDir()); code != 2 { // a data dir without a log: usage, like every command
 		t.Errorf("no log: code %d", code)
 	}
 }
