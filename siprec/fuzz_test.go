@@ -75,3 +75,19 @@ func TestParseMetadataRefusals(t *testing.T) {
 		t.Fatalf("%+v %v", md, err)
 	}
 }
+
+// SIPp (like most SRCs) ends the SDP part without a line ending of its own:
+// the CRLF before the boundary belongs to the boundary. Found by the SIPp
+// test; the offer was refused with "sdp: EOF".
+func TestOfferWithoutFinalLineEnding(t *testing.T) {
+	body := "--b\r\nContent-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=label:1" +
+		"\r\n--b\r\nContent-Type: application/rs-metadata+xml\r\n\r\n" + fuzzMeta + "\r\n--b--\r\n"
+	offer, _, err := SplitBody("multipart/mixed;boundary=b", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := parseOffer(offer)
+	if err != nil || len(ms) != 1 || ms[0].Codec != codecPCMU {
+		t.Fatalf("%+v %v", ms, err)
+	}
+}

@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "siprec", args: "--listen ADDR --policy FILE [--rtp-ports LO-HI] [--notice-by-src] [--agent-domain DOMAIN] --data DIR",
+	register(&command{name: "siprec", args: "--listen ADDR --policy FILE [--rtp-ports LO-HI] [--notice-by-src] [--in-scope] [--agent-domain DOMAIN] --data DIR",
 		short: "serve as a SIPREC recording server: any SBC or PBX records through consentrec (RFC 7866)", run: cmdSiprec})
 }
 
@@ -34,6 +34,7 @@ func cmdSiprec(e *env, args []string) error {
 	polFile := fs.String("policy", "", "the recording policy `FILE` (JSON)")
 	ports := fs.String("rtp-ports", "", "RTP port range `LO-HI` (default: any free port)")
 	noticeBySRC := fs.Bool("notice-by-src", true, "the SBC/PBX plays the notice before forking the call (the recorder cannot: its media is receive-only)")
+	inScope := fs.Bool("in-scope", false, "every session is in scope of the policy's statute rules (an SBC forking only such calls, e.g. a trading desk)")
 	agentDomain := fs.String("agent-domain", "", "participants whose AOR is in `DOMAIN` are agents (default: the second stream is the agent's)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -58,7 +59,7 @@ func cmdSiprec(e *env, args []string) error {
 	if err != nil {
 		return usagef("--listen %q: %v", *listen, err)
 	}
-	srv := &siprec.Server{Host: host, NoticeBySRC: *noticeBySRC,
+	srv := &siprec.Server{Host: host, NoticeBySRC: *noticeBySRC, InScope: *inScope,
 		Logger: slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	if *ports != "" {
 		lo, hi, ok := strings.Cut(*ports, "-")
