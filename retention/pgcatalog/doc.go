@@ -26,7 +26,7 @@
 // nanosecond. Ids sort with the "C" collation, so that (deadline, id) order
 // is byte order whatever the database's locale, and the cursor of Expired
 // matches the index. Indexes: (deadline, id) for the expiry scan, a partial
-// (subject, created, id) where subject <> ” for subject lookup, a partial
+// (subject, created, id) index over the rows with a subject for subject lookup, a partial
 // index on pending deletions.
 //
 // # Several nodes, several sweepers

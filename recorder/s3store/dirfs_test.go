@@ -1,0 +1,8 @@
+package s3store
+
+import (
+	"io/fs"
+	"os"
+)
+
+func dirFS(dir string) fs.FS { return os.DirFS(dir) }
