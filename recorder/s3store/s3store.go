@@ -239,17 +239,26 @@ func isDenied(err error) bool {
 func (s *Store) putObjectInput(key string, body []byte, m recorder.Meta, lock Lock) *s3.PutObjectInput {
 	md := md5.Sum(body)
 	sum := sha256.Sum256(body)
-	return &s3.PutObjectInput{
-		Bucket:                    &s.cfg.Bucket,
-		Key:                       &key,
-		Body:                      bytes.NewReader(body),
-		ContentLength:             aws.Int64(int64(len(body))),
-		ContentMD5:                aws.String(base64.StdEncoding.EncodeToString(md[:])),
-		ChecksumSHA256:            aws.String(base64.StdEncoding.EncodeToString(sum[:])),
-		ObjectLockMode:            types.ObjectLockMode(lock.Mode),
-		ObjectLockRetainUntilDate: aws.Time(lock.RetainUntil),
-		Metadata:                  objectMetadata(m),
+	in := &s3.PutObjectInput{
+		Bucket:         &s.cfg.Bucket,
+		Key:            &key,
+		Body:           bytes.NewReader(body),
+		ContentLength:  aws.Int64(int64(len(body))),
+		ContentMD5:     aws.String(base64.StdEncoding.EncodeToString(md[:])),
+		ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		Metadata:       objectMetadata(m),
 	}
+	if s.lockable(lock) {
+		in.ObjectLockMode, in.ObjectLockRetainUntilDate = types.ObjectLockMode(lock.Mode), aws.Time(lock.RetainUntil)
+	}
+	return in
+}
+
+// lockable reports whether lock still has a future to protect: a recording
+// finalized after its retention ended (recovered late) is due for deletion
+// and S3 refuses a retain-until date in the past, so it is put unlocked.
+func (s *Store) lockable(lock Lock) bool {
+	return lock.Mode != "" && lock.RetainUntil.After(s.cfg.Now())
 }
 
 // objectMetadata is what the audio object carries (x-amz-meta-*): enough
@@ -898,14 +907,16 @@ func (w *writer) putAudio(ctx context.Context, m recorder.Meta, lock Lock) error
 	if err != nil {
 		return fmt.Errorf("complete upload: %w", err)
 	}
-	_, err = s.client.CopyObject(ctx, &s3.CopyObjectInput{
+	in := &s3.CopyObjectInput{
 		Bucket: &s.cfg.Bucket, Key: aws.String(s.objKey(id)),
-		CopySource:                aws.String(s.cfg.Bucket + "/" + s.stagingKey(id)),
-		MetadataDirective:         types.MetadataDirectiveReplace,
-		Metadata:                  objectMetadata(m),
-		ObjectLockMode:            types.ObjectLockMode(lock.Mode),
-		ObjectLockRetainUntilDate: aws.Time(lock.RetainUntil),
-	})
+		CopySource:        aws.String(s.cfg.Bucket + "/" + s.stagingKey(id)),
+		MetadataDirective: types.MetadataDirectiveReplace,
+		Metadata:          objectMetadata(m),
+	}
+	if s.lockable(lock) {
+		in.ObjectLockMode, in.ObjectLockRetainUntilDate = types.ObjectLockMode(lock.Mode), aws.Time(lock.RetainUntil)
+	}
+	_, err = s.client.CopyObject(ctx, in)
 	if err != nil {
 		return fmt.Errorf("copy to final key: %w", err)
 	}
