@@ -652,11 +652,9 @@ func (s *Store) SetLegalHold(ctx context.Context, id string, on bool) error {
 		status = types.ObjectLockLegalHoldStatusOn
 	}
 	for _, key := range []string{s.objKey(id), s.metaKey(id)} {
-		body := []byte(`<LegalHold xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>` + string(status) + `</Status></LegalHold>`)
-		md := md5.Sum(body)
+		// The SDK adds the checksum S3 requires on this request itself.
 		_, err := s.client.PutObjectLegalHold(ctx, &s3.PutObjectLegalHoldInput{Bucket: &s.cfg.Bucket, Key: aws.String(key),
-			LegalHold:  &types.ObjectLockLegalHold{Status: status},
-			ContentMD5: aws.String(base64.StdEncoding.EncodeToString(md[:]))})
+			LegalHold: &types.ObjectLockLegalHold{Status: status}})
 		if err != nil {
 			if isNotExists(err) {
 				err = fs.ErrNotExist
