@@ -48,6 +48,8 @@ type Store struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	parts sync.Pool // *[]byte part buffers, shared by the writers' uploads
+
 	partHook func(id string, part int32) // tests: after each background part upload
 }
 
@@ -797,7 +799,13 @@ func (w *writer) uploadPart(ctx context.Context, off, size int64) error {
 			return fmt.Errorf("start upload: %w", err)
 		}
 	}
-	buf := make([]byte, size)
+	bp, _ := s.parts.Get().(*[]byte)
+	if bp == nil || int64(cap(*bp)) < size {
+		b := make([]byte, s.cfg.PartSize)
+		bp = &b
+	}
+	defer s.parts.Put(bp)
+	buf := (*bp)[:size]
 	if _, err := w.f.ReadAt(buf, off); err != nil {
 		return fmt.Errorf("read spool: %w", err)
 	}
