@@ -69,13 +69,24 @@
 // (the verifier key). Concurrent appends are group-committed: the appends
 // that arrive while one batch syncs share the next write and fsync; each
 // returns after its own sync. After a failed write or sync the log stops
-// ([ErrClosed]) and must be reopened. Open trims only a torn tail: records
-// after the last signed checkpoint, in the last group commit, that were cut
-// short or fail their checksum; a damaged record followed by a later batch,
-// or anywhere below the checkpoint, is a [*VerifyError] naming the entry and
-// its byte offset. A bit flip in that last, unsigned batch cannot be told
-// from a torn write; the checkpoint interval bounds that window. The file
-// layer is an interface ([FS], [File]) so crash tests inject faults
+// ([ErrClosed]) and must be reopened.
+//
+// What a crash can lose: only appends that had not returned. An Append
+// returns after the fsync of its batch, so an acknowledged entry survives
+// any crash. An append interrupted by the crash may or may not be in the
+// log (as after a cancelled ctx). On the next Open, exactly two things are
+// trimmed, both reported by [FileLog.Trimmed] and [Report].TornBytes: the
+// last record when the end of the file cuts it short (a write the crash
+// interrupted), and a tail of zero bytes (the file grew, the data never
+// reached the disk). Nothing else is ever trimmed: a complete record that
+// fails its checksum or its checks, wherever it is (a bit flip in the
+// unsigned tail included, and the length of the last record altered to run
+// past the end), is corruption, a [*VerifyError] naming the entry's index
+// and byte offset, and Open refuses the log. A torn record below the signed
+// checkpoint is [ErrRollback]. (A file system that could persist the pages
+// of one write out of order and leave zeros inside an interrupted batch
+// would make Open refuse the log, naming the entry: refused, never taken
+// for a tear.) The file layer is an interface ([FS], [File]) so crash tests inject faults
 // (audittest.FaultFS). The log file is locked (flock) against a second
 // writer. Memory: about 72 bytes per entry for tree hashes and offsets.
 //

@@ -120,9 +120,11 @@ type appendResult struct {
 
 // Open opens (or creates) the file log in fsys and checks it completely:
 // every record, the chain, and the tree against the last signed checkpoint.
-// A torn, unacknowledged tail after the checkpoint is trimmed (see
-// Trimmed); anything else missing or altered is a *VerifyError naming the
-// first bad entry and its offset: ErrRollback if the log is shorter than
+// Only what a crash can leave is trimmed (see Trimmed): a last record cut
+// short by the end of the file, or a tail of zero bytes, after the signed
+// checkpoint. Anything else missing or altered, a complete record with a
+// bad checksum included, is a *VerifyError naming the first bad entry and
+// its offset: ErrRollback if the log is shorter than
 // its checkpoint, ErrCorrupt otherwise, ErrSignature for a checkpoint that
 // does not verify. Nothing is ever repaired past a signed size.
 func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
@@ -327,7 +329,8 @@ func (l *FileLog) Origin() string { return l.origin }
 // VerifierKey returns the verifier key of the log's checkpoints.
 func (l *FileLog) VerifierKey() note.Verifier { return l.verifier }
 
-// Trimmed returns the bytes of torn, unacknowledged tail Open removed.
+// Trimmed returns the bytes Open removed: a last record cut short by the
+// end of the file, or a tail of zero bytes (never an acknowledged entry).
 func (l *FileLog) Trimmed() int64 { return l.trimmed }
 
 // Size returns the number of durable entries.

@@ -187,7 +187,7 @@ type scanState struct {
 // reads, frames and orders; a second checks each event against its leaf's
 // commitment; a third checks the chain and builds the tree. The problem
 // reported is the earliest any stage found.
-func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
+func scan(ctx context.Context, r *io.SectionReader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
 	st := &scanState{rootAt: map[uint64]tlog.Hash{}, lastOff: map[uint64]int64{}}
 	want := map[uint64]bool{}
@@ -221,11 +221,19 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 				st.bad = &VerifyError{Index: st.n, Offset: st.end, Problem: p, Msg: fmt.Sprintf(format, a...)}
 			}
 			if err != nil {
-				fail(ProblemContent, "%v", err)
-				if errors.Is(err, errTorn) {
+				st.torn = false
+				switch tornTail(r, st.end, errors.Is(err, errTorn)) {
+				case tailTorn:
 					fail(ProblemTruncated, "%v", err)
+					st.torn = true
+				case tailZero:
+					fail(ProblemTruncated, "the file ends in %d zero bytes where records should be (data never written)", r.Size()-st.end)
+					st.torn = true
+				case tailLength:
+					fail(ProblemContent, "record length runs past the end of the file, but the bytes there are a complete record: its length was altered")
+				default:
+					fail(ProblemContent, "%v", err)
 				}
-				st.torn = errors.Is(err, errTorn) || !laterBatch(br, st.n)
 				return
 			}
 			l := &rec.leaf
@@ -442,30 +450,51 @@ func (p *pipeline) finish() pipelineResult {
 	return res
 }
 
-// laterBatch reports whether a complete, valid record that starts a later
-// group commit follows in r: then the bad record before it was
-// acknowledged, so it is corruption, not a torn write. Searching stops
-// after 64 MiB (beyond it, damage is never taken for a torn tail).
-func laterBatch(r io.Reader, index uint64) bool {
-	rest, err := io.ReadAll(io.LimitReader(r, 64<<20+1))
-	if err != nil || len(rest) > 64<<20 {
-		return true
+// Kinds of damaged end of a log file (see tornTail).
+const (
+	tailCorrupt = iota // a complete record that fails its checks: corruption
+	tailTorn           // the last record, cut short by the end of the file
+	tailZero           // zero bytes to the end (allocated, never written)
+	tailLength         // a complete record whose length field was altered
+)
+
+// tornTail classifies the damage found at offset off of a log file: cut
+// tells that the record there ran past the end of the file. A crash can
+// leave only the last record cut short (a write the file system did not
+// finish), or a tail of zeros (the file grew but the data never reached
+// the disk). Everything else, a complete record failing its checksum
+// above all, is corruption of a record that may have been acknowledged:
+// never trimmed.
+func tornTail(r io.ReaderAt, off int64, cut bool) int {
+	size := int64(0)
+	if sr, ok := r.(interface{ Size() int64 }); ok {
+		size = sr.Size()
 	}
-	for p := 0; p+recHeadSize+LeafSize+1 <= len(rest); p++ {
-		l := int(binary.BigEndian.Uint32(rest[p:]))
-		if l < LeafSize+1 || p+recHeadSize+l > len(rest) {
-			continue
-		}
-		body := rest[p+recHeadSize : p+recHeadSize+l]
-		if body[LeafSize]&flagBatchStart == 0 || crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(rest[p+4:]) {
-			continue
-		}
-		var lf Leaf
-		if lf.UnmarshalBinary(body[:LeafSize]) == nil && lf.Index > index {
-			return true
+	n := size - off
+	if n <= 0 || n > 64<<20 || (cut && n > int64(maxRecord+recHeadSize)) {
+		return tailCorrupt
+	}
+	tail := make([]byte, n)
+	if _, err := r.ReadAt(tail, off); err != nil && err != io.EOF {
+		return tailCorrupt
+	}
+	zero := true
+	for _, c := range tail {
+		if c != 0 {
+			zero = false
+			break
 		}
 	}
-	return false
+	switch {
+	case zero:
+		return tailZero
+	case !cut:
+		return tailCorrupt
+	case len(tail) >= recHeadSize+LeafSize+1 &&
+		crc32.Checksum(tail[recHeadSize:], castagnoli) == binary.BigEndian.Uint32(tail[4:]):
+		return tailLength
+	}
+	return tailTorn
 }
 
 // Log file names inside a log directory.
