@@ -32,8 +32,16 @@
 //     of old entries and keeps their leaves, so the chain, the tree, the
 //     old checkpoints and the receipts of the remaining entries all verify.
 //
-// Both operations are themselves logged ([KindAuditPruned],
-// [KindAuditShredded]).
+// Both are events first: a [KindAuditPruned] entry (cutoff, kinds, the
+// range of entries covered, actor, count) or [KindAuditShredded] entries
+// (the entries shredded, actor; never the subject) are appended and signed
+// into a checkpoint before anything is deleted. A payload may be absent
+// only where a signed prune event covers it, a subject link only where a
+// signed shred event lists the entry: the verifier refuses any other
+// stripped entry ([ProblemStripped]) with its index, so that evidence
+// cannot be erased without the key. Prune and shred events are never
+// pruned. (Logs pruned or shredded before this rule have events that cover
+// less: a shred event without an "entries" list covers nothing.)
 //
 // # Checkpoints, proofs and witnesses
 //

@@ -177,6 +177,10 @@ type scanState struct {
 	lastOff  map[uint64]int64     // offset of entry size-1, at the requested sizes
 	bad      *VerifyError         // first problem, nil if none
 	torn     bool                 // bad is a torn, unacknowledged tail
+	cov      coverage             // prune and shred events, what is missing
+	shAt     []uint64             // shredded entries
+	shOff    []int64              // their offsets
+	r        *io.SectionReader    // the file scanned
 }
 
 // scan reads a whole log file, checking every record, and stops at the
@@ -189,7 +193,7 @@ type scanState struct {
 // reported is the earliest any stage found.
 func scan(ctx context.Context, r *io.SectionReader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
 	br := bufio.NewReaderSize(r, 1<<20)
-	st := &scanState{rootAt: map[uint64]tlog.Hash{}, lastOff: map[uint64]int64{}}
+	st := &scanState{rootAt: map[uint64]tlog.Hash{}, lastOff: map[uint64]int64{}, r: r}
 	want := map[uint64]bool{}
 	for _, s := range rootsAt {
 		want[s] = true
@@ -247,6 +251,9 @@ func scan(ctx context.Context, r *io.SectionReader, wantOrigin string, store has
 			}
 			if rec.open == nil {
 				st.pruned++
+				st.cov.addPruned(l, st.end)
+			} else if l.Kind == KindAuditPruned || l.Kind == KindAuditShredded {
+				st.cov.addEvent(l, rec.open.Payload)
 			}
 			pl.add(st.n, st.end, l, rec.open, rec.subj)
 			if offsets != nil {
@@ -267,6 +274,7 @@ func scan(ctx context.Context, r *io.SectionReader, wantOrigin string, store has
 		return nil, res.err
 	}
 	st.shredded, st.prev, st.rootAt = res.shredded, res.prev, res.rootAt
+	st.shAt, st.shOff = res.shAt, res.shOff
 	// The first problem is the earliest, whichever stage found it.
 	if res.bad != nil && (st.bad == nil || res.bad.Index < st.bad.Index) {
 		st.bad, st.torn = res.bad, false
@@ -292,6 +300,8 @@ type pipelineResult struct {
 	bad      *VerifyError
 	err      error
 	shredded uint64
+	shAt     []uint64 // shredded entries and their offsets
+	shOff    []int64
 	prev     tlog.Hash
 	rootAt   map[uint64]tlog.Hash
 }
@@ -305,6 +315,8 @@ type pipeline struct {
 	// written by the content stage
 	contentBad *VerifyError
 	shredded   uint64
+	shAt       []uint64
+	shOff      []int64
 	// written by the tree stage
 	res   pipelineResult
 	store hashStore
@@ -345,6 +357,8 @@ func (p *pipeline) runContent() {
 				p.contentBad = &VerifyError{Index: ch.idx[i], Offset: ch.offs[i], Problem: ProblemContent, Msg: err.Error()}
 			} else if sh {
 				p.shredded++
+				p.shAt = append(p.shAt, ch.idx[i])
+				p.shOff = append(p.shOff, ch.offs[i])
 			}
 		}
 		p.tree <- ch
@@ -443,7 +457,7 @@ func (p *pipeline) finish() pipelineResult {
 	close(p.content)
 	<-p.done
 	res := p.res
-	res.shredded = p.shredded
+	res.shredded, res.shAt, res.shOff = p.shredded, p.shAt, p.shOff
 	if p.contentBad != nil && (res.bad == nil || p.contentBad.Index < res.bad.Index) {
 		res.bad = p.contentBad
 	}
@@ -607,6 +621,15 @@ func (st *scanState) check(cp Checkpoint, fileSize int64) (*Report, error) {
 	if cp.Size > 0 && st.rootAt[cp.Size] != cp.Root {
 		return nil, &VerifyError{Index: cp.Size - 1, Offset: st.lastOff[cp.Size], Problem: ProblemInconsistent,
 			Msg: fmt.Sprintf("tree root of the first %d entries differs from the signed checkpoint", cp.Size)}
+	}
+	// A payload or subject link may be missing only where a signed prune
+	// or shred event covers it.
+	pr := st.cov.pruneProblem(st.r, st.end, cp.Size)
+	if sh := st.cov.shredProblem(st.shAt, st.shOff, cp.Size); sh != nil && (pr == nil || sh.Index < pr.Index) {
+		pr = sh
+	}
+	if pr != nil {
+		return nil, pr
 	}
 	rep := &Report{Origin: st.origin, Entries: st.n, Checkpoint: cp, Pruned: st.pruned, Shredded: st.shredded}
 	if st.torn {
