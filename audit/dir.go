@@ -34,7 +34,11 @@ const (
 // use: the private key under keys/audit-signing.key, the public verifier
 // key beside the log (audit/checkpoint.pub) so that `consentrec audit
 // verify --data DIR` needs no flag. opts.Signer, if set, is used instead of
-// the key file; opts.Origin defaults to a fresh "consentrec.local/audit/<random>".
+// the key file; opts.Origin defaults to a fresh "consentrec.local/audit/<random>";
+// opts.Anchor defaults to DirAnchor(dataDir), the file keys/audit-anchor:
+// the latest checkpoint's size and root kept outside the audit folder, so
+// that an older copy of the audit folder restored over the current one is
+// refused (ErrRollback) rather than signed over.
 func OpenDir(ctx context.Context, dataDir string, opts Options) (*FileLog, error) {
 	auditDir := filepath.Join(dataDir, auditSubdir)
 	// An empty log file is one whose creator died before writing its
@@ -51,6 +55,9 @@ func OpenDir(ctx context.Context, dataDir string, opts Options) (*FileLog, error
 			return nil, fmt.Errorf("audit: open %s: %w", dataDir, err)
 		}
 		opts.Signer = key
+	}
+	if opts.Anchor == nil {
+		opts.Anchor = DirAnchor(dataDir)
 	}
 	if !exists && opts.Origin == "" {
 		var b [6]byte
@@ -141,11 +148,12 @@ func LoadVerifier(keyOrPath string) (note.Verifier, error) {
 }
 
 // VerifyDir verifies the audit log of a data directory (see VerifyFS); key
-// nil uses the verifier key kept beside the log.
+// nil uses the verifier key kept beside the log. It also checks the log
+// against the data directory's anchor (DirAnchor), when there is one.
 func VerifyDir(ctx context.Context, dataDir string, key note.Verifier, witnesses ...note.Verifier) (*Report, error) {
 	auditDir := filepath.Join(dataDir, auditSubdir)
 	if _, err := os.Stat(filepath.Join(auditDir, logFile)); err != nil {
 		return nil, fmt.Errorf("audit: verify: no audit log in %s: %w", dataDir, err)
 	}
-	return VerifyFS(ctx, DirFS(auditDir), key, witnesses...)
+	return Verify(ctx, DirFS(auditDir), VerifyOptions{Key: key, Witnesses: witnesses, Anchor: DirAnchor(dataDir)})
 }

@@ -59,15 +59,28 @@
 // [Log.ProveConsistency] shows that a later checkpoint extends an earlier one.
 // A [Witness] countersigns checkpoints after checking such a proof.
 //
-// What a log without a witness cannot prove: whoever holds the directory
-// and the signing key can truncate the log, rewrite entries and sign a new,
-// self-consistent history; whoever holds only the directory can restore an
-// older copy with its older checkpoint. The log detects edits, reordering,
-// gaps and truncation below its own checkpoint, not a consistent rollback.
-// Only a checkpoint kept by someone else (a witness, an auditor's receipt, a
-// copy sent off-site) exposes those, through consistency proofs
-// ([VerifyOptions].Known, `consentrec audit verify --checkpoint RECEIPT`).
-// Give the log at least one witness run by another party.
+// # Rollback: the anchor, and what only a witness closes
+//
+// A log's own directory cannot prove it was not rolled back: whoever can
+// write it can delete the last entries and restore an older checkpoint
+// beside them, a self-consistent older history. So the latest
+// checkpoint's size and root are also kept in an [Anchor] outside that
+// directory; [Open] and [Verify] fail with [ErrRollback] when the log is
+// behind it. [OpenDir] and [VerifyDir] use [DirAnchor] by default, the file
+// keys/audit-anchor of the data directory, beside the signing key.
+//
+// What the default protects against: anyone who controls the audit folder
+// alone (an administrator of the log's storage, a restore of an older
+// backup of that folder, someone erasing their own access entries). What
+// it does not: whoever holds the whole data directory, the anchor and the
+// signing key with it, can truncate the log, rewrite entries, sign a new,
+// self-consistent history and move the anchor. Only a checkpoint kept by
+// another party (a [Witness] cosigning every checkpoint, an auditor's
+// receipt, a copy sent off-site) exposes that, through consistency proofs
+// ([VerifyOptions].Known, `consentrec audit verify --checkpoint RECEIPT`)
+// and required cosignatures ([VerifyOptions].Witnesses and Quorum,
+// `consentrec audit verify --witness KEY`). Give the log at least one
+// witness run by another party.
 //
 // # Durability
 //

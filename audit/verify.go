@@ -539,6 +539,10 @@ type VerifyOptions struct {
 	// that the log's own checkpoint cannot (ProblemTruncated,
 	// ProblemInconsistent).
 	Known [][]byte
+	// Anchor, if not nil, holds the latest checkpoint's size and root
+	// kept outside the log's directory: the log must hold and extend it
+	// (ErrRollback when behind). An anchor that holds nothing is skipped.
+	Anchor Anchor
 }
 
 // Verify is VerifyFS with options.
@@ -570,6 +574,11 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 		}
 		sizes = append(sizes, known[i].Size)
 	}
+	anc, err := loadAnchor(ctx, opts.Anchor, key.Name())
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	sizes = append(sizes, anc.Size)
 	f, err := fsys.OpenFile(logFile, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
@@ -586,6 +595,9 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 	}
 	rep, err := st.check(cp, size)
 	if err != nil {
+		return nil, err
+	}
+	if err := st.checkAnchor(anc); err != nil {
 		return nil, err
 	}
 	for i, k := range known {

@@ -19,7 +19,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY] [--checkpoint FILE]... [--witness KEY]...",
+	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY] [--checkpoint FILE]... [--anchor FILE] [--witness KEY]...",
 		short: "verify the audit log: every entry, the chain, the tree and the signed checkpoint", run: auditVerify})
 	register(&command{name: "audit show", args: "--data DIR [--from N] [--limit N] [--json]",
 		short: "list the audit log's entries", run: auditShow})
@@ -64,6 +64,7 @@ func auditVerify(e *env, args []string) error {
 	var wits, known auditMultiFlag
 	fs.Var(&wits, "witness", "require a cosignature by this witness `KEY` (repeatable)")
 	fs.Var(&known, "checkpoint", "a signed checkpoint or receipt `FILE` kept earlier: the log must still extend it (repeatable)")
+	anchorArg := fs.String("anchor", "", "the anchor `FILE` kept outside the audit folder (default: DIR/keys/audit-anchor, when present)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -94,7 +95,13 @@ func auditVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := audit.Verify(context.Background(), fsys, audit.VerifyOptions{Key: key, Witnesses: witnesses, Known: knownCPs})
+	// The anchor kept outside the audit folder (keys/audit-anchor) exposes
+	// a rollback of the folder alone; --anchor names another copy.
+	anchor := audit.DirAnchor(*data)
+	if *anchorArg != "" {
+		anchor = &audit.FileAnchor{Path: *anchorArg}
+	}
+	rep, err := audit.Verify(context.Background(), fsys, audit.VerifyOptions{Key: key, Witnesses: witnesses, Known: knownCPs, Anchor: anchor})
 	if err != nil {
 		return err
 	}

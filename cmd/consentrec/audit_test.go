@@ -171,6 +171,18 @@ func TestAuditRollbackCLI(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "rolled back") {
 		t.Fatalf("rolled-back copy against the kept receipt: code %d %s", code, errOut)
 	}
+	// The old audit folder restored over the current one, keys/ left in
+	// place: the anchor in keys/ exposes it with no flag.
+	if err := os.RemoveAll(filepath.Join(data, "audit")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(data, "audit"), os.DirFS(filepath.Join(backup, "audit"))); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = auditCLI(t, "audit", "verify", "--data", data)
+	if code != 1 || !strings.Contains(errOut, "rolled back") || !strings.Contains(errOut, "anchor") {
+		t.Fatalf("audit folder restored from an older copy: code %d %s", code, errOut)
+	}
 }
 
 func TestAuditPruneCLI(t *testing.T) {
