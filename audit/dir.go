@@ -131,20 +131,34 @@ func ParseSigningKey(pemBytes []byte) (ed25519.PrivateKey, error) {
 
 // LoadVerifier returns the verifier of a key given either as a signed-note
 // verifier key ("name+hash+base64") or as the path of a file holding one.
+//
+// Both Ed25519 signed-note keys (type 0x01: the log's key, and witnesses
+// that sign plain notes) and C2SP cosignature/v1 keys (type 0x04) are
+// accepted.
 func LoadVerifier(keyOrPath string) (note.Verifier, error) {
-	s := strings.TrimSpace(keyOrPath)
-	if v, err := note.NewVerifier(s); err == nil {
+	if v, err := parseVerifier(strings.TrimSpace(keyOrPath)); err == nil {
 		return v, nil
 	}
 	b, err := os.ReadFile(keyOrPath)
 	if err != nil {
 		return nil, fmt.Errorf("audit: key %q: neither a verifier key nor a readable file: %w", keyOrPath, err)
 	}
-	v, err := note.NewVerifier(strings.TrimSpace(string(b)))
+	v, err := parseVerifier(strings.TrimSpace(string(b)))
 	if err != nil {
 		return nil, fmt.Errorf("audit: key file %s: %w", keyOrPath, err)
 	}
 	return v, nil
+}
+
+func parseVerifier(s string) (note.Verifier, error) {
+	v, err := note.NewVerifier(s)
+	if err == nil {
+		return v, nil
+	}
+	if cv, cerr := NewCosignatureVerifier(s); cerr == nil {
+		return cv, nil
+	}
+	return nil, err
 }
 
 // VerifyDir verifies the audit log of a data directory (see VerifyFS); key

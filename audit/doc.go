@@ -57,7 +57,13 @@
 // A [Receipt] is self-contained: the entry, its inclusion proof and the
 // signed checkpoint; [CheckReceipt] verifies it offline with the public key.
 // [Log.ProveConsistency] shows that a later checkpoint extends an earlier one.
-// A [Witness] countersigns checkpoints after checking such a proof.
+// A [Witness] countersigns checkpoints after checking such a proof, with a
+// timestamped C2SP cosignature/v1 signature ([NewCosigner],
+// [CosignatureVerifierKey]; plain Ed25519 note signatures of older
+// witnesses are still read). A verifier lists the witnesses it trusts and a
+// quorum ([VerifyOptions].Witnesses and Quorum, `consentrec audit verify
+// --witness KEY... --quorum N`): fewer cosignatures is an error
+// ([ErrQuorum]), never a silent count.
 //
 // # Rollback: the anchor, and what only a witness closes
 //

@@ -69,9 +69,12 @@ type Report struct {
 	Entries    uint64     // entries that verified
 	Root       tlog.Hash  // tree root over all of them
 	Checkpoint Checkpoint // the signed checkpoint checked (zero Size if none)
-	Cosigned   int        // witness signatures verified on the checkpoint
-	Pruned     uint64     // entries whose payload was pruned (leaf only)
-	Shredded   uint64     // entries whose subject was crypto-shredded
+	Cosigned   int        // listed witnesses whose cosignatures verified on the checkpoint
+	// Cosignatures are those cosignatures, with their times
+	// (cosignature/v1).
+	Cosignatures []Cosignature
+	Pruned       uint64 // entries whose payload was pruned (leaf only)
+	Shredded     uint64 // entries whose subject was crypto-shredded
 	// TornBytes is a torn, unacknowledged tail after the last entry that
 	// the next Open will trim (0 for a cleanly written log).
 	TornBytes int64
@@ -522,8 +525,9 @@ const (
 // O(log n) memory: the header, every record (checksum, index order, chain,
 // commitment to its event, subject commitment), the tree root against the
 // signed checkpoint (signature by key, size, root), and the witness
-// cosignatures listed. key nil uses the verifier key kept beside the log.
-// The first problem is returned as a *VerifyError naming the entry.
+// cosignatures listed, every one of which is required (ErrQuorum). key nil
+// uses the verifier key kept beside the log. The first problem is returned
+// as a *VerifyError naming the entry.
 func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note.Verifier) (*Report, error) {
 	return Verify(ctx, fsys, VerifyOptions{Key: key, Witnesses: witnesses})
 }
@@ -531,8 +535,13 @@ func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note
 // VerifyOptions configures Verify. The zero value checks the log against
 // the key and checkpoint kept beside it.
 type VerifyOptions struct {
-	Key       note.Verifier   // nil: the verifier key kept beside the log
-	Witnesses []note.Verifier // cosignatures to verify (and count in Report.Cosigned)
+	Key note.Verifier // nil: the verifier key kept beside the log
+	// Witnesses are the witnesses whose cosignatures count (see
+	// Cosignature: cosignature/v1 keys, or plain Ed25519 note keys).
+	// Unless Quorum of them (all when Quorum is 0) cosigned the signed
+	// checkpoint, Verify fails with ErrQuorum.
+	Witnesses []note.Verifier
+	Quorum    int
 	// Known are signed checkpoints of this log kept elsewhere (an
 	// auditor's receipt, a witness's copy, one sent off-site). The log
 	// must still hold and extend each: this is what detects a rollback
@@ -552,7 +561,7 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
 	var cp Checkpoint
-	var cosigned int
+	var cosigs []Cosignature
 	signed, err := readFile(fsys, checkpointFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -564,7 +573,7 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 		if err != nil {
 			return nil, &VerifyError{Index: 0, Offset: 0, Problem: ProblemSignature, Msg: err.Error()}
 		}
-		cosigned = len(n.Sigs) - 1
+		cosigs = cosignatures(n, opts.Witnesses)
 	}
 	known := make([]Checkpoint, len(opts.Known))
 	sizes := []uint64{cp.Size}
@@ -613,7 +622,10 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 	if rep.Root, err = tlog.TreeHash(int64(rep.Entries), store); err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
-	rep.Cosigned = cosigned
+	rep.Cosigned, rep.Cosignatures = len(cosigs), cosigs
+	if err := checkQuorum(cosigs, opts.Witnesses, opts.Quorum); err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
 	return rep, nil
 }
 

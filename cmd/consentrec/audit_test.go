@@ -257,3 +257,45 @@ func TestAuditPruneRefusesFutureCutoff(t *testing.T) {
 		t.Fatalf("after refused prunes: code %d\n%s", code, out)
 	}
 }
+
+// audit verify --witness KEY... [--quorum N] checks cosignatures (C2SP
+// cosignature/v1, or plain note signatures) against the key list: exit 1
+// when the quorum is not met, naming the missing witness.
+func TestAuditVerifyWitnessQuorumCLI(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	l, err := audit.OpenDir(ctx, data, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := audittest.NewWitness("a.witness.example", l.VerifierKey())
+	plain := audittest.NewPlainWitness("plain.witness.example", l.VerifierKey())
+	b := audittest.NewWitness("b.witness.example", l.VerifierKey())
+	l.Close()
+	if l, err = audit.OpenDir(ctx, data, audit.Options{Witnesses: []audit.Witness{a, plain}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Append(ctx, audittest.Sample(1))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bFile := filepath.Join(t.TempDir(), "b.pub")
+	os.WriteFile(bFile, []byte(b.VerifierKey()+"\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--witness", a.VerifierKey(), "--witness", plain.VerifierKey()}, 0, "witness: a.witness.example, cosigned at "},
+		{[]string{"--witness", a.VerifierKey(), "--witness", bFile}, 1, "missing: b.witness.example"},
+		{[]string{"--witness", a.VerifierKey(), "--witness", bFile, "--quorum", "1"}, 0, "1 witness cosignatures"},
+		{[]string{"--witness", bFile}, 1, "quorum"},
+		{[]string{"--witness", a.VerifierKey(), "--quorum", "2"}, 2, "--quorum"},
+		{[]string{"--quorum", "1"}, 2, "--quorum"},
+	} {
+		code, out, errOut := auditCLI(t, append([]string{"audit", "verify", "--data", data}, c.args...)...)
+		if code != c.code || !strings.Contains(out+errOut, c.want) {
+			t.Errorf("audit verify %v: code %d, want %d with %q\n%s%s", c.args, code, c.code, c.want, out, errOut)
+		}
+	}
+}
