@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/audit/audittest"
@@ -297,5 +298,58 @@ func TestAuditVerifyWitnessQuorumCLI(t *testing.T) {
 		if code != c.code || !strings.Contains(out+errOut, c.want) {
 			t.Errorf("audit verify %v: code %d, want %d with %q\n%s%s", c.args, code, c.code, c.want, out, errOut)
 		}
+	}
+}
+
+// R26: `audit prune --before <5 s ago> --all-kinds` wiped notice and hold
+// evidence of recordings still kept. The entries naming a catalogued
+// recording or its call now stay, counted by reason; the access log keeps
+// its own retention (the cutoff), and the evidence of calls no longer
+// catalogued goes.
+func TestAuditPruneKeepsCataloguedEvidence(t *testing.T) {
+	ctx := context.Background()
+	root := retentionData(t) // rec-q1, rec-q2, rec-c1 of calls call-rec-*
+	l, err := audit.OpenDir(ctx, root, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	events := []audit.Event{
+		{Kind: audit.KindPolicyDecision, CallID: "call-rec-q1", Actor: "system"},                         // kept: call
+		{Kind: audit.KindNoticePlayed, CallID: "call-rec-c1", RecordingID: "rec-c1", Actor: "system"},    // kept: recording
+		{Kind: audit.KindLegalHoldSet, RecordingID: "rec-q2", Actor: "dpo", Reason: "case 7"},            // kept: recording
+		{Kind: audit.KindConsentGiven, CallID: "call-gone", Actor: "system"},                             // pruned: not catalogued
+		{Kind: audit.KindAccess, CallID: "call-rec-q1", RecordingID: "rec-q1", Actor: "a", Reason: "qa"}, // pruned: access log
+	}
+	for _, e := range events {
+		e.Time = old
+		if _, err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := auditCLI(t, "audit", "prune", "--data", root, "--before", time.Now().Add(-5*time.Second).UTC().Format(time.RFC3339), "--all-kinds")
+	if code != 0 {
+		t.Fatalf("prune: code %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"pruned 2 entries", "kept 3 older entries", "2: recording still catalogued", "1: call of a recording still catalogued"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("prune output lacks %q:\n%s", want, out)
+		}
+	}
+	pruned := map[string]bool{}
+	audit.ReadFS(ctx, audit.DirFS(filepath.Join(root, "audit")), 0, func(en audit.Entry) error {
+		if en.Pruned {
+			pruned[en.Kind.String()] = true
+		}
+		return nil
+	})
+	if len(pruned) != 2 || !pruned["consent-given"] || !pruned["access"] {
+		t.Fatalf("pruned kinds %v, want consent-given (call gone) and access", pruned)
+	}
+	if code, out, errOut := auditCLI(t, "audit", "verify", "--data", root); code != 0 || !strings.Contains(out, "2 entries pruned") {
+		t.Fatalf("verify after prune: code %d\n%s%s", code, out, errOut)
 	}
 }
