@@ -658,7 +658,9 @@ func (l *FileLog) do(ctx context.Context, f func()) error {
 
 // Checkpoint signs a checkpoint over every durable entry (unless the last
 // one already covers them) and returns it. Witness failures are returned
-// alongside a checkpoint that carries the log's signature only.
+// alongside a checkpoint that carries the log's signature only, and an
+// anchor that could not be stored (Options.Anchor) alongside the signed
+// checkpoint (the next checkpoint stores it again).
 func (l *FileLog) Checkpoint(ctx context.Context) ([]byte, error) {
 	var signed []byte
 	var err error
