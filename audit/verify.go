@@ -195,7 +195,7 @@ type scanState struct {
 // commitment; a third checks the chain and builds the tree. The problem
 // reported is the earliest any stage found.
 func scan(ctx context.Context, r *io.SectionReader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
+	br := bufio.NewReaderSize(r, int(min(1<<20, max(4096, r.Size()))))
 	st := &scanState{rootAt: map[uint64]tlog.Hash{}, lastOff: map[uint64]int64{}, r: r}
 	want := map[uint64]bool{}
 	for _, s := range rootsAt {
