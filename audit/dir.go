@@ -34,7 +34,11 @@ const (
 // use: the private key under keys/audit-signing.key, the public verifier
 // key beside the log (audit/checkpoint.pub) so that `consentrec audit
 // verify --data DIR` needs no flag. opts.Signer, if set, is used instead of
-// the key file; opts.Origin defaults to a fresh "consentrec.local/audit/<random>".
+// the key file; opts.Origin defaults to a fresh "consentrec.local/audit/<random>";
+// opts.Anchor defaults to DirAnchor(dataDir), the file keys/audit-anchor:
+// the latest checkpoint's size and root kept outside the audit folder, so
+// that an older copy of the audit folder restored over the current one is
+// refused (ErrRollback) rather than signed over.
 func OpenDir(ctx context.Context, dataDir string, opts Options) (*FileLog, error) {
 	auditDir := filepath.Join(dataDir, auditSubdir)
 	// An empty log file is one whose creator died before writing its
@@ -51,6 +55,9 @@ func OpenDir(ctx context.Context, dataDir string, opts Options) (*FileLog, error
 			return nil, fmt.Errorf("audit: open %s: %w", dataDir, err)
 		}
 		opts.Signer = key
+	}
+	if opts.Anchor == nil {
+		opts.Anchor = DirAnchor(dataDir)
 	}
 	if !exists && opts.Origin == "" {
 		var b [6]byte
@@ -124,28 +131,43 @@ func ParseSigningKey(pemBytes []byte) (ed25519.PrivateKey, error) {
 
 // LoadVerifier returns the verifier of a key given either as a signed-note
 // verifier key ("name+hash+base64") or as the path of a file holding one.
+//
+// Both Ed25519 signed-note keys (type 0x01: the log's key, and witnesses
+// that sign plain notes) and C2SP cosignature/v1 keys (type 0x04) are
+// accepted.
 func LoadVerifier(keyOrPath string) (note.Verifier, error) {
-	s := strings.TrimSpace(keyOrPath)
-	if v, err := note.NewVerifier(s); err == nil {
+	if v, err := parseVerifier(strings.TrimSpace(keyOrPath)); err == nil {
 		return v, nil
 	}
 	b, err := os.ReadFile(keyOrPath)
 	if err != nil {
 		return nil, fmt.Errorf("audit: key %q: neither a verifier key nor a readable file: %w", keyOrPath, err)
 	}
-	v, err := note.NewVerifier(strings.TrimSpace(string(b)))
+	v, err := parseVerifier(strings.TrimSpace(string(b)))
 	if err != nil {
 		return nil, fmt.Errorf("audit: key file %s: %w", keyOrPath, err)
 	}
 	return v, nil
 }
 
+func parseVerifier(s string) (note.Verifier, error) {
+	v, err := note.NewVerifier(s)
+	if err == nil {
+		return v, nil
+	}
+	if cv, cerr := NewCosignatureVerifier(s); cerr == nil {
+		return cv, nil
+	}
+	return nil, err
+}
+
 // VerifyDir verifies the audit log of a data directory (see VerifyFS); key
-// nil uses the verifier key kept beside the log.
+// nil uses the verifier key kept beside the log. It also checks the log
+// against the data directory's anchor (DirAnchor), when there is one.
 func VerifyDir(ctx context.Context, dataDir string, key note.Verifier, witnesses ...note.Verifier) (*Report, error) {
 	auditDir := filepath.Join(dataDir, auditSubdir)
 	if _, err := os.Stat(filepath.Join(auditDir, logFile)); err != nil {
 		return nil, fmt.Errorf("audit: verify: no audit log in %s: %w", dataDir, err)
 	}
-	return VerifyFS(ctx, DirFS(auditDir), key, witnesses...)
+	return Verify(ctx, DirFS(auditDir), VerifyOptions{Key: key, Witnesses: witnesses, Anchor: DirAnchor(dataDir)})
 }

@@ -32,8 +32,16 @@
 //     of old entries and keeps their leaves, so the chain, the tree, the
 //     old checkpoints and the receipts of the remaining entries all verify.
 //
-// Both operations are themselves logged ([KindAuditPruned],
-// [KindAuditShredded]).
+// Both are events first: a [KindAuditPruned] entry (cutoff, kinds, the
+// range of entries covered, actor, count) or [KindAuditShredded] entries
+// (the entries shredded, actor; never the subject) are appended and signed
+// into a checkpoint before anything is deleted. A payload may be absent
+// only where a signed prune event covers it, a subject link only where a
+// signed shred event lists the entry: the verifier refuses any other
+// stripped entry ([ProblemStripped]) with its index, so that evidence
+// cannot be erased without the key. Prune and shred events are never
+// pruned. (Logs pruned or shredded before this rule have events that cover
+// less: a shred event without an "entries" list covers nothing.)
 //
 // # Checkpoints, proofs and witnesses
 //
@@ -49,17 +57,36 @@
 // A [Receipt] is self-contained: the entry, its inclusion proof and the
 // signed checkpoint; [CheckReceipt] verifies it offline with the public key.
 // [Log.ProveConsistency] shows that a later checkpoint extends an earlier one.
-// A [Witness] countersigns checkpoints after checking such a proof.
+// A [Witness] countersigns checkpoints after checking such a proof, with a
+// timestamped C2SP cosignature/v1 signature ([NewCosigner],
+// [CosignatureVerifierKey]; plain Ed25519 note signatures of older
+// witnesses are still read). A verifier lists the witnesses it trusts and a
+// quorum ([VerifyOptions].Witnesses and Quorum, `consentrec audit verify
+// --witness KEY... --quorum N`): fewer cosignatures is an error
+// ([ErrQuorum]), never a silent count.
 //
-// What a log without a witness cannot prove: whoever holds the directory
-// and the signing key can truncate the log, rewrite entries and sign a new,
-// self-consistent history; whoever holds only the directory can restore an
-// older copy with its older checkpoint. The log detects edits, reordering,
-// gaps and truncation below its own checkpoint, not a consistent rollback.
-// Only a checkpoint kept by someone else (a witness, an auditor's receipt, a
-// copy sent off-site) exposes those, through consistency proofs
-// ([VerifyOptions].Known, `consentrec audit verify --checkpoint RECEIPT`).
-// Give the log at least one witness run by another party.
+// # Rollback: the anchor, and what only a witness closes
+//
+// A log's own directory cannot prove it was not rolled back: whoever can
+// write it can delete the last entries and restore an older checkpoint
+// beside them, a self-consistent older history. So the latest
+// checkpoint's size and root are also kept in an [Anchor] outside that
+// directory; [Open] and [Verify] fail with [ErrRollback] when the log is
+// behind it. [OpenDir] and [VerifyDir] use [DirAnchor] by default, the file
+// keys/audit-anchor of the data directory, beside the signing key.
+//
+// What the default protects against: anyone who controls the audit folder
+// alone (an administrator of the log's storage, a restore of an older
+// backup of that folder, someone erasing their own access entries). What
+// it does not: whoever holds the whole data directory, the anchor and the
+// signing key with it, can truncate the log, rewrite entries, sign a new,
+// self-consistent history and move the anchor. Only a checkpoint kept by
+// another party (a [Witness] cosigning every checkpoint, an auditor's
+// receipt, a copy sent off-site) exposes that, through consistency proofs
+// ([VerifyOptions].Known, `consentrec audit verify --checkpoint RECEIPT`)
+// and required cosignatures ([VerifyOptions].Witnesses and Quorum,
+// `consentrec audit verify --witness KEY`). Give the log at least one
+// witness run by another party.
 //
 // # Durability
 //
@@ -69,13 +96,24 @@
 // (the verifier key). Concurrent appends are group-committed: the appends
 // that arrive while one batch syncs share the next write and fsync; each
 // returns after its own sync. After a failed write or sync the log stops
-// ([ErrClosed]) and must be reopened. Open trims only a torn tail: records
-// after the last signed checkpoint, in the last group commit, that were cut
-// short or fail their checksum; a damaged record followed by a later batch,
-// or anywhere below the checkpoint, is a [*VerifyError] naming the entry and
-// its byte offset. A bit flip in that last, unsigned batch cannot be told
-// from a torn write; the checkpoint interval bounds that window. The file
-// layer is an interface ([FS], [File]) so crash tests inject faults
+// ([ErrClosed]) and must be reopened.
+//
+// What a crash can lose: only appends that had not returned. An Append
+// returns after the fsync of its batch, so an acknowledged entry survives
+// any crash. An append interrupted by the crash may or may not be in the
+// log (as after a cancelled ctx). On the next Open, exactly two things are
+// trimmed, both reported by [FileLog.Trimmed] and [Report].TornBytes: the
+// last record when the end of the file cuts it short (a write the crash
+// interrupted), and a tail of zero bytes (the file grew, the data never
+// reached the disk). Nothing else is ever trimmed: a complete record that
+// fails its checksum or its checks, wherever it is (a bit flip in the
+// unsigned tail included, and the length of the last record altered to run
+// past the end), is corruption, a [*VerifyError] naming the entry's index
+// and byte offset, and Open refuses the log. A torn record below the signed
+// checkpoint is [ErrRollback]. (A file system that could persist the pages
+// of one write out of order and leave zeros inside an interrupted batch
+// would make Open refuse the log, naming the entry: refused, never taken
+// for a tear.) The file layer is an interface ([FS], [File]) so crash tests inject faults
 // (audittest.FaultFS). The log file is locked (flock) against a second
 // writer. Memory: about 72 bytes per entry for tree hashes and offsets.
 //

@@ -77,3 +77,34 @@ func ExampleLog_shred() {
 	fmt.Println(n, e.Shredded, e.Event.CallID, e.Event.Subject == "")
 	// Output: 2 true call-1 true
 }
+
+// The audit log's own retention keeps the evidence a host still needs: a
+// prune with a Keep predicate leaves the entries of a recording still
+// catalogued, and says why. The prune is itself a signed event first.
+func ExamplePruneWith() {
+	ctx := context.Background()
+	l := audittest.NewLog("example.org/audit", nil)
+	day := func(d int) time.Time { return time.Date(2026, 1, d, 9, 0, 0, 0, time.UTC) }
+	l.Append(ctx, audit.Event{Kind: audit.KindNoticePlayed, Time: day(1), RecordingID: "rec-kept"})
+	l.Append(ctx, audit.Event{Kind: audit.KindNoticePlayed, Time: day(2), RecordingID: "rec-gone"})
+	l.Append(ctx, audit.Event{Kind: audit.KindAccess, Time: day(3), RecordingID: "rec-kept", Actor: "op-12", Reason: "review"})
+
+	catalogued := map[string]bool{"rec-kept": true}
+	res, err := audit.PruneWith(ctx, l, audit.PruneOptions{
+		Before: day(10),
+		Actor:  "dpo",
+		Keep: func(e audit.Event) string {
+			if e.Kind != audit.KindAccess && catalogued[e.RecordingID] {
+				return "recording still catalogued"
+			}
+			return ""
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	ev, _ := l.Entry(ctx, res.Event)
+	fmt.Println("pruned", res.Pruned, "kept", res.Kept, "event", ev.Event.Kind, "by", ev.Event.Actor)
+	// Output: pruned 2 kept map[recording still catalogued:1] event audit-pruned by dpo
+}

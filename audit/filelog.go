@@ -49,6 +49,12 @@ type Options struct {
 	Witnesses []Witness
 	// WitnessTimeout bounds each witness call (default 5 s).
 	WitnessTimeout time.Duration
+	// Anchor, if not nil, keeps each signed checkpoint's size and root
+	// outside the log's directory; Open fails with ErrRollback when the
+	// log is behind it (see Anchor). OpenDir defaults it to
+	// DirAnchor(dataDir). A failure to store is returned by Checkpoint
+	// (the checkpoint itself is signed and kept).
+	Anchor Anchor
 }
 
 // FileLog is the durable audit log of one directory (see FS). It
@@ -71,6 +77,7 @@ type FileLog struct {
 	witnesses []Witness
 	witTO     time.Duration
 	trimmed   int64
+	anchor    Anchor
 
 	reqs     chan *appendReq
 	ops      chan func()
@@ -90,6 +97,7 @@ type FileLog struct {
 	timer     *time.Timer
 	lastWitEr error
 	lastSync  time.Duration
+	anchored  uint64 // size of the checkpoint last stored in the anchor
 
 	mu      sync.RWMutex // guards the fields below
 	f       File
@@ -120,9 +128,11 @@ type appendResult struct {
 
 // Open opens (or creates) the file log in fsys and checks it completely:
 // every record, the chain, and the tree against the last signed checkpoint.
-// A torn, unacknowledged tail after the checkpoint is trimmed (see
-// Trimmed); anything else missing or altered is a *VerifyError naming the
-// first bad entry and its offset: ErrRollback if the log is shorter than
+// Only what a crash can leave is trimmed (see Trimmed): a last record cut
+// short by the end of the file, or a tail of zero bytes, after the signed
+// checkpoint. Anything else missing or altered, a complete record with a
+// bad checksum included, is a *VerifyError naming the first bad entry and
+// its offset: ErrRollback if the log is shorter than
 // its checkpoint, ErrCorrupt otherwise, ErrSignature for a checkpoint that
 // does not verify. Nothing is ever repaired past a signed size.
 func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
@@ -131,7 +141,7 @@ func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
 	}
 	l := &FileLog{
 		fsys: fsys, now: opts.Now, rnd: opts.Rand, interval: opts.CheckpointInterval,
-		maxBatch: opts.MaxBatch, witnesses: opts.Witnesses, witTO: opts.WitnessTimeout,
+		maxBatch: opts.MaxBatch, witnesses: opts.Witnesses, witTO: opts.WitnessTimeout, anchor: opts.Anchor,
 		reqs: make(chan *appendReq, 1024), ops: make(chan func()),
 		quit: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -252,12 +262,27 @@ func (l *FileLog) open(ctx context.Context, opts Options) error {
 	est := size / 300
 	store := &fullStore{h: make([]tlog.Hash, 0, 2*est)}
 	offsets := make([]int64, 0, est)
-	st, err := scan(ctx, io.NewSectionReader(f, 0, size), origin, store, &offsets, cp.Size)
+	anc, err := loadAnchor(ctx, l.anchor, origin)
+	if err != nil {
+		return fmt.Errorf("audit: open: %w", err)
+	}
+	st, err := scan(ctx, io.NewSectionReader(f, 0, size), origin, store, &offsets, cp.Size, anc.Size)
 	if err != nil {
 		return fmt.Errorf("audit: open: %w", err)
 	}
 	if _, err := st.check(cp, size); err != nil {
 		return err
+	}
+	if err := st.checkAnchor(anc); err != nil {
+		return err
+	}
+	l.anchored = anc.Size
+	if l.anchor != nil && cp.Size > anc.Size {
+		// A first anchor, or one a crash left behind the checkpoint.
+		if err := l.anchor.Store(ctx, cp); err != nil {
+			return fmt.Errorf("audit: open: %w", err)
+		}
+		l.anchored = cp.Size
 	}
 	if st.torn {
 		l.trimmed = size - st.end
@@ -327,7 +352,8 @@ func (l *FileLog) Origin() string { return l.origin }
 // VerifierKey returns the verifier key of the log's checkpoints.
 func (l *FileLog) VerifierKey() note.Verifier { return l.verifier }
 
-// Trimmed returns the bytes of torn, unacknowledged tail Open removed.
+// Trimmed returns the bytes Open removed: a last record cut short by the
+// end of the file, or a tail of zero bytes (never an acknowledged entry).
 func (l *FileLog) Trimmed() int64 { return l.trimmed }
 
 // Size returns the number of durable entries.
@@ -528,7 +554,7 @@ func (l *FileLog) sign(ctx context.Context) ([]byte, error) {
 		return nil, failed
 	}
 	if cp != nil && cpSize == l.n {
-		return cp, l.lastWitEr
+		return cp, errors.Join(l.lastWitEr, l.storeAnchor(ctx, cpSize))
 	}
 	if l.n == 0 {
 		return nil, fmt.Errorf("audit: checkpoint of an empty log: %w", ErrNotFound)
@@ -572,7 +598,23 @@ func (l *FileLog) sign(ctx context.Context) ([]byte, error) {
 		l.timer.Stop()
 		l.timer, l.timerC = nil, nil
 	}
-	return signed, l.lastWitEr
+	return signed, errors.Join(l.lastWitEr, l.storeAnchor(ctx, l.n))
+}
+
+// storeAnchor stores the signed checkpoint of size n in the anchor, unless
+// it is there already. Committer only.
+func (l *FileLog) storeAnchor(ctx context.Context, n uint64) error {
+	if l.anchor == nil || l.anchored >= n {
+		return nil
+	}
+	l.mu.RLock()
+	c := Checkpoint{Origin: l.origin, Size: l.cpSize, Root: l.cpRoot}
+	l.mu.RUnlock()
+	if err := l.anchor.Store(ctx, c); err != nil {
+		return fmt.Errorf("audit: checkpoint: anchor: %w", err)
+	}
+	l.anchored = c.Size
+	return nil
 }
 
 func (l *FileLog) witness(ctx context.Context, i int, w Witness, signed []byte, store tlog.HashReader) ([]note.Signature, error) {
@@ -616,7 +658,9 @@ func (l *FileLog) do(ctx context.Context, f func()) error {
 
 // Checkpoint signs a checkpoint over every durable entry (unless the last
 // one already covers them) and returns it. Witness failures are returned
-// alongside a checkpoint that carries the log's signature only.
+// alongside a checkpoint that carries the log's signature only, and an
+// anchor that could not be stored (Options.Anchor) alongside the signed
+// checkpoint (the next checkpoint stores it again).
 func (l *FileLog) Checkpoint(ctx context.Context) ([]byte, error) {
 	var signed []byte
 	var err error

@@ -204,3 +204,37 @@ func TestRewriteWhileAppending(t *testing.T) {
 		t.Fatalf("after concurrent rewrites: %+v, %v (size %d)", rep, err, n)
 	}
 }
+
+// Prune and Shred sign a checkpoint over their event before they delete
+// anything: a verifier at once (the log still open, no Close) finds the
+// deletions covered.
+func TestPruneAndShredSignTheirEvents(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := audit.Open(ctx, audit.DirFS(dir), audit.Options{Signer: testKey(t), Origin: "test.example/audit", CheckpointInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := range 6 {
+		if _, err := l.Append(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n, err := l.Prune(ctx, event(2).Time); err != nil || n != 2 {
+		t.Fatalf("prune = %d, %v", n, err)
+	}
+	if _, size := l.LastCheckpoint(); size != 7 {
+		t.Fatalf("after prune the checkpoint covers %d entries, want 7 (the prune event)", size)
+	}
+	if n, err := l.Shred(ctx, event(2).Subject); err != nil || n != 2 {
+		t.Fatalf("shred = %d, %v", n, err)
+	}
+	if _, size := l.LastCheckpoint(); size != 8 {
+		t.Fatalf("after shred the checkpoint covers %d entries, want 8 (the shred event)", size)
+	}
+	rep, err := audit.VerifyFS(ctx, audit.DirFS(dir), nil)
+	if err != nil || rep.Pruned != 2 || rep.Shredded != 2 {
+		t.Fatalf("verify of the open log: %+v, %v", rep, err)
+	}
+}

@@ -51,16 +51,22 @@ type Log interface {
 	// Receipt), against a checkpoint covering it.
 	Receipt(ctx context.Context, index uint64) (*Receipt, error)
 	// Prune deletes the openings (event payloads and salts) of the
-	// entries logged before cutoff, keeping their leaves, and logs a
-	// KindAuditPruned entry. With kinds, only entries of those kinds are
-	// pruned (e.g. AccessKinds: the access log the CNIL keeps 6 to 12
-	// months, while consent and notice evidence stays as long as the
-	// recordings it justifies). It returns the number of entries pruned.
+	// entries logged before cutoff, keeping their leaves. With kinds, only
+	// entries of those kinds are pruned (e.g. AccessKinds: the access log
+	// the CNIL keeps 6 to 12 months, while consent and notice evidence
+	// stays as long as the recordings it justifies). It first appends a
+	// KindAuditPruned entry saying what it covers (cutoff, kinds, the
+	// entries below the log's size, actor) and signs a checkpoint over
+	// it: a verifier refuses a missing payload that no signed prune event
+	// covers. Prune events themselves are never pruned. It returns the
+	// number of entries pruned. See PruneWith to keep some entries.
 	Prune(ctx context.Context, cutoff time.Time, kinds ...Kind) (int, error)
 	// Shred deletes the subject openings of every entry whose Subject is
 	// subject (crypto-shredding: the salted commitment stays and becomes
-	// unlinkable), and logs a KindAuditShredded entry. It returns the
-	// number of entries shredded.
+	// unlinkable). It first appends KindAuditShredded entries listing the
+	// entries it shreds (never the subject) and signs a checkpoint over
+	// them: a verifier refuses a missing subject link that no signed
+	// shred event lists. It returns the number of entries shredded.
 	Shred(ctx context.Context, subject string) (int, error)
 	// Close makes a final signed checkpoint and releases the log.
 	Close() error

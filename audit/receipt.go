@@ -151,14 +151,8 @@ func CheckReceipt(data []byte, logKey note.Verifier, witnesses ...note.Verifier)
 	if err != nil {
 		return Entry{}, Checkpoint{}, fmt.Errorf("receipt: %w", err)
 	}
-	for _, w := range witnesses {
-		found := false
-		for _, s := range n.Sigs {
-			found = found || (s.Name == w.Name() && s.Hash == w.KeyHash())
-		}
-		if !found {
-			return Entry{}, Checkpoint{}, fmt.Errorf("receipt: no cosignature by witness %s: %w", w.Name(), ErrSignature)
-		}
+	if err := checkQuorum(cosignatures(n, witnesses), witnesses, 0); err != nil {
+		return Entry{}, Checkpoint{}, fmt.Errorf("receipt: %w: %w", ErrSignature, err)
 	}
 	if r.Leaf.Index >= cp.Size {
 		return Entry{}, Checkpoint{}, fmt.Errorf("receipt: entry %d outside checkpoint of size %d: %w", r.Leaf.Index, cp.Size, ErrBadProof)

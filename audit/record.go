@@ -18,7 +18,8 @@ import (
 //	       [unless pruned: salt 32 | u32 n | payload n |
 //	        [if subject opening: subject salt 32 | u32 n | subject n]]
 //
-// The CRC only tells a torn write from a complete one; integrity comes from
+// The CRC tells a damaged record from a complete one (a damaged record is
+// an error, never trimmed, unless the file ends inside it); integrity comes from
 // the leaf hashes, the chain, the tree and the signed checkpoint.
 const (
 	fileMagic   = "consentrec-audit-log/v1\n"
@@ -28,7 +29,7 @@ const (
 )
 
 const (
-	flagBatchStart byte = 1 << iota // first record written by a group commit
+	flagBatchStart byte = 1 << iota // first record written by a group commit (informative)
 	flagPruned                      // the opening was deleted (retention)
 	flagSubject                     // a subject opening follows the payload
 	flagsKnown     = flagBatchStart | flagPruned | flagSubject

@@ -69,9 +69,12 @@ type Report struct {
 	Entries    uint64     // entries that verified
 	Root       tlog.Hash  // tree root over all of them
 	Checkpoint Checkpoint // the signed checkpoint checked (zero Size if none)
-	Cosigned   int        // witness signatures verified on the checkpoint
-	Pruned     uint64     // entries whose payload was pruned (leaf only)
-	Shredded   uint64     // entries whose subject was crypto-shredded
+	Cosigned   int        // listed witnesses whose cosignatures verified on the checkpoint
+	// Cosignatures are those cosignatures, with their times
+	// (cosignature/v1).
+	Cosignatures []Cosignature
+	Pruned       uint64 // entries whose payload was pruned (leaf only)
+	Shredded     uint64 // entries whose subject was crypto-shredded
 	// TornBytes is a torn, unacknowledged tail after the last entry that
 	// the next Open will trim (0 for a cleanly written log).
 	TornBytes int64
@@ -177,6 +180,10 @@ type scanState struct {
 	lastOff  map[uint64]int64     // offset of entry size-1, at the requested sizes
 	bad      *VerifyError         // first problem, nil if none
 	torn     bool                 // bad is a torn, unacknowledged tail
+	cov      coverage             // prune and shred events, what is missing
+	shAt     []uint64             // shredded entries
+	shOff    []int64              // their offsets
+	r        *io.SectionReader    // the file scanned
 }
 
 // scan reads a whole log file, checking every record, and stops at the
@@ -187,9 +194,9 @@ type scanState struct {
 // reads, frames and orders; a second checks each event against its leaf's
 // commitment; a third checks the chain and builds the tree. The problem
 // reported is the earliest any stage found.
-func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
-	br := bufio.NewReaderSize(r, 1<<20)
-	st := &scanState{rootAt: map[uint64]tlog.Hash{}, lastOff: map[uint64]int64{}}
+func scan(ctx context.Context, r *io.SectionReader, wantOrigin string, store hashStore, offsets *[]int64, rootsAt ...uint64) (*scanState, error) {
+	br := bufio.NewReaderSize(r, int(min(1<<20, max(4096, r.Size()))))
+	st := &scanState{rootAt: map[uint64]tlog.Hash{}, lastOff: map[uint64]int64{}, r: r}
 	want := map[uint64]bool{}
 	for _, s := range rootsAt {
 		want[s] = true
@@ -221,11 +228,19 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 				st.bad = &VerifyError{Index: st.n, Offset: st.end, Problem: p, Msg: fmt.Sprintf(format, a...)}
 			}
 			if err != nil {
-				fail(ProblemContent, "%v", err)
-				if errors.Is(err, errTorn) {
+				st.torn = false
+				switch tornTail(r, st.end, errors.Is(err, errTorn)) {
+				case tailTorn:
 					fail(ProblemTruncated, "%v", err)
+					st.torn = true
+				case tailZero:
+					fail(ProblemTruncated, "the file ends in %d zero bytes where records should be (data never written)", r.Size()-st.end)
+					st.torn = true
+				case tailLength:
+					fail(ProblemContent, "record length runs past the end of the file, but the bytes there are a complete record: its length was altered")
+				default:
+					fail(ProblemContent, "%v", err)
 				}
-				st.torn = errors.Is(err, errTorn) || !laterBatch(br, st.n)
 				return
 			}
 			l := &rec.leaf
@@ -239,6 +254,9 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 			}
 			if rec.open == nil {
 				st.pruned++
+				st.cov.addPruned(l, st.end)
+			} else if l.Kind == KindAuditPruned || l.Kind == KindAuditShredded {
+				st.cov.addEvent(l, rec.open.Payload)
 			}
 			pl.add(st.n, st.end, l, rec.open, rec.subj)
 			if offsets != nil {
@@ -259,6 +277,7 @@ func scan(ctx context.Context, r io.Reader, wantOrigin string, store hashStore, 
 		return nil, res.err
 	}
 	st.shredded, st.prev, st.rootAt = res.shredded, res.prev, res.rootAt
+	st.shAt, st.shOff = res.shAt, res.shOff
 	// The first problem is the earliest, whichever stage found it.
 	if res.bad != nil && (st.bad == nil || res.bad.Index < st.bad.Index) {
 		st.bad, st.torn = res.bad, false
@@ -284,6 +303,8 @@ type pipelineResult struct {
 	bad      *VerifyError
 	err      error
 	shredded uint64
+	shAt     []uint64 // shredded entries and their offsets
+	shOff    []int64
 	prev     tlog.Hash
 	rootAt   map[uint64]tlog.Hash
 }
@@ -297,6 +318,8 @@ type pipeline struct {
 	// written by the content stage
 	contentBad *VerifyError
 	shredded   uint64
+	shAt       []uint64
+	shOff      []int64
 	// written by the tree stage
 	res   pipelineResult
 	store hashStore
@@ -337,6 +360,8 @@ func (p *pipeline) runContent() {
 				p.contentBad = &VerifyError{Index: ch.idx[i], Offset: ch.offs[i], Problem: ProblemContent, Msg: err.Error()}
 			} else if sh {
 				p.shredded++
+				p.shAt = append(p.shAt, ch.idx[i])
+				p.shOff = append(p.shOff, ch.offs[i])
 			}
 		}
 		p.tree <- ch
@@ -435,37 +460,58 @@ func (p *pipeline) finish() pipelineResult {
 	close(p.content)
 	<-p.done
 	res := p.res
-	res.shredded = p.shredded
+	res.shredded, res.shAt, res.shOff = p.shredded, p.shAt, p.shOff
 	if p.contentBad != nil && (res.bad == nil || p.contentBad.Index < res.bad.Index) {
 		res.bad = p.contentBad
 	}
 	return res
 }
 
-// laterBatch reports whether a complete, valid record that starts a later
-// group commit follows in r: then the bad record before it was
-// acknowledged, so it is corruption, not a torn write. Searching stops
-// after 64 MiB (beyond it, damage is never taken for a torn tail).
-func laterBatch(r io.Reader, index uint64) bool {
-	rest, err := io.ReadAll(io.LimitReader(r, 64<<20+1))
-	if err != nil || len(rest) > 64<<20 {
-		return true
+// Kinds of damaged end of a log file (see tornTail).
+const (
+	tailCorrupt = iota // a complete record that fails its checks: corruption
+	tailTorn           // the last record, cut short by the end of the file
+	tailZero           // zero bytes to the end (allocated, never written)
+	tailLength         // a complete record whose length field was altered
+)
+
+// tornTail classifies the damage found at offset off of a log file: cut
+// tells that the record there ran past the end of the file. A crash can
+// leave only the last record cut short (a write the file system did not
+// finish), or a tail of zeros (the file grew but the data never reached
+// the disk). Everything else, a complete record failing its checksum
+// above all, is corruption of a record that may have been acknowledged:
+// never trimmed.
+func tornTail(r io.ReaderAt, off int64, cut bool) int {
+	size := int64(0)
+	if sr, ok := r.(interface{ Size() int64 }); ok {
+		size = sr.Size()
 	}
-	for p := 0; p+recHeadSize+LeafSize+1 <= len(rest); p++ {
-		l := int(binary.BigEndian.Uint32(rest[p:]))
-		if l < LeafSize+1 || p+recHeadSize+l > len(rest) {
-			continue
-		}
-		body := rest[p+recHeadSize : p+recHeadSize+l]
-		if body[LeafSize]&flagBatchStart == 0 || crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(rest[p+4:]) {
-			continue
-		}
-		var lf Leaf
-		if lf.UnmarshalBinary(body[:LeafSize]) == nil && lf.Index > index {
-			return true
+	n := size - off
+	if n <= 0 || n > 64<<20 || (cut && n > int64(maxRecord+recHeadSize)) {
+		return tailCorrupt
+	}
+	tail := make([]byte, n)
+	if _, err := r.ReadAt(tail, off); err != nil && err != io.EOF {
+		return tailCorrupt
+	}
+	zero := true
+	for _, c := range tail {
+		if c != 0 {
+			zero = false
+			break
 		}
 	}
-	return false
+	switch {
+	case zero:
+		return tailZero
+	case !cut:
+		return tailCorrupt
+	case len(tail) >= recHeadSize+LeafSize+1 &&
+		crc32.Checksum(tail[recHeadSize:], castagnoli) == binary.BigEndian.Uint32(tail[4:]):
+		return tailLength
+	}
+	return tailTorn
 }
 
 // Log file names inside a log directory.
@@ -479,8 +525,9 @@ const (
 // O(log n) memory: the header, every record (checksum, index order, chain,
 // commitment to its event, subject commitment), the tree root against the
 // signed checkpoint (signature by key, size, root), and the witness
-// cosignatures listed. key nil uses the verifier key kept beside the log.
-// The first problem is returned as a *VerifyError naming the entry.
+// cosignatures listed, every one of which is required (ErrQuorum). key nil
+// uses the verifier key kept beside the log. The first problem is returned
+// as a *VerifyError naming the entry.
 func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note.Verifier) (*Report, error) {
 	return Verify(ctx, fsys, VerifyOptions{Key: key, Witnesses: witnesses})
 }
@@ -488,14 +535,23 @@ func VerifyFS(ctx context.Context, fsys FS, key note.Verifier, witnesses ...note
 // VerifyOptions configures Verify. The zero value checks the log against
 // the key and checkpoint kept beside it.
 type VerifyOptions struct {
-	Key       note.Verifier   // nil: the verifier key kept beside the log
-	Witnesses []note.Verifier // cosignatures to verify (and count in Report.Cosigned)
+	Key note.Verifier // nil: the verifier key kept beside the log
+	// Witnesses are the witnesses whose cosignatures count (see
+	// Cosignature: cosignature/v1 keys, or plain Ed25519 note keys).
+	// Unless Quorum of them (all when Quorum is 0) cosigned the signed
+	// checkpoint, Verify fails with ErrQuorum.
+	Witnesses []note.Verifier
+	Quorum    int
 	// Known are signed checkpoints of this log kept elsewhere (an
 	// auditor's receipt, a witness's copy, one sent off-site). The log
 	// must still hold and extend each: this is what detects a rollback
 	// that the log's own checkpoint cannot (ProblemTruncated,
 	// ProblemInconsistent).
 	Known [][]byte
+	// Anchor, if not nil, holds the latest checkpoint's size and root
+	// kept outside the log's directory: the log must hold and extend it
+	// (ErrRollback when behind). An anchor that holds nothing is skipped.
+	Anchor Anchor
 }
 
 // Verify is VerifyFS with options.
@@ -505,7 +561,7 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
 	var cp Checkpoint
-	var cosigned int
+	var cosigs []Cosignature
 	signed, err := readFile(fsys, checkpointFile)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -517,7 +573,7 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 		if err != nil {
 			return nil, &VerifyError{Index: 0, Offset: 0, Problem: ProblemSignature, Msg: err.Error()}
 		}
-		cosigned = len(n.Sigs) - 1
+		cosigs = cosignatures(n, opts.Witnesses)
 	}
 	known := make([]Checkpoint, len(opts.Known))
 	sizes := []uint64{cp.Size}
@@ -527,6 +583,11 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 		}
 		sizes = append(sizes, known[i].Size)
 	}
+	anc, err := loadAnchor(ctx, opts.Anchor, key.Name())
+	if err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
+	sizes = append(sizes, anc.Size)
 	f, err := fsys.OpenFile(logFile, os.O_RDONLY, 0)
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
@@ -545,6 +606,9 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := st.checkAnchor(anc); err != nil {
+		return nil, err
+	}
 	for i, k := range known {
 		if k.Size > st.n {
 			return nil, &VerifyError{Index: st.n, Offset: st.end, Problem: ProblemTruncated,
@@ -558,7 +622,10 @@ func Verify(ctx context.Context, fsys FS, opts VerifyOptions) (*Report, error) {
 	if rep.Root, err = tlog.TreeHash(int64(rep.Entries), store); err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)
 	}
-	rep.Cosigned = cosigned
+	rep.Cosigned, rep.Cosignatures = len(cosigs), cosigs
+	if err := checkQuorum(cosigs, opts.Witnesses, opts.Quorum); err != nil {
+		return nil, fmt.Errorf("audit: verify: %w", err)
+	}
 	return rep, nil
 }
 
@@ -578,6 +645,15 @@ func (st *scanState) check(cp Checkpoint, fileSize int64) (*Report, error) {
 	if cp.Size > 0 && st.rootAt[cp.Size] != cp.Root {
 		return nil, &VerifyError{Index: cp.Size - 1, Offset: st.lastOff[cp.Size], Problem: ProblemInconsistent,
 			Msg: fmt.Sprintf("tree root of the first %d entries differs from the signed checkpoint", cp.Size)}
+	}
+	// A payload or subject link may be missing only where a signed prune
+	// or shred event covers it.
+	pr := st.cov.pruneProblem(st.r, st.end, cp.Size)
+	if sh := st.cov.shredProblem(st.shAt, st.shOff, cp.Size); sh != nil && (pr == nil || sh.Index < pr.Index) {
+		pr = sh
+	}
+	if pr != nil {
+		return nil, pr
 	}
 	rep := &Report{Origin: st.origin, Entries: st.n, Checkpoint: cp, Pruned: st.pruned, Shredded: st.shredded}
 	if st.torn {

@@ -20,7 +20,8 @@ import (
 // none), proof proves signed extends it. The witness verifies the log's
 // signature and the proof, persists the new checkpoint before returning,
 // and returns its signature(s) over the checkpoint text, to be added to
-// the note. It returns a *WitnessConflictError when it holds another size
+// the note: C2SP cosignature/v1 signatures (sign with NewCosigner), or
+// plain Ed25519 note signatures. It returns a *WitnessConflictError when it holds another size
 // (retry from that size), ErrBadProof for a proof that does not verify,
 // ErrSignature for a checkpoint not signed by the log it knows.
 //

@@ -243,6 +243,53 @@ func TestLog(t *testing.T, newLog func(t *testing.T) audit.Log) {
 		}
 	})
 
+	t.Run("PruneKeeps", func(t *testing.T) {
+		// Entries Keep names stay, counted by reason; the prune event,
+		// appended before anything is deleted, says what range it covers.
+		l := open(t)
+		appendN(t, l, 0, 8)
+		keep := func(e audit.Event) string {
+			if e.RecordingID == "rec-0002" || e.RecordingID == "rec-0005" {
+				return "recording catalogued"
+			}
+			return ""
+		}
+		res, err := audit.PruneWith(ctx, l, audit.PruneOptions{Before: Sample(6).Time, Keep: keep, Actor: "dpo"})
+		if errors.Is(err, audit.ErrKeepUnsupported) {
+			t.Skip("the log cannot keep entries while pruning")
+		}
+		if err != nil || res.Pruned != 4 || res.Kept["recording catalogued"] != 2 || res.Event != 8 {
+			t.Fatalf("PruneWith = %+v, %v; want 4 pruned, 2 kept, event 8", res, err)
+		}
+		for i := range uint64(8) {
+			en, err := l.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := i < 6 && i != 2 && i != 5; en.Pruned != want {
+				t.Fatalf("entry %d pruned = %v, want %v", i, en.Pruned, want)
+			}
+		}
+		ev, err := l.Entry(ctx, res.Event)
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs := map[string]string{}
+		for _, a := range ev.Event.Attrs {
+			attrs[a.Key] = a.Value
+		}
+		if ev.Event.Kind != audit.KindAuditPruned || ev.Event.Actor != "dpo" || attrs["upto"] != "8" || attrs["count"] != "4" {
+			t.Fatalf("prune event %+v", ev.Event)
+		}
+		// Prune events are never pruned themselves.
+		if n, err := l.Prune(ctx, time.Now().Add(time.Hour)); err != nil || n != 4 {
+			t.Fatalf("second prune = %d, %v; want 4 (the kept entries and 6, 7, not the event)", n, err)
+		}
+		if ev, _ := l.Entry(ctx, res.Event); ev.Pruned {
+			t.Fatal("a prune event was pruned")
+		}
+	})
+
 	t.Run("PruneKeepsProofs", func(t *testing.T) {
 		l := open(t)
 		appendN(t, l, 0, 10)
@@ -325,6 +372,17 @@ func TestLog(t *testing.T, newLog func(t *testing.T) audit.Log) {
 		last, _ := l.Entry(ctx, l.Size()-1)
 		if last.Event.Kind != audit.KindAuditShredded || last.Event.Subject != "" {
 			t.Fatalf("shredding not logged, or logged with the subject: %+v", last.Event)
+		}
+		// The shred event lists the entries it shredded (subjects cycle
+		// over i%3: entries 1, 4, 7).
+		var entries []string
+		for _, a := range last.Event.Attrs {
+			if a.Key == "entries" {
+				entries = append(entries, a.Value)
+			}
+		}
+		if !slices.Equal(entries, []string{"1,4,7"}) {
+			t.Fatalf("shred event lists %q, want [1,4,7]", entries)
 		}
 		if _, err := l.Shred(ctx, ""); err == nil {
 			t.Fatal("Shred(\"\") accepted")

@@ -206,28 +206,89 @@ func (m *MemLog) Receipt(ctx context.Context, index uint64) (*audit.Receipt, err
 
 // Prune implements audit.Log.
 func (m *MemLog) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) (int, error) {
+	res, err := m.PruneWith(ctx, audit.PruneOptions{Before: cutoff, Kinds: kinds})
+	return res.Pruned, err
+}
+
+var _ audit.Pruner = (*MemLog)(nil)
+
+// PruneWith implements audit.Pruner as the file log does: the prune event
+// is appended and signed first, then the openings are deleted.
+func (m *MemLog) PruneWith(ctx context.Context, opts audit.PruneOptions) (audit.PruneResult, error) {
+	res := audit.PruneResult{Kept: map[string]int{}}
 	m.mu.Lock()
-	n := 0
-	for i, l := range m.leaves {
-		if m.opens[i] != nil && l.Time.Before(cutoff) && audit.PruneMatches(l.Kind, kinds) {
+	upto := uint64(len(m.leaves))
+	var prune []int
+	for i, l := range m.leaves[:upto] {
+		if m.opens[i] == nil || !opts.Matches(l.Kind, l.Time) {
+			continue
+		}
+		if opts.Keep != nil {
+			e, _, err := m.opens[i].Open(&m.leaves[i])
+			if err != nil {
+				m.mu.Unlock()
+				return audit.PruneResult{}, fmt.Errorf("audittest: prune: entry %d: %w", i, err)
+			}
+			if why := opts.Keep(e); why != "" {
+				res.Kept[why]++
+				continue
+			}
+		}
+		prune = append(prune, i)
+	}
+	m.mu.Unlock()
+	var err error
+	if res.Event, err = m.appendSigned(ctx, audit.PruneEvent(opts, upto, len(prune))); err != nil {
+		return audit.PruneResult{}, err
+	}
+	m.mu.Lock()
+	for _, i := range prune {
+		if m.opens[i] != nil {
 			m.opens[i] = nil
-			n++
+			res.Pruned++
 		}
 	}
 	m.mu.Unlock()
-	_, err := m.Append(ctx, audit.PrunedEvent(cutoff, n, kinds))
-	return n, err
+	return res, nil
 }
 
-// Shred implements audit.Log.
+// appendSigned appends e and signs a checkpoint covering it.
+func (m *MemLog) appendSigned(ctx context.Context, e audit.Event) (uint64, error) {
+	i, err := m.Append(ctx, e)
+	if err != nil {
+		return 0, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, err := m.checkpoint(); err != nil {
+		return 0, err
+	}
+	return i, nil
+}
+
+// Shred implements audit.Log as the file log does: the shred events,
+// listing the entries, are appended and signed first.
 func (m *MemLog) Shred(ctx context.Context, subject string) (int, error) {
 	if subject == "" {
 		return 0, audit.ErrInvalidEvent
 	}
 	m.mu.Lock()
-	n := 0
+	var entries []uint64
 	for i, o := range m.opens {
 		if o != nil && o.Subject == subject {
+			entries = append(entries, uint64(i))
+		}
+	}
+	m.mu.Unlock()
+	for _, e := range audit.ShredEvents("", entries) {
+		if _, err := m.appendSigned(ctx, e); err != nil {
+			return 0, err
+		}
+	}
+	m.mu.Lock()
+	n := 0
+	for _, i := range entries {
+		if o := m.opens[i]; o != nil && o.Subject == subject {
 			c := *o
 			c.Subject, c.SubjectSalt = "", [audit.SaltSize]byte{}
 			m.opens[i] = &c
@@ -235,9 +296,7 @@ func (m *MemLog) Shred(ctx context.Context, subject string) (int, error) {
 		}
 	}
 	m.mu.Unlock()
-	_, err := m.Append(ctx, audit.Event{Kind: audit.KindAuditShredded, Actor: "system", Reason: "data subject erasure",
-		Attrs: []audit.Attr{{Key: "count", Value: fmt.Sprint(n)}}})
-	return n, err
+	return n, nil
 }
 
 // Close implements audit.Log.

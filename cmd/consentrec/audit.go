@@ -9,25 +9,31 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
 
+	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 	"golang.org/x/mod/sumdb/note"
 )
 
 func init() {
-	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY] [--checkpoint FILE]... [--witness KEY]...",
+	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY] [--checkpoint FILE]... [--anchor FILE] [--witness KEY]... [--quorum N]",
 		short: "verify the audit log: every entry, the chain, the tree and the signed checkpoint", run: auditVerify})
 	register(&command{name: "audit show", args: "--data DIR [--from N] [--limit N] [--json]",
 		short: "list the audit log's entries in log order (INDEX), each with its event's TIME", run: auditShow})
 	register(&command{name: "audit prove", args: "--data DIR [--hide-subject] [-o FILE] INDEX",
 		short: "write a self-contained receipt (entry, proof, signed checkpoint) for one entry", run: auditProve})
 	register(&command{name: "audit prune", args: "--data DIR (--older-than DAYS | --before TIME) [--all-kinds]",
-		short: "delete old access-log payloads (the log's own retention; evidence of consent stays unless --all-kinds), keeping every proof valid", run: auditPrune})
+		short: "delete old access-log payloads (the log's own retention; with --all-kinds also other evidence, except that of recordings still catalogued), keeping every proof valid", run: auditPrune})
 	register(&command{name: "audit check", args: "RECEIPT --key PUBKEY [--witness KEY]...",
 		short: "check a receipt offline against the log's public key", run: auditCheck})
 }
@@ -65,8 +71,10 @@ func auditVerify(e *env, args []string) error {
 	data := dataFlag(fs)
 	keyArg := fs.String("key", "", "verifier `PUBKEY` (key or file; default: the key kept beside the log)")
 	var wits, known auditMultiFlag
-	fs.Var(&wits, "witness", "require a cosignature by this witness `KEY` (repeatable)")
+	fs.Var(&wits, "witness", "a witness `KEY` (C2SP cosignature/v1 or Ed25519 note key, or a file holding one) whose cosignature counts (repeatable)")
+	quorum := fs.Int("quorum", 0, "require cosignatures by at least `N` of the --witness keys (default: all of them)")
 	fs.Var(&known, "checkpoint", "a signed checkpoint or receipt `FILE` kept earlier: the log must still extend it (repeatable)")
+	anchorArg := fs.String("anchor", "", "the anchor `FILE` kept outside the audit folder (default: DIR/keys/audit-anchor, when present)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -81,6 +89,9 @@ func auditVerify(e *env, args []string) error {
 	witnesses, err := auditWitnessKeys(wits)
 	if err != nil {
 		return err
+	}
+	if *quorum < 0 || *quorum > len(witnesses) {
+		return usagef("--quorum %d: between 1 and the number of --witness keys (%d)", *quorum, len(witnesses))
 	}
 	var knownCPs [][]byte
 	for _, k := range known {
@@ -97,20 +108,30 @@ func auditVerify(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := audit.Verify(context.Background(), fsys, audit.VerifyOptions{Key: key, Witnesses: witnesses, Known: knownCPs})
+	// The anchor kept outside the audit folder (keys/audit-anchor) exposes
+	// a rollback of the folder alone; --anchor names another copy.
+	anchor := audit.DirAnchor(*data)
+	if *anchorArg != "" {
+		anchor = &audit.FileAnchor{Path: *anchorArg}
+	}
+	rep, err := audit.Verify(context.Background(), fsys, audit.VerifyOptions{Key: key, Witnesses: witnesses, Quorum: *quorum, Known: knownCPs, Anchor: anchor})
 	if err != nil {
 		return err
 	}
 	if rep.Checkpoint.Size == 0 && rep.Entries > 0 {
 		return fmt.Errorf("%d entries but no signed checkpoint: truncation cannot be ruled out", rep.Entries)
 	}
-	if rep.Cosigned < len(witnesses) {
-		return fmt.Errorf("checkpoint has %d of the %d witness cosignatures required", rep.Cosigned, len(witnesses))
-	}
 	fmt.Fprintf(e.stdout, "ok: %d entries, root %s\n", rep.Entries, base64.StdEncoding.EncodeToString(rep.Root[:]))
 	fmt.Fprintf(e.stdout, "origin: %s\n", rep.Origin)
 	fmt.Fprintf(e.stdout, "checkpoint: %d entries signed, %d witness cosignatures, %d not yet signed\n",
 		rep.Checkpoint.Size, rep.Cosigned, rep.Unsigned())
+	for _, c := range rep.Cosignatures {
+		at := "no timestamp (plain note signature)"
+		if !c.Time.IsZero() {
+			at = "cosigned at " + c.Time.Format(time.RFC3339)
+		}
+		fmt.Fprintf(e.stdout, "witness: %s, %s\n", c.Name, at)
+	}
 	if rep.Pruned > 0 || rep.Shredded > 0 {
 		fmt.Fprintf(e.stdout, "retention: %d entries pruned (leaf only), %d subjects shredded\n", rep.Pruned, rep.Shredded)
 	}
@@ -349,7 +370,7 @@ func auditPrune(e *env, args []string) error {
 	data := dataFlag(fs)
 	days := fs.Int("older-than", 0, "prune entries older than `DAYS` days (the CNIL recommends 180 to 365 for access logs)")
 	before := fs.String("before", "", "prune entries logged before `TIME` (RFC 3339)")
-	all := fs.Bool("all-kinds", false, "prune entries of every kind, consent and notice evidence included (default: the access log only)")
+	all := fs.Bool("all-kinds", false, "prune entries of every kind, consent and notice evidence included, except the evidence of recordings still catalogued (default: the access log only)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -378,6 +399,10 @@ func auditPrune(e *env, args []string) error {
 		return err
 	}
 	ctx := context.Background()
+	keep, err := auditCatalogKeep(ctx, *data)
+	if err != nil {
+		return err
+	}
 	l, err := audit.OpenDir(ctx, *data, audit.Options{})
 	if err != nil {
 		return err
@@ -386,13 +411,76 @@ func auditPrune(e *env, args []string) error {
 	if *all {
 		kinds, what = nil, "entries"
 	}
-	n, err := l.Prune(ctx, cutoff, kinds...)
+	res, err := l.PruneWith(ctx, audit.PruneOptions{Before: cutoff, Kinds: kinds, Keep: keep, Actor: whoami("")})
 	if cerr := l.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "pruned %d %s logged before %s (leaves kept: the log still verifies)\n", n, what, cutoff.UTC().Format(time.RFC3339))
+	fmt.Fprintf(e.stdout, "pruned %d %s logged before %s (leaves kept: the log still verifies)\n", res.Pruned, what, cutoff.UTC().Format(time.RFC3339))
+	kept := 0
+	for _, n := range res.Kept {
+		kept += n
+	}
+	if kept > 0 {
+		fmt.Fprintf(e.stdout, "kept %d older entries that evidence recordings still catalogued (R26):\n", kept)
+		reasons := make([]string, 0, len(res.Kept))
+		for r := range res.Kept {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			fmt.Fprintf(e.stdout, "  %d: %s\n", res.Kept[r], r)
+		}
+	}
 	return nil
+}
+
+// Reasons audit prune keeps an entry (R26).
+const (
+	keepRecording = "recording still catalogued"
+	keepCall      = "call of a recording still catalogued"
+)
+
+// auditCatalogKeep returns the keep predicate of `audit prune` (R26): the
+// entries that evidence a recording still catalogued (its notice,
+// consent, objection, decision, holds...: every entry naming the recording
+// or its call) stay, whatever the cutoff; the access log (AccessKinds)
+// keeps its own retention. A data directory without a catalog keeps
+// nothing more.
+func auditCatalogKeep(ctx context.Context, root string) (func(audit.Event) string, error) {
+	dir := consentrec.DataDir{Root: root}
+	if _, err := os.Stat(dir.Catalog()); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	cat, err := sqlitecatalog.Open(ctx, dir.Catalog())
+	if err != nil {
+		return nil, err
+	}
+	defer cat.Close()
+	// Every recording: those whose deadline is at or before the end of
+	// time, held and pending ones included.
+	all, err := cat.Expired(ctx, time.Unix(0, math.MaxInt64), retention.Cursor{}, 0)
+	if err != nil {
+		return nil, fmt.Errorf("audit prune: reading the catalog: %w", err)
+	}
+	recs, calls := map[string]bool{}, map[string]bool{}
+	for _, r := range all {
+		recs[r.ID] = true
+		calls[r.CallID] = true
+	}
+	return func(e audit.Event) string {
+		switch {
+		case slices.Contains(audit.AccessKinds, e.Kind):
+			return ""
+		case e.RecordingID != "" && recs[e.RecordingID]:
+			return keepRecording
+		case e.CallID != "" && calls[e.CallID]:
+			return keepCall
+		}
+		return ""
+	}, nil
 }

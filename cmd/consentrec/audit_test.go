@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/audit/audittest"
@@ -171,6 +172,18 @@ func TestAuditRollbackCLI(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "rolled back") {
 		t.Fatalf("rolled-back copy against the kept receipt: code %d %s", code, errOut)
 	}
+	// The old audit folder restored over the current one, keys/ left in
+	// place: the anchor in keys/ exposes it with no flag.
+	if err := os.RemoveAll(filepath.Join(data, "audit")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(data, "audit"), os.DirFS(filepath.Join(backup, "audit"))); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut = auditCLI(t, "audit", "verify", "--data", data)
+	if code != 1 || !strings.Contains(errOut, "rolled back") || !strings.Contains(errOut, "anchor") {
+		t.Fatalf("audit folder restored from an older copy: code %d %s", code, errOut)
+	}
 }
 
 func TestAuditPruneCLI(t *testing.T) {
@@ -243,5 +256,100 @@ func TestAuditPruneRefusesFutureCutoff(t *testing.T) {
 	code, out, _ := auditCLI(t, "audit", "verify", "--data", data)
 	if code != 0 || strings.Contains(out, "pruned") {
 		t.Fatalf("after refused prunes: code %d\n%s", code, out)
+	}
+}
+
+// audit verify --witness KEY... [--quorum N] checks cosignatures (C2SP
+// cosignature/v1, or plain note signatures) against the key list: exit 1
+// when the quorum is not met, naming the missing witness.
+func TestAuditVerifyWitnessQuorumCLI(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	l, err := audit.OpenDir(ctx, data, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := audittest.NewWitness("a.witness.example", l.VerifierKey())
+	plain := audittest.NewPlainWitness("plain.witness.example", l.VerifierKey())
+	b := audittest.NewWitness("b.witness.example", l.VerifierKey())
+	l.Close()
+	if l, err = audit.OpenDir(ctx, data, audit.Options{Witnesses: []audit.Witness{a, plain}}); err != nil {
+		t.Fatal(err)
+	}
+	l.Append(ctx, audittest.Sample(1))
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	bFile := filepath.Join(t.TempDir(), "b.pub")
+	os.WriteFile(bFile, []byte(b.VerifierKey()+"\n"), 0o644)
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--witness", a.VerifierKey(), "--witness", plain.VerifierKey()}, 0, "witness: a.witness.example, cosigned at "},
+		{[]string{"--witness", a.VerifierKey(), "--witness", bFile}, 1, "missing: b.witness.example"},
+		{[]string{"--witness", a.VerifierKey(), "--witness", bFile, "--quorum", "1"}, 0, "1 witness cosignatures"},
+		{[]string{"--witness", bFile}, 1, "quorum"},
+		{[]string{"--witness", a.VerifierKey(), "--quorum", "2"}, 2, "--quorum"},
+		{[]string{"--quorum", "1"}, 2, "--quorum"},
+	} {
+		code, out, errOut := auditCLI(t, append([]string{"audit", "verify", "--data", data}, c.args...)...)
+		if code != c.code || !strings.Contains(out+errOut, c.want) {
+			t.Errorf("audit verify %v: code %d, want %d with %q\n%s%s", c.args, code, c.code, c.want, out, errOut)
+		}
+	}
+}
+
+// R26: `audit prune --before <5 s ago> --all-kinds` wiped notice and hold
+// evidence of recordings still kept. The entries naming a catalogued
+// recording or its call now stay, counted by reason; the access log keeps
+// its own retention (the cutoff), and the evidence of calls no longer
+// catalogued goes.
+func TestAuditPruneKeepsCataloguedEvidence(t *testing.T) {
+	ctx := context.Background()
+	root := retentionData(t) // rec-q1, rec-q2, rec-c1 of calls call-rec-*
+	l, err := audit.OpenDir(ctx, root, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	events := []audit.Event{
+		{Kind: audit.KindPolicyDecision, CallID: "call-rec-q1", Actor: "system"},                         // kept: call
+		{Kind: audit.KindNoticePlayed, CallID: "call-rec-c1", RecordingID: "rec-c1", Actor: "system"},    // kept: recording
+		{Kind: audit.KindLegalHoldSet, RecordingID: "rec-q2", Actor: "dpo", Reason: "case 7"},            // kept: recording
+		{Kind: audit.KindConsentGiven, CallID: "call-gone", Actor: "system"},                             // pruned: not catalogued
+		{Kind: audit.KindAccess, CallID: "call-rec-q1", RecordingID: "rec-q1", Actor: "a", Reason: "qa"}, // pruned: access log
+	}
+	for _, e := range events {
+		e.Time = old
+		if _, err := l.Append(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := auditCLI(t, "audit", "prune", "--data", root, "--before", time.Now().Add(-5*time.Second).UTC().Format(time.RFC3339), "--all-kinds")
+	if code != 0 {
+		t.Fatalf("prune: code %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"pruned 2 entries", "kept 3 older entries", "2: recording still catalogued", "1: call of a recording still catalogued"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("prune output lacks %q:\n%s", want, out)
+		}
+	}
+	pruned := map[string]bool{}
+	audit.ReadFS(ctx, audit.DirFS(filepath.Join(root, "audit")), 0, func(en audit.Entry) error {
+		if en.Pruned {
+			pruned[en.Kind.String()] = true
+		}
+		return nil
+	})
+	if len(pruned) != 2 || !pruned["consent-given"] || !pruned["access"] {
+		t.Fatalf("pruned kinds %v, want consent-given (call gone) and access", pruned)
+	}
+	if code, out, errOut := auditCLI(t, "audit", "verify", "--data", root); code != 0 || !strings.Contains(out, "2 entries pruned") {
+		t.Fatalf("verify after prune: code %d\n%s%s", code, out, errOut)
 	}
 }
