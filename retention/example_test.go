@@ -27,7 +27,7 @@ func ExampleNew() {
 	// Output:
 	// 6(1)(f) legitimate interests
 	// delete at 2026-03-02T10:00:00Z
-	// true retention: P1Y exceeds the maximum P6M for purpose quality
+	// true retention: P1Y exceeds the maximum P6M for purpose quality (R9)
 }
 
 func ExampleSweeper() {
