@@ -558,12 +558,10 @@ func holdReason(r Recording) string {
 
 func (s *Subjects) eraseOne(ctx context.Context, req Request, r Recording, rep *ErasureReport, refuse func(Recording, string, error) error) error {
 	if r.Deletion == DeletionNone {
-		if r.Held() {
-			return refuse(r, holdReason(r), ErrHeld)
-		}
-		if rules, err := r.Purpose.Rules(); err != nil || !rules.Erasable {
-			return refuse(r, fmt.Sprintf("kept under a legal obligation (GDPR Art. 17(3)(b)): purpose %s, deletion due %s",
-				r.Purpose, r.Deadline.Format("2006-01-02")), ErrNotErasable)
+		if err := r.CheckDestroy(nowFunc(s.Now)()); err != nil {
+			var k *KeptError
+			errors.As(err, &k)
+			return refuse(r, k.Why+" ("+k.Rule+")", k.Err)
 		}
 		m, err := s.Catalog.BeginDelete(ctx, r.ID, DeletionErasure)
 		switch {

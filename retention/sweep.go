@@ -257,8 +257,11 @@ func (s *Sweeper) remove(ctx context.Context, rep *Report, prog *Progress, r Rec
 	var attrs []audit.Attr
 	if resumed {
 		attrs = append(attrs, audit.Attr{Key: "resumed", Value: "true"})
-		if r.Deletion == DeletionErasure {
+		switch r.Deletion {
+		case DeletionErasure:
 			reason = "erasure requested by the data subject (resumed)"
+		case DeletionDestroyed:
+			reason = "destroyed before its deadline (resumed)"
 		}
 	}
 	err := finishDelete(ctx, s.Catalog, s.Store, s.Audit, r, deletedEvent(r, now(), systemActor, reason, attrs...))
