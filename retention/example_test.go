@@ -72,12 +72,22 @@ func ExampleGate_Open() {
 	sum := store.Put("rec-1", []byte("OggS..."))
 	r, _ := retention.New(retention.Entry{ID: "rec-1", Purpose: policy.Quality, Created: time.Now(), SHA256: sum})
 	cat.Add(ctx, r)
-	gate := &retention.Gate{Catalog: cat, Store: store, Audit: audit.Discard}
+	// The host knows who asks from its own sessions; a table grants roles.
+	type session struct{}
+	who := func(ctx context.Context) (string, error) {
+		id, _ := ctx.Value(session{}).(string)
+		return id, nil
+	}
+	table := retention.AccessTable{Roles: map[string][]policy.Role{
+		"u-12": {policy.RoleTrainer}, "u-7": {policy.RoleQuality}}}
+	gate := &retention.Gate{Catalog: cat, Store: store, Audit: audit.Discard, Authorizer: table.Authorizer(who)}
 
-	_, err := gate.Open(ctx, retention.Principal{ID: "u-12", Role: policy.RoleTrainer}, "rec-1", retention.ActionListen, "onboarding")
+	trainer := context.WithValue(ctx, session{}, "u-12")
+	_, err := gate.Open(trainer, retention.Principal{}, "rec-1", retention.ActionListen, "onboarding")
 	fmt.Println(err)
 
-	rc, err := gate.Open(ctx, retention.Principal{ID: "u-7", Role: policy.RoleQuality}, "rec-1", retention.ActionListen, "monthly review")
+	quality := context.WithValue(ctx, session{}, "u-7")
+	rc, err := gate.Open(quality, retention.Principal{}, "rec-1", retention.ActionListen, "monthly review")
 	if err != nil {
 		panic(err)
 	}
@@ -85,7 +95,7 @@ func ExampleGate_Open() {
 	b, _ := io.ReadAll(rc)
 	fmt.Printf("%s\n", b)
 	// Output:
-	// open: access denied: listen rec-1 as "trainer": role "trainer" not allowed for purpose "quality"
+	// open: access denied: listen rec-1 by u-12: none of the roles of u-12 (trainer) may open a quality recording (R25); allowed roles: quality, supervisor
 	// OggS...
 }
 
@@ -99,7 +109,9 @@ func ExampleSubjects_Erase() {
 		r, _ := retention.New(retention.Entry{ID: id, Purpose: p, Created: time.Now(), Subject: caller, SHA256: sum})
 		cat.Add(ctx, r)
 	}
-	s := &retention.Subjects{Catalog: cat, Store: store, Audit: audit.Discard}
+	dpo := func(context.Context) (string, error) { return "dpo-1", nil } // the host's own login
+	table := retention.AccessTable{Roles: map[string][]policy.Role{"dpo-1": {retention.RoleDPO}}}
+	s := &retention.Subjects{Catalog: cat, Store: store, Audit: audit.Discard, Authorizer: table.Authorizer(dpo)}
 	rep, err := s.Erase(ctx, retention.Request{Subject: caller, Handler: "dpo-1", Reference: "ticket 981"})
 	if err != nil {
 		panic(err)

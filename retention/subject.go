@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,12 +35,15 @@ func ResponseDue(received time.Time) time.Time { return responseTime.AddTo(recei
 // request and its outcome is audited (KindSubjectExport, KindErasure), with
 // one entry per recording exported, erased or refused.
 //
-// Catalog, Store and Audit are required. Safe for concurrent use.
+// Catalog, Store, Audit and Authorizer are required. Safe for concurrent use.
 type Subjects struct {
 	Catalog Catalog
 	Store   Store
 	Audit   audit.Appender
 	Now     func() time.Time // nil: time.Now
+	// Authorizer authenticates who handles a request (Request.Handler is
+	// only their claim); they must hold RoleDPO (R25).
+	Authorizer Authorizer
 	// IsIntegrity: see Gate.IsIntegrity.
 	IsIntegrity func(error) bool
 	// Progress, if set, is called after each recording of an export or an
@@ -62,7 +66,7 @@ type Shredder interface {
 type Request struct {
 	Subject   string    // policy.SubjectKey of the person
 	Received  time.Time // when the request arrived; zero: now
-	Handler   string    // who handles it (pseudonymous id), the audit actor
+	Handler   string    // who says they handle it: a claim the Authorizer checks; the audit actor is who it authenticates
 	Reference string    // the request's own reference (ticket number), audited
 }
 
@@ -105,9 +109,9 @@ type ErasureReport struct {
 	Shredded int       // audit entries crypto-shredded (see ShredAudit)
 }
 
-func (s *Subjects) check(op string, req *Request) error {
-	if s.Catalog == nil || s.Store == nil || s.Audit == nil {
-		return fmt.Errorf("%s: catalog, store and audit log are required: %w", op, ErrNotConfigured)
+func (s *Subjects) check(ctx context.Context, op string, a Action, req *Request) error {
+	if s.Catalog == nil || s.Store == nil || s.Audit == nil || s.Authorizer == nil {
+		return fmt.Errorf("%s: catalog, store, audit log and authorizer are required: %w", op, ErrNotConfigured)
 	}
 	if req.Subject == "" {
 		return fmt.Errorf("%s: %w", op, invalid("subject", "empty"))
@@ -115,13 +119,26 @@ func (s *Subjects) check(op string, req *Request) error {
 	if err := validSubject(req.Subject); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if strings.TrimSpace(req.Handler) == "" {
-		return fmt.Errorf("%s: %w", op, invalid("handler", "who handles the request must be named"))
-	}
 	if req.Received.IsZero() {
 		req.Received = nowFunc(s.Now)()
 	}
 	req.Received = req.Received.UTC().Round(0)
+	// Who handles the request is authenticated, and must hold RoleDPO (R25).
+	claim := Principal{ID: strings.TrimSpace(req.Handler), Role: RoleDPO}
+	p, why, err := authenticate(ctx, s.Authorizer, AccessRequest{Principal: claim, Action: a, Reason: "data subject request " + req.Reference})
+	if err == nil && !slices.Contains(p.granted(), RoleDPO) {
+		why = fmt.Sprintf("%s does not hold role %s, which handles data subject requests (R25); granted: %s", p.ID, RoleDPO, orNone(p.granted()))
+		err = ErrDenied
+	}
+	if err != nil {
+		e := requestEvent(audit.KindAccessDenied, Request{Subject: req.Subject, Received: req.Received, Handler: p.ID, Reference: req.Reference},
+			nowFunc(s.Now)(), "refused", audit.Attr{Key: "action", Value: string(a)}, audit.Attr{Key: "denied", Value: why})
+		if aerr := appendEvent(ctx, s.Audit, e); aerr != nil {
+			return fmt.Errorf("%s: %w", op, errors.Join(err, aerr))
+		}
+		return fmt.Errorf("%s: %w", op, errors.Join(err, &DeniedError{Principal: p, Action: a, Why: why}))
+	}
+	req.Handler = p.ID
 	return nil
 }
 
@@ -176,7 +193,7 @@ func recEvent(k audit.Kind, req Request, r Recording, at time.Time, reason strin
 // is left out, audited (KindIntegrityFailure) and listed in Failed, and
 // ExportDir then returns an error wrapping ErrIncomplete.
 func (s *Subjects) ExportDir(ctx context.Context, req Request, dir string) (ExportReport, error) {
-	if err := s.check("subject export", &req); err != nil {
+	if err := s.check(ctx, "subject export", ActionSubjectExport, &req); err != nil {
 		return ExportReport{}, err
 	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
@@ -194,7 +211,7 @@ func (s *Subjects) ExportDir(ctx context.Context, req Request, dir string) (Expo
 // ExportZip is ExportDir writing a zip archive to w instead. On error the
 // archive is incomplete and must be discarded.
 func (s *Subjects) ExportZip(ctx context.Context, req Request, w io.Writer) (ExportReport, error) {
-	if err := s.check("subject export", &req); err != nil {
+	if err := s.check(ctx, "subject export", ActionSubjectExport, &req); err != nil {
 		return ExportReport{}, err
 	}
 	zs := &zipSink{zw: zip.NewWriter(w)}
@@ -490,7 +507,7 @@ func readme(req Request, rep ExportReport, metas []exportedMeta) string {
 // in Failed and stays marked: the next sweep finishes it. Returns an error
 // wrapping ErrIncomplete if any failed; refusals are not errors.
 func (s *Subjects) Erase(ctx context.Context, req Request) (ErasureReport, error) {
-	if err := s.check("subject erase", &req); err != nil {
+	if err := s.check(ctx, "subject erase", ActionSubjectErase, &req); err != nil {
 		return ErasureReport{}, err
 	}
 	now := nowFunc(s.Now)

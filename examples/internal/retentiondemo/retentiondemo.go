@@ -107,8 +107,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	fmt.Fprintf(out, "legal hold on %s: case %s, approved by %s\n", res.Held, Case, Approver)
 
-	gate := &retention.Gate{Catalog: cat, Store: cfg.Store, Audit: cfg.Audit, IsIntegrity: cfg.IsIntegrity}
-	rc, err := gate.Open(ctx, retention.Principal{ID: "lawyer-01", Role: policy.RoleLegal}, res.Held, retention.ActionListen, "case "+Case)
+	// Who asks comes from the host's sessions (here a context value); the
+	// roles from its access table (R25).
+	table := retention.AccessTable{Roles: map[string][]policy.Role{"lawyer-01": {policy.RoleLegal}, "trainer-01": {policy.RoleTrainer}}}
+	who := func(ctx context.Context) (string, error) { id, _ := ctx.Value(demoSession{}).(string); return id, nil }
+	gate := &retention.Gate{Catalog: cat, Store: cfg.Store, Audit: cfg.Audit, IsIntegrity: cfg.IsIntegrity, Authorizer: table.Authorizer(who)}
+	rc, err := gate.Open(context.WithValue(ctx, demoSession{}, "lawyer-01"), retention.Principal{Role: policy.RoleLegal}, res.Held, retention.ActionListen, "case "+Case)
 	if err != nil {
 		return res, fmt.Errorf("retentiondemo: the lawyer could not open the held recording: %w", err)
 	}
@@ -118,7 +122,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		return res, err
 	}
 	fmt.Fprintf(out, "gate: lawyer-01 (legal) listened to %s (%d bytes): allowed, it is under hold; audited\n", res.Held, n)
-	_, err = gate.Open(ctx, retention.Principal{ID: "trainer-01", Role: policy.RoleTrainer}, res.Held, retention.ActionDownload, "curious")
+	_, err = gate.Open(context.WithValue(ctx, demoSession{}, "trainer-01"), retention.Principal{Role: policy.RoleTrainer}, res.Held, retention.ActionDownload, "curious")
 	var denied *retention.DeniedError
 	if !errors.As(err, &denied) {
 		return res, fmt.Errorf("retentiondemo: the gate let a trainer download a %s recording: %v", res.Catalogued[0].Purpose, err)
@@ -152,3 +156,6 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	fmt.Fprintf(out, "catalog now holds %d recording(s); try: consentrec sweep --dry-run --data %s\n", left, cfg.Data.Root)
 	return res, nil
 }
+
+// demoSession is the context key of the demo's logged-in person.
+type demoSession struct{}
