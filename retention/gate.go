@@ -177,13 +177,25 @@ type Gate struct {
 // ErrPendingDeletion, ErrIntegrity, ErrNotConfigured, or the audit log's
 // error (then no reader is returned: nothing is read untraced).
 func (g *Gate) Open(ctx context.Context, p Principal, id string, a Action, reason string) (io.ReadCloser, error) {
+	rc, _, err := g.OpenAs(ctx, p, id, a, reason)
+	return rc, err
+}
+
+// OpenAs is Open that also returns the authenticated principal, in the role
+// the access was granted and audited for.
+func (g *Gate) OpenAs(ctx context.Context, p Principal, id string, a Action, reason string) (io.ReadCloser, Principal, error) {
 	if g.Store == nil {
-		return nil, fmt.Errorf("open: catalog, store, audit log and authorizer are required: %w", ErrNotConfigured)
+		return nil, p, fmt.Errorf("open: catalog, store, audit log and authorizer are required: %w", ErrNotConfigured)
 	}
 	r, p, err := g.admit(ctx, p, id, a, reason)
 	if err != nil {
-		return nil, err
+		return nil, p, err
 	}
+	rc, err := g.open(ctx, r, p, id, a, reason)
+	return rc, p, err
+}
+
+func (g *Gate) open(ctx context.Context, r Recording, p Principal, id string, a Action, reason string) (io.ReadCloser, error) {
 	now := nowFunc(g.Now)
 	reason = strings.TrimSpace(reason)
 	rc, err := g.Store.Open(ctx, id)
@@ -225,13 +237,15 @@ func (g *Gate) Open(ctx context.Context, p Principal, id string, a Action, reaso
 // (KindAccessDenied), without opening the recording: for a host that hands
 // out something else that gives the audio away, such as the recording's own
 // decryption key. It returns the recording and the authenticated principal
-// acting in the role checked. Errors: as Open's.
-func (g *Gate) Admit(ctx context.Context, p Principal, id string, a Action, reason string) (Recording, Principal, error) {
+// acting in the role checked; attrs are added to the access event (e.g. which tool handed out what).
+func (g *Gate) Admit(ctx context.Context, p Principal, id string, a Action, reason string, attrs ...audit.Attr) (Recording, Principal, error) {
 	r, p, err := g.admit(ctx, p, id, a, reason)
 	if err != nil {
 		return r, p, err
 	}
-	if err := appendEvent(ctx, g.Audit, accessEvent(audit.KindAccess, r, nowFunc(g.Now)(), p, a, strings.TrimSpace(reason))); err != nil {
+	e := accessEvent(audit.KindAccess, r, nowFunc(g.Now)(), p, a, strings.TrimSpace(reason))
+	e.Attrs = append(e.Attrs, attrs...)
+	if err := appendEvent(ctx, g.Audit, e); err != nil {
 		return r, p, fmt.Errorf("admit %s: %w", id, err)
 	}
 	return r, p, nil

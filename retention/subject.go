@@ -46,6 +46,11 @@ type Subjects struct {
 	Authorizer Authorizer
 	// IsIntegrity: see Gate.IsIntegrity.
 	IsIntegrity func(error) bool
+	// KeepOtherVoices exports dual-channel recordings whole, the other
+	// party's (the agent's) voice included. By default (false) an export
+	// holds only the customer's channel, as a mono Ogg Opus file re-muxed
+	// without transcoding (GDPR Art. 15(4), R29).
+	KeepOtherVoices bool
 	// Progress, if set, is called after each recording of an export or an
 	// erasure with the count done and the total.
 	Progress func(done, total int)
