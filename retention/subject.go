@@ -2,6 +2,7 @@ package retention
 
 import (
 	"archive/zip"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -19,6 +20,7 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/internal/atomicfile"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/recorder"
 )
 
 // responseTime is the GDPR deadline to answer a data subject's request.
@@ -332,7 +334,11 @@ type exportedMeta struct {
 	UnderLegalHold   bool      `json:"under_legal_hold"`
 	SHA256           string    `json:"sha256,omitempty"`
 	Gaps             []gapMeta `json:"gaps,omitempty"`
-	Error            string    `json:"error,omitempty"`
+	// OnlyYourVoice: the file holds the caller's channel only, the other
+	// party's voice removed (GDPR Art. 15(4)); SHA256 is then the digest
+	// of the stored two-channel recording, not of this file.
+	OnlyYourVoice bool   `json:"only_your_voice,omitempty"`
+	Error         string `json:"error,omitempty"`
 }
 
 type gapMeta struct {
@@ -369,7 +375,7 @@ func (s *Subjects) export(ctx context.Context, req Request, out sink) (rep Expor
 			m.Gaps = append(m.Gaps, gapMeta{g.Start.Seconds(), g.End.Seconds(), g.Reason})
 		}
 		name := "audio/" + r.ID + ".opus"
-		if err := s.exportOne(ctx, req, r, name, out); err != nil {
+		if err := s.exportOne(ctx, req, r, name, out, &m.OnlyYourVoice); err != nil {
 			var ae *stopError
 			if errors.As(err, &ae) || ctx.Err() != nil {
 				return rep, fmt.Errorf("subject export: %w", err)
@@ -426,7 +432,57 @@ func (s *Subjects) integrity(err error) bool {
 	return errors.Is(err, ErrIntegrity) || s.IsIntegrity != nil && s.IsIntegrity(err)
 }
 
-func (s *Subjects) exportOne(ctx context.Context, req Request, r Recording, name string, out sink) error {
+// redact returns what to export of a recording read from r: by default,
+// of a dual-channel Ogg Opus file, the customer's channel only
+// (recorder.ExtractLeg: the same packets, no transcoding; GDPR Art. 15(4),
+// R29); anything else as it is, and whether it redacted. It reads r to its
+// end either way (so the digest is checked). wait, called once the result was consumed or
+// abandoned, stops the extraction and returns its error.
+func (s *Subjects) redact(r io.Reader) (io.Reader, bool, func() error) {
+	br := bufio.NewReaderSize(r, 4096)
+	head, _ := br.Peek(pageHeadPeek)
+	if s.KeepOtherVoices || opusChannels(head) < 2 {
+		return br, false, func() error { return nil }
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := recorder.ExtractLeg(br, pw, recorder.Customer)
+		if err != nil {
+			// A damaged file fails to parse before its digest is checked:
+			// read on, so that an altered file is reported (and audited)
+			// as such.
+			if _, herr := io.Copy(io.Discard, br); herr != nil {
+				err = errors.Join(err, herr)
+			}
+			err = fmt.Errorf("keeping only the customer's voice: %w", err)
+		}
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	return pr, true, func() error {
+		pr.CloseWithError(errors.New("export abandoned")) // unblocks the extraction
+		return <-done
+	}
+}
+
+// pageHeadPeek is enough of a file for its first Ogg page's OpusHead.
+const pageHeadPeek = 27 + 255 + 19
+
+// opusChannels returns the channel count of the OpusHead the first Ogg
+// page of b holds, or 0 if b does not start so.
+func opusChannels(b []byte) int {
+	if len(b) < 27 || string(b[:4]) != "OggS" {
+		return 0
+	}
+	body := 27 + int(b[26])
+	if len(b) < body+19 || string(b[body:body+8]) != "OpusHead" {
+		return 0
+	}
+	return int(b[body+9])
+}
+
+func (s *Subjects) exportOne(ctx context.Context, req Request, r Recording, name string, out sink, onlyCustomer *bool) error {
 	now := nowFunc(s.Now)
 	fail := func(err error) error {
 		if s.integrity(err) {
@@ -458,7 +514,12 @@ func (s *Subjects) exportOne(ctx context.Context, req Request, r Recording, name
 	if err != nil {
 		return fail(err)
 	}
-	err = out.put(name, newHashReader(rc, want))
+	src, redacted, wait := s.redact(newHashReader(rc, want))
+	*onlyCustomer = redacted
+	err = out.put(name, src)
+	if rerr := wait(); err == nil { // an extraction error is also the reader's
+		err = rerr
+	}
 	rc.Close()
 	if err != nil && !out.atomic() {
 		return &stopError{fmt.Errorf("%s: %w: %w", r.ID, errSpoiled, fail(err))} // stop the export
@@ -493,6 +554,9 @@ func readme(req Request, rep ExportReport, metas []exportedMeta) string {
 		if m.UnderLegalHold {
 			fmt.Fprintf(&b, "  (kept longer: legal claim)")
 		}
+		if m.OnlyYourVoice {
+			fmt.Fprintf(&b, "  (your voice only)")
+		}
 		if m.Error != "" {
 			fmt.Fprintf(&b, "  (NOT INCLUDED: a technical fault, we will send it separately)")
 		}
@@ -501,6 +565,14 @@ func readme(req Request, rep ExportReport, metas []exportedMeta) string {
 	fmt.Fprintf(&b, "\nGaps in a recording are moments when recording was paused (for example\n")
 	fmt.Fprintf(&b, "while card details were given); they are listed in recordings.json.\n")
 	fmt.Fprintf(&b, "Each file's SHA-256 is listed so that you can check it was not altered.\n")
+	for _, m := range metas {
+		if m.OnlyYourVoice {
+			fmt.Fprintf(&b, "\nA recording marked \"your voice only\" holds your side of the call: the other\n")
+			fmt.Fprintf(&b, "person's voice was left out, to protect their rights (GDPR Art. 15(4)). Its\n")
+			fmt.Fprintf(&b, "SHA-256 in recordings.json is that of the whole recording we keep.\n")
+			break
+		}
+	}
 	return b.String()
 }
 

@@ -351,3 +351,64 @@ func TestCLIAccessTable(t *testing.T) {
 		t.Errorf("no access table: exit %d %s", code, errOut)
 	}
 }
+
+// TestCLISubjectExportRedactsOtherVoice (R29): a subject export handed over
+// the agent's voice too. By default a dual-channel recording now comes out
+// as the customer's channel only, a mono Ogg Opus file of the same length;
+// --redact-other=false keeps both.
+func TestCLISubjectExportRedactsOtherVoice(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	m := recordCall(t, data, true)
+	dir := consentrec.DataDir{Root: data}
+	cat, err := sqlitecatalog.Open(ctx, dir.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := retention.SubjectSecret(dir.Keys(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fromrecorder.Catalogue(ctx, cat, m, policy.SubjectKey(secret, "+33 6 11 11 11 11"), policy.Period{}); err != nil {
+		t.Fatal(err)
+	}
+	cat.Close()
+	grant(t, data, retention.RoleDPO)
+	inspect := func(path string) *recorder.Info {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		in, err := recorder.Inspect(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	whole := inspect(filepath.Join(dir.Recordings(), m.ID+".opus"))
+	if whole.Channels != 2 {
+		t.Fatalf("the recording has %d channels, want the dual layout", whole.Channels)
+	}
+	out := filepath.Join(t.TempDir(), "export")
+	if code, stdout, errOut := retCLI(t, "subject", "export", "+33 6 11 11 11 11", "--out", out, "--data", data); code != 0 {
+		t.Fatalf("export: %d %s%s", code, stdout, errOut)
+	}
+	got := inspect(filepath.Join(out, "audio", m.ID+".opus"))
+	if got.Channels != 1 || got.Tag("LEG") != "customer" || got.Duration != whole.Duration || got.PreSkip != whole.PreSkip {
+		t.Errorf("exported: %d channels, leg %q, %v (recording %v)", got.Channels, got.Tag("LEG"), got.Duration, whole.Duration)
+	}
+	meta, _ := os.ReadFile(filepath.Join(out, "recordings.json"))
+	readme, _ := os.ReadFile(filepath.Join(out, "README.txt"))
+	if !strings.Contains(string(meta), `"only_your_voice": true`) || !strings.Contains(string(readme), "your voice only") {
+		t.Errorf("the export does not say it holds one voice:\n%s\n%s", meta, readme)
+	}
+	out2 := filepath.Join(t.TempDir(), "export")
+	if code, stdout, errOut := retCLI(t, "subject", "export", "+33 6 11 11 11 11", "--out", out2, "--redact-other=false", "--data", data); code != 0 {
+		t.Fatalf("export --redact-other=false: %d %s%s", code, stdout, errOut)
+	}
+	if got := inspect(filepath.Join(out2, "audio", m.ID+".opus")); got.Channels != 2 || got.SHA256 != whole.SHA256 {
+		t.Errorf("--redact-other=false: %d channels", got.Channels)
+	}
+}
