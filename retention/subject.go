@@ -20,7 +20,6 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/internal/atomicfile"
 	"github.com/consentrec/consentrec/policy"
-	"github.com/consentrec/consentrec/recorder"
 )
 
 // responseTime is the GDPR deadline to answer a data subject's request.
@@ -48,10 +47,16 @@ type Subjects struct {
 	Authorizer Authorizer
 	// IsIntegrity: see Gate.IsIntegrity.
 	IsIntegrity func(error) bool
+	// Redact writes to w the customer's channel only of the two-channel
+	// Ogg Opus recording it reads from r (to its end), without
+	// transcoding: fromrecorder.CustomerOnly (recorder.ExtractLeg). A data
+	// subject's copy of a dual-channel recording goes through it (GDPR Art.
+	// 15(4), R29); without it such a recording is not exported (listed in
+	// Failed with the reason), never handed over with the agent's voice.
+	Redact func(r io.Reader, w io.Writer) error
 	// KeepOtherVoices exports dual-channel recordings whole, the other
-	// party's (the agent's) voice included. By default (false) an export
-	// holds only the customer's channel, as a mono Ogg Opus file re-muxed
-	// without transcoding (GDPR Art. 15(4), R29).
+	// party's (the agent's) voice included, and Redact is not used. Off by
+	// default.
 	KeepOtherVoices bool
 	// Progress, if set, is called after each recording of an export or an
 	// erasure with the count done and the total.
@@ -432,22 +437,29 @@ func (s *Subjects) integrity(err error) bool {
 	return errors.Is(err, ErrIntegrity) || s.IsIntegrity != nil && s.IsIntegrity(err)
 }
 
-// redact returns what to export of a recording read from r: by default,
-// of a dual-channel Ogg Opus file, the customer's channel only
-// (recorder.ExtractLeg: the same packets, no transcoding; GDPR Art. 15(4),
-// R29); anything else as it is, and whether it redacted. It reads r to its
-// end either way (so the digest is checked). wait, called once the result was consumed or
-// abandoned, stops the extraction and returns its error.
+// errNoRedactor: a dual-channel recording and no Subjects.Redact.
+var errNoRedactor = errors.New("a two-channel recording holds the other party's voice, and Subjects.Redact is not set to take it out (R29, GDPR Art. 15(4))")
+
+// redact returns what to export of a recording read from r: of a
+// dual-channel Ogg Opus file, the customer's channel only (through
+// s.Redact), unless KeepOtherVoices; anything else as it is; and whether it
+// redacted. It reads r to its end either way (so the digest is checked).
+// wait, called once the result was consumed or abandoned, stops the
+// redaction and returns its error.
 func (s *Subjects) redact(r io.Reader) (io.Reader, bool, func() error) {
 	br := bufio.NewReaderSize(r, 4096)
 	head, _ := br.Peek(pageHeadPeek)
 	if s.KeepOtherVoices || opusChannels(head) < 2 {
 		return br, false, func() error { return nil }
 	}
+	if s.Redact == nil {
+		_, err := io.Copy(io.Discard, br) // the digest still says whether it was altered
+		return failingReader{errors.Join(errNoRedactor, err)}, true, func() error { return nil }
+	}
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		_, err := recorder.ExtractLeg(br, pw, recorder.Customer)
+		err := s.Redact(br, pw)
 		if err != nil {
 			// A damaged file fails to parse before its digest is checked:
 			// read on, so that an altered file is reported (and audited)
@@ -461,10 +473,14 @@ func (s *Subjects) redact(r io.Reader) (io.Reader, bool, func() error) {
 		done <- err
 	}()
 	return pr, true, func() error {
-		pr.CloseWithError(errors.New("export abandoned")) // unblocks the extraction
+		pr.CloseWithError(errors.New("export abandoned")) // unblocks the redaction
 		return <-done
 	}
 }
+
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
 
 // pageHeadPeek is enough of a file for its first Ogg page's OpusHead.
 const pageHeadPeek = 27 + 255 + 19

@@ -18,6 +18,7 @@ import (
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/fromrecorder"
 	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
@@ -430,7 +431,8 @@ func cmdSubjectExport(e *env, args []string) (err error) {
 		return err
 	}
 	s := &retention.Subjects{Catalog: renv.catalog, Store: renv.store, Audit: renv.log, Authorizer: az,
-		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "export"), KeepOtherVoices: !*redact}
+		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "export"),
+		Redact: fromrecorder.CustomerOnly, KeepOtherVoices: !*redact}
 	var rep retention.ExportReport
 	if zipOut {
 		rep, err = exportZip(ctx, s, req, *out)
