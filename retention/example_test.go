@@ -126,3 +126,38 @@ func ExampleSubjects_Erase() {
 	// erased rec-q
 	// refused rec-mifid true
 }
+
+func ExampleDestroyer_Destroy() {
+	ctx := context.Background()
+	cat := retention.NewMemCatalog()
+	store := &retentiontest.Store{}
+	created := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	for id, p := range map[string]policy.Purpose{"rec-q": policy.Quality, "rec-mifid": policy.LegalObligation} {
+		r, _ := retention.New(retention.Entry{ID: id, Purpose: p, Created: created, SHA256: store.Put(id, []byte("audio"))})
+		cat.Add(ctx, r)
+	}
+	d := &retention.Destroyer{Catalog: cat, Store: store, Audit: audit.Discard,
+		Now: func() time.Time { return created.AddDate(0, 1, 0) }}
+	_, err := d.Destroy(ctx, "dpo-1", "rec-mifid", "asked by the client")
+	fmt.Println(errors.Is(err, retention.ErrNotErasable), err)
+	del, err := d.Destroy(ctx, "dpo-1", "rec-q", "recorded by mistake")
+	fmt.Println(del.ID, del.Cause, err, store.Has("rec-q"))
+	// Output:
+	// true destroy: recording rec-mifid may not be destroyed: kept under a legal obligation (GDPR Art. 17(3)(b)): purpose legal-obligation, not before 2031-03-01 (R11, R30)
+	// rec-q destroyed <nil> false
+}
+
+func ExampleParseAccessTable() {
+	t, err := retention.ParseAccessTable([]byte(`{"roles": {"alice": ["quality"], "bob": ["dpo"]}}`))
+	if err != nil {
+		panic(err)
+	}
+	az := t.Authorizer(func(context.Context) (string, error) { return "alice", nil }) // the host's login
+	p, err := az.Authorize(context.Background(), retention.AccessRequest{Principal: retention.Principal{Role: policy.RoleQuality}})
+	fmt.Println(p.ID, p.Role, p.Roles, err)
+	_, err = retention.ParseAccessTable([]byte(`{"roles": {"mallory": ["admin"]}}`))
+	fmt.Println(errors.Is(err, retention.ErrInvalid))
+	// Output:
+	// alice quality [quality] <nil>
+	// true
+}
