@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,38 +73,50 @@ func (r Recording) CheckDestroy(t time.Time) error {
 // rule) and so is every destruction (Kind). Like a sweep, a destruction
 // killed half-way is finished by the next sweep.
 //
-// Catalog, Store and Audit are required. Safe for concurrent use.
+// Who destroys is authenticated by the Authorizer and must hold RoleDPO
+// (R25).
+//
+// Catalog, Store, Audit and Authorizer are required. Safe for concurrent
+// use.
 type Destroyer struct {
-	Catalog Catalog
-	Store   Store
-	Audit   audit.Appender
-	Now     func() time.Time // nil: time.Now
+	Catalog    Catalog
+	Store      Store
+	Audit      audit.Appender
+	Authorizer Authorizer
+	Now        func() time.Time // nil: time.Now
 	// Kind is the audit event of a completed destruction; zero means
 	// audit.KindRetentionDeleted (a key shredding passes KindKeyShredded).
 	Kind audit.Kind
 }
 
-// Destroy destroys recording id for actor, who must give a reason. Errors:
-// a *KeptError (ErrHeld, ErrNotErasable) when the recording must be kept,
-// ErrNotFound (audited as a refusal too: an uncatalogued recording's holds
-// cannot be checked), ErrPendingDeletion never (a deletion already begun is
-// finished), ErrInvalid for an empty actor or reason, ErrNotConfigured, or
-// the audit log's error (then nothing was destroyed, or the deletion is left
-// marked for the next sweep to finish).
-func (d *Destroyer) Destroy(ctx context.Context, actor, id, reason string) (Deleted, error) {
-	if d.Catalog == nil || d.Store == nil || d.Audit == nil {
-		return Deleted{}, fmt.Errorf("destroy: catalog, store and audit log are required: %w", ErrNotConfigured)
+// ActionDestroy is the audited action of a Destroyer.
+const ActionDestroy Action = "destroy"
+
+// Destroy destroys recording id for whom the Authorizer names, who must
+// hold RoleDPO and give a reason. Errors: a *KeptError (ErrHeld,
+// ErrNotErasable) when the recording must be kept, ErrNotFound (audited as
+// a refusal too: an uncatalogued recording's holds cannot be checked),
+// ErrUnauthenticated or ErrDenied (audited), ErrInvalid for an empty
+// reason, ErrNotConfigured, or the audit log's error (then nothing was
+// destroyed, or the deletion is left marked for the next sweep to finish).
+// A deletion already begun is finished.
+func (d *Destroyer) Destroy(ctx context.Context, id, reason string) (Deleted, error) {
+	if d.Catalog == nil || d.Store == nil || d.Audit == nil || d.Authorizer == nil {
+		return Deleted{}, fmt.Errorf("destroy: catalog, store, audit log and authorizer are required: %w", ErrNotConfigured)
 	}
-	actor, reason = strings.TrimSpace(actor), strings.TrimSpace(reason)
-	if actor == "" {
-		return Deleted{}, fmt.Errorf("destroy %s: %w", id, invalid("actor", "who destroys it must be named (R26)"))
-	}
+	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return Deleted{}, fmt.Errorf("destroy %s: %w", id, invalid("reason", "a destruction needs a reason (R26)"))
 	}
+	p, why, aerr := authenticate(ctx, d.Authorizer, AccessRequest{Principal: Principal{Role: RoleDPO}, RecordingID: id, Action: ActionDestroy, Reason: reason})
+	if aerr == nil && !slices.Contains(p.granted(), RoleDPO) {
+		why = fmt.Sprintf("%s does not hold role %s, which may destroy a recording early (R25); granted: %s", p.ID, RoleDPO, orNone(p.granted()))
+		aerr = ErrDenied
+	}
+	actor := p.ID
 	now := nowFunc(d.Now)
 	refuse := func(r Recording, rule, why string, cause error) error {
-		e := accessEvent(audit.KindAccessDenied, r, now(), Principal{ID: actor}, "destroy", reason)
+		e := accessEvent(audit.KindAccessDenied, r, now(), Principal{ID: actor}, ActionDestroy, reason)
 		e.Attrs = append(e.Attrs, audit.Attr{Key: "denied", Value: why}, audit.Attr{Key: "rule", Value: rule})
 		if err := appendEvent(ctx, d.Audit, e); err != nil {
 			return fmt.Errorf("destroy %s: %w", id, errors.Join(cause, err))
@@ -111,6 +124,12 @@ func (d *Destroyer) Destroy(ctx context.Context, actor, id, reason string) (Dele
 		return fmt.Errorf("destroy: %w", cause)
 	}
 	r, err := d.Catalog.Get(ctx, id)
+	if aerr != nil {
+		if err != nil {
+			r = Recording{ID: UnknownID(id)}
+		}
+		return Deleted{}, refuse(r, "R25", why, errors.Join(aerr, &DeniedError{RecordingID: id, Principal: p, Action: ActionDestroy, Why: why}))
+	}
 	if errors.Is(err, ErrNotFound) {
 		why := "not in the catalog: its holds and retention cannot be checked"
 		return Deleted{}, refuse(Recording{ID: UnknownID(id)}, "R13", why, fmt.Errorf("%s: %s (R13): %w", id, why, ErrNotFound))

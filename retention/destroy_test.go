@@ -28,8 +28,11 @@ func TestDestroyAsksTheCatalog(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture()
 	now := t0.Add(time.Hour)
+	who := "intern"
 	d := &retention.Destroyer{Catalog: f.cat, Store: f.store, Audit: f.log, Now: func() time.Time { return now },
-		Kind: audit.KindKeyShredded}
+		Kind: audit.KindKeyShredded, Authorizer: retention.AccessTable{Roles: map[string][]policy.Role{
+			"intern": {retention.RoleDPO}, "dpo": {retention.RoleDPO}, "qa": {policy.RoleQuality}}}.Authorizer(
+			func(context.Context) (string, error) { return who, nil })}
 	f.add(t, "held", policy.Quality, t0, "")
 	f.add(t, "lo", policy.LegalObligation, t0, "")
 	f.add(t, "free", policy.Quality, t0, "")
@@ -40,7 +43,7 @@ func TestDestroyAsksTheCatalog(t *testing.T) {
 		id, rule string
 		want     error
 	}{{"held", "R13", retention.ErrHeld}, {"lo", "R11", retention.ErrNotErasable}, {"nope", "R13", retention.ErrNotFound}} {
-		_, err := d.Destroy(ctx, "intern", tc.id, "no reason really")
+		_, err := d.Destroy(ctx, tc.id, "no reason really")
 		var k *retention.KeptError
 		if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.rule) || tc.want != retention.ErrNotFound && !errors.As(err, &k) {
 			t.Errorf("Destroy(%s) = %v, want %v naming %s", tc.id, err, tc.want, tc.rule)
@@ -57,8 +60,14 @@ func TestDestroyAsksTheCatalog(t *testing.T) {
 	if len(f.log.Kind(audit.KindKeyShredded)) != 0 {
 		t.Error("a refused destruction was audited as done")
 	}
+	// Without the dpo role: refused, audited.
+	who = "qa"
+	if _, err := d.Destroy(ctx, "free", "tidying up"); !errors.Is(err, retention.ErrDenied) || !strings.Contains(err.Error(), "R25") || !f.store.Has("free") {
+		t.Errorf("Destroy by qa = %v", err)
+	}
 	// Free to go: deleted, audited with the given kind, gone from the catalog.
-	del, err := d.Destroy(ctx, "dpo", "free", "subject asked by letter")
+	who = "dpo"
+	del, err := d.Destroy(ctx, "free", "subject asked by letter")
 	if err != nil || del.ID != "free" || f.store.Has("free") {
 		t.Fatalf("Destroy(free) = %+v, %v", del, err)
 	}
@@ -68,8 +77,8 @@ func TestDestroyAsksTheCatalog(t *testing.T) {
 	if _, err := f.cat.Get(ctx, "free"); !errors.Is(err, retention.ErrNotFound) {
 		t.Errorf("catalog still has it: %v", err)
 	}
-	if _, err := d.Destroy(ctx, "", "lo", "x"); !errors.Is(err, retention.ErrInvalid) {
-		t.Errorf("no actor: %v", err)
+	if _, err := d.Destroy(ctx, "lo", " "); !errors.Is(err, retention.ErrInvalid) {
+		t.Errorf("no reason: %v", err)
 	}
 }
 

@@ -136,11 +136,13 @@ func ExampleDestroyer_Destroy() {
 		r, _ := retention.New(retention.Entry{ID: id, Purpose: p, Created: created, SHA256: store.Put(id, []byte("audio"))})
 		cat.Add(ctx, r)
 	}
+	table := retention.AccessTable{Roles: map[string][]policy.Role{"dpo-1": {retention.RoleDPO}}}
 	d := &retention.Destroyer{Catalog: cat, Store: store, Audit: audit.Discard,
-		Now: func() time.Time { return created.AddDate(0, 1, 0) }}
-	_, err := d.Destroy(ctx, "dpo-1", "rec-mifid", "asked by the client")
+		Authorizer: table.Authorizer(func(context.Context) (string, error) { return "dpo-1", nil }), // the host's login
+		Now:        func() time.Time { return created.AddDate(0, 1, 0) }}
+	_, err := d.Destroy(ctx, "rec-mifid", "asked by the client")
 	fmt.Println(errors.Is(err, retention.ErrNotErasable), err)
-	del, err := d.Destroy(ctx, "dpo-1", "rec-q", "recorded by mistake")
+	del, err := d.Destroy(ctx, "rec-q", "recorded by mistake")
 	fmt.Println(del.ID, del.Cause, err, store.Has("rec-q"))
 	// Output:
 	// true destroy: recording rec-mifid may not be destroyed: kept under a legal obligation (GDPR Art. 17(3)(b)): purpose legal-obligation, not before 2031-03-01 (R11, R30)

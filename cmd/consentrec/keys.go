@@ -327,10 +327,6 @@ func cmdKeysShred(e *env, args []string) (err error) {
 	if strings.TrimSpace(*reason) == "" {
 		return usagef("--reason is required (it goes to the audit log)")
 	}
-	who, err := osPrincipal()
-	if err != nil {
-		return err
-	}
 	ks, err := agestore.NewDirKeyStore(recordingKeysDir(*data))
 	if err != nil {
 		return err
@@ -347,10 +343,14 @@ func cmdKeysShred(e *env, args []string) (err error) {
 		return fmt.Errorf("keys shred %s: %w (nothing deleted)", pos[0], err)
 	}
 	defer func() { err = errors.Join(err, renv.Close()) }()
-	d := &retention.Destroyer{Catalog: renv.catalog, Store: renv.store, Audit: renv.log, Kind: audit.KindKeyShredded}
-	if _, err := d.Destroy(ctx, who, pos[0], *reason); err != nil {
+	az, err := cliAuthorizer(*data)
+	if err != nil {
+		return err
+	}
+	d := &retention.Destroyer{Catalog: renv.catalog, Store: renv.store, Audit: renv.log, Authorizer: az, Kind: audit.KindKeyShredded}
+	if _, err := d.Destroy(ctx, pos[0], *reason); err != nil {
 		var kept *retention.KeptError
-		if errors.As(err, &kept) || errors.Is(err, retention.ErrNotFound) {
+		if errors.As(err, &kept) || errors.Is(err, retention.ErrNotFound) || errors.Is(err, retention.ErrDenied) {
 			return fmt.Errorf("%w (nothing deleted; the refusal is in the audit log)", err)
 		}
 		return err

@@ -96,6 +96,17 @@ func TestKeysShredAsksTheCatalog(t *testing.T) {
 	if ev := lastEvent(t, root); attr(ev, "action") != "destroy" || !strings.Contains(attr(ev, "rule"), "R13") {
 		t.Errorf("refusal audited as %+v", ev)
 	}
+	// Released, it still needs someone holding the dpo role (R25).
+	if code, _, errs := runCLI(t, "hold", "release", "rec-1", "--case", "RG 26/7", "--by", "Ann Lawyer", "--data", root); code != 0 {
+		t.Fatal(errs)
+	}
+	grant(t, root, policy.RoleQuality)
+	if code, _, errs := runCLI(t, "keys", "shred", "rec-1", "--reason", "no reason really", "--data", root); code != 1 || !strings.Contains(errs, "dpo") {
+		t.Errorf("shred without the dpo role: exit %d %q", code, errs)
+	}
+	if _, err := ks.Get(context.Background(), "rec-1"); err != nil {
+		t.Errorf("the key is gone: %v", err)
+	}
 	// Old scripts naming someone else fail clearly.
 	if code, _, errs := runCLI(t, "keys", "shred", "rec-1", "--reason", "x", "--by", "intern", "--data", root); code != 2 || !strings.Contains(errs, "--by is gone") {
 		t.Errorf("shred --by: exit %d %q", code, errs)

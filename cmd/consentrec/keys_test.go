@@ -60,7 +60,7 @@ func encryptedData(t *testing.T, keyFile string, shred bool) (root string, plain
 		}
 	}
 	catalogue(t, root, "rec-1")
-	grant(t, root, policy.RoleQuality)
+	grant(t, root, policy.RoleQuality, retention.RoleDPO)
 	return root, plain
 }
 
