@@ -68,6 +68,9 @@ func ParseAccessTable(b []byte) (AccessTable, error) {
 // fails with ErrDenied.
 func (t AccessTable) Authorizer(who func(ctx context.Context) (string, error)) Authorizer {
 	return AuthorizerFunc(func(ctx context.Context, req AccessRequest) (Principal, error) {
+		if err := ctx.Err(); err != nil {
+			return Principal{}, err
+		}
 		id, err := who(ctx)
 		if err != nil {
 			return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
