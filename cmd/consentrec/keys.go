@@ -35,7 +35,7 @@ func init() {
 	register(&command{name: "keys export", args: "ID --identity FILE --reason TEXT [--as ROLE] --data DIR",
 		short: "print a recording's own key, for `age -d -i KEY` (crypto-shredding mode)", run: cmdKeysExport})
 	register(&command{name: "keys shred", args: "ID --reason TEXT --data DIR",
-		short: "delete a recording's own key: every copy of it becomes unreadable", run: cmdKeysShred})
+		short: "destroy a recording and its own key, if the catalog allows (no hold, no legal minimum): every copy becomes unreadable", run: cmdKeysShred})
 	register(&command{name: "keys recover", args: "--identity FILE --data DIR",
 		short: "finalize encrypted recordings a crash left unfinalized", run: cmdKeysRecover})
 }
