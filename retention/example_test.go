@@ -55,14 +55,15 @@ func ExampleSweeper() {
 	}
 	fmt.Println("stored:", store.IDs())
 	for _, e := range log.Events() {
-		fmt.Println("audit:", e.Kind == audit.KindRetentionDeleted, e.RecordingID)
+		fmt.Println("audit:", e.Kind, e.RecordingID)
 	}
 	// Output:
 	// 2026-01-31T08:59:59Z: 0 deleted, 0 held
 	// 2026-01-31T09:00:00Z: 1 deleted, 1 held
 	// stored: [rec-2]
-	// audit: false rec-2
-	// audit: true rec-1
+	// audit: legal-hold-set rec-2
+	// audit: retention-deleted rec-1
+	// audit: access-denied rec-2
 }
 
 func ExampleGate_Open() {

@@ -23,7 +23,7 @@ import (
 )
 
 func init() {
-	register(&command{name: "sweep", args: "[--dry-run] [--at TIME] --data DIR",
+	register(&command{name: "sweep", args: "[--dry-run] [--at TIME] [--every DURATION] --data DIR",
 		short: "delete recordings past their retention deadline (not those on legal hold)", run: cmdSweep})
 	register(&command{name: "hold set", args: "ID --case REF --by NAME --data DIR",
 		short: "place a recording under legal hold", run: cmdHold(true)})
@@ -172,6 +172,7 @@ func cmdSweep(e *env, args []string) (err error) {
 	data := dataFlag(fset)
 	dry := fset.Bool("dry-run", false, "list what would be deleted; change nothing")
 	atFlag := fset.String("at", "", "sweep as of `TIME` (2026-07-01, RFC 3339, +P6M, +72h; default now)")
+	every := fset.Duration("every", 24*time.Hour, "how often sweeps run (cron), `DURATION`: a recording a legal hold keeps past its deadline is audited by the sweep that finds it due within that time")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -194,7 +195,10 @@ func cmdSweep(e *env, args []string) (err error) {
 	}
 	defer func() { err = errors.Join(err, renv.Close()) }()
 	var last time.Time
-	sw := &retention.Sweeper{Catalog: renv.catalog, Progress: func(p retention.Progress) {
+	if *every <= 0 {
+		return usagef("--every %v: want a positive duration", *every)
+	}
+	sw := &retention.Sweeper{Catalog: renv.catalog, Interval: *every, Progress: func(p retention.Progress) {
 		if time.Since(last) < time.Second { // at most a line a second
 			return
 		}

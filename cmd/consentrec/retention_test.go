@@ -137,6 +137,16 @@ func TestCLISweepHoldOpen(t *testing.T) {
 		// Created 40 days ago with a 30-day retention: found ten days late.
 		t.Fatalf("sweep: %d\n%s%s", code, out, errOut)
 	}
+	// The hold's refusal of rec-q1's deletion is audited by the sweep that
+	// finds it due within --every of its deadline: not by this daily one,
+	// ten days late; by a monthly one.
+	if n := auditKinds(t, root)[audit.KindAccessDenied]; n != 0 {
+		t.Errorf("%d refusals audited by a daily sweep ten days after the deadline", n)
+	}
+	retCLI(t, "sweep", "--every", "720h", data)
+	if n := auditKinds(t, root)[audit.KindAccessDenied]; n != 1 {
+		t.Errorf("%d refusals audited by a monthly sweep, want 1", n)
+	}
 	dir := consentrec.DataDir{Root: root}
 	if _, err := os.Stat(filepath.Join(dir.Recordings(), "rec-q2.opus")); !os.IsNotExist(err) {
 		t.Errorf("rec-q2.opus still there: %v", err)
@@ -174,7 +184,7 @@ func TestCLISweepHoldOpen(t *testing.T) {
 	kinds := auditKinds(t, root)
 	want := map[audit.Kind]int{
 		audit.KindLegalHoldSet: 1, audit.KindLegalHoldReleased: 1, audit.KindRetentionDeleted: 1,
-		audit.KindRetentionOverdue: 1, audit.KindAccess: 1, audit.KindAccessDenied: 1, audit.KindIntegrityFailure: 1,
+		audit.KindRetentionOverdue: 1, audit.KindAccess: 1, audit.KindAccessDenied: 2, audit.KindIntegrityFailure: 1,
 	}
 	for k, n := range want {
 		if kinds[k] != n {
