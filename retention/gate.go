@@ -351,13 +351,13 @@ func (g *Gate) check(r Recording, found bool, p Principal, a Action, reason stri
 	case !a.Valid():
 		return fmt.Sprintf("unknown action %q", a)
 	case strings.TrimSpace(p.ID) == "":
-		return "no principal id"
+		return "no principal id (R25)"
 	case reason == "":
 		return "no reason given (R26)"
 	case !found:
 		return "no such recording"
 	case r.Deletion != DeletionNone:
-		return "recording pending deletion"
+		return "recording pending deletion: its erasure or expiry began (R13, R30)"
 	}
 	allowed := AllowedRoles(r)
 	granted := p.granted()
