@@ -113,6 +113,16 @@ func TestSubjectsNeedDPO(t *testing.T) {
 	if ev := f.log.Kind(audit.KindAccessDenied); len(ev) != 1 || ev[0].Actor != "qa" || retentiontest.Attr(ev[0], "action") != "subject-erase" {
 		t.Errorf("refusal audited as %+v", ev)
 	}
+	// Which calls someone made is theirs to know: find needs the role too.
+	if _, err := s.Find(ctx, retention.Request{Subject: sub, Handler: "qa"}); !errors.Is(err, retention.ErrDenied) {
+		t.Errorf("find by qa: %v", err)
+	}
+	if rs, err := s.Find(ctx, retention.Request{Subject: sub, Handler: "dpo-1"}); err != nil || len(rs) != 1 {
+		t.Errorf("find by dpo-1: %v, %v", rs, err)
+	}
+	if ev := f.log.Kind(audit.KindAccessDenied); len(ev) != 2 || retentiontest.Attr(ev[1], "action") != "subject-find" {
+		t.Errorf("refusals audited as %+v", ev)
+	}
 	rep, err := s.Erase(ctx, retention.Request{Subject: sub, Handler: "dpo-1"})
 	if err != nil || len(rep.Erased) != 1 {
 		t.Fatalf("erase by dpo-1: %+v, %v", rep, err)

@@ -125,6 +125,12 @@ func (s *Subjects) check(ctx context.Context, op string, a Action, req *Request)
 	if s.Catalog == nil || s.Store == nil || s.Audit == nil || s.Authorizer == nil {
 		return fmt.Errorf("%s: catalog, store, audit log and authorizer are required: %w", op, ErrNotConfigured)
 	}
+	return s.authorize(ctx, op, a, req)
+}
+
+// authorize validates req and authenticates who handles it (RoleDPO),
+// auditing a refusal; req.Handler becomes who the Authorizer names.
+func (s *Subjects) authorize(ctx context.Context, op string, a Action, req *Request) error {
 	if req.Subject == "" {
 		return fmt.Errorf("%s: %w", op, invalid("subject", "empty"))
 	}
@@ -154,12 +160,21 @@ func (s *Subjects) check(ctx context.Context, op string, a Action, req *Request)
 	return nil
 }
 
-// Find returns every recording of subject, oldest first.
-func (s *Subjects) Find(ctx context.Context, subject string) ([]Recording, error) {
-	if s.Catalog == nil {
-		return nil, fmt.Errorf("subject find: %w", ErrNotConfigured)
+// ActionSubjectFind is the action of Subjects.Find.
+const ActionSubjectFind Action = "subject-find"
+
+// Find returns every recording of req.Subject, oldest first, to whom the
+// Authorizer names, who must hold RoleDPO: which calls a person made is
+// theirs to know (R25). A refusal is audited. Catalog, Audit and Authorizer
+// are required.
+func (s *Subjects) Find(ctx context.Context, req Request) ([]Recording, error) {
+	if s.Catalog == nil || s.Audit == nil || s.Authorizer == nil {
+		return nil, fmt.Errorf("subject find: catalog, audit log and authorizer are required: %w", ErrNotConfigured)
 	}
-	rs, err := s.Catalog.Subject(ctx, subject)
+	if err := s.authorize(ctx, "subject find", ActionSubjectFind, &req); err != nil {
+		return nil, err
+	}
+	rs, err := s.Catalog.Subject(ctx, req.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("subject find: %w", err)
 	}

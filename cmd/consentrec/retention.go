@@ -368,7 +368,7 @@ func cmdSubjectFind(e *env, args []string) (err error) {
 		return usagef("want one SUBJECT (a phone number, customer id or subject key)")
 	}
 	ctx := context.Background()
-	renv, err := openRetention(ctx, *data, false, "")
+	renv, err := openRetention(ctx, *data, true, "")
 	if err != nil {
 		return err
 	}
@@ -377,7 +377,11 @@ func cmdSubjectFind(e *env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	rs, err := (&retention.Subjects{Catalog: renv.catalog}).Find(ctx, key)
+	az, err := cliAuthorizer(*data)
+	if err != nil {
+		return err
+	}
+	rs, err := (&retention.Subjects{Catalog: renv.catalog, Audit: renv.log, Authorizer: az}).Find(ctx, retention.Request{Subject: key})
 	if err != nil {
 		return err
 	}

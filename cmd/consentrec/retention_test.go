@@ -356,6 +356,10 @@ func TestCLIAccessTable(t *testing.T) {
 	if code, _, errOut := retCLI(t, "open", "rec-c1", "--as", "contracts", "--reason", "x", "--by", "mallory", "--data", root); code != 2 || !strings.Contains(errOut, "--by is gone") {
 		t.Errorf("open --by: exit %d %s", code, errOut)
 	}
+	grant(t, root, policy.RoleTrainer)
+	if code, out, errOut := retCLI(t, "subject", "find", "+33 6 00 00 00 01", "--data", root); code != 1 || strings.Contains(out, "rec-q1") || !strings.Contains(errOut, "dpo") {
+		t.Errorf("subject find without the dpo role: exit %d %s%s", code, out, errOut)
+	}
 	os.Remove(path)
 	if code, _, errOut := retCLI(t, "open", "rec-c1", "--reason", "x", "--data", root); code != 1 || !strings.Contains(errOut, "no access table") {
 		t.Errorf("no access table: exit %d %s", code, errOut)
