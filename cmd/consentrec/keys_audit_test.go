@@ -113,6 +113,26 @@ func TestKeysShredAsksTheCatalog(t *testing.T) {
 	}
 }
 
+// TestKeysShredLegalObligation (R11, R30): a recording kept under a legal
+// obligation is not shredded before its minimum, hold or no hold.
+func TestKeysShredLegalObligation(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "op.key")
+	if code, _, errs := runCLI(t, "keys", "generate", "-o", key); code != 0 {
+		t.Fatal(errs)
+	}
+	root, _ := encryptedDataFor(t, key, true, policy.LegalObligation)
+	code, _, errs := runCLI(t, "keys", "shred", "rec-1", "--reason", "no reason really", "--data", root)
+	if code != 1 || !strings.Contains(errs, "legal obligation") || !strings.Contains(errs, "R11") {
+		t.Errorf("shred of a legal-obligation recording: exit %d %q", code, errs)
+	}
+	if ev := lastEvent(t, root); ev.Kind != audit.KindAccessDenied || !strings.Contains(attr(ev, "rule"), "R11") {
+		t.Errorf("refusal audited as %+v", ev)
+	}
+	if _, err := os.Stat(filepath.Join(consentrec.DataDir{Root: root}.Recordings(), "rec-1.opus")); err != nil {
+		t.Errorf("the recording is gone: %v", err)
+	}
+}
+
 // TestKeysDecryptExportGate (issue 18 item 6): keys decrypt and keys export
 // served a recording whose erasure had begun, with no role check, while
 // open refused it. Both now go through the same gate.

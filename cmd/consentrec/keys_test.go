@@ -26,6 +26,12 @@ import (
 // them, never finalized), encrypted to the public key in keyFile only.
 func encryptedData(t *testing.T, keyFile string, shred bool) (root string, plain []byte) {
 	t.Helper()
+	return encryptedDataFor(t, keyFile, shred, policy.Quality)
+}
+
+// encryptedDataFor is encryptedData with recordings of purpose p.
+func encryptedDataFor(t *testing.T, keyFile string, shred bool, p policy.Purpose) (root string, plain []byte) {
+	t.Helper()
 	root = t.TempDir()
 	f, err := os.Open(keyFile)
 	if err != nil {
@@ -45,7 +51,7 @@ func encryptedData(t *testing.T, keyFile string, shred bool) (root string, plain
 	plain, _ = os.ReadFile("../../testdata/speech.opus")
 	ctx := context.Background()
 	for _, id := range []string{"rec-1", "orphan"} {
-		w, err := st.Create(ctx, recorder.Meta{ID: id, CallID: "c", Purpose: policy.Quality, Layout: recorder.LayoutMono,
+		w, err := st.Create(ctx, recorder.Meta{ID: id, CallID: "c", Purpose: p, Layout: recorder.LayoutMono,
 			Channels: []recorder.Role{recorder.Customer}})
 		if err != nil {
 			t.Fatal(err)
@@ -60,7 +66,7 @@ func encryptedData(t *testing.T, keyFile string, shred bool) (root string, plain
 		}
 	}
 	catalogue(t, root, "rec-1")
-	grant(t, root, policy.RoleQuality, retention.RoleDPO)
+	grant(t, root, policy.RoleQuality, policy.RoleCompliance, retention.RoleDPO)
 	return root, plain
 }
 
