@@ -149,9 +149,9 @@ func (e *DeniedError) Unwrap() error { return ErrDenied }
 // only if the Authorizer authenticates them, grants them a role that the
 // recording's purpose allows, narrowed by the policy's access roles
 // catalogued with it (deny by default; policy.RoleLegal only while the
-// recording is under legal hold, R25), and they give a reason. Every access and every refusal is audited (KindAccess,
-// KindAccessDenied) with who, what, which action and why; the caller gets a
-// reader, never a path. A file failing its integrity check is audited
+// recording is under legal hold, R25), and they give a reason. Every
+// access and every refusal is audited (KindAccess, KindAccessDenied) with
+// who, what, which action and why; the caller gets a reader, never a path. A file failing its integrity check is audited
 // (KindIntegrityFailure) and never handed out.
 //
 // Catalog, Store, Audit and Authorizer are required. Safe for concurrent use.
@@ -237,7 +237,8 @@ func (g *Gate) open(ctx context.Context, r Recording, p Principal, id string, a 
 // (KindAccessDenied), without opening the recording: for a host that hands
 // out something else that gives the audio away, such as the recording's own
 // decryption key. It returns the recording and the authenticated principal
-// acting in the role checked; attrs are added to the access event (e.g. which tool handed out what).
+// acting in the role checked; attrs are added to the access event (e.g.
+// which tool handed out what).
 func (g *Gate) Admit(ctx context.Context, p Principal, id string, a Action, reason string, attrs ...audit.Attr) (Recording, Principal, error) {
 	r, p, err := g.admit(ctx, p, id, a, reason)
 	if err != nil {
