@@ -3,9 +3,33 @@
 // purpose, after the caller was told, never while card data is spoken, and
 // keeps a tamper-evident trail of all of it.
 //
+// # One call, the one path
+//
+// [Open] returns a [Service] holding the embedded defaults (audit log,
+// recording store, catalog, policy engine, notices), each replaceable by its
+// interface; [Service.Call] returns a [Call] that drives the rules in order,
+// so that an integrator cannot get them wrong:
+//
+//	svc, _ := consentrec.Open(ctx, consentrec.DataDir{Root: dir}, consentrec.Options{Policy: pol, Encoders: opusprompt.Encoders})
+//	call, _ := svc.Call(ctx, policy.CallInfo{ID: id, Agent: agent}, consentrec.CallOptions{Language: "fr", Caller: number})
+//	call.Output(notice.PartyCaller, notice.Samples(toCaller), notice.CodecOpus) // what the caller hears
+//	go call.Consume(ctx, recorder.Customer, callerTrack)                      // a *webrtc.TrackRemote
+//	go call.Consume(ctx, recorder.Agent, agentTrack)
+//	call.Inform(ctx)                      // the notice; capture starts when the policy allows
+//	call.Pause(ctx, "card-data", agent)   // keys masked everywhere until Resume
+//	call.Resume(ctx, agent)
+//	res, _ := call.Hangup(ctx)            // finalized, catalogued, audited
+//
+// Recording is a capability, not a convention: the recorder starts only
+// with a [policy.Grant], which only a policy.Call mints once the caller was
+// told (and consented, under opt-in profiles) and which an objection
+// revokes. The caller's keys come from the customer's leg only; a key
+// pressed during a card-data pause is never an answer and never logged.
+//
 // # The flow of one call
 //
-// Each step is one package; applications wire them through small interfaces.
+// Each step is one package; the Service wires them through small
+// interfaces, and applications may too.
 //
 //  1. [policy] decides. For every call it says whether it may be recorded
 //     (random sampling, a per-agent grid, an agent's or supervisor's action,

@@ -11,30 +11,31 @@ type Kind uint16
 
 // Event kinds, covering the life of a call and of a recording.
 const (
-	KindUnknown            Kind = iota
-	KindPolicyDecision          // the policy decided whether to record (Attrs: mode, reason, draw)
-	KindNoticePlayed            // a notice prompt was played (Attrs: prompt, start, end, completed)
-	KindConsentGiven            // the caller gave an affirmative consent (opt-in profiles)
-	KindObjection               // the caller objected; carries no audio
-	KindRecordingStarted        // capture began
-	KindRecordingPaused         // capture paused (e.g. card data), Reason says why
-	KindRecordingResumed        // capture resumed
-	KindRecordingStopped        // capture stopped
-	KindRecordingFinalized      // file complete; SHA256 is the file's digest
-	KindRecordingPurged         // captured audio removed (objection, discard)
-	KindAccess                  // a recording was opened (Attrs: action listen|download|export)
-	KindAccessDenied            // an access was refused
-	KindRetentionDeleted        // the sweeper deleted an expired recording
-	KindRetentionOverdue        // a recording was found past its deadline (alarm)
-	KindLegalHoldSet            // legal hold set (Attrs: case, approver)
-	KindLegalHoldReleased       // legal hold released
-	KindSubjectExport           // a data subject's recordings were exported
-	KindErasure                 // a data subject's recordings were erased (or refused)
-	KindPolicyChange            // a policy was loaded or changed (PolicyVersion)
-	KindIntegrityFailure        // a file failed its integrity check on open
-	KindAuditPruned             // the audit log pruned old payloads (Attrs: before, count)
-	KindAuditShredded           // the audit log shredded a subject's openings (Attrs: count)
-	KindKeyShredded             // a recording's own key was deleted (crypto-shredding): it is unreadable for good
+	KindUnknown             Kind = iota
+	KindPolicyDecision           // the policy decided whether to record (Attrs: mode, reason, draw)
+	KindNoticePlayed             // a notice prompt was played (Attrs: prompt, start, end, completed)
+	KindConsentGiven             // the caller gave an affirmative consent (opt-in profiles)
+	KindObjection                // the caller objected; carries no audio
+	KindRecordingStarted         // capture began
+	KindRecordingPaused          // capture paused (e.g. card data), Reason says why
+	KindRecordingResumed         // capture resumed
+	KindRecordingStopped         // capture stopped
+	KindRecordingFinalized       // file complete; SHA256 is the file's digest
+	KindRecordingPurged          // captured audio removed (objection, discard)
+	KindAccess                   // a recording was opened (Attrs: action listen|download|export)
+	KindAccessDenied             // an access was refused
+	KindRetentionDeleted         // the sweeper deleted an expired recording
+	KindRetentionOverdue         // a recording was found past its deadline (alarm)
+	KindLegalHoldSet             // legal hold set (Attrs: case, approver)
+	KindLegalHoldReleased        // legal hold released
+	KindSubjectExport            // a data subject's recordings were exported
+	KindErasure                  // a data subject's recordings were erased (or refused)
+	KindPolicyChange             // a policy was loaded or changed (PolicyVersion)
+	KindIntegrityFailure         // a file failed its integrity check on open
+	KindAuditPruned              // the audit log pruned old payloads (Attrs: before, count)
+	KindAuditShredded            // the audit log shredded a subject's openings (Attrs: count)
+	KindKeyShredded              // a recording's own key was deleted (crypto-shredding): it is unreadable for good
+	KindRecordingCatalogued      // a finalized recording entered the retention catalog (Attrs: lawful_basis, deadline, retention)
 	kindEnd
 )
 

@@ -1,6 +1,10 @@
 package notice
 
-import "github.com/consentrec/consentrec/policy"
+import (
+	"time"
+
+	"github.com/consentrec/consentrec/policy"
+)
 
 // PolicyEvent returns what the receipt tells a call's policy:
 // EventNoticeCompleted when the caller heard the whole notice (recording
@@ -12,7 +16,8 @@ func (r Receipt) PolicyEvent() policy.Event {
 	if r.Completed() {
 		k = policy.EventNoticeCompleted
 	}
-	return policy.Event{Kind: k, Actor: string(r.Party), Time: r.End}
+	return policy.Event{Kind: k, Actor: string(r.Party), Time: r.End, Party: policyParty(r.Party),
+		Evidence: "notice:" + r.Version + "@" + r.Start.UTC().Format(time.RFC3339Nano)}
 }
 
 // PolicyEvent returns what the answer tells a call's policy:
@@ -31,5 +36,15 @@ func (a Answer) PolicyEvent() policy.Event {
 	if a.Method != MethodSpoken {
 		actor = string(a.Party)
 	}
-	return policy.Event{Kind: k, Actor: actor, Time: a.Time}
+	return policy.Event{Kind: k, Actor: actor, Time: a.Time, Party: policyParty(a.Party),
+		Evidence: a.Action.String() + ":" + string(a.Method) + ":" + a.Version + "@" + a.Time.UTC().Format(time.RFC3339Nano)}
+}
+
+// policyParty maps a notice party to the policy's: the zero Party is the
+// caller (as for Player and Input).
+func policyParty(p Party) policy.Party {
+	if p == PartyAgent {
+		return policy.PartyAgent
+	}
+	return policy.PartyCaller
 }

@@ -2,7 +2,9 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
@@ -23,10 +25,22 @@ const (
 	EventSupervisorStop                         // the supervisor ends the request
 	EventPause                                  // pause for card data (R21, R22)
 	EventResume                                 // resume after a pause
+	EventConsentWithdrawn                       // the caller withdraws consent (Art. 7(3)): capture stops
 )
 
 var eventNames = [...]string{"", "notice-completed", "notice-interrupted", "consent", "objection",
-	"agent-start", "agent-stop", "supervisor-start", "supervisor-stop", "pause", "resume"}
+	"agent-start", "agent-stop", "supervisor-start", "supervisor-stop", "pause", "resume", "consent-withdrawn"}
+
+// Party is whose event it is: the caller's or the agent's. A notice heard by
+// the agent (the employee notice, R19) never stands for the caller's, and
+// only the caller consents for the caller.
+type Party string
+
+// Parties.
+const (
+	PartyCaller Party = "caller"
+	PartyAgent  Party = "agent"
+)
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) && k > 0 {
@@ -41,6 +55,15 @@ type Event struct {
 	Actor   string    // who acted (agent id, supervisor id, "caller")
 	Purpose Purpose   // for agent/supervisor start: the rule's purpose (empty: the first such rule)
 	Time    time.Time // zero means now
+	// Party is whose notice or consent it is. Required for
+	// EventNoticeCompleted, EventNoticeInterrupted and EventConsent: only
+	// PartyCaller satisfies the caller's notice and consent (an agent's
+	// notice receipt is the employee notice). An objection counts
+	// whoever reports it (an agent may relay the caller's spoken "no").
+	Party Party
+	// Evidence names what proves the event (e.g. "notice:<prompt version>"
+	// for a notice receipt); a grant lists the evidence it rests on.
+	Evidence string
 }
 
 // Call follows one call: it starts from the engine's decision and applies the
@@ -57,6 +80,10 @@ type Call struct {
 	objected, paused   bool
 	candidates         []int // indices of manual rules
 	excluded, statuted bool
+	agentNotice        bool     // the agent heard the employee notice (R19)
+	evidence           []string // receipts of the caller's notice and consent
+	live               *grant   // the grant in force, if any
+	ended              bool     // End was called: no more grants
 }
 
 // Begin decides for a new call and returns its state.
@@ -64,9 +91,12 @@ func (e *Engine) Begin(ctx context.Context, info CallInfo) (*Call, Decision, err
 	if info.Time.IsZero() {
 		info.Time = time.Now()
 	}
-	d, err := e.Decide(ctx, info)
+	d, err := e.decide(ctx, info)
 	if err != nil {
 		return nil, d, err
+	}
+	if err := e.audit(ctx, info, d, ""); err != nil {
+		return nil, Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version}, err
 	}
 	c := &Call{e: e, info: info, d: d, auto: d.Record, excluded: d.Reason == ReasonExcluded, statuted: d.Mode == ModeStatute && d.Record}
 	for i, r := range e.rules {
@@ -115,6 +145,13 @@ func (c *Call) current() Decision {
 // wrapping ErrNotAllowed when ev is not allowed in the call's state (the
 // decision is then unchanged), and ErrRecordingRefused when the caller
 // objects under the FR insurance profile: the host must end the call (R18).
+//
+// When the new decision no longer allows recording (an objection, consent
+// withdrawn, the agent stopping), the grant in force is revoked (see
+// Grant); a pause does not revoke it. With Options.Audit set, the new
+// decision is appended to the audit log; an audit error is returned (joined)
+// but the event still took effect: an objection is honoured even when it
+// cannot be logged.
 func (c *Call) Apply(ctx context.Context, ev Event) (Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return c.Decision(), err
@@ -123,16 +160,52 @@ func (c *Call) Apply(ctx context.Context, ev Event) (Decision, error) {
 		ev.Time = time.Now()
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	d, err := c.apply(ev)
+	if err != nil && !errors.Is(err, ErrRecordingRefused) {
+		c.mu.Unlock()
+		return d, err
+	}
+	c.revokeIfNeeded(d, ev)
+	c.mu.Unlock()
+	if aerr := c.e.audit(ctx, c.info, d, ev.Kind.String()); aerr != nil {
+		err = errors.Join(err, aerr)
+	}
+	return d, err
+}
+
+func (c *Call) apply(ev Event) (Decision, error) {
 	notAllowed := func(why string) (Decision, error) {
 		return c.current(), fmt.Errorf("policy %s on call %s: %s: %w", ev.Kind, c.info.ID, why, ErrNotAllowed)
 	}
+	if c.ended {
+		return notAllowed("the call ended")
+	}
+	switch ev.Kind {
+	case EventNoticeCompleted, EventNoticeInterrupted, EventConsent, EventConsentWithdrawn:
+		switch ev.Party {
+		case PartyCaller:
+		case PartyAgent:
+			if ev.Kind == EventConsent || ev.Kind == EventConsentWithdrawn {
+				return notAllowed("only the caller consents for the caller (R16)")
+			}
+		default:
+			return notAllowed(fmt.Sprintf("whose %s is it? Event.Party must be %q or %q", ev.Kind, PartyCaller, PartyAgent))
+		}
+	}
 	switch ev.Kind {
 	case EventNoticeCompleted:
+		if ev.Party == PartyAgent {
+			c.agentNotice = true // the employee notice (R19): never the caller's
+			break
+		}
 		c.notice = true
+		c.evidence = append(c.evidence, evidence(ev, "notice"))
 	case EventNoticeInterrupted:
 	case EventConsent:
 		c.consent = true
+		c.evidence = append(c.evidence, evidence(ev, "consent"))
+	case EventConsentWithdrawn:
+		c.consent = false
 	case EventObjection:
 		c.objected = true
 		if c.d.OnObjection == ObjectionEndCall && c.d.Record {
@@ -191,4 +264,81 @@ func (c *Call) Apply(ctx context.Context, ev Event) (Decision, error) {
 		return notAllowed("unknown event")
 	}
 	return c.current(), nil
+}
+
+func evidence(ev Event, kind string) string {
+	if ev.Evidence != "" {
+		return ev.Evidence
+	}
+	return kind + ":" + string(ev.Party) + "@" + ev.Time.UTC().Format(time.RFC3339Nano)
+}
+
+// revokeIfNeeded revokes the grant in force when d no longer allows
+// recording (anything but a pause). Called with c.mu held.
+func (c *Call) revokeIfNeeded(d Decision, ev Event) {
+	if c.live == nil {
+		return
+	}
+	if d.Record && d.Pending == 0 && !c.ended {
+		return // still allowed (perhaps paused)
+	}
+	why := string(d.Reason)
+	if c.ended {
+		why = "call ended"
+	}
+	c.live.revoke(fmt.Errorf("call %s: %s after %s: %w", c.info.ID, why, ev.Kind, ErrRevoked))
+	c.live = nil
+}
+
+// Grant returns the grant that lets a recorder capture this call now. It
+// mints one when the decision allows capture (Decision.Capture: selected,
+// told, consented where needed, not objected, not paused) and no grant is in
+// force, and returns the one in force otherwise (copies share it). When
+// capture is not allowed it returns an error wrapping ErrNotAllowed that
+// says why (e.g. the caller has not heard the notice).
+func (c *Call) Grant() (Grant, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return Grant{}, fmt.Errorf("policy grant on call %s: the call ended: %w", c.info.ID, ErrRevoked)
+	}
+	if c.live != nil {
+		return Grant{c.live}, nil
+	}
+	d := c.current()
+	if !d.Capture {
+		return Grant{}, fmt.Errorf("policy grant on call %s: %s: %w", c.info.ID, whyNot(d), ErrNotAllowed)
+	}
+	c.live = &grant{call: c, callID: c.info.ID, agent: c.info.Agent, purpose: d.Purpose, mode: d.Mode, reason: d.Reason,
+		profile: d.Profile, basis: d.LawfulBasis, retention: d.Retention, deadline: d.Deadline,
+		version: d.PolicyVersion, draw: d.Draw, receipts: slices.Clone(c.evidence), issued: time.Now()}
+	return Grant{c.live}, nil
+}
+
+func whyNot(d Decision) string {
+	switch {
+	case d.Purge:
+		return "the caller objected (R15)"
+	case !d.Record:
+		return "not selected (" + string(d.Reason) + ")"
+	case d.Pending.Has(NeedNotice):
+		return "the caller has not heard the notice to the end (R14)"
+	case d.Pending.Has(NeedConsent):
+		return "the caller has not consented (opt-in, R16)"
+	case d.Reason == ReasonPaused:
+		return "paused"
+	}
+	return string(d.Reason)
+}
+
+// End ends the call: the grant in force is revoked (spent) and no other is
+// minted. It is idempotent.
+func (c *Call) End() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ended = true
+	if c.live != nil {
+		c.live.revoke(fmt.Errorf("call %s: call ended: %w", c.info.ID, ErrRevoked))
+		c.live = nil
+	}
 }

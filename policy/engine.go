@@ -11,6 +11,8 @@ import (
 	"math"
 	"sync"
 	"time"
+
+	"github.com/consentrec/consentrec/audit"
 )
 
 // Decider decides whether a call may be recorded.
@@ -55,6 +57,11 @@ type Options struct {
 	Key []byte
 	// Counter keeps cap and grid counts. Nil means a new MemCounter.
 	Counter Counter
+	// Audit, when set, receives every decision the engine makes (Decide,
+	// Begin, and each Call.Apply): call, agent, rule, rate, the keyed draw
+	// and the policy version, so an auditor can re-check each one (R3).
+	// Nil: decisions are not audited by the engine.
+	Audit audit.Appender
 }
 
 // ErrNoKey: a sampling or grid rule without a draw key.
@@ -65,6 +72,7 @@ type Engine struct {
 	p         Policy
 	version   string
 	counter   Counter
+	aud       audit.Appender
 	protected map[string]bool
 	rules     []compiled
 	loc       *time.Location // calendar of caps and grids
@@ -90,7 +98,7 @@ func New(p *Policy, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err // unreachable: Validate checked it
 	}
-	e := &Engine{p: *p, version: p.Version(), counter: opts.Counter, protected: map[string]bool{}, loc: loc}
+	e := &Engine{p: *p, version: p.Version(), counter: opts.Counter, aud: opts.Audit, protected: map[string]bool{}, loc: loc}
 	if e.counter == nil {
 		e.counter = &MemCounter{}
 	}
@@ -170,8 +178,53 @@ func (e *Engine) profileOf(c CallInfo) Profile {
 }
 
 // Decide implements Decider: the decision at the start of the call, before
-// any notice or consent. Use Begin to follow the call's later events.
+// any notice or consent. Use Begin to follow the call's later events. With
+// Options.Audit set, the decision is appended to the audit log before it is
+// returned; if it cannot be, Decide returns an error (and the host must not
+// record).
 func (e *Engine) Decide(ctx context.Context, c CallInfo) (Decision, error) {
+	if c.Time.IsZero() {
+		c.Time = time.Now()
+	}
+	d, err := e.decide(ctx, c)
+	if err != nil {
+		return d, err
+	}
+	if err := e.audit(ctx, c, d, ""); err != nil {
+		return Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version}, err
+	}
+	return d, nil
+}
+
+// audit appends decision d for call c to the engine's audit log, if any;
+// event names the call event that led to it ("" at the start of the call).
+func (e *Engine) audit(ctx context.Context, c CallInfo, d Decision, event string) error {
+	if e.aud == nil {
+		return nil
+	}
+	ev := d.AuditEvent(c.ID, time.Now().UTC())
+	if c.Agent != "" && !hasAttr(ev.Attrs, "agent") {
+		ev.Attrs = append(ev.Attrs, audit.Attr{Key: "agent", Value: c.Agent})
+	}
+	if event != "" {
+		ev.Attrs = append(ev.Attrs, audit.Attr{Key: "event", Value: event})
+	}
+	if _, err := e.aud.Append(ctx, ev); err != nil {
+		return fmt.Errorf("policy audit decision %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+func hasAttr(as []audit.Attr, k string) bool {
+	for _, a := range as {
+		if a.Key == k {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) decide(ctx context.Context, c CallInfo) (Decision, error) {
 	if c.Time.IsZero() {
 		c.Time = time.Now()
 	}

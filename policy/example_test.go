@@ -58,7 +58,7 @@ func ExampleCall() {
 	fmt.Println(d.Record, d.Reason)
 	d, _ = call.Apply(ctx, policy.Event{Kind: policy.EventAgentStart, Actor: "a1"})
 	fmt.Println(d.Record, d.Capture, d.Pending)
-	d, _ = call.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted})
+	d, _ = call.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted, Party: policy.PartyCaller})
 	fmt.Println(d.Capture)
 	d, _ = call.Apply(ctx, policy.Event{Kind: policy.EventObjection, Actor: "caller"})
 	fmt.Println(d.Record, d.Purge, d.Reason)

@@ -68,7 +68,7 @@ func (d Decision) AuditEvent(callID string, at time.Time) audit.Event {
 			{Key: "record", Value: strconv.FormatBool(d.Record)},
 			{Key: "mode", Value: string(d.Mode)},
 			{Key: "profile", Value: string(d.Profile)},
-			{Key: "draw", Value: strconv.FormatUint(d.Draw, 16)},
+			{Key: "draw", Value: fmt.Sprintf("%016x", d.Draw)}, // fixed width: every draw has 16 digits
 			{Key: "requires", Value: d.Requires.String()},
 			{Key: "on_objection", Value: string(d.OnObjection)},
 			{Key: "deadline", Value: deadline(d)},

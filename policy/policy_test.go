@@ -311,9 +311,9 @@ func TestCallFRNoticeThenObjectionPurges(t *testing.T) {
 	assert.False(t, d.Capture)
 	assert.Equal(t, policy.NeedNotice, d.Pending)
 	assert.Equal(t, t0.AddDate(0, 0, 30), d.Deadline)
-	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventNoticeInterrupted})
+	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventNoticeInterrupted, Party: policy.PartyCaller})
 	assert.False(t, d.Capture, "an interrupted notice is no notice")
-	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted})
+	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted, Party: policy.PartyCaller})
 	assert.True(t, d.Capture)
 	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventPause, Actor: "agent-1"})
 	assert.False(t, d.Capture)
@@ -344,11 +344,11 @@ func TestCallDEOptIn(t *testing.T) {
 	e := engine(t, `{"profile":"DE","rules":[{"purpose":"training","mode":"sampling","rate":0.9}]}`)
 	c, d, err := e.Begin(ctx, policy.CallInfo{ID: selected(t, e, 0.9)})
 	require.NoError(t, err)
-	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted})
+	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted, Party: policy.PartyCaller})
 	assert.False(t, d.Capture, "notice alone is not consent in Germany")
 	assert.Equal(t, policy.NeedConsent, d.Pending)
 	assert.Equal(t, policy.ReasonNoConsent, d.Reason)
-	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventConsent, Actor: "caller"})
+	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventConsent, Actor: "caller", Party: policy.PartyCaller})
 	assert.True(t, d.Capture)
 }
 
@@ -360,7 +360,7 @@ func TestCallMiFIDObjectionDoesNotStop(t *testing.T) {
 	assert.True(t, d.Record)
 	assert.Equal(t, policy.ReasonStatute, d.Reason)
 	assert.Equal(t, t0.AddDate(5, 0, 0), d.Deadline)
-	c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted})
+	c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted, Party: policy.PartyCaller})
 	d, err = c.Apply(ctx, policy.Event{Kind: policy.EventObjection})
 	require.NoError(t, err)
 	assert.True(t, d.Capture)
@@ -392,7 +392,7 @@ func TestCallAgentStartStopStartAgain(t *testing.T) {
 	assert.False(t, d.Record)
 	assert.True(t, d.Candidate)
 	assert.Equal(t, policy.ReasonAwaitAgent, d.Reason)
-	_, err = c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted})
+	_, err = c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted, Party: policy.PartyCaller})
 	require.NoError(t, err)
 	for i := range 2 {
 		at := t0.Add(time.Duration(i+1) * time.Minute)
@@ -550,8 +550,12 @@ func TestAuditEvent(t *testing.T) {
 	ev := d.AuditEvent("c1", t0)
 	assert.Equal(t, "c1", ev.CallID)
 	assert.Equal(t, e.Version(), ev.PolicyVersion)
-	assert.Equal(t, fmt.Sprintf("%x", d.Draw), ev.Attrs[3].Value)
+	assert.Equal(t, fmt.Sprintf("%016x", d.Draw), ev.Attrs[3].Value)
 	assert.False(t, math.IsNaN(policy.DrawFraction(d.Draw)))
+	// A draw below 2^60 keeps its leading zeros (was "55c3fe2c2b39089").
+	small := policy.Decision{Draw: 0x55c3fe2c2b39089}.AuditEvent("c2", t0)
+	assert.Equal(t, "draw", small.Attrs[3].Key)
+	assert.Equal(t, "055c3fe2c2b39089", small.Attrs[3].Value)
 }
 
 func TestTimeZone(t *testing.T) {

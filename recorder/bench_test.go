@@ -11,6 +11,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4/pkg/media/oggwriter"
@@ -120,7 +121,7 @@ func BenchmarkWriteRTP(b *testing.B) {
 			} else {
 				a.Close()
 			}
-			rec.Start(context.Background(), "bench")
+			rec.Start(context.Background(), policytest.GrantFor(b, rec), "bench")
 			start := writtenCustomer
 			var payload int64
 			b.ReportAllocs()
@@ -178,7 +179,7 @@ func BenchmarkRealtime10kLegs(b *testing.B) {
 		cs[i].rec = rec
 		cs[i].legs[0], _ = rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 		cs[i].legs[1], _ = rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
-		rec.Start(context.Background(), "bench")
+		rec.Start(context.Background(), policytest.GrantFor(b, rec), "bench")
 	}
 	p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111}}
 	slot := 0
@@ -237,7 +238,7 @@ func BenchmarkMemoryPerLeg(b *testing.B) {
 			recs[i], _ = recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: nullStore{}, Audit: audit.Discard, Now: clk.now, MaxPause: -1})
 			legs[i][0], _ = recs[i].AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 			legs[i][1], _ = recs[i].AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
-			recs[i].Start(context.Background(), "bench")
+			recs[i].Start(context.Background(), policytest.GrantFor(b, recs[i]), "bench")
 		}
 		p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111}}
 		for slot := range 250 {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/pion/rtp"
 )
 
@@ -27,7 +28,7 @@ func TestBurstRingShrinks(t *testing.T) {
 		}
 		l, _ := rec.AddLeg(LegConfig{Role: Customer, OpusPT: 111})
 		ctx := context.Background()
-		if _, err := rec.Start(ctx, "a"); err != nil {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "a"); err != nil {
 			t.Fatal(err)
 		}
 		frame := []byte{0x78, 1, 2, 3} // one 20 ms CELT frame
@@ -89,7 +90,7 @@ func TestRandomBurstsKeepOrder(t *testing.T) {
 			}
 			l, _ := rec.AddLeg(LegConfig{Role: Customer, OpusPT: 111})
 			ctx := context.Background()
-			if _, err = rec.Start(ctx, "a"); err != nil {
+			if _, err = rec.Start(ctx, policytest.GrantFor(t, rec), "a"); err != nil {
 				t.Fatal(err)
 			}
 			rng := rand.New(rand.NewPCG(seed, 7))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 	"github.com/pion/interceptor"
@@ -23,7 +24,7 @@ func TestPagesWrittenWhileSilent(t *testing.T) {
 		store := &recordertest.MemStore{}
 		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: &events{}})
 		rec.AddLeg(recorder.LegConfig{Role: recorder.Customer})
-		id, _ := rec.Start(context.Background(), "a")
+		id, _ := rec.Start(context.Background(), policytest.GrantFor(t, rec), "a")
 		headers := len(store.Bytes(id))
 		var sizes []int
 		for range 5 {
@@ -63,7 +64,7 @@ func TestConcurrentControl(t *testing.T) {
 		}
 		var files []recorder.Meta
 		for round := range 3 {
-			if _, err := rec.Start(ctx, "a"); err != nil {
+			if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "a"); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(500 * time.Millisecond)
@@ -93,7 +94,7 @@ func TestConcurrentControl(t *testing.T) {
 		if err := legs[0].WriteRTP(pkt(1, 1, 1, speech[0])); !errors.Is(err, recorder.ErrClosed) {
 			t.Errorf("WriteRTP after Close: %v", err)
 		}
-		if _, err := rec.Start(ctx, "a"); !errors.Is(err, recorder.ErrClosed) {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "a"); !errors.Is(err, recorder.ErrClosed) {
 			t.Errorf("Start after Close: %v", err)
 		}
 	})
@@ -106,7 +107,7 @@ func TestConsume(t *testing.T) {
 		ctx := context.Background()
 		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: &recordertest.MemStore{}, Audit: &events{}})
 		leg, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
-		rec.Start(ctx, "a")
+		rec.Start(ctx, policytest.GrantFor(t, rec), "a")
 		src := &recordertest.Source{Packets: recordertest.OpusPackets(speech[:8], 111, 1, 0, 0)}
 		if err := leg.Consume(ctx, src); err != nil {
 			t.Fatalf("Consume: %v", err)

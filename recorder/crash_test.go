@@ -15,6 +15,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/pion/rtp"
 )
@@ -57,7 +58,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 	a, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
-	if _, err := rec.Start(context.Background(), "agent"); err != nil {
+	if _, err := rec.Start(context.Background(), policytest.GrantFor(t, rec), "agent"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ {

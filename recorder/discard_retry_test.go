@@ -9,6 +9,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 )
@@ -42,7 +43,7 @@ func TestDiscardRetryDeletes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := rec.Start(ctx, "a"); err != nil {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "a"); err != nil {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Second)

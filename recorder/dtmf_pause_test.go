@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 )
@@ -21,7 +22,7 @@ func TestDTMFMaskedDuringPause(t *testing.T) {
 		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: &recordertest.MemStore{}, Audit: &events{},
 			OnDTMF: func(d recorder.DTMF) { got = append(got, d) }})
 		leg, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111, DTMFPT: 101})
-		rec.Start(ctx, "agent")
+		rec.Start(ctx, policytest.GrantFor(t, rec), "agent")
 		key := func(seq uint16, ts uint32, event byte) *rtp.Packet {
 			return &rtp.Packet{Header: rtp.Header{PayloadType: 101, SequenceNumber: seq, Timestamp: ts, SSRC: 1},
 				Payload: []byte{event, 0x80 | 10, 0, 160}}

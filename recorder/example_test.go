@@ -51,8 +51,23 @@ func Example() {
 	customer, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 	rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111}) // the agent stays silent here
 
+	// Only the policy mints the grant that lets the recorder start: here
+	// the agent starts recording after the caller heard the notice.
 	ctx := context.Background()
-	rec.Start(ctx, "agent-7")
+	eng, _ := policy.New(&policy.Policy{Profile: policy.ProfileFR,
+		Rules: []policy.Rule{{Purpose: policy.Quality, Mode: policy.ModeAgent}}}, policy.Options{})
+	call, _, _ := eng.Begin(ctx, policy.CallInfo{ID: "call-1", Agent: "agent-7"})
+	if _, err := call.Grant(); errors.Is(err, policy.ErrNotAllowed) {
+		fmt.Println("before the notice: no grant")
+	}
+	call.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted, Party: policy.PartyCaller})
+	call.Apply(ctx, policy.Event{Kind: policy.EventAgentStart, Actor: "agent-7"})
+	grant, err := call.Grant()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rec.Start(ctx, grant, "agent-7")
 	for i := range 150 { // 3 s of speech, one packet every 20 ms
 		if i == 50 {
 			rec.Pause(ctx, "card-data", "agent-7")
@@ -81,6 +96,7 @@ func Example() {
 	info, _ := recorder.Inspect(bytes.NewReader(store.Bytes(m.ID)))
 	fmt.Println("channels:", info.Channels, "left:", info.Tag("LEFT"), "right:", info.Tag("RIGHT"))
 	// Output:
+	// before the notice: no grant
 	// layout: dual [customer agent]
 	// duration: 2.9935s
 	// gap 0s-1s "agent" not-started

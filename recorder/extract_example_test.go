@@ -27,7 +27,17 @@ func ExampleExtractLeg() {
 	customer, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 	rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
 	ctx := context.Background()
-	rec.Start(ctx, "agent-7")
+	eng, _ := policy.New(&policy.Policy{Profile: policy.ProfileFR,
+		Rules: []policy.Rule{{Purpose: policy.Quality, Mode: policy.ModeAgent}}}, policy.Options{})
+	call, _, _ := eng.Begin(ctx, policy.CallInfo{ID: "call-1", Agent: "agent-7"})
+	call.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted, Party: policy.PartyCaller})
+	call.Apply(ctx, policy.Event{Kind: policy.EventAgentStart, Actor: "agent-7"})
+	grant, err := call.Grant()
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	rec.Start(ctx, grant, "agent-7")
 	for i := range 50 { // 1 s
 		customer.WriteRTP(&rtp.Packet{
 			Header:  rtp.Header{PayloadType: 111, SequenceNumber: uint16(i), Timestamp: uint32(i * 960), SSRC: 1},
@@ -36,15 +46,15 @@ func ExampleExtractLeg() {
 		clk.Advance(20 * time.Millisecond)
 	}
 	files, _ := rec.Stop(ctx, "agent-7")
-	call := store.Bytes(files[0].ID)
+	data := store.Bytes(files[0].ID)
 
 	var mine bytes.Buffer
-	info, err := recorder.ExtractLeg(bytes.NewReader(call), &mine, recorder.Customer)
+	info, err := recorder.ExtractLeg(bytes.NewReader(data), &mine, recorder.Customer)
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	whole, _ := recorder.Inspect(bytes.NewReader(call))
+	whole, _ := recorder.Inspect(bytes.NewReader(data))
 	fmt.Println("call:", whole.Channels, "channels,", whole.Duration)
 	fmt.Println("copy:", info.Channels, "channel,", info.Duration, "leg", info.Tag("LEG"))
 	// Output:

@@ -11,6 +11,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 	"github.com/pion/rtp"
@@ -78,7 +79,7 @@ func FuzzRecorder(f *testing.F) {
 		legs[0], _ = rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 		legs[1], _ = rec.AddLeg(recorder.LegConfig{Role: recorder.Agent})
 		ctx := context.Background()
-		rec.Start(ctx, "f")
+		rec.Start(ctx, policytest.GrantFor(t, rec), "f")
 		// Each record: 1 byte flags, 2 bytes seq, 4 bytes ts delta, 1 byte
 		// length, payload.
 		for i := 0; len(data) >= 8 && i < 400; i++ {

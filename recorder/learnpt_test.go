@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 	"github.com/pion/rtp"
@@ -24,7 +25,7 @@ func TestLearnOpusPTSkipsStaticTypes(t *testing.T) {
 			t.Fatal(err)
 		}
 		leg, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer})
-		if _, err := rec.Start(ctx, "a"); err != nil {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "a"); err != nil {
 			t.Fatal(err)
 		}
 		cn := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 13, SSRC: 1}, Payload: []byte{40}}

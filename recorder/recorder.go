@@ -57,16 +57,27 @@ const (
 	tickEvery      = 250 * time.Millisecond
 )
 
-// Config configures a Recorder: one call, one purpose. The zero value is
-// not usable: CallID, Purpose, Store and Audit are required (a recording is
-// never made without its purpose and its audit trail).
+// Config configures a Recorder: one call. The zero value is not usable:
+// CallID, Store and Audit are required (a recording is never made without
+// its audit trail). What a recording is for (purpose, lawful basis,
+// retention, policy version) comes from the policy.Grant given to Start:
+// nothing is recorded without one.
 type Config struct {
-	CallID        string         // the host's opaque call id (no personal data)
-	Purpose       policy.Purpose // the one declared purpose
-	PolicyVersion string         // the version of the policy that allowed recording
-	Layout        Layout         // zero: LayoutDual
-	Store         Store          // where recordings go
-	Audit         audit.Appender // where recording events go (started, paused, ...)
+	CallID string // the host's opaque call id (no personal data)
+	// Purpose, when set, pins the recorder to one purpose: Start refuses
+	// a grant for another. Zero: the grant's purpose.
+	Purpose policy.Purpose
+	// PolicyVersion is ignored: the grant carries the version of the
+	// policy that allowed recording. Kept so older configurations compile.
+	PolicyVersion string
+	// Subject is the keyed hash of the caller (policy.SubjectKey), kept in
+	// the recording's Meta so that a recording finalized by crash recovery
+	// is still catalogued under its subject (erasure finds it). Empty:
+	// unknown. Never a phone number: New refuses anything else.
+	Subject string
+	Layout  Layout         // zero: LayoutDual
+	Store   Store          // where recordings go
+	Audit   audit.Appender // where recording events go (started, paused, ...)
 
 	// ReorderWindow is how long a 20 ms slot waits for late or reordered
 	// packets before it is written. Zero: DefaultReorderWindow; at most
@@ -117,7 +128,27 @@ type Recorder struct {
 	made     []string // ids of every file this recorder created (Discard removes them)
 	closed   bool
 	starting bool
-	err      error // sticky asynchronous error, returned by Stop
+	err      error        // sticky asynchronous error, returned by Stop
+	grant    policy.Grant // the grant of the recording in progress (or the last one)
+}
+
+// ErrGrant: Start was given no grant, a revoked or spent one, one for
+// another call, or one for another purpose than Config.Purpose. It wraps
+// the policy's reason (policy.ErrNoGrant, policy.ErrRevoked,
+// policy.ErrForeignGrant).
+var ErrGrant = errors.New("recording not granted")
+
+func validSubject(s string) bool {
+	const prefix = "sk1:"
+	if len(s) != len(prefix)+64 || s[:len(prefix)] != prefix {
+		return false
+	}
+	for _, c := range s[len(prefix):] {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // MaxCallIDLen is the longest call id a recording may carry (the
@@ -133,8 +164,10 @@ func New(cfg Config) (*Recorder, error) {
 		// A longer id could not be catalogued (retention refuses it), so the
 		// recording would never expire: refuse it before anything is captured.
 		return nil, fmt.Errorf("recorder: call id of %d bytes, at most %d: %w", len(cfg.CallID), MaxCallIDLen, ErrConfig)
-	case !cfg.Purpose.Valid():
+	case cfg.Purpose != "" && !cfg.Purpose.Valid():
 		return nil, fmt.Errorf("recorder: purpose %q: %w", cfg.Purpose, ErrConfig)
+	case cfg.Subject != "" && !validSubject(cfg.Subject):
+		return nil, fmt.Errorf("recorder: subject is not a keyed hash (policy.SubjectKey): %w", ErrConfig)
 	case cfg.Store == nil:
 		return nil, fmt.Errorf("recorder: no store: %w", ErrConfig)
 	case cfg.Audit == nil:
@@ -232,17 +265,36 @@ func newGroupID(t time.Time) string {
 }
 
 func (r *Recorder) event(k audit.Kind, id, actor, reason string, attrs ...audit.Attr) audit.Event {
+	r.mu.Lock()
+	g := r.grant
+	r.mu.Unlock()
 	return audit.Event{
 		Kind: k, Time: r.now().UTC(), CallID: r.cfg.CallID, RecordingID: id, Actor: actor, Reason: reason,
-		Purpose: string(r.cfg.Purpose), PolicyVersion: r.cfg.PolicyVersion, Attrs: attrs,
+		Purpose: string(g.Purpose()), PolicyVersion: g.PolicyVersion(), Attrs: attrs,
 	}
 }
 
-// Start starts a new recording and returns its id (for a mono layout, the
-// group id shared by the legs' files). The started event is appended to the
-// audit log before any audio is written; if it cannot be, nothing is
-// recorded. A call may be recorded again after Stop.
-func (r *Recorder) Start(ctx context.Context, actor string) (string, error) {
+// Start starts a new recording under grant g and returns its id (for a
+// mono layout, the group id shared by the legs' files). g must be valid for
+// this call (policy.Call.Grant mints it once the caller was told and nothing
+// stands in the way); a zero, revoked, spent or foreign grant is refused
+// with an error wrapping ErrGrant, and nothing is recorded. The recording's
+// purpose, lawful basis, retention, deadline and policy version come from g
+// and are kept in its Meta. When g is revoked (the caller objects, consent
+// is withdrawn, the agent stops, the call ends) the recording stops at once
+// (actor "policy"), finalized with what it had; the host then discards it
+// if the decision says Purge.
+//
+// The started event is appended to the audit log before any audio is
+// written; if it cannot be, nothing is recorded. A call may be recorded
+// again after Stop, with a grant that is still (or again) valid.
+func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (string, error) {
+	if err := g.Check(r.cfg.CallID); err != nil {
+		return "", fmt.Errorf("recorder: start: %w: %w", ErrGrant, err)
+	}
+	if r.cfg.Purpose != "" && g.Purpose() != r.cfg.Purpose {
+		return "", fmt.Errorf("recorder: start: grant for %s, recorder for %s: %w", g.Purpose(), r.cfg.Purpose, ErrGrant)
+	}
 	r.ctl.Lock()
 	defer r.ctl.Unlock()
 	r.mu.Lock()
@@ -255,6 +307,7 @@ func (r *Recorder) Start(ctx context.Context, actor string) (string, error) {
 		return "", fmt.Errorf("recorder: start: already recording: %w", ErrState)
 	}
 	r.starting = true
+	r.grant = g
 	r.mu.Unlock()
 	defer func() {
 		r.mu.Lock()
@@ -274,8 +327,10 @@ func (r *Recorder) Start(ctx context.Context, actor string) (string, error) {
 	}
 	for i, id := range s.ids {
 		m := Meta{
-			ID: id, Group: group, CallID: r.cfg.CallID, Purpose: r.cfg.Purpose,
-			PolicyVersion: r.cfg.PolicyVersion, Layout: r.cfg.Layout, Channels: roles[i],
+			ID: id, Group: group, CallID: r.cfg.CallID, Purpose: g.Purpose(),
+			PolicyVersion: g.PolicyVersion(), Layout: r.cfg.Layout, Channels: roles[i],
+			LawfulBasis: g.LawfulBasis(), Retention: g.Retention(), Deadline: g.Deadline(),
+			Subject: r.cfg.Subject, Evidence: g.Receipts(),
 		}
 		w, err := r.cfg.Store.Create(ctx, m)
 		if err != nil {
@@ -319,7 +374,30 @@ func (r *Recorder) Start(ctx context.Context, actor string) (string, error) {
 	r.made = append(r.made, s.ids...)
 	r.sess = s
 	s.tick = time.AfterFunc(tickEvery, s.onTick)
+	s.unwatch = g.AfterRevoke(func(cause error) { r.revoked(s, cause) })
 	return group, nil
+}
+
+// CallID returns the call id the recorder was configured with.
+func (r *Recorder) CallID() string { return r.cfg.CallID }
+
+// Purpose returns Config.Purpose: the purpose the recorder is pinned to, or
+// "" when it takes the grant's.
+func (r *Recorder) Purpose() policy.Purpose { return r.cfg.Purpose }
+
+// revoked stops recording session s because its grant was revoked.
+func (r *Recorder) revoked(s *session, cause error) {
+	r.ctl.Lock()
+	defer r.ctl.Unlock()
+	r.mu.Lock()
+	current := r.sess == s
+	r.mu.Unlock()
+	if !current {
+		return
+	}
+	if _, err := r.stop(context.Background(), "policy"); err != nil {
+		r.asyncErr(fmt.Errorf("recorder: grant revoked (%v): %w", cause, err))
+	}
 }
 
 func serialOf(id string) uint32 {
@@ -335,8 +413,8 @@ func (r *Recorder) tags(id string, roles []Role) []string {
 	t := []string{
 		"CONSENTREC_RECORDING_ID=" + id,
 		"CONSENTREC_CALL_ID=" + r.cfg.CallID,
-		"CONSENTREC_PURPOSE=" + string(r.cfg.Purpose),
-		"CONSENTREC_POLICY_VERSION=" + r.cfg.PolicyVersion,
+		"CONSENTREC_PURPOSE=" + string(r.grant.Purpose()),
+		"CONSENTREC_POLICY_VERSION=" + r.grant.PolicyVersion(),
 		"CONSENTREC_LAYOUT=" + string(r.cfg.Layout),
 	}
 	if len(roles) == 2 {

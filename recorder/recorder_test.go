@@ -10,6 +10,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 )
@@ -44,7 +45,7 @@ func hardCallLoss(t *testing.T, layout recorder.Layout, loss float64) []callResu
 		}
 		cust, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 		agent, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
-		if _, err := rec.Start(ctx, "agent-7"); err != nil {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-7"); err != nil {
 			t.Fatal(err)
 		}
 		rng := rand.New(rand.NewPCG(1, 2))
@@ -269,11 +270,11 @@ func TestStartStopStartAgainAndDiscard(t *testing.T) {
 			run(t, evs)
 		}()
 		time.Sleep(time.Second)
-		id1, err := rec.Start(ctx, "agent-1")
+		id1, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-1")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := rec.Start(ctx, "agent-1"); !errors.Is(err, recorder.ErrState) {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-1"); !errors.Is(err, recorder.ErrState) {
 			t.Errorf("second Start: %v", err)
 		}
 		time.Sleep(2 * time.Second)
@@ -285,7 +286,7 @@ func TestStartStopStartAgainAndDiscard(t *testing.T) {
 			t.Errorf("Stop when stopped: %v", err)
 		}
 		time.Sleep(time.Second)
-		id2, err := rec.Start(ctx, "agent-1")
+		id2, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-1")
 		if err != nil || id2 == id1 {
 			t.Fatalf("Start again: %q, %v", id2, err)
 		}
@@ -321,7 +322,7 @@ func TestMaxPauseAutoResumes(t *testing.T) {
 		ev := &events{}
 		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: ev, MaxPause: 3 * time.Second})
 		rec.AddLeg(recorder.LegConfig{Role: recorder.Customer})
-		rec.Start(ctx, "a")
+		rec.Start(ctx, policytest.GrantFor(t, rec), "a")
 		time.Sleep(time.Second)
 		if err := rec.Pause(ctx, "card", "a"); err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 )
 
@@ -49,7 +50,7 @@ func TestRecoverReadErrorKeepsTheFile(t *testing.T) {
 		st, _ := recorder.NewFileStore(dir)
 		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: st, Audit: audit.Discard})
 		c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
-		id, _ = rec.Start(context.Background(), "a")
+		id, _ = rec.Start(context.Background(), policytest.GrantFor(t, rec), "a")
 		for i := range 150 {
 			c.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i]))
 			time.Sleep(20 * time.Millisecond)

@@ -37,6 +37,7 @@ type session struct {
 	err         error
 	errReported bool
 	detached    bool
+	unwatch     func() bool // stops watching the grant's revocation
 }
 
 func (s *session) wallSlot(now time.Time) int64 {
@@ -345,6 +346,9 @@ func (s *session) legGap(i int, k int64, reason GapReason) {
 func (s *session) detach() []Final {
 	r := s.r
 	s.detached = true
+	if s.unwatch != nil {
+		s.unwatch()
+	}
 	if s.tick != nil {
 		s.tick.Stop()
 	}

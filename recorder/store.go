@@ -125,6 +125,15 @@ type Meta struct {
 	GapsDropped   int            `json:"gaps_dropped,omitempty"` // gap entries beyond the index's cap
 	Legs          []LegStats     `json:"legs,omitempty"`
 	Recovered     bool           `json:"recovered,omitempty"` // finalized by crash recovery
+
+	// What the policy's grant fixed when the recording started (R8, R9):
+	// kept with the file so that every path that finalizes it (Stop,
+	// crash recovery) catalogues it the same way.
+	LawfulBasis string        `json:"lawful_basis,omitempty"` // GDPR Art. 6 basis
+	Retention   policy.Period `json:"retention,omitzero"`     // the retention the purpose and rule fix
+	Deadline    time.Time     `json:"deadline,omitzero"`      // when the recording must be deleted
+	Subject     string        `json:"subject,omitempty"`      // keyed hash of the caller (policy.SubjectKey), never a number
+	Evidence    []string      `json:"evidence,omitempty"`     // the notice receipts and consents the grant rested on
 }
 
 // Final is what the writer of a recording knows at the end and hands to

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 	"github.com/pion/rtp"
@@ -28,7 +29,7 @@ func record(t *testing.T, cfg recorder.Config, fn func(rec *recorder.Recorder, c
 		}
 		c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 		a, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
-		if _, err := rec.Start(context.Background(), "a"); err != nil {
+		if _, err := rec.Start(context.Background(), policytest.GrantFor(t, rec), "a"); err != nil {
 			t.Fatal(err)
 		}
 		fn(rec, c, a)
@@ -191,7 +192,7 @@ func TestDTMF(t *testing.T) {
 		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: &events{},
 			OnDTMF: func(d recorder.DTMF) { got = append(got, d) }})
 		leg, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111, DTMFPT: 101})
-		rec.Start(context.Background(), "a")
+		rec.Start(context.Background(), policytest.GrantFor(t, rec), "a")
 		ev := func(seq uint16, ts uint32, event byte, end bool, dur uint16) *rtp.Packet {
 			b1 := byte(10)
 			if end {

@@ -113,6 +113,8 @@ type Gap struct {
 	Start  time.Duration
 	End    time.Duration
 	Reason string
+	Actor  string // who paused (pauses); empty otherwise
+	Note   string // the reason the actor gave (e.g. "card-data"), or details
 }
 
 // Deletion says why a recording is being deleted. Once a deletion began, it
@@ -175,6 +177,10 @@ func (r Recording) HoldFor(ref string) (Hold, bool) {
 	return Hold{}, false
 }
 
+// ConsentBasis is the lawful basis of recordings made with the caller's
+// consent (opt-in profiles such as DE): GDPR Art. 6(1)(a).
+const ConsentBasis = "6(1)(a) consent"
+
 // Entry is what a host knows when a recording is finalized; New turns it into
 // a Recording. A host holding the policy's decision (the call session) passes
 // its lawful basis, deadline, statutory minimum and access roles; the others
@@ -188,12 +194,14 @@ type Entry struct {
 	Subject   string        // policy.SubjectKey(secret, caller id)
 	SHA256    string
 	Gaps      []Gap
-	// LawfulBasis is the decision's GDPR Art. 6(1) basis (R8), e.g.
-	// "6(1)(a) consent" for a German profile; empty: the purpose's.
+	// LawfulBasis is the basis the policy decided (a policy.Grant's, e.g.
+	// consent under an opt-in profile, R8): the purpose's or ConsentBasis.
+	// Empty: the purpose's.
 	LawfulBasis string
-	// Deadline is the decision's deletion deadline; zero: Created plus
-	// Retention. It may not be later than the purpose's maximum from
-	// Created (R9-R11) nor before KeepUntil.
+	// Deadline is the deadline the policy fixed (a policy.Grant's). Zero:
+	// Created plus Retention. A deadline before Created, beyond the
+	// purpose's maximum retention from Created (R9-R11) or before
+	// KeepUntil (R11) is refused.
 	Deadline time.Time
 	// KeepUntil is the statute's minimum (legal obligation only, R11,
 	// R12): no deletion, shredding or erasure before it. Zero: none.
@@ -243,17 +251,24 @@ func New(e Entry) (Recording, error) {
 	if err := validInstant("created", created); err != nil {
 		return Recording{}, err
 	}
-	deadline := e.Deadline.UTC().Round(0)
-	if e.Deadline.IsZero() {
-		if err := validInstant("deadline", period.AddTo(created)); err != nil {
-			return Recording{}, err
+	deadline := period.AddTo(created)
+	if !e.Deadline.IsZero() {
+		deadline = e.Deadline.UTC().Round(0)
+		if deadline.Before(created) {
+			return Recording{}, invalid("deadline", "%s is before the recording was made (%s)", deadline.Format(time.RFC3339), created.Format(time.RFC3339))
 		}
-		deadline = period.AddTo(created)
 	}
-	basis := e.LawfulBasis
-	if basis == "" {
-		basis = rules.LawfulBasis
+	if err := validInstant("deadline", deadline); err != nil {
+		return Recording{}, err
 	}
+	basis := rules.LawfulBasis
+	if e.LawfulBasis != "" {
+		if e.LawfulBasis != basis && e.LawfulBasis != ConsentBasis {
+			return Recording{}, invalid("lawful_basis", "%q is neither the basis of purpose %s (%q) nor consent (%q) (R8)", e.LawfulBasis, e.Purpose, basis, ConsentBasis)
+		}
+		basis = e.LawfulBasis
+	}
+	// The deadline's bounds (R9-R11) are checked by Validate, naming the rule.
 	r := Recording{
 		ID:          e.ID,
 		CallID:      e.CallID,

@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -22,7 +23,7 @@ func init() {
 	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY] [--checkpoint FILE]... [--witness KEY]...",
 		short: "verify the audit log: every entry, the chain, the tree and the signed checkpoint", run: auditVerify})
 	register(&command{name: "audit show", args: "--data DIR [--from N] [--limit N] [--json]",
-		short: "list the audit log's entries", run: auditShow})
+		short: "list the audit log's entries in log order (INDEX), each with its event's TIME", run: auditShow})
 	register(&command{name: "audit prove", args: "--data DIR [--hide-subject] [-o FILE] INDEX",
 		short: "write a self-contained receipt (entry, proof, signed checkpoint) for one entry", run: auditProve})
 	register(&command{name: "audit prune", args: "--data DIR (--older-than DAYS | --before TIME) [--all-kinds]",
@@ -34,7 +35,9 @@ func init() {
 // auditFS returns the file layer of DIR's audit log.
 func auditFS(data string) (audit.FS, error) {
 	dir := filepath.Join(data, "audit")
-	if _, err := os.Stat(filepath.Join(dir, "log")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "log")); errors.Is(err, fs.ErrNotExist) {
+		return nil, usagef("no audit log in %s: is --data right?", data)
+	} else if err != nil {
 		return nil, fmt.Errorf("no audit log in %s: %w", data, err)
 	}
 	return audit.DirFS(dir), nil
@@ -165,6 +168,13 @@ func auditShow(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if !*asJSON {
+		// The log is a sequence: entries are appended in the order they
+		// reach it, and each keeps the time its source stamped, so times
+		// can go back (a decision stamped at call start, logged after a
+		// later event).
+		fmt.Fprintln(e.stderr, "# entries in log order (INDEX), not sorted by TIME: TIME is when the event happened, as its source stamped it\n# INDEX TIME KIND FIELD=VALUE...")
+	}
 	enc := json.NewEncoder(e.stdout)
 	shown := uint64(0)
 	stop := errors.New("stop")
@@ -214,6 +224,11 @@ func auditFormatEntry(en audit.Entry) string {
 	kv("policy", ev.PolicyVersion)
 	kv("sha256", ev.SHA256)
 	for _, a := range ev.Attrs {
+		if a.Key == "draw" { // entries logged before draws had a fixed width
+			if d, err := strconv.ParseUint(a.Value, 16, 64); err == nil {
+				a.Value = fmt.Sprintf("%016x", d)
+			}
+		}
 		kv(a.Key, a.Value)
 	}
 	if en.Pruned {
@@ -240,6 +255,11 @@ func auditProve(e *env, args []string) error {
 	index, err := strconv.ParseUint(pos[0], 10, 63)
 	if err != nil {
 		return usagef("INDEX %q: not an entry index", pos[0])
+	}
+	if *out != "" {
+		if err := newOutput(*out); err != nil {
+			return err
+		}
 	}
 	fsys, err := auditFS(*data)
 	if err != nil {
@@ -304,7 +324,12 @@ func auditCheck(e *env, args []string) error {
 	if pos[0] == "-" {
 		data, err = io.ReadAll(io.LimitReader(os.Stdin, 16<<20))
 	} else {
-		data, err = os.ReadFile(pos[0])
+		var f *os.File
+		if f, err = openInput(pos[0]); err != nil {
+			return err
+		}
+		data, err = io.ReadAll(io.LimitReader(f, 16<<20))
+		f.Close()
 	}
 	if err != nil {
 		return err

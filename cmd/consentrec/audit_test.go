@@ -70,8 +70,8 @@ func TestAuditVerifyCLI(t *testing.T) {
 	if code != 1 || !strings.Contains(errOut, "entry 4 at offset") {
 		t.Fatalf("verify of a tampered log: code %d %s", code, errOut)
 	}
-	if code, _, _ := auditCLI(t, "audit", "verify", "--data", t.TempDir()); code != 1 {
-		t.Fatalf("verify of a directory without a log: code %d", code)
+	if code, _, _ := auditCLI(t, "audit", "verify", "--data", t.TempDir()); code != 2 {
+		t.Fatalf("verify of a directory without a log (a missing input): code %d, want 2", code)
 	}
 	if code, _, _ := auditCLI(t, "audit", "verify", "--data", data, "extra"); code != 2 {
 		t.Fatalf("verify with an extra argument: code %d", code)

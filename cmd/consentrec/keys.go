@@ -20,6 +20,7 @@ import (
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
 	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 // Encrypted recordings (package recorder/agestore) live in the usual
@@ -55,6 +56,11 @@ func cmdKeysGenerate(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("no arguments expected")
 	}
+	if *out != "" {
+		if err := newOutput(*out); err != nil {
+			return err
+		}
+	}
 	id, err := age.GenerateX25519Identity()
 	if err != nil {
 		return err
@@ -84,11 +90,8 @@ func readIdentities(path string) ([]age.Identity, error) {
 	if path == "" {
 		return nil, usagef("--identity FILE is required")
 	}
-	f, err := os.Open(path)
+	f, err := openInput(path)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, usagef("%v", err)
-		}
 		return nil, err
 	}
 	defer f.Close()
@@ -143,7 +146,7 @@ func openEncrypted(root, idFile string, needIdentity bool) (*agestore.Store, err
 	}
 	dir := consentrec.DataDir{Root: root}
 	if _, err := os.Stat(dir.Recordings()); err != nil {
-		return nil, fmt.Errorf("no recordings at %s: is --data right?", dir.Recordings())
+		return nil, usagef("no recordings at %s: is --data right?", dir.Recordings())
 	}
 	inner, err := recorder.NewFileStore(dir.Recordings())
 	if err != nil {
@@ -186,6 +189,13 @@ func cmdKeysDecrypt(e *env, args []string) (err error) {
 	if strings.TrimSpace(*reason) == "" {
 		return usagef("--reason is required (it goes to the audit log)")
 	}
+	// OUT is checked before the recording is opened or the access
+	// audited: the CLI never overwrites, and audits only what it delivers.
+	if *out != "-" {
+		if err := newOutput(*out); err != nil {
+			return err
+		}
+	}
 	if _, err := readIdentities(*idFile); err != nil {
 		return err
 	}
@@ -222,7 +232,7 @@ func cmdKeysDecrypt(e *env, args []string) (err error) {
 		if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
 			return err
 		}
-		if err := os.Rename(tmp.Name(), *out); err != nil {
+		if err := os.Link(tmp.Name(), *out); err != nil { // never overwrites
 			return err
 		}
 		fmt.Fprintf(e.stderr, "%s: %d bytes, SHA-256 verified, decrypted to %s (audited)\n", pos[0], n, *out)
@@ -384,11 +394,18 @@ func cmdKeysRecover(e *env, args []string) error {
 		defer log.Close()
 		aud = log
 	}
-	ms, err := recorder.Recover(ctx, st, aud)
-	for _, m := range ms {
-		fmt.Fprintf(e.stdout, "%s: recovered, %v of audio, %d gaps\n", m.ID, m.Duration, len(m.Gaps))
+	cat, err := sqlitecatalog.Open(ctx, consentrec.DataDir{Root: *data}.Catalog())
+	if err != nil {
+		return err
 	}
-	if len(ms) == 0 && err == nil {
+	defer cat.Close()
+	// Recovered recordings are catalogued by the same code as a hang-up's:
+	// swept at their deadline, found by their subject's erasure.
+	rs, err := consentrec.Recover(ctx, st, aud, cat)
+	for _, r := range rs {
+		fmt.Fprintf(e.stdout, "%s: recovered and catalogued (%s, delete by %s), %d gaps\n", r.ID, r.Purpose, r.Deadline.Format(time.DateOnly), len(r.Gaps))
+	}
+	if len(rs) == 0 && err == nil {
 		fmt.Fprintln(e.stdout, "nothing to recover")
 	}
 	if err != nil {

@@ -147,7 +147,7 @@ func TestKeysCommands(t *testing.T) {
 			if code != 0 || !strings.Contains(stdout, "orphan: recovered") {
 				t.Fatalf("keys recover: %d %q %q", code, stdout, errs)
 			}
-			catalogue(t, root, "orphan")
+			// keys recover catalogued it.
 			code, _, errs = runCLI(t, "keys", "decrypt", "orphan", "--identity", key, "-o", out2, "--reason", "review", "--data", root)
 			if code != 0 {
 				t.Fatalf("decrypt the recovered orphan: %q", errs)
@@ -178,7 +178,8 @@ func TestKeysCommands(t *testing.T) {
 			if code, _, _ := runCLI(t, "keys", "shred", "rec-1", "--data", root); code != 2 {
 				t.Errorf("keys shred without --reason: exit %d, want 2", code)
 			}
-			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--reason", "review", "--data", root)
+			// (a new -o each time: the CLI never overwrites)
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", filepath.Join(t.TempDir(), "y.opus"), "--reason", "review", "--data", root)
 			if code != 0 {
 				t.Fatalf("decrypt after a refused shred: %q", errs)
 			}
@@ -197,7 +198,7 @@ func TestKeysCommands(t *testing.T) {
 				t.Errorf("audit event %+v", ev)
 			}
 			// Destroyed: key, file and catalog row are gone.
-			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--reason", "review", "--data", root)
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", filepath.Join(t.TempDir(), "z.opus"), "--reason", "review", "--data", root)
 			if code != 1 || !strings.Contains(errs, "no such recording") {
 				t.Errorf("decrypt after shred: %d %q", code, errs)
 			}

@@ -36,6 +36,13 @@ func noticeInspect(e *env, args []string) error {
 	if len(files) == 0 {
 		return usagef("no prompt file")
 	}
+	for _, f := range files { // a missing input is a usage error (exit 2)
+		in, err := openInput(f)
+		if err != nil {
+			return err
+		}
+		in.Close()
+	}
 	var failed error
 	for _, f := range files {
 		info := promptInfo{File: f}

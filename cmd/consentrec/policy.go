@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/consentrec/consentrec/policy"
@@ -26,9 +25,9 @@ func init() {
 }
 
 func loadPolicy(path string) (*policy.Policy, error) {
-	f, err := os.Open(path)
+	f, err := openInput(path)
 	if err != nil {
-		return nil, usagef("%v", err)
+		return nil, err
 	}
 	defer f.Close()
 	p, err := policy.Load(f)
@@ -80,10 +79,10 @@ func policyRegister(e *env, args []string) error {
 
 func policySimulate(e *env, args []string) error {
 	fs := flag.NewFlagSet("policy simulate", flag.ContinueOnError)
-	calls := fs.Int("calls", 0, "number of synthetic calls (required)")
-	agents := fs.Int("agents", 10, "number of agents taking the calls in turn")
-	keyHex := fs.String("key", "", "sampling key, hex or text (default: a fixed demo key; use the real one to replay decisions)")
-	profile := fs.String("profile", "", "jurisdiction profile of the calls (default: the policy's)")
+	calls := fs.Int("calls", 0, "number of synthetic calls, `N` (required)")
+	agents := fs.Int("agents", 10, "number of agents, `A`, taking the calls in turn")
+	keyHex := fs.String("key", "", "sampling key `K`, hex or text (default: a fixed demo key; use the real one to replay decisions)")
+	profile := fs.String("profile", "", "jurisdiction `PROFILE` of the calls, e.g. FR or DE (default: the policy's)")
 	inScope := fs.Bool("in-scope", false, "mark every call in scope of statute rules")
 	verbose := fs.Bool("v", false, "print the first decisions")
 	pos, err := parseFlags(fs, args)

@@ -84,11 +84,14 @@ func simulate(t *testing.T, args ...string) (recorded, calls int, out string) {
 }
 
 func TestPolicySimulate(t *testing.T) {
-	r1, n, _ := simulate(t, policies+"quality-10pct.json", "--calls", "100000", "--key", "first-secret-key-123")
-	if n != 100000 || r1 < 9500 || r1 > 10500 {
+	// 20,000 calls: the CLI's plumbing; the sampling statistics are the
+	// policy package's tests (100,000 calls took 36 s of this package's
+	// 74 s under -race).
+	r1, n, _ := simulate(t, policies+"quality-10pct.json", "--calls", "20000", "--key", "first-secret-key-123")
+	if n != 20000 || r1 < 1900 || r1 > 2100 {
 		t.Fatalf("recorded %d of %d, want 10%% ± 0.5%%", r1, n)
 	}
-	r2, _, _ := simulate(t, policies+"quality-10pct.json", "--calls", "100000", "--key", "first-secret-key-123")
+	r2, _, _ := simulate(t, policies+"quality-10pct.json", "--calls", "20000", "--key", "first-secret-key-123")
 	if r1 != r2 {
 		t.Fatalf("same key, %d then %d", r1, r2)
 	}
@@ -112,11 +115,11 @@ func TestPolicySimulate(t *testing.T) {
 }
 
 func TestUsage(t *testing.T) {
-	if code, _, errOut := cli(t, "frobnicate"); code != 2 || !strings.Contains(errOut, "policy check") {
+	if code, out, errOut := cli(t, "frobnicate"); code != 2 || !strings.Contains(errOut, `unknown command "frobnicate"`) || out != "" {
 		t.Errorf("unknown command: exit %d, %s", code, errOut)
 	}
-	if code, _, _ := cli(t); code != 0 {
-		t.Errorf("no command: exit %d, want 0 (usage)", code)
+	if code, out, _ := cli(t); code != 0 || !strings.Contains(out, "policy") {
+		t.Errorf("no command: exit %d, want 0 (usage)\n%s", code, out)
 	}
 }
 

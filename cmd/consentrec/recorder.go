@@ -16,6 +16,7 @@ import (
 	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 func init() {
@@ -92,11 +93,8 @@ func cmdInspect(e *env, args []string) error {
 	if len(pos) != 1 {
 		return usagef("want one FILE")
 	}
-	f, err := os.Open(pos[0])
+	f, err := openInput(pos[0])
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return usagef("%v", err)
-		}
 		return err
 	}
 	defer f.Close()
@@ -215,15 +213,18 @@ func cmdExport(e *env, args []string) error {
 	if len(pos) != 1 || *out == "" {
 		return usagef("want FILE and --wav OUT")
 	}
-	src, err := os.Open(pos[0])
+	src, err := openInput(pos[0])
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return usagef("%v", err)
-		}
 		return err
 	}
 	defer src.Close()
 	if err := notEncrypted(src, pos[0]); err != nil {
+		return err
+	}
+	// OUT is never overwritten: checked before decoding (and before the
+	// gate audits an access), and the finished file is linked into place,
+	// which fails if OUT appeared meanwhile.
+	if err := newOutput(*out); err != nil {
 		return err
 	}
 	// A catalogued recording is decoded only through the access gate (R25).
@@ -252,7 +253,10 @@ func cmdExport(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), *out); err != nil {
+	if err := os.Link(tmp.Name(), *out); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%s already exists: the CLI never overwrites a file", *out)
+		}
 		return err
 	}
 	fmt.Fprintf(e.stdout, "wrote %s: %d channels, 48000 Hz, 16-bit, %v\n", *out, info.Channels, info.Duration.Round(time.Millisecond))
@@ -282,12 +286,19 @@ func cmdRecover(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ms, rerr := recorder.Recover(ctx, st, lg)
-	cerr := lg.Close()
-	for _, m := range ms {
-		fmt.Fprintf(e.stdout, "recovered %s: %v, %d gaps, sha256 %s\n", m.ID, m.Duration.Round(time.Millisecond), len(m.Gaps), m.SHA256)
+	cat, err := sqlitecatalog.Open(ctx, dd.Catalog())
+	if err != nil {
+		lg.Close()
+		return err
 	}
-	if len(ms) == 0 && rerr == nil {
+	// Recovered recordings are catalogued by the same code as a hang-up's:
+	// swept at their deadline, found by their subject's erasure.
+	rs, rerr := consentrec.Recover(ctx, st, lg, cat)
+	cerr := errors.Join(cat.Close(), lg.Close())
+	for _, r := range rs {
+		fmt.Fprintf(e.stdout, "recovered %s: catalogued (%s, delete by %s), %d gaps, sha256 %s\n", r.ID, r.Purpose, r.Deadline.Format(time.DateOnly), len(r.Gaps), r.SHA256)
+	}
+	if len(rs) == 0 && rerr == nil {
 		fmt.Fprintln(e.stdout, "nothing to recover")
 	}
 	return errors.Join(rerr, cerr)

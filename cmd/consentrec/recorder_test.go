@@ -15,6 +15,7 @@ import (
 	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/pion/rtp"
 )
@@ -50,7 +51,7 @@ func recordCall(t *testing.T, data string, stop bool) recorder.Meta {
 			t.Fatal(err)
 		}
 		leg, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
-		id, err := rec.Start(ctx, "agent-9")
+		id, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-9")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -103,6 +104,9 @@ func TestInspectExport(t *testing.T) {
 	code, _, errOut = runCLI(t, "export", file, "--wav", wav, "--unaudited") // not catalogued
 	if code != 0 {
 		t.Fatalf("export: exit %d: %s", code, errOut)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(wav)); len(ents) != 1 {
+		t.Errorf("a temporary file was left beside OUT: %v", ents)
 	}
 	b, err := os.ReadFile(wav)
 	if err != nil {

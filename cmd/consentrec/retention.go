@@ -68,7 +68,7 @@ func openRetention(ctx context.Context, root string, full bool, identity string)
 	dir := consentrec.DataDir{Root: root}
 	if _, err := os.Stat(dir.Catalog()); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("no catalog at %s: is --data right? (nothing catalogued yet)", dir.Catalog())
+			return nil, usagef("no catalog at %s: is --data right? (nothing catalogued yet)", dir.Catalog())
 		}
 		return nil, err
 	}
@@ -154,7 +154,7 @@ func cliAuthorizer(root string) (retention.Authorizer, error) {
 type byFlag struct{ v *string }
 
 func byGone(fset *flag.FlagSet) byFlag {
-	return byFlag{fset.String("by", "", "gone: you act as your operating-system user")}
+	return byFlag{fset.String("by", "", "removed (R25): you act as your operating-system user, in a role "+AccessFile+" grants you")}
 }
 
 func (b byFlag) check() error {
@@ -203,7 +203,11 @@ func cmdSweep(e *env, args []string) (err error) {
 			return
 		}
 		last = time.Now()
-		fmt.Fprintf(e.stderr, "sweep: %d expired examined, %d deleted, %d held, %d failed\n", p.Scanned, p.Deleted, p.Held, p.Failed)
+		verb := "deleted"
+		if *dry {
+			verb = "would delete"
+		}
+		fmt.Fprintf(e.stderr, "sweep: %d expired examined, %d %s, %d held, %d failed\n", p.Scanned, p.Deleted, verb, p.Held, p.Failed)
 	}}
 	var rep retention.Report
 	if *dry {
@@ -271,7 +275,7 @@ func cmdHold(set bool) func(e *env, args []string) error {
 	return func(e *env, args []string) (err error) {
 		fset := flag.NewFlagSet("hold", flag.ContinueOnError)
 		data := dataFlag(fset)
-		ref := fset.String("case", "", "case `REF`erence (required)")
+		ref := fset.String("case", "", "the case reference, `REF` (required)")
 		by := fset.String("by", "", "the approver's `NAME` (required)")
 		pos, err := parseFlags(fset, args)
 		if err != nil {
@@ -338,7 +342,7 @@ func subjectFlags(name string) (*flag.FlagSet, *string, byFlag, *string, *string
 	fset := flag.NewFlagSet(name, flag.ContinueOnError)
 	data := dataFlag(fset)
 	by := byGone(fset)
-	ref := fset.String("ref", "", "the request's `REF`erence (ticket number)")
+	ref := fset.String("ref", "", "the request's reference, `REF` (ticket number)")
 	received := fset.String("received", "", "when the request was received, `TIME` (default now)")
 	return fset, data, by, ref, received
 }
@@ -542,9 +546,9 @@ func cmdOpen(e *env, args []string) (err error) {
 	identity := fset.String("identity", "", "age identity `FILE` to decrypt encrypted recordings (recorder/agestore)")
 	as := fset.String("as", "", "the `ROLE` you act in, one "+AccessFile+" grants you (default: the first that may open it)")
 	reason := fset.String("reason", "", "why you open it, `TEXT` (required, audited)")
-	action := fset.String("action", "download", "`listen`, download or export")
+	action := fset.String("action", "download", "what you do, `ACTION`: listen, download or export")
 	by := byGone(fset)
-	out := fset.String("out", "-", "write the audio to `FILE` (must not exist); - for stdout")
+	out := fset.String("out", "", "write the audio to `FILE` (must not exist); - for standard output (default: standard output unless it is a terminal)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -562,6 +566,13 @@ func cmdOpen(e *env, args []string) (err error) {
 	if !a.Valid() {
 		return usagef("--action %q: want listen, download or export", *action)
 	}
+	// Where the audio goes is settled before the gate is asked: an access
+	// it grants is audited, and must deliver (no audio to a terminal, no
+	// file that exists).
+	toStdout, err := binaryOut(e, *out, "--out")
+	if err != nil {
+		return err
+	}
 	ctx := context.Background()
 	renv, err := openRetention(ctx, *data, true, *identity)
 	if err != nil {
@@ -572,10 +583,8 @@ func cmdOpen(e *env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	// Create --out before asking the gate: an access it grants (and
-	// audits) must not then fail on a file that exists.
 	var f *os.File
-	if *out != "-" {
+	if !toStdout {
 		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 			return err
 		}
@@ -586,7 +595,7 @@ func cmdOpen(e *env, args []string) (err error) {
 			f.Close()
 			os.Remove(*out)
 		}
-		return err
+		return explainDenied(ctx, renv.catalog, err)
 	}
 	defer rc.Close()
 	if f == nil {
@@ -679,6 +688,16 @@ type closeBoth struct {
 }
 
 func (c *closeBoth) Close() error { return errors.Join(c.ReadCloser.Close(), c.env.Close()) }
+
+// explainDenied says an unknown recording plainly (the gate's refusals
+// already name the rule and the roles allowed).
+func explainDenied(ctx context.Context, cat retention.Catalog, err error) error {
+	var d *retention.DeniedError
+	if errors.As(err, &d) && errors.Is(err, retention.ErrNotFound) {
+		return fmt.Errorf("%s: %w (the refused access is audited)", d.RecordingID, retention.ErrNotFound)
+	}
+	return err
+}
 
 // syncDir makes the creations and renames in dir durable.
 func syncDir(dir string) error {

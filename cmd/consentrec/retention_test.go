@@ -230,7 +230,7 @@ func TestCLISubject(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "erased   rec-c1") || !strings.Contains(out, "crypto-shredded") {
 		t.Fatalf("erase with --shred-audit: %d\n%s%s", code, out, errOut)
 	}
-	if code, _, errOut := retCLI(t, "sweep", "--data", filepath.Join(root, "nope")); code != 1 || !strings.Contains(errOut, "no catalog") {
+	if code, _, errOut := retCLI(t, "sweep", "--data", filepath.Join(root, "nope")); code != 2 || !strings.Contains(errOut, "no catalog") {
 		t.Errorf("sweep of a missing data dir: %d %s", code, errOut)
 	}
 }

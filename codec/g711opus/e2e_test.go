@@ -17,6 +17,7 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/codec/g711opus"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
@@ -186,7 +187,7 @@ func ffmpegCall(t *testing.T, inOpts, outOpts []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := rec.Start(ctx, "agent-1"); err != nil {
+	if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-1"); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)

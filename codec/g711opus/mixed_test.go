@@ -19,6 +19,7 @@ import (
 	"github.com/consentrec/consentrec/codec/g711opus"
 	"github.com/consentrec/consentrec/codec/resample"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 	"github.com/pion/interceptor"
@@ -100,7 +101,7 @@ func TestMixedCall(t *testing.T) {
 		}
 		cust, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 		agent, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
-		if _, err := rec.Start(ctx, "agent-1"); err != nil {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-1"); err != nil {
 			t.Fatal(err)
 		}
 		// The G.711 leg: 20 ms PCMA packets.

@@ -18,7 +18,9 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/codec/g711"
 	"github.com/consentrec/consentrec/codec/g711opus"
+	"github.com/consentrec/consentrec/internal/pionlog"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 )
@@ -28,7 +30,7 @@ import (
 // side receives.
 func pionPair(t *testing.T) (*webrtc.TrackLocalStaticSample, *webrtc.TrackRemote, func()) {
 	t.Helper()
-	se := webrtc.SettingEngine{}
+	se := webrtc.SettingEngine{LoggerFactory: pionlog.ForTest(t)} // pion's logs only if the test fails
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetInterfaceFilter(func(name string) bool { return name == "lo" })
@@ -122,7 +124,7 @@ func TestMixedCallPion(t *testing.T) {
 	cust, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 	agent, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: uint8(remote.PayloadType())})
 	ctx := context.Background()
-	if _, err := rec.Start(ctx, "agent-1"); err != nil {
+	if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-1"); err != nil {
 		t.Fatal(err)
 	}
 	// The customer's G.711 leg, paced in real time by a ticker.

@@ -12,6 +12,7 @@ import (
 	"github.com/consentrec/consentrec/codec/g711"
 	"github.com/consentrec/consentrec/codec/g711opus"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/recordertest"
 	"github.com/pion/interceptor"
@@ -104,7 +105,7 @@ func TestTimelineThroughRecorder(t *testing.T) {
 		}
 		cust, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111, DTMFPT: 101})
 		start := time.Now()
-		if _, err := rec.Start(ctx, "agent-1"); err != nil {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent-1"); err != nil {
 			t.Fatal(err)
 		}
 		tr, err := g711opus.New(&scheduleSource{start: start, pkts: sched}, g711opus.Config{OpusPT: 111, DTMFPT: 101})

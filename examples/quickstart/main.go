@@ -1,13 +1,18 @@
 // Command quickstart runs consentrec's whole flow on simulated calls, with
-// nothing to install beyond Go:
+// nothing to install beyond Go, through the one path an application uses,
+// consentrec.Service:
 //
-//  1. the policy decides for a batch of calls and explains each decision;
-//  2. the notice is played (paced in real time) before anything is recorded,
-//     and a caller who presses 9 is not recorded;
+//  1. the policy decides for a batch of calls and explains each decision
+//     (and audits it);
+//  2. the notice is played to each caller (paced in real time) before
+//     anything is recorded; a caller who objects is not recorded, a German
+//     caller is recorded only after saying yes;
 //  3. the selected calls are recorded dual-channel from two pion peer
-//     connections on loopback, and each file is inspected;
-//  4. retention catalogues the recordings, holds one, moves time past the
-//     deadline and sweeps;
+//     connections on loopback, one with a card-data pause, one started by
+//     its agent (contract proof, announced first); at hang-up each
+//     recording is catalogued with its purpose, lawful basis and deadline;
+//  4. retention holds one recording, moves time past the deadlines and
+//     sweeps;
 //  5. the audit log, which received every step, is verified.
 //
 // Everything goes to one data directory:
@@ -17,27 +22,21 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"os"
-	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
-	"github.com/consentrec/consentrec/examples/internal/democall"
-	"github.com/consentrec/consentrec/examples/internal/retentiondemo"
-	"github.com/consentrec/consentrec/internal/atomicfile"
 	"github.com/consentrec/consentrec/notice"
-	"github.com/consentrec/consentrec/notice/sampleprompts"
+	"github.com/consentrec/consentrec/notice/opusprompt"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
-	"github.com/consentrec/consentrec/retention"
-	"github.com/consentrec/consentrec/retention/fromrecorder"
+	"github.com/pion/webrtc/v4"
 )
 
 // demoPolicy samples 20% of calls for quality (30 days) and lets agents
@@ -47,14 +46,14 @@ const demoPolicy = `{
   "name": "quickstart",
   "profile": "FR",
   "rules": [
-    {"purpose": "quality", "mode": "sampling", "rate": 0.20, "retention": "P30D"},
+    {"purpose": "quality", "mode": "sampling", "rate": 0.20, "cap": {"max": 1000, "per": "month"}, "retention": "P30D"},
     {"purpose": "contract-proof", "mode": "agent", "retention": "P5Y"}
   ],
   "protected_lines": ["cse-rep"]
 }`
 
 func main() {
-	data := flag.String("data", "", "data directory (default: a new folder under the system temp dir)")
+	data := flag.String("data", "", "data directory (default: a new folder under the system temp dir, printed)")
 	callLen := flag.Duration("call", 4*time.Second, "length of each recorded demo call")
 	flag.Parse()
 	if err := run(context.Background(), *data, *callLen); err != nil {
@@ -65,16 +64,18 @@ func main() {
 
 // demoCall is one simulated call and what happens to it.
 type demoCall struct {
-	info   policy.CallInfo
-	caller string // the caller's number: never stored, only its keyed hash
-	lang   string
-	object bool // the caller presses 9 during the notice
-	agent  bool // the agent presses record (contract proof)
+	info    policy.CallInfo
+	caller  string // the caller's number: never stored, only its keyed hash
+	lang    string
+	object  bool // the caller objects during the notice
+	consent bool // the caller says yes (opt-in profile)
+	agent   bool // the agent presses record (contract proof)
+	pause   bool // card data: the agent pauses the recording
 
-	call     *policy.Call
-	decision policy.Decision
-	result   *democall.Result
-	notice   string
+	call *consentrec.Call
+	p    *peers
+	out  strings.Builder
+	res  consentrec.Result
 }
 
 func run(ctx context.Context, root string, callLen time.Duration) error {
@@ -86,150 +87,105 @@ func run(ctx context.Context, root string, callLen time.Duration) error {
 	}
 	dir := consentrec.DataDir{Root: root}
 	fmt.Printf("data directory: %s\n\n", root)
-	if err := os.MkdirAll(dir.Keys(), 0o700); err != nil {
-		return err
-	}
-	log, err := audit.OpenDir(ctx, root, audit.Options{})
-	if err != nil {
-		return err
-	}
-	defer log.Close()
-
-	// Finalize what a crashed run may have left (none on a fresh directory).
-	store, err := recorder.NewFileStore(dir.Recordings())
-	if err != nil {
-		return err
-	}
-	if recovered, err := recorder.Recover(ctx, store, log); err != nil {
-		return err
-	} else if len(recovered) > 0 {
-		fmt.Printf("recovered %d recording(s) left by a crash\n", len(recovered))
-	}
-
-	// 1. The policy decides.
-	key, err := secret(filepath.Join(dir.Keys(), "sampling.key"))
-	if err != nil {
-		return err
-	}
 	p, err := policy.Parse([]byte(demoPolicy))
 	if err != nil {
 		return err
 	}
-	counter, err := policy.OpenFileCounter(filepath.Join(root, "policy-counts"))
+	// The embedded defaults: audit log, recordings, catalog and keys in
+	// the data directory. Opus prompts need the pure-Go encoder.
+	svc, err := consentrec.Open(ctx, dir, consentrec.Options{Policy: p, Encoders: opusprompt.Encoders,
+		Keys: notice.Keys{Object: '9', Consent: '1'}})
 	if err != nil {
 		return err
 	}
-	defer counter.Close()
-	engine, err := policy.New(p, policy.Options{Key: key, Counter: counter})
+	defer svc.Close()
+	speech, tone, err := fixtures()
 	if err != nil {
 		return err
 	}
-	if _, err := log.Append(ctx, audit.Event{Kind: audit.KindPolicyChange, Actor: "quickstart", PolicyVersion: engine.Version(), Reason: "policy loaded: " + p.Name}); err != nil {
-		return err
-	}
+
+	// 1. The policy decides (and audits each decision).
+	engine := svc.Engine()
 	fmt.Printf("== 1. policy decides (policy %s, version %s)\n", p.Name, engine.Version())
 	calls := []*demoCall{
 		{info: policy.CallInfo{ID: "call-0001", Agent: "agent-01"}, caller: "+33 1 23 45 67 01", lang: "fr"},
-		{info: policy.CallInfo{ID: "call-0002", Agent: "agent-02", Profile: policy.ProfileDE}, caller: "+49 30 1234 5602", lang: "de"},
 		{info: policy.CallInfo{ID: "call-0003", Agent: "agent-01", Private: true}, caller: "+33 1 23 45 67 03", lang: "fr"},
 		{info: policy.CallInfo{ID: "call-0004", Agent: "cse-rep"}, caller: "+33 1 23 45 67 04", lang: "fr"},
 		{info: policy.CallInfo{ID: "call-0005", Agent: "agent-03", Profile: policy.ProfileUSAllParty}, caller: "+1 415 555 0105", lang: "en"},
-		{info: policy.CallInfo{ID: "call-0006", Agent: "agent-02"}, caller: "+33 1 23 45 67 06", lang: "fr"},
 		{info: policy.CallInfo{ID: "call-0007", Agent: "agent-01", Internal: true}, caller: "internal", lang: "fr"},
 	}
-	// More calls until three FR calls are sampled: two to keep (one of
-	// them held) and one whose caller objects.
-	for i := 8; sampled(engine, calls) < 3 && i < 200; i++ {
-		calls = append(calls, &demoCall{info: policy.CallInfo{ID: fmt.Sprintf("call-%04d", i), Agent: fmt.Sprintf("agent-%02d", 1+i%3)},
-			caller: fmt.Sprintf("+33 1 23 45 %02d %02d", i/100, i%100), lang: "fr"})
+	// More calls until three FR calls (two kept, one objecting) and one
+	// German call are sampled; the first FR call not sampled is the sale
+	// whose agent records the contract part.
+	fr, de, agent := 0, 0, false
+	for i := 8; (fr < 3 || de < 1 || !agent) && i < 500; i++ {
+		c := &demoCall{info: policy.CallInfo{ID: fmt.Sprintf("call-%04d", i), Agent: fmt.Sprintf("agent-%02d", 1+i%3)},
+			caller: fmt.Sprintf("+33 1 23 45 %02d %02d", i/100, i%100), lang: "fr"}
+		if i%2 == 0 {
+			c.info.Profile, c.caller, c.lang = policy.ProfileDE, fmt.Sprintf("+49 30 1234 %04d", i), "de"
+		}
+		switch sel := policy.DrawFraction(engine.Draw(0, c.info.ID)) < p.Rules[0].Rate; {
+		case sel && c.info.Profile == policy.ProfileDE && de < 1:
+			c.consent, de = true, de+1
+		case sel && c.info.Profile == "" && fr < 3:
+			fr++
+			c.object, c.pause = fr == 3, fr == 1
+		case !sel && c.info.Profile == "" && !agent:
+			c.agent, agent = true, true
+		case i > 12:
+			continue
+		}
+		calls = append(calls, c)
 	}
 	start := time.Now().UTC().Truncate(time.Second)
-	objector, agent, skipped := false, false, 0
 	for i, c := range calls {
 		c.info.Time = start.Add(time.Duration(i) * time.Second)
-		c.call, c.decision, err = engine.Begin(ctx, c.info)
-		if err != nil {
+		if c.p, err = newPeers(); err != nil {
 			return err
 		}
-		if _, err := log.Append(ctx, c.decision.AuditEvent(c.info.ID, c.info.Time)); err != nil {
+		defer c.p.close(nil)
+		if c.call, err = answer(ctx, svc, c.p.backend, c.p.toCaller, c.info, c.lang, c.caller); err != nil {
 			return err
 		}
-		if !agent && c.decision.Candidate && !c.decision.Record && c.decision.Profile == policy.ProfileFR {
-			c.agent, agent = true, true // this call's agent will record the contract part of a sale
-		}
-		if c.decision.Record && !objector && c.decision.Profile == policy.ProfileFR && sampledCount(calls[:i]) >= 2 {
-			c.object, objector = true, true
-		}
-		if i < 7 || c.decision.Record {
-			if skipped > 0 {
-				fmt.Printf("  ... %d more calls not sampled\n", skipped)
-				skipped = 0
-			}
-			fmt.Printf("%s %-9s %-13s %s\n", c.info.ID, c.info.Agent, profileName(c.decision.Profile), c.decision)
-		} else {
-			skipped++
-		}
+		d := c.call.Decision()
+		fmt.Printf("%s %-9s %-12s %s%s\n", c.info.ID, c.info.Agent, profileName(d.Profile), d, why(c.info, d))
 	}
 
-	// 2 and 3. Inform, then record: the calls run concurrently, each in
-	// real time (notice, then the recorded conversation).
+	// 2 and 3. Inform, then record: the selected calls run concurrently,
+	// each in real time, over WebRTC on loopback.
 	fmt.Printf("\n== 2. notice informs, 3. recorder captures (each call in real time, concurrently)\n")
-	lib, err := sampleprompts.Library()
-	if err != nil {
-		return err
-	}
-	var cache notice.Cache // G.711 built in; notice/opusprompt adds Opus for WebRTC legs
 	var wg sync.WaitGroup
 	errs := make([]error, len(calls))
 	for i, c := range calls {
-		if !c.decision.Record && !c.agent {
+		d := c.call.Decision()
+		if !d.Record && !c.agent {
+			if _, err := c.call.Hangup(ctx); err != nil { // nothing to record
+				return err
+			}
 			continue
 		}
-		wg.Go(func() { errs[i] = c.play(ctx, log, lib, &cache, root, callLen) })
+		wg.Go(func() { errs[i] = c.play(ctx, svc, speech, tone, callLen) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	var recorded []*demoCall
+	var kept []*demoCall
 	for _, c := range calls {
-		if c.notice != "" {
-			fmt.Print(c.notice)
-		}
-		if c.result != nil {
-			fmt.Print(indent(c.result.Summary()))
-			recorded = append(recorded, c)
+		fmt.Print(c.out.String())
+		if len(c.res.Recordings) > 0 {
+			kept = append(kept, c)
 		}
 	}
 
 	// 4. Retention expires.
 	fmt.Printf("\n== 4. retention expires\n")
-	subjectKey, err := retention.SubjectSecret(dir.Keys(), true)
-	if err != nil {
-		return err
-	}
-	var entries []retention.Entry
-	hold := ""
-	for _, c := range recorded {
-		e, err := fromrecorder.Entry(c.result.Meta, policy.SubjectKey(subjectKey, c.caller), c.decision.Retention)
-		if err != nil {
-			return err
-		}
-		if hold == "" && c.decision.Purpose == policy.Quality {
-			hold = e.ID
-		}
-		entries = append(entries, e)
-	}
-	if _, err := retentiondemo.Run(ctx, retentiondemo.Config{
-		Data: dir, Store: store, Audit: log, Recordings: entries, Hold: hold,
-		IsIntegrity: func(err error) bool { return errors.Is(err, recorder.ErrIntegrity) },
-		Out:         os.Stdout,
-	}); err != nil {
+	if err := retentionStep(ctx, svc, dir, kept); err != nil {
 		return err
 	}
 
 	// 5. The audit log seals it all.
-	if err := log.Close(); err != nil {
+	if err := svc.Close(); err != nil {
 		return err
 	}
 	rep, err := audit.VerifyDir(ctx, root, nil)
@@ -237,44 +193,28 @@ func run(ctx context.Context, root string, callLen time.Duration) error {
 		return fmt.Errorf("audit verify: %w", err)
 	}
 	fmt.Printf("\n== 5. audit seals\naudit verify: ok: %d entries, root %s, signed checkpoint at %d\n", rep.Entries, rep.Root, rep.Checkpoint.Size)
-	fmt.Printf("\nnext: go run ./cmd/consentrec audit show --data %s\n", root)
+	fmt.Printf("\nnext: consentrec audit show --data %s   (go install github.com/consentrec/consentrec/cmd/consentrec@latest)\n", root)
 	return nil
 }
 
-// play informs the caller and, if the policy then allows capture, records
-// the call.
-func (c *demoCall) play(ctx context.Context, log audit.Appender, lib *notice.Library, cache *notice.Cache, root string, callLen time.Duration) error {
-	var out []string
-	say := func(format string, a ...any) { out = append(out, fmt.Sprintf(format, a...)) }
-	defer func() {
-		for _, s := range out {
-			c.notice += fmt.Sprintf("%s %s\n", c.info.ID, s)
-		}
-	}()
-	prompt, err := lib.Select(c.lang, c.decision.Profile)
-	if err != nil {
+// play places the call over WebRTC through the backend's glue (answer),
+// informs the caller, records if the policy allows, and hangs up.
+func (c *demoCall) play(ctx context.Context, svc *consentrec.Service, speech, tone [][]byte, callLen time.Duration) error {
+	say := func(format string, a ...any) { fmt.Fprintf(&c.out, "%s %s\n", c.info.ID, fmt.Sprintf(format, a...)) }
+	p, call, info := c.p, c.call, c.info
+	// The demo's agent leg: what the caller hears from the support side.
+	// A real backend consumes the agent's own track instead.
+	p.customer.OnTrack(func(t *webrtc.TrackRemote, _ *webrtc.RTPReceiver) { go call.Consume(ctx, recorder.Agent, t) })
+	if err := p.connect(ctx); err != nil {
 		return err
 	}
-	prep, err := cache.Get(prompt, notice.CodecPCMU)
-	if err != nil {
-		return err
-	}
-	in := &notice.Input{CallID: c.info.ID, Log: log, Handler: notice.HandlerFunc(func(ctx context.Context, a notice.Answer) {
-		c.decision, _ = c.call.Apply(ctx, a.PolicyEvent())
-	})}
-	in.SetPrompt(prompt.Version())
-	pctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	media, stop := context.WithCancel(ctx)
+	defer stop()
+	go play(media, p.fromCaller, speech) // the caller speaks throughout
 	if c.object {
-		// The caller presses 9 one second into the notice.
-		time.AfterFunc(time.Second, func() {
-			in.Key(pctx, '9', notice.MethodRFC4733)
-			cancel(notice.ErrObjected)
-		})
+		time.AfterFunc(time.Second, func() { call.Object(ctx, notice.MethodButton, "caller") })
 	}
-	packets := 0
-	leg := notice.FrameSinkFunc(func(notice.Frame) error { packets++; return nil }) // a SIP leg: notice.NewRTPPacketizer
-	r, err := (&notice.Player{CallID: c.info.ID, Log: log}).Play(pctx, prep, leg)
+	r, err := call.Inform(ctx) // plays the notice; recording starts if allowed
 	if err != nil {
 		return err
 	}
@@ -282,111 +222,84 @@ func (c *demoCall) play(ctx context.Context, log audit.Appender, lib *notice.Lib
 	if !r.Completed() {
 		how = "interrupted: " + string(r.Interrupted)
 	}
-	say("notice %s (version %.12s) played %v in %d PCMU packets, %s; receipt audited", r.Prompt, r.Version, r.Played.Round(10*time.Millisecond), packets, how)
-	d, err := c.call.Apply(ctx, r.PolicyEvent())
-	if err != nil {
-		return err
+	say("notice %s (version %.12s) played %v to the caller over WebRTC, %s; receipt audited", r.Prompt, r.Version, r.Played.Round(10*time.Millisecond), how)
+	if c.object {
+		say("the caller objected 1 s into the notice: nothing is recorded")
 	}
-	if c.agent {
-		nd, err := c.call.Apply(ctx, policy.Event{Kind: policy.EventAgentStart, Actor: c.info.Agent, Purpose: policy.ContractProof})
-		switch {
-		case errors.Is(err, policy.ErrNotAllowed):
-			say("agent %s pressed record: refused, %v", c.info.Agent, err)
-		case err != nil:
+	if c.consent {
+		say("the caller says yes (opt-in)")
+		if _, err := call.Consent(ctx, notice.MethodButton, "caller"); err != nil {
 			return err
-		default:
-			d = nd
-			say("agent %s pressed record: %s", c.info.Agent, d)
 		}
 	}
-	c.decision = d
-	if d.Purge || !d.Capture {
-		say("not recorded: %s (nothing was captured)", d)
-		return nil
-	}
-	cfg := democall.Config{DataDir: root, Audit: log, CallID: c.info.ID,
-		Purpose: d.Purpose, PolicyVersion: d.PolicyVersion, Duration: callLen}
 	if c.agent {
-		// The customer reads a card number: the agent pauses the recording.
-		cfg.PauseAt, cfg.PauseFor = (callLen / 3).Round(10*time.Millisecond), (callLen / 4).Round(10*time.Millisecond)
-		say("card data at %v: the agent pauses the recording for %v", cfg.PauseAt, cfg.PauseFor)
+		d, err := call.AgentStart(ctx, info.Agent, policy.ContractProof)
+		if err != nil {
+			return err
+		}
+		say("agent %s pressed record: the caller heard the announcement; %s", info.Agent, d)
 	}
-	res, err := democall.Run(ctx, cfg)
-	if err != nil {
+	go play(media, p.toCaller, tone) // the agent speaks
+	if call.Recording() {
+		say("recording: %s", call.Decision())
+	}
+	if c.pause {
+		time.Sleep(callLen / 3)
+		say("card data: the agent pauses for %v", (callLen / 4).Round(10*time.Millisecond))
+		if err := call.Pause(ctx, "card-data", info.Agent); err != nil {
+			return err
+		}
+		time.Sleep(callLen / 4)
+		if err := call.Resume(ctx, info.Agent); err != nil {
+			return err
+		}
+		time.Sleep(callLen - callLen/3 - callLen/4)
+	} else {
+		time.Sleep(callLen)
+	}
+	if c.res, err = call.Hangup(ctx); err != nil {
 		return err
 	}
-	c.result = &res
+	for _, r := range c.res.Recordings {
+		m, err := svc.Store().Stat(ctx, r.ID)
+		if err != nil {
+			return err
+		}
+		say("hang-up: %s catalogued: %s, basis %s, delete by %s, %v, %d gap(s)", r.ID, r.Purpose, r.LawfulBasis,
+			r.Deadline.Format(time.DateOnly), m.Duration.Round(10*time.Millisecond), len(r.Gaps))
+		for _, g := range r.Gaps {
+			if g.Actor != "" {
+				say("  gap %.2fs-%.2fs %s by %s (%s)", g.Start.Seconds(), g.End.Seconds(), g.Reason, g.Actor, g.Note)
+			}
+		}
+	}
+	if c.res.Purged {
+		say("hang-up: purged after the objection, nothing kept")
+	}
 	return nil
 }
 
-func sampled(e *policy.Engine, calls []*demoCall) int {
-	n := 0
-	for _, c := range calls {
-		if c.info.Profile == "" && !c.info.Private && !c.info.Internal && c.info.Agent != "cse-rep" && policy.DrawFraction(e.Draw(0, c.info.ID)) < 0.20 {
-			n++
-		}
+// why says why a call is not recorded when the reason alone does not.
+func why(info policy.CallInfo, d policy.Decision) string {
+	if d.Reason != policy.ReasonExcluded {
+		return ""
 	}
-	return n
-}
-
-func sampledCount(calls []*demoCall) int {
-	n := 0
-	for _, c := range calls {
-		if c.decision.Record {
-			n++
-		}
+	switch {
+	case info.Private:
+		return " [a private call: never recorded, R20]"
+	case info.Internal:
+		return " [an internal call between employees: never recorded]"
+	default:
+		return " [a protected line (staff representative): never recorded, R20]"
 	}
-	return n
 }
 
 func profileName(p policy.Profile) string {
-	if p == policy.ProfileUnknown {
+	switch p {
+	case policy.ProfileUnknown:
 		return "(strictest)"
+	case policy.ProfileDE:
+		return "DE (opt-in)"
 	}
 	return string(p)
-}
-
-func indent(s string) string {
-	out := ""
-	for _, l := range splitLines(s) {
-		out += "    " + l + "\n"
-	}
-	return out
-}
-
-func splitLines(s string) []string {
-	var lines []string
-	for len(s) > 0 {
-		i := 0
-		for i < len(s) && s[i] != '\n' {
-			i++
-		}
-		lines = append(lines, s[:i])
-		if i < len(s) {
-			i++
-		}
-		s = s[i:]
-	}
-	return lines
-}
-
-// secret returns the 32-byte secret kept at path, creating it on first use
-// (whole or not at all: an empty key would change every later draw).
-func secret(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= 16 {
-		return b, nil
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, err
-	}
-	b = make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
-	}
-	err = atomicfile.CreateNew(path, b)
-	if errors.Is(err, fs.ErrExist) {
-		return secret(path)
-	}
-	return b, err
 }

@@ -491,7 +491,11 @@ func (c *call) startRecording(ctx context.Context, d policy.Decision) error {
 	if d.Reason == policy.ReasonAgentStarted {
 		actor = "agent-1"
 	}
-	if _, err := c.rec.Start(ctx, actor); err != nil {
+	g, err := c.pol.Grant()
+	if err != nil {
+		return err
+	}
+	if _, err := c.rec.Start(ctx, g, actor); err != nil {
 		return err
 	}
 	c.recording = true

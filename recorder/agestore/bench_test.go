@@ -14,6 +14,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
 	"github.com/consentrec/consentrec/recorder/agestore/agestoretest"
@@ -106,7 +107,7 @@ func benchPerPacket(b *testing.B, inner, enc string, op *age.X25519Identity, spe
 	c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 	a, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
 	legs := []*recorder.Leg{c, a}
-	if _, err := rec.Start(context.Background(), "bench"); err != nil {
+	if _, err := rec.Start(context.Background(), policytest.GrantFor(b, rec), "bench"); err != nil {
 		b.Fatal(err)
 	}
 	pkts := [2]rtp.Packet{}

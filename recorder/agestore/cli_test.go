@@ -15,6 +15,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
 )
@@ -32,7 +33,7 @@ func recordCall(t *testing.T, st recorder.Store) recorder.Meta {
 		}
 		c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 		a, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
-		if _, err := rec.Start(ctx, "agent"); err != nil {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent"); err != nil {
 			t.Fatal(err)
 		}
 		for i := range 150 {

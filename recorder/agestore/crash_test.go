@@ -22,6 +22,7 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
 	"github.com/consentrec/consentrec/recorder/recordertest"
@@ -84,7 +85,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 	a, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
-	if _, err := rec.Start(context.Background(), "agent"); err != nil {
+	if _, err := rec.Start(context.Background(), policytest.GrantFor(t, rec), "agent"); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; ; i++ {
@@ -301,7 +302,7 @@ func TestCrashDuringPauseEncrypted(t *testing.T) {
 				}
 				rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: st, Audit: audit.Discard})
 				c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
-				if _, err := rec.Start(ctx, "a"); err != nil {
+				if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "a"); err != nil {
 					t.Fatal(err)
 				}
 				for i := range 200 {

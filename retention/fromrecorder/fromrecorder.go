@@ -14,9 +14,12 @@ import (
 )
 
 // Entry returns the catalog entry of a finalized recording: its id, call,
-// purpose, creation time, SHA-256 and gap index (a gap's reason is kept with
-// its leg, e.g. "pause (agent)"). subject is the caller's policy.SubjectKey
-// ("" if unknown); period the retention the policy decided (zero: the
+// purpose, creation time, SHA-256, gap index (a gap's reason is kept with
+// its leg, e.g. "pause (agent)", with the pause's actor and note), and what
+// the policy's grant fixed and the recorder kept in m: lawful basis,
+// retention, deadline, subject. subject and period are used only when m has
+// none (recordings made before grants existed): the caller's
+// policy.SubjectKey ("" if unknown) and the retention decided (zero: the
 // purpose's default). A recording not finalized (no SHA-256) is refused
 // with an error wrapping retention.ErrInvalid.
 func Entry(m recorder.Meta, subject string, period policy.Period) (retention.Entry, error) {
@@ -24,16 +27,22 @@ func Entry(m recorder.Meta, subject string, period policy.Period) (retention.Ent
 		return retention.Entry{}, fmt.Errorf("fromrecorder: %s: %w", m.ID,
 			&retention.InvalidError{Field: "sha256", Msg: "recording not finalized"})
 	}
+	if m.Subject != "" {
+		subject = m.Subject
+	}
+	if !m.Retention.IsZero() {
+		period = m.Retention
+	}
 	e := retention.Entry{
 		ID: m.ID, CallID: m.CallID, Purpose: m.Purpose, Created: m.Created, Retention: period,
-		Subject: subject, SHA256: m.SHA256,
+		Subject: subject, SHA256: m.SHA256, LawfulBasis: m.LawfulBasis, Deadline: m.Deadline,
 	}
 	for _, g := range m.Gaps {
 		reason := string(g.Reason)
 		if g.Leg != "" {
 			reason += " (" + string(g.Leg) + ")"
 		}
-		e.Gaps = append(e.Gaps, retention.Gap{Start: g.Start, End: g.End, Reason: reason})
+		e.Gaps = append(e.Gaps, retention.Gap{Start: g.Start, End: g.End, Reason: reason, Actor: g.Actor, Note: g.Note})
 	}
 	return e, nil
 }

@@ -41,7 +41,7 @@ func TestCatalog(t *testing.T, newCatalog func(t *testing.T) retention.Catalog) 
 	t.Run("AddGet", func(t *testing.T) {
 		c := newCatalog(t)
 		r := Rec("a", policy.Quality, 0, SubjectOf("+33 1 23 45 67 89"))
-		r.Gaps = []retention.Gap{{Start: 2 * time.Second, End: 9500 * time.Millisecond, Reason: "card"}}
+		r.Gaps = []retention.Gap{{Start: 2 * time.Second, End: 9500 * time.Millisecond, Reason: "card", Actor: "agent-7", Note: "card-data"}}
 		r.Created = r.Created.In(time.FixedZone("X", 3600))
 		r.AccessRoles = []policy.Role{policy.RoleQuality}
 		must(t, c.Add(ctx, r))

@@ -148,12 +148,14 @@ type gapJSON struct {
 	Start  int64  `json:"s"`
 	End    int64  `json:"e"`
 	Reason string `json:"r,omitempty"`
+	Actor  string `json:"a,omitempty"`
+	Note   string `json:"n,omitempty"`
 }
 
 func encodeGaps(gs []retention.Gap) string {
 	out := make([]gapJSON, len(gs))
 	for i, g := range gs {
-		out[i] = gapJSON{int64(g.Start), int64(g.End), g.Reason}
+		out[i] = gapJSON{int64(g.Start), int64(g.End), g.Reason, g.Actor, g.Note}
 	}
 	b, _ := json.Marshal(out)
 	return string(b)
@@ -172,7 +174,7 @@ func decodeGaps(s string) ([]retention.Gap, error) {
 	}
 	gs := make([]retention.Gap, len(raw))
 	for i, g := range raw {
-		gs[i] = retention.Gap{Start: time.Duration(g.Start), End: time.Duration(g.End), Reason: g.Reason}
+		gs[i] = retention.Gap{Start: time.Duration(g.Start), End: time.Duration(g.End), Reason: g.Reason, Actor: g.Actor, Note: g.Note}
 	}
 	return gs, nil
 }
