@@ -102,7 +102,10 @@ func newCall(ctx context.Context, s *Service, info policy.CallInfo, co CallOptio
 	}
 	rec, err := recorder.New(recorder.Config{CallID: info.ID, Subject: c.subject, Layout: s.opts.Layout,
 		Store: s.store, Audit: s.log, MaxPause: s.opts.MaxPause, OnDTMF: c.onDTMF,
-		OnError: func(err error) { c.log.Error("recorder", "err", err) }})
+		// The Call reads the caller's keys for the answers (9 objects,
+		// the consent key); hosts only ever see them masked (OnKey).
+		ClearDTMF: "caller answers: objection and consent keys (R15, R16)",
+		OnError:   func(err error) { c.log.Error("recorder", "err", err) }})
 	if err != nil {
 		return nil, fmt.Errorf("consentrec: call %s: %w", info.ID, err)
 	}

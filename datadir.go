@@ -18,6 +18,9 @@ const (
 	// encrypted recordings (recorder/agestore): deleting one crypto-shreds
 	// its recording. Keep it out of the recordings' backups.
 	RecordingKeysSubdir = "recordings"
+	// AgentNoticesFile holds the agents' acknowledgements of the employee
+	// notice (policy.AgentNoticeFile, R19): JSON lines, mode 0600.
+	AgentNoticesFile = "agent-notices.jsonl"
 )
 
 // Audit returns the directory of the audit log.
@@ -34,3 +37,6 @@ func (d DataDir) Keys() string { return filepath.Join(d.Root, KeysSubdir) }
 
 // RecordingKeys returns the directory of the per-recording keys.
 func (d DataDir) RecordingKeys() string { return filepath.Join(d.Keys(), RecordingKeysSubdir) }
+
+// AgentNotices returns the path of the agents' notice acknowledgements.
+func (d DataDir) AgentNotices() string { return filepath.Join(d.Root, AgentNoticesFile) }

@@ -36,6 +36,17 @@ const (
 	KindAuditShredded            // the audit log shredded a subject's openings (Attrs: count)
 	KindKeyShredded              // a recording's own key was deleted (crypto-shredding): it is unreadable for good
 	KindRecordingCatalogued      // a finalized recording entered the retention catalog (Attrs: lawful_basis, deadline, retention)
+	// KindBreach is a personal data breach (GDPR Art. 33, R28): Attrs
+	// "breach" (its id), "stage" ("reported" or "notified"), "what",
+	// "discovered", "deadline" (discovery + 72 h), "notified_at".
+	KindBreach
+	// KindAgentNoticeAcknowledged: an agent acknowledged the employee
+	// notice (R19). Actor recorded it; Attrs "agent", "version".
+	KindAgentNoticeAcknowledged
+	// KindDTMFClear: the host receives a call's keys in clear for a named
+	// reason (Reason, e.g. "ivr-menu"); appended once per recorder, at the
+	// first key delivered in clear (R23).
+	KindDTMFClear
 	kindEnd
 )
 

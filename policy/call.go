@@ -84,6 +84,8 @@ type Call struct {
 	evidence           []string // receipts of the caller's notice and consent
 	live               *grant   // the grant in force, if any
 	ended              bool     // End was called: no more grants
+	uninformed         bool     // the agent has not acknowledged the employee notice (R19)
+	capTaken           []bool   // per rule: this call already counts in the agent's cap
 }
 
 // Begin decides for a new call and returns its state.
@@ -98,7 +100,8 @@ func (e *Engine) Begin(ctx context.Context, info CallInfo) (*Call, Decision, err
 	if err := e.audit(ctx, info, d, ""); err != nil {
 		return nil, Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version}, err
 	}
-	c := &Call{e: e, info: info, d: d, auto: d.Record, excluded: d.Reason == ReasonExcluded, statuted: d.Mode == ModeStatute && d.Record}
+	c := &Call{e: e, info: info, d: d, auto: d.Record, excluded: d.Reason == ReasonExcluded, statuted: d.Mode == ModeStatute && d.Record,
+		uninformed: d.Reason == ReasonAgentNotInformed}
 	for i, r := range e.rules {
 		if r.Mode == ModeAgent || r.Mode == ModeSupervisor {
 			c.candidates = append(c.candidates, i)
@@ -143,7 +146,8 @@ func (c *Call) current() Decision {
 
 // Apply applies ev and returns the new decision. It returns an error
 // wrapping ErrNotAllowed when ev is not allowed in the call's state (the
-// decision is then unchanged), and ErrRecordingRefused when the caller
+// decision is then unchanged, except for an agent or supervisor start past
+// the agent's cap: its Reason is then ReasonAgentCapReached), and ErrRecordingRefused when the caller
 // objects under the FR insurance profile: the host must end the call (R18).
 //
 // When the new decision no longer allows recording (an objection, consent
@@ -160,7 +164,7 @@ func (c *Call) Apply(ctx context.Context, ev Event) (Decision, error) {
 		ev.Time = time.Now()
 	}
 	c.mu.Lock()
-	d, err := c.apply(ev)
+	d, err := c.apply(ctx, ev)
 	if err != nil && !errors.Is(err, ErrRecordingRefused) {
 		c.mu.Unlock()
 		return d, err
@@ -173,7 +177,7 @@ func (c *Call) Apply(ctx context.Context, ev Event) (Decision, error) {
 	return d, err
 }
 
-func (c *Call) apply(ev Event) (Decision, error) {
+func (c *Call) apply(ctx context.Context, ev Event) (Decision, error) {
 	notAllowed := func(why string) (Decision, error) {
 		return c.current(), fmt.Errorf("policy %s on call %s: %s: %w", ev.Kind, c.info.ID, why, ErrNotAllowed)
 	}
@@ -220,24 +224,43 @@ func (c *Call) apply(ev Event) (Decision, error) {
 		switch {
 		case c.excluded:
 			return notAllowed("the call is excluded (R20)")
+		case c.uninformed:
+			return notAllowed(fmt.Sprintf("agent %q has not acknowledged the employee notice in force (R19)", c.info.Agent))
 		case c.objected:
 			return notAllowed("the caller objected (R15)")
 		case c.d.Record:
 			return notAllowed(fmt.Sprintf("already recording for %s: one purpose per recording (R6)", c.d.Purpose))
 		}
-		var r *compiled
+		ri := -1
 		for _, i := range c.candidates {
 			if c.e.rules[i].Mode == mode && (ev.Purpose == "" || ev.Purpose == c.e.rules[i].Purpose) {
-				r = &c.e.rules[i]
+				ri = i
 				break
 			}
 		}
-		if r == nil {
+		if ri < 0 {
 			return notAllowed(fmt.Sprintf("no %s rule for purpose %q", mode, ev.Purpose))
 		}
 		at := c.info
 		at.Time = ev.Time
-		c.e.fill(&c.d, r, at)
+		if r := &c.e.rules[ri]; r.Cap != nil && !c.taken(ri) {
+			// A call counts once in its agent's cap, however often the
+			// agent starts again (R1).
+			ok, err := c.e.counter.Take(ctx, c.e.agentCapKey(ri, at), int64(r.Cap.Max))
+			if err != nil {
+				return c.current(), fmt.Errorf("policy %s on call %s: cap count: %w", ev.Kind, c.info.ID, err)
+			}
+			if !ok {
+				c.e.describe(&c.d, ri)
+				c.d.Reason = ReasonAgentCapReached
+				return notAllowed(fmt.Sprintf("agent %q reached the cap of %d recordings per %s of rule %d (R1)", c.info.Agent, r.Cap.Max, r.Cap.Per, ri))
+			}
+			if c.capTaken == nil {
+				c.capTaken = make([]bool, len(c.e.rules))
+			}
+			c.capTaken[ri] = true
+		}
+		c.e.fill(&c.d, ri, at)
 		c.d.Record, c.d.Candidate, c.manual = true, false, mode
 		c.d.Reason = ReasonAgentStarted
 		if mode == ModeSupervisor {
@@ -342,3 +365,5 @@ func (c *Call) End() {
 		c.live = nil
 	}
 }
+
+func (c *Call) taken(i int) bool { return c.capTaken != nil && c.capTaken[i] }

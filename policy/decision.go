@@ -1,6 +1,9 @@
 package policy
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Mode is how recording is triggered, the less intrusive first (R2).
 type Mode string
@@ -38,6 +41,12 @@ const (
 	ReasonObjected        Reason = "objected"           // the caller objected: stop and purge
 	ReasonNoConsent       Reason = "no-consent"         // opt-in profile, no affirmative act (yet)
 	ReasonPaused          Reason = "paused"             // paused (card data)
+	// ReasonAgentCapReached: the agent's cap of an agent or supervisor
+	// rule is used up for the period (R1): no manual start until the next.
+	ReasonAgentCapReached Reason = "agent-cap-reached"
+	// ReasonAgentNotInformed: the call's agent has not acknowledged the
+	// employee notice in force (R19), so nothing of the call is recorded.
+	ReasonAgentNotInformed Reason = "agent-not-informed"
 )
 
 // Requirement is what must happen before recording may start.
@@ -81,4 +90,41 @@ type Decision struct {
 	Purge         bool            // the host must discard what was captured (objection)
 	OnObjection   ObjectionEffect // what an objection does
 	Candidate     bool            // recording may start later on an agent/supervisor action
+
+	// What decided, for the audit trail (AuditEvent) and reports.
+	Agent string // the call's agent (CallInfo.Agent)
+	// Rule is 1 + the index in Policy.Rules of the rule that decided (the
+	// one that selected the call, else the first that did not, else the
+	// manual rule awaiting its trigger): the draw is Engine.Draw(Rule-1,
+	// call id). 0 when no rule decided (policy off, excluded call).
+	Rule    int
+	Rate    float64 // the rule's sampling rate (ModeSampling)
+	Cap     Cap     // the rule's cap (zero: none)
+	Grid    Grid    // the rule's grid (ModeGrid)
+	Statute string  // the statute requiring the recording (legal obligation)
+}
+
+// Signed returns d with its deadline moved to the retention counted from
+// the contract's signature, for a recording whose statute counts from it
+// (FR insurance canvassing, Code des assurances L.112-2-2: 2 years from the
+// signature, R12; see also InsuranceDeadline). At the call the signature
+// is not known, so the decision's deadline counts from the call: Signed
+// moves it once the date is known. It returns an error wrapping
+// ErrNotAllowed for any other decision, a zero time, or a signature
+// that would bring the deadline before the one counted from the call.
+func (d Decision) Signed(signed time.Time) (Decision, error) {
+	st, ok := LookupStatute(d.Statute)
+	switch {
+	case !d.Record || !ok || !st.FromSignature:
+		return d, fmt.Errorf("policy: signed: the retention of this recording (%s) does not run from a signature: %w", d.Statute, ErrNotAllowed)
+	case signed.IsZero():
+		return d, fmt.Errorf("policy: signed: no signature date: %w", ErrNotAllowed)
+	}
+	deadline := d.Retention.AddTo(signed.UTC())
+	if deadline.Before(d.Deadline) {
+		return d, fmt.Errorf("policy: signed: a signature on %s precedes the call: the deadline would come before %s (R12): %w",
+			signed.UTC().Format(time.DateOnly), d.Deadline.Format(time.DateOnly), ErrNotAllowed)
+	}
+	d.Deadline = deadline
+	return d, nil
 }

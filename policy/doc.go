@@ -4,11 +4,23 @@
 // # Privacy by default
 //
 // The zero [Policy] records nothing (GDPR Art. 25(2)). Systematic recording
-// (every call: a sampling rate of 1, a mode "always", rates that add up to 1,
-// a grid as large as an agent's calls) is refused as a configuration error
-// unless the purpose is [LegalObligation], the mode is [ModeStatute] and the
-// policy names its statute (CNIL: "ponctuel et aléatoire"; sanctions KG COM,
-// Cosmospace, BlueLink). Contract proof starts only on an agent's action.
+// (every call: a sampling rate of 1, a mode "always", rates that add up to 1)
+// and quasi-systematic recording (a rate above [MaxSamplingRate], rates
+// adding up above it, a rate above [CapRequiredAbove] without a cap, a grid
+// above [MaxGridPerAgent] of its period or half an agent's expected calls)
+// are refused as configuration errors unless the purpose is
+// [LegalObligation] and the policy names a statute of the closed list
+// ([Statutes]), which fixes the retention (CNIL: "ponctuel et aléatoire";
+// sanctions KG COM, Cosmospace, BlueLink). Contract proof starts only on an
+// agent's action; agent and supervisor rules may cap each agent's
+// recordings per period ([ReasonAgentCapReached]).
+//
+// # Employees
+//
+// With [Options.AgentNoticeVersion] and [AgentNotices] (e.g.
+// [AgentNoticeFile] in the data directory), a call whose agent has not
+// acknowledged the employee notice in force is not recorded
+// ([ReasonAgentNotInformed], R19). Acknowledgements are audited.
 //
 // # Purposes
 //

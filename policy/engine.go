@@ -62,10 +62,23 @@ type Options struct {
 	// and the policy version, so an auditor can re-check each one (R3).
 	// Nil: decisions are not audited by the engine.
 	Audit audit.Appender
+	// AgentNoticeVersion is the version of the employee notice in force
+	// (R19), e.g. the SHA-256 of its text. When set, a call whose agent
+	// has not acknowledged this version (per AgentNotices) is not
+	// recorded: its decision says ReasonAgentNotInformed, and a call
+	// without an Agent is treated as such. Empty: agents are not checked.
+	AgentNoticeVersion string
+	// AgentNotices answers which notice version each agent acknowledged.
+	// Required with AgentNoticeVersion (see OpenAgentNoticeFile).
+	AgentNotices AgentNotices
 }
 
 // ErrNoKey: a sampling or grid rule without a draw key.
 var ErrNoKey = errors.New("sampling key missing or shorter than 16 bytes")
+
+// ErrNoAgentNotices: Options name an employee notice version without the
+// AgentNotices to check it against, or the reverse.
+var ErrNoAgentNotices = errors.New("agent notice version and agent notices must be set together")
 
 // Engine applies a policy to calls. It is safe for concurrent use.
 type Engine struct {
@@ -77,12 +90,15 @@ type Engine struct {
 	rules     []compiled
 	loc       *time.Location // calendar of caps and grids
 	drawers   sync.Pool      // *drawer
+	notices   AgentNotices   // nil: agents not checked (R19)
+	noticeVer string
 }
 
 type compiled struct {
 	Rule
 	lawful    string
 	retention Period
+	statute   string // the statute's ID, for legal-obligation rules
 	threshold uint64 // sampling: draw < threshold selects
 }
 
@@ -98,7 +114,11 @@ func New(p *Policy, opts Options) (*Engine, error) {
 	if err != nil {
 		return nil, err // unreachable: Validate checked it
 	}
-	e := &Engine{p: *p, version: p.Version(), counter: opts.Counter, aud: opts.Audit, protected: map[string]bool{}, loc: loc}
+	if (opts.AgentNoticeVersion == "") != (opts.AgentNotices == nil) {
+		return nil, fmt.Errorf("policy engine: %w", ErrNoAgentNotices)
+	}
+	e := &Engine{p: *p, version: p.Version(), counter: opts.Counter, aud: opts.Audit, protected: map[string]bool{}, loc: loc,
+		notices: opts.AgentNotices, noticeVer: opts.AgentNoticeVersion}
 	if e.counter == nil {
 		e.counter = &MemCounter{}
 	}
@@ -108,9 +128,9 @@ func New(p *Policy, opts Options) (*Engine, error) {
 	needKey := false
 	for _, r := range p.Rules {
 		rr := rules[r.Purpose]
-		c := compiled{Rule: r, lawful: rr.LawfulBasis, retention: r.Retention}
-		if c.retention.IsZero() {
-			c.retention = rr.DefaultRetention
+		c := compiled{Rule: r, lawful: rr.LawfulBasis, retention: r.retention()}
+		if st, ok := LookupStatute(r.Statute); ok {
+			c.statute = st.ID
 		}
 		switch r.Mode {
 		case ModeSampling:
@@ -228,24 +248,43 @@ func (e *Engine) decide(ctx context.Context, c CallInfo) (Decision, error) {
 	if c.Time.IsZero() {
 		c.Time = time.Now()
 	}
-	d := Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version, Profile: e.profileOf(c)}
+	d := Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version, Profile: e.profileOf(c), Agent: c.Agent}
 	if c.Private || c.Internal || (c.Agent != "" && e.protected[c.Agent]) || (c.Line != "" && e.protected[c.Line]) {
 		d.Reason = ReasonExcluded
 		return d, nil
 	}
-	var candidate *compiled
+	if e.notices != nil && len(e.rules) > 0 {
+		informed, err := e.informed(ctx, c.Agent)
+		if err != nil {
+			return Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version, Agent: c.Agent}, fmt.Errorf("policy decide %s: %w", c.ID, err)
+		}
+		if !informed {
+			d.Reason = ReasonAgentNotInformed
+			return d, nil
+		}
+	}
+	candidate, capped := -1, -1
 	first := true
 	for i := range e.rules {
 		r := &e.rules[i]
 		var ok bool
 		var reason Reason
+		var draw uint64
 		var err error
 		switch r.Mode {
 		case ModeOff:
 			continue
 		case ModeAgent, ModeSupervisor:
-			if candidate == nil {
-				candidate = r
+			if candidate < 0 {
+				full, err := e.agentCapReached(ctx, i, c)
+				if err != nil {
+					return Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version, Agent: c.Agent}, fmt.Errorf("policy decide %s: %w", c.ID, err)
+				}
+				if !full {
+					candidate = i
+				} else if capped < 0 {
+					capped = i
+				}
 			}
 			continue
 		case ModeStatute:
@@ -254,40 +293,98 @@ func (e *Engine) decide(ctx context.Context, c CallInfo) (Decision, error) {
 				reason = ReasonOutOfScope
 			}
 		case ModeSampling:
-			d.Draw = e.Draw(i, c.ID)
-			ok, reason, err = e.sample(ctx, i, r, d.Draw, c.Time)
+			draw = e.Draw(i, c.ID)
+			ok, reason, err = e.sample(ctx, i, r, draw, c.Time)
 		case ModeGrid:
-			d.Draw = e.Draw(i, c.ID)
-			ok, reason, err = e.grid(ctx, i, r, d.Draw, c)
+			draw = e.Draw(i, c.ID)
+			ok, reason, err = e.grid(ctx, i, r, draw, c)
 		}
 		if err != nil {
-			return Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version}, fmt.Errorf("policy decide %s: %w", c.ID, err)
+			return Decision{Mode: ModeOff, Reason: ReasonPolicyOff, PolicyVersion: e.version, Agent: c.Agent}, fmt.Errorf("policy decide %s: %w", c.ID, err)
 		}
 		if ok {
-			e.fill(&d, r, c)
+			e.fill(&d, i, c)
+			d.Draw = draw
 			d.Record, d.Reason = true, reason
 			return d, nil
 		}
 		if first {
-			d.Mode, d.Reason = r.Mode, reason
+			e.describe(&d, i)
+			d.Reason, d.Draw = reason, draw
 			first = false
 		}
 	}
-	if candidate != nil {
+	switch {
+	case candidate >= 0:
+		r := &e.rules[candidate]
 		if first {
-			d.Mode, d.Reason = candidate.Mode, ReasonAwaitAgent
-			if candidate.Mode == ModeSupervisor {
+			e.describe(&d, candidate)
+			d.Reason = ReasonAwaitAgent
+			if r.Mode == ModeSupervisor {
 				d.Reason = ReasonAwaitSupervisor
 			}
 		}
 		d.Candidate = true
-		d.Requires, d.OnObjection = requirements(d.Profile, candidate.Purpose)
+		d.Requires, d.OnObjection = requirements(d.Profile, r.Purpose)
+	case capped >= 0 && first:
+		e.describe(&d, capped)
+		d.Reason = ReasonAgentCapReached
 	}
 	return d, nil
 }
 
-// fill sets what the selected rule fixes on d.
-func (e *Engine) fill(d *Decision, r *compiled, c CallInfo) {
+// informed reports whether agent acknowledged the notice in force (R19).
+func (e *Engine) informed(ctx context.Context, agent string) (bool, error) {
+	if agent == "" {
+		return false, nil
+	}
+	ack, err := e.notices.Acknowledged(ctx, agent)
+	if err != nil {
+		return false, fmt.Errorf("agent notice of %s: %w", agent, err)
+	}
+	return ack.Version == e.noticeVer, nil
+}
+
+// agentCapReached reports whether the agent's cap of manual rule i is used
+// up for the period of c.Time.
+func (e *Engine) agentCapReached(ctx context.Context, i int, c CallInfo) (bool, error) {
+	r := &e.rules[i]
+	if r.Cap == nil {
+		return false, nil
+	}
+	n, err := e.counter.Count(ctx, e.agentCapKey(i, c))
+	if err != nil {
+		return false, err
+	}
+	return n >= int64(r.Cap.Max), nil
+}
+
+func (e *Engine) agentCapKey(i int, c CallInfo) CounterKey {
+	start, _ := e.rules[i].Cap.Per.bounds(c.Time, e.loc)
+	return CounterKey{Policy: e.version, Rule: i, Agent: c.Agent, Period: start.Unix()}
+}
+
+// describe sets on d what rule i is, without selecting the call.
+func (e *Engine) describe(d *Decision, i int) {
+	r := &e.rules[i]
+	d.Mode, d.Rule = r.Mode, i+1
+	d.Rate, d.Cap, d.Grid = 0, Cap{}, Grid{}
+	if r.Mode == ModeSampling {
+		d.Rate = r.Rate
+	}
+	if r.Cap != nil {
+		d.Cap = *r.Cap
+	}
+	if r.Grid != nil {
+		d.Grid = *r.Grid
+	}
+}
+
+// fill sets what the selected rule i fixes on d.
+func (e *Engine) fill(d *Decision, i int, c CallInfo) {
+	r := &e.rules[i]
+	e.describe(d, i)
+	d.Statute = r.statute
 	d.Purpose, d.Mode, d.Retention = r.Purpose, r.Mode, r.retention
 	d.Deadline = r.retention.AddTo(c.Time.UTC())
 	d.LawfulBasis = r.lawful

@@ -54,9 +54,13 @@ func (r Requirement) String() string {
 }
 
 // AuditEvent returns the audit event recording decision d for a call: the
-// policy version and the draw let an auditor holding the key re-check it (R3).
+// policy version, the rule and the draw let an auditor holding the key
+// re-check it (R3). Attrs, in order: record, mode, profile, draw (16 hex
+// digits), requires, on_objection, deadline, then when known agent, rule
+// (its index in the policy's rules), rate (sampling), cap ("MAX/PER"), grid
+// ("K/PER") and statute.
 func (d Decision) AuditEvent(callID string, at time.Time) audit.Event {
-	return audit.Event{
+	ev := audit.Event{
 		Kind:          audit.KindPolicyDecision,
 		Time:          at,
 		CallID:        callID,
@@ -68,12 +72,32 @@ func (d Decision) AuditEvent(callID string, at time.Time) audit.Event {
 			{Key: "record", Value: strconv.FormatBool(d.Record)},
 			{Key: "mode", Value: string(d.Mode)},
 			{Key: "profile", Value: string(d.Profile)},
-			{Key: "draw", Value: fmt.Sprintf("%016x", d.Draw)}, // fixed width: every draw has 16 digits
+			{Key: "draw", Value: fmt.Sprintf("%016x", d.Draw)},
 			{Key: "requires", Value: d.Requires.String()},
 			{Key: "on_objection", Value: string(d.OnObjection)},
 			{Key: "deadline", Value: deadline(d)},
 		},
 	}
+	add := func(k, v string) { ev.Attrs = append(ev.Attrs, audit.Attr{Key: k, Value: v}) }
+	if d.Agent != "" {
+		add("agent", d.Agent)
+	}
+	if d.Rule > 0 {
+		add("rule", strconv.Itoa(d.Rule-1))
+	}
+	if d.Mode == ModeSampling && d.Rate > 0 {
+		add("rate", strconv.FormatFloat(d.Rate, 'g', -1, 64))
+	}
+	if d.Cap.Max > 0 {
+		add("cap", strconv.Itoa(d.Cap.Max)+"/"+string(d.Cap.Per))
+	}
+	if d.Grid.PerAgent > 0 {
+		add("grid", strconv.Itoa(d.Grid.PerAgent)+"/"+string(d.Grid.Per))
+	}
+	if d.Statute != "" {
+		add("statute", d.Statute)
+	}
+	return ev
 }
 
 func deadline(d Decision) string {
@@ -159,10 +183,7 @@ func (p *Policy) Summary(w io.Writer) error {
 	}
 	for i, r := range p.Rules {
 		rr := rules[r.Purpose]
-		ret := r.Retention
-		if ret.IsZero() {
-			ret = rr.DefaultRetention
-		}
+		ret := r.retention()
 		roles := r.AccessRoles
 		if len(roles) == 0 {
 			roles = rr.AccessRoles
@@ -170,7 +191,16 @@ func (p *Policy) Summary(w io.Writer) error {
 		fmt.Fprintf(w, "\nrule %d: %s\n", i+1, r.Purpose)
 		fmt.Fprintf(w, "  records: %s\n", describeMode(r))
 		fmt.Fprintf(w, "  lawful basis: %s\n", rr.LawfulBasis)
-		fmt.Fprintf(w, "  retention: %s (%s; maximum %s)\n", humanPeriod(ret), ret, rr.MaxRetention)
+		fmt.Fprintf(w, "  retention: %s (%s; maximum %s)\n", humanPeriod(ret), ret, r.maxRetention())
+		if st, ok := LookupStatute(r.Statute); ok {
+			fmt.Fprintf(w, "  statute: %s (%s)\n", st.ID, st.Title)
+			if st.FromSignature {
+				fmt.Fprintf(w, "  retention runs from the contract's signature (R12)\n")
+			}
+			if a := strings.TrimSpace(r.AuthorityRequest); a != "" {
+				fmt.Fprintf(w, "  extended on the competent authority's request: %s\n", a)
+			}
+		}
 		fmt.Fprintf(w, "  who may listen: %s\n", rolesText(roles))
 		req, obj := requirements(p.Profile, r.Purpose)
 		fmt.Fprintf(w, "  before recording: %s; on objection: %s\n", req, obj)
@@ -187,14 +217,21 @@ func (p *Policy) Summary(w io.Writer) error {
 	return err
 }
 
+func agentCap(r Rule) string {
+	if r.Cap == nil {
+		return ""
+	}
+	return fmt.Sprintf(", at most %d per agent per %s", r.Cap.Max, r.Cap.Per)
+}
+
 func describeMode(r Rule) string {
 	switch r.Mode {
 	case ModeOff:
 		return "nothing (off)"
 	case ModeAgent:
-		return "calls the agent chooses to record (start/stop/start again)"
+		return "calls the agent chooses to record (start/stop/start again)" + agentCap(r)
 	case ModeSupervisor:
-		return "calls a supervisor asks to record, on demand"
+		return "calls a supervisor asks to record, on demand" + agentCap(r)
 	case ModeSampling:
 		s := fmt.Sprintf("a random %.4g%% of calls (keyed draw, reproducible by an auditor)", r.Rate*100)
 		if r.Cap != nil {

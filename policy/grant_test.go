@@ -198,11 +198,11 @@ func TestEngineAuditsDecisions(t *testing.T) {
 		if e.Kind != audit.KindPolicyDecision || e.CallID != "call-9" || e.PolicyVersion != eng.Version() {
 			t.Fatalf("event %d: %+v", i, e)
 		}
-		if attr(e, "agent") != "agent-4" {
+		if attrOf(e, "agent") != "agent-4" {
 			t.Fatalf("event %d has no agent: %+v", i, e.Attrs)
 		}
 	}
-	if attr(events[1], "event") != "agent-start" || attr(events[1], "record") != "true" {
+	if attrOf(events[1], "event") != "agent-start" || attrOf(events[1], "record") != "true" {
 		t.Fatalf("second decision: %+v", events[1].Attrs)
 	}
 	failing := audit.AppenderFunc(func(context.Context, audit.Event) (uint64, error) { return 0, errors.New("disk full") })
@@ -212,7 +212,7 @@ func TestEngineAuditsDecisions(t *testing.T) {
 	}
 }
 
-func attr(e audit.Event, k string) string {
+func attrOf(e audit.Event, k string) string {
 	for _, a := range e.Attrs {
 		if a.Key == k {
 			return a.Value

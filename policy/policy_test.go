@@ -62,7 +62,8 @@ func TestRefusals(t *testing.T) {
 		{"rate 100%", `{"rules":[{"purpose":"quality","mode":"sampling","rate":1}]}`, "rules[0].rate", "R1", policy.ErrRefused},
 		{"rate above 1", `{"rules":[{"purpose":"training","mode":"sampling","rate":1.5}]}`, "rules[0].rate", "R1", policy.ErrRefused},
 		{"always", `{"rules":[{"purpose":"quality","mode":"always"}]}`, "rules[0].mode", "R1", policy.ErrRefused},
-		{"rates add up", `{"rules":[{"purpose":"quality","mode":"sampling","rate":0.6},{"purpose":"training","mode":"sampling","rate":0.4}]}`, "rules", "R1", policy.ErrRefused},
+		{"rates add up", `{"rules":[{"purpose":"quality","mode":"sampling","rate":0.3,"cap":{"max":9,"per":"day"}},{"purpose":"training","mode":"sampling","rate":0.3,"cap":{"max":9,"per":"day"}}]}`, "rules", "R1", policy.ErrRefused},
+		{"rates add up to 1 with a statute", `{"rules":[{"purpose":"legal-obligation","mode":"sampling","rate":0.6,"statute":"MiFID II Art. 16(7)"},{"purpose":"training","mode":"sampling","rate":0.4,"cap":{"max":9,"per":"day"}}]}`, "rules", "R1", policy.ErrRefused},
 		{"grid covers every call", `{"rules":[{"purpose":"evaluation","mode":"grid","grid":{"per_agent":400,"per":"month","expected_calls_per_agent":400}}]}`, "rules[0].grid.per_agent", "R1", policy.ErrRefused},
 		{"statute without legal obligation", `{"rules":[{"purpose":"quality","mode":"statute"}]}`, "rules[0].mode", "R1", policy.ErrRefused},
 		{"legal obligation without statute", `{"rules":[{"purpose":"legal-obligation","mode":"statute"}]}`, "rules[0].statute", "R1", policy.ErrRefused},
@@ -115,8 +116,8 @@ func TestAcceptsLawfulPolicies(t *testing.T) {
 		`{"rules":[{"purpose":"quality","mode":"sampling","rate":0.1,"retention":"P181D"}]}`,
 		`{"rules":[{"purpose":"evaluation","mode":"grid","grid":{"per_agent":4,"per":"month"}}]}`,
 		`{"rules":[{"purpose":"contract-proof","mode":"agent","retention":"P5Y"}]}`,
-		`{"profile":"MiFID","rules":[{"purpose":"legal-obligation","mode":"statute","statute":"MiFID II Art. 16(7)","retention":"P7Y"}]}`,
-		`{"rules":[{"purpose":"quality","mode":"sampling","rate":0.5},{"purpose":"training","mode":"sampling","rate":0.49}]}`,
+		`{"profile":"MiFID","rules":[{"purpose":"legal-obligation","mode":"statute","statute":"MiFID II Art. 16(7)","retention":"P7Y","authority_request":"AMF letter 2026-117"}]}`,
+		`{"rules":[{"purpose":"quality","mode":"sampling","rate":0.3,"cap":{"max":500,"per":"week"}},{"purpose":"training","mode":"sampling","rate":0.2}]}`,
 	} {
 		_, err := policy.Parse([]byte(js))
 		assert.NoError(t, err, js)
@@ -230,7 +231,7 @@ func TestCapNeverExceededUnderConcurrency(t *testing.T) {
 }
 
 func TestCounterFailureRecordsNothing(t *testing.T) {
-	p, err := policy.Parse([]byte(`{"rules":[{"purpose":"quality","mode":"sampling","rate":0.9,"cap":{"max":100,"per":"day"}}]}`))
+	p, err := policy.Parse([]byte(`{"rules":[{"purpose":"quality","mode":"sampling","rate":0.5,"cap":{"max":100,"per":"day"}}]}`))
 	require.NoError(t, err)
 	fc := &policytest.FailingCounter{}
 	e, err := policy.New(p, policy.Options{Key: key, Counter: fc})
@@ -238,7 +239,7 @@ func TestCounterFailureRecordsNothing(t *testing.T) {
 	for i := range 50 {
 		d, err := e.Decide(context.Background(), policy.CallInfo{ID: fmt.Sprint(i)})
 		assert.False(t, d.Record)
-		if policy.DrawFraction(e.Draw(0, fmt.Sprint(i))) < 0.9 {
+		if policy.DrawFraction(e.Draw(0, fmt.Sprint(i))) < 0.5 {
 			assert.Error(t, err)
 		}
 	}
@@ -252,7 +253,7 @@ func TestKeyRequired(t *testing.T) {
 }
 
 func TestExclusions(t *testing.T) {
-	e := engine(t, `{"protected_lines":["rep-1"],"rules":[{"purpose":"quality","mode":"sampling","rate":0.99}]}`)
+	e := engine(t, `{"protected_lines":["rep-1"],"rules":[{"purpose":"quality","mode":"sampling","rate":0.5,"cap":{"max":1000,"per":"day"}}]}`)
 	ctx := context.Background()
 	for _, c := range []policy.CallInfo{
 		{ID: "1", Private: true}, {ID: "2", Internal: true}, {ID: "3", Agent: "rep-1"}, {ID: "4", Line: "rep-1"},
@@ -270,7 +271,7 @@ func TestExclusions(t *testing.T) {
 
 func TestProfiles(t *testing.T) {
 	ctx := context.Background()
-	e := engine(t, `{"rules":[{"purpose":"quality","mode":"sampling","rate":0.5}]}`)
+	e := engine(t, `{"rules":[{"purpose":"quality","mode":"sampling","rate":0.5,"cap":{"max":1000,"per":"day"}}]}`)
 	var id string
 	for i := 0; ; i++ { // a call the draw selects
 		id = fmt.Sprint("sel-", i)
@@ -303,8 +304,8 @@ func TestProfiles(t *testing.T) {
 
 func TestCallFRNoticeThenObjectionPurges(t *testing.T) {
 	ctx := context.Background()
-	e := engine(t, `{"profile":"FR","rules":[{"purpose":"quality","mode":"sampling","rate":0.9}]}`)
-	id := selected(t, e, 0.9)
+	e := engine(t, `{"profile":"FR","rules":[{"purpose":"quality","mode":"sampling","rate":0.2}]}`)
+	id := selected(t, e, 0.2)
 	c, d, err := e.Begin(ctx, policy.CallInfo{ID: id, Time: t0})
 	require.NoError(t, err)
 	assert.True(t, d.Record)
@@ -341,8 +342,8 @@ func selected(t *testing.T, e *policy.Engine, rate float64) string {
 
 func TestCallDEOptIn(t *testing.T) {
 	ctx := context.Background()
-	e := engine(t, `{"profile":"DE","rules":[{"purpose":"training","mode":"sampling","rate":0.9}]}`)
-	c, d, err := e.Begin(ctx, policy.CallInfo{ID: selected(t, e, 0.9)})
+	e := engine(t, `{"profile":"DE","rules":[{"purpose":"training","mode":"sampling","rate":0.2}]}`)
+	c, d, err := e.Begin(ctx, policy.CallInfo{ID: selected(t, e, 0.2)})
 	require.NoError(t, err)
 	d, _ = c.Apply(ctx, policy.Event{Kind: policy.EventNoticeCompleted, Party: policy.PartyCaller})
 	assert.False(t, d.Capture, "notice alone is not consent in Germany")
@@ -562,15 +563,21 @@ func TestTimeZone(t *testing.T) {
 	ctx := context.Background()
 	// One recording per calendar day, counted in Paris: 23:30 and 00:30 in
 	// Paris are two days (both recorded); in UTC they are one (one recorded).
-	calls := []policy.CallInfo{
-		{ID: "a", Time: time.Date(2026, 11, 10, 22, 30, 0, 0, time.UTC)},
-		{ID: "b", Time: time.Date(2026, 11, 10, 23, 30, 0, 0, time.UTC)},
-	}
 	for _, tc := range []struct {
 		zone string
 		want int
 	}{{"Europe/Paris", 2}, {"", 1}} {
-		e := engine(t, fmt.Sprintf(`{"time_zone":%q,"rules":[{"purpose":"quality","mode":"sampling","rate":0.999,"cap":{"max":1,"per":"day"}}]}`, tc.zone))
+		e := engine(t, fmt.Sprintf(`{"time_zone":%q,"rules":[{"purpose":"quality","mode":"sampling","rate":0.5,"cap":{"max":1,"per":"day"}}]}`, tc.zone))
+		// Two calls the draw selects, one hour apart across midnight in Paris.
+		a := selected(t, e, 0.5)
+		b := a
+		for i := 0; b == a || policy.DrawFraction(e.Draw(0, b)) >= 0.5; i++ {
+			b = fmt.Sprint("other-", i)
+		}
+		calls := []policy.CallInfo{
+			{ID: a, Time: time.Date(2026, 11, 10, 22, 30, 0, 0, time.UTC)},
+			{ID: b, Time: time.Date(2026, 11, 10, 23, 30, 0, 0, time.UTC)},
+		}
 		n := 0
 		for _, c := range calls {
 			d, err := e.Decide(ctx, c)
@@ -590,7 +597,7 @@ func TestTimeZone(t *testing.T) {
 }
 
 func TestRegister(t *testing.T) {
-	p, err := policy.Parse([]byte(`{"controller":"Example SAS","profile":"MiFID","rules":[{"purpose":"legal-obligation","mode":"statute","statute":"MiFID II Art. 16(7)","retention":"P7Y"}]}`))
+	p, err := policy.Parse([]byte(`{"controller":"Example SAS","profile":"MiFID","rules":[{"purpose":"legal-obligation","mode":"statute","statute":"MiFID II Art. 16(7)","retention":"P7Y","authority_request":"AMF letter 2026-117"}]}`))
 	require.NoError(t, err)
 	r := p.Register()
 	assert.Equal(t, "Example SAS", r.Controller)

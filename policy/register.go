@@ -68,10 +68,7 @@ func (p *Policy) Register() RegisterEntry {
 	}
 	for _, r := range p.Rules {
 		rr := rules[r.Purpose]
-		ret := r.Retention
-		if ret.IsZero() {
-			ret = rr.DefaultRetention
-		}
+		ret := r.retention()
 		roles := r.AccessRoles
 		if len(roles) == 0 {
 			roles = rr.AccessRoles
@@ -94,6 +91,9 @@ func (e RegisterEntry) WriteText(w io.Writer) error {
 		fmt.Fprintf(&b, "\npurpose %s\n  trigger:      %s\n  lawful basis: %s\n  retention:    %s (%s)\n  recipients:   %s\n", p.Purpose, p.Trigger, p.LawfulBasis, humanPeriod(p.Retention), p.Retention, rolesText(p.Recipients))
 		if p.Statute != "" {
 			fmt.Fprintf(&b, "  statute:      %s\n", p.Statute)
+			if st, ok := LookupStatute(p.Statute); ok && st.FromSignature {
+				fmt.Fprintf(&b, "                (retention runs from the contract's signature)\n")
+			}
 		}
 	}
 	list := func(title string, items []string) {

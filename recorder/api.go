@@ -60,8 +60,10 @@ type DTMF struct {
 	Duration time.Duration // so far (at the end: the whole duration)
 	Volume   uint8         // in -dBm0 (0-63)
 	At       time.Time     // arrival time of the packet that reported it
-	// Masked is set for keys pressed while the recording is paused: they
-	// are card data (PCI DSS, R21-R23), so Event and Digit are withheld
-	// (zero) and only the fact that a key was pressed is reported.
+	// Masked is set for every key unless Config.ClearDTMF names why the
+	// host needs them, and always for keys pressed while the recording is
+	// paused: they may be card data (PCI DSS, R21-R23), so Event and Digit
+	// are withheld (zero) and only the fact that a key was pressed is
+	// reported.
 	Masked bool
 }

@@ -108,7 +108,7 @@ func BenchmarkWriteRTP(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			clk := &simClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 			rec, err := recorder.New(recorder.Config{CallID: "b", Purpose: policy.Quality, Store: nullStore{}, Audit: audit.Discard,
-				Layout: layout, Now: clk.now, MaxPause: -1})
+				Layout: layout, Now: clk.now, MaxPause: recorder.MaxMaxPause})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -172,7 +172,7 @@ func BenchmarkRealtime10kLegs(b *testing.B) {
 	}
 	cs := make([]call, calls)
 	for i := range cs {
-		rec, err := recorder.New(recorder.Config{CallID: fmt.Sprint("c", i), Purpose: policy.Quality, Store: nullStore{}, Audit: audit.Discard, Now: clk.now, MaxPause: -1})
+		rec, err := recorder.New(recorder.Config{CallID: fmt.Sprint("c", i), Purpose: policy.Quality, Store: nullStore{}, Audit: audit.Discard, Now: clk.now, MaxPause: recorder.MaxMaxPause})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -235,7 +235,7 @@ func BenchmarkMemoryPerLeg(b *testing.B) {
 		recs := make([]*recorder.Recorder, calls)
 		legs := make([][2]*recorder.Leg, calls)
 		for i := range recs {
-			recs[i], _ = recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: nullStore{}, Audit: audit.Discard, Now: clk.now, MaxPause: -1})
+			recs[i], _ = recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: nullStore{}, Audit: audit.Discard, Now: clk.now, MaxPause: recorder.MaxMaxPause})
 			legs[i][0], _ = recs[i].AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 			legs[i][1], _ = recs[i].AddLeg(recorder.LegConfig{Role: recorder.Agent, OpusPT: 111})
 			recs[i].Start(context.Background(), policytest.GrantFor(b, recs[i]), "bench")

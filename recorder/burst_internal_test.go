@@ -84,7 +84,7 @@ func TestRandomBurstsKeepOrder(t *testing.T) {
 		sent := 0
 		synctest.Test(t, func(t *testing.T) {
 			store, _ := NewFileStore(dir)
-			rec, err := New(Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: audit.Discard, Layout: LayoutMono, MaxPause: -1})
+			rec, err := New(Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: audit.Discard, Layout: LayoutMono, MaxPause: MaxMaxPause})
 			if err != nil {
 				t.Fatal(err)
 			}

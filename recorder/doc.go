@@ -38,7 +38,9 @@
 // legs (a leg late three times in a row, or more than 200 ms ahead for two
 // periods of max(2 s, 2×MaxBurst)) re-align the leg (a slip, counted),
 // never corrupt the file. RFC 4733
-// telephone-events are not audio: they go to Config.OnDTMF.
+// telephone-events are not audio: they go to Config.OnDTMF, masked (a key
+// was pressed, not which) unless Config.ClearDTMF names why the host needs
+// them, and always masked during a pause (R23).
 //
 // Every span without captured audio goes to the gap index kept in the
 // recording's [Meta]: pauses (with reason and actor), losses, DTX, not
@@ -48,7 +50,8 @@
 //
 // [Recorder.Start], [Recorder.Stop], and Start again; [Recorder.Pause]
 // returns once no more audio will be written and a pause longer than
-// Config.MaxPause resumes by itself; [Recorder.Discard] stops and removes
+// Config.MaxPause (3 minutes by default, 10 at most: a pause always ends,
+// R22) resumes by itself; [Recorder.Discard] stops and removes
 // everything captured for the call. Every step is appended to the audit log
 // ([audit.Appender]): started, paused, resumed, stopped, finalized (with the
 // file's SHA-256), purged.

@@ -14,13 +14,14 @@ import (
 )
 
 // Keys pressed while the recording is paused are card data: the host is
-// told that a key was pressed, never which (PCI DSS, R21-R23).
+// told that a key was pressed, never which (PCI DSS, R21-R23), even when
+// it asked for keys in clear.
 func TestDTMFMaskedDuringPause(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
 		var got []recorder.DTMF
 		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: &recordertest.MemStore{}, Audit: &events{},
-			OnDTMF: func(d recorder.DTMF) { got = append(got, d) }})
+			OnDTMF: func(d recorder.DTMF) { got = append(got, d) }, ClearDTMF: "ivr-menu"})
 		leg, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111, DTMFPT: 101})
 		rec.Start(ctx, policytest.GrantFor(t, rec), "agent")
 		key := func(seq uint16, ts uint32, event byte) *rtp.Packet {

@@ -74,7 +74,7 @@ func FuzzRecorder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, step uint8) {
 		clk := &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 		store := &recordertest.MemStore{}
-		rec, _ := recorder.New(recorder.Config{CallID: "f", Purpose: policy.Quality, Store: store, Audit: audit.Discard, Now: clk.Now, MaxPause: -1})
+		rec, _ := recorder.New(recorder.Config{CallID: "f", Purpose: policy.Quality, Store: store, Audit: audit.Discard, Now: clk.Now, MaxPause: recorder.MaxMaxPause})
 		legs := [2]*recorder.Leg{}
 		legs[0], _ = rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
 		legs[1], _ = rec.AddLeg(recorder.LegConfig{Role: recorder.Agent})

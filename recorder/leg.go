@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+
+	"github.com/consentrec/consentrec/audit"
 )
 
 // Leg is one party's audio in a call: an RTP stream of Opus packets (and
@@ -68,17 +70,23 @@ func (l *Leg) WriteRTP(p *rtp.Packet) error {
 	pt := int(p.PayloadType)
 	if l.isDTMF(p) {
 		ev, ok := l.dtmf.update(p, now, l.cfg)
+		paused, group := false, ""
 		if r.sess != nil {
 			l.stats.DTMF++
-			if r.sess.pausedNow() {
-				// Keys pressed during a pause are card data: never hand
-				// them to the host, which may log them.
-				ev.Event, ev.Digit, ev.Masked = 0, 0, true
-			}
+			paused, group = r.sess.pausedNow(), r.sess.group
+		}
+		if paused || r.cfg.ClearDTMF == "" {
+			// Keys may be card digits: never hand them to the host, which
+			// may log them, unless it named why it needs them, and never
+			// during a pause (R21-R23).
+			ev.mask()
 		}
 		cb := r.cfg.OnDTMF
 		r.mu.Unlock()
 		if ok && cb != nil {
+			if !ev.Masked && !r.clearAudited.Load() && !r.auditClearDTMF(group) {
+				ev.mask()
+			}
 			cb(ev)
 		}
 		return nil
@@ -93,6 +101,27 @@ func (l *Leg) WriteRTP(p *rtp.Packet) error {
 	}
 	r.mu.Unlock()
 	return nil
+}
+
+func (d *DTMF) mask() { d.Event, d.Digit, d.Masked = 0, 0, true }
+
+// auditClearDTMF appends the call's KindDTMFClear event once, before the
+// first key is handed over in clear, and reports whether it is in the log.
+func (r *Recorder) auditClearDTMF(recording string) bool {
+	r.clearMu.Lock()
+	defer r.clearMu.Unlock()
+	if r.clearAudited.Load() {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	e := r.event(audit.KindDTMFClear, recording, "host", r.cfg.ClearDTMF)
+	if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
+		r.asyncErr(fmt.Errorf("recorder: clear DTMF: audit: %w (keys stay masked)", err))
+		return false
+	}
+	r.clearAudited.Store(true)
+	return true
 }
 
 func (l *Leg) isDTMF(p *rtp.Packet) bool {

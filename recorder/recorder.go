@@ -7,8 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
@@ -28,7 +32,12 @@ var (
 const (
 	DefaultReorderWindow = 60 * time.Millisecond
 	MaxReorderWindow     = 200 * time.Millisecond
-	DefaultMaxPause      = 5 * time.Minute
+	// DefaultMaxPause is how long a pause lasts at most by default (R22):
+	// long enough to read out a card number and its code, short enough
+	// that a forgotten pause does not silence the rest of the call.
+	DefaultMaxPause = 3 * time.Minute
+	// MaxMaxPause bounds Config.MaxPause: a pause always ends (R22).
+	MaxMaxPause = 10 * time.Minute
 	// DefaultMaxBurst is how far ahead of the wall clock a leg's packets
 	// may arrive by default (see Config.MaxBurst): ffmpeg -re sends 256 ms
 	// at once, SIP media servers and jittery networks up to about a second.
@@ -93,13 +102,28 @@ type Config struct {
 	// two periods of max(2 s, 2×MaxBurst) has a fast clock: it slips 20 ms
 	// at a time back to 200 ms ahead.
 	MaxBurst time.Duration
-	// MaxPause is the longest pause: past it the recording resumes by
-	// itself (actor "system"). Zero: DefaultMaxPause. Negative: no limit.
+	// MaxPause is the longest pause (R22): past it the recording resumes
+	// by itself (actor "system", reason "max-pause"). Zero:
+	// DefaultMaxPause (3 minutes); at most MaxMaxPause (10 minutes). A
+	// negative value (no limit) is refused with ErrConfig: a forgotten
+	// pause must end.
 	MaxPause time.Duration
 	// OnDTMF receives the telephone-events of every leg. It is called
 	// synchronously from WriteRTP, without the recorder's lock; it must not
-	// block. Nil: events are counted and dropped.
+	// block. Nil: events are counted and dropped. Events are masked
+	// (DTMF.Masked, Event and Digit zero) unless ClearDTMF is set (R23).
 	OnDTMF func(DTMF)
+	// ClearDTMF is why the host needs the keys in clear, e.g. "ivr-menu",
+	// or "objection-key" for a host that reads the caller's objection or
+	// consent key from OnDTMF (R23: key presses may be card digits; PCI
+	// DSS 3.4.1). Empty, the
+	// default: OnDTMF only learns that a key was pressed, never which. Set:
+	// keys pressed outside a pause reach OnDTMF in clear (keys pressed
+	// during a pause stay masked), and the first key delivered in clear
+	// appends one audit.KindDTMFClear event with this reason; if that
+	// append fails, keys stay masked (and OnError is told) until one
+	// succeeds. At most 64 printable characters.
+	ClearDTMF string
 	// OnError receives asynchronous errors (a failed write during a timer
 	// flush, a failed audit append on an automatic resume). Nil: the error
 	// is returned by the next Stop.
@@ -130,6 +154,9 @@ type Recorder struct {
 	starting bool
 	err      error        // sticky asynchronous error, returned by Stop
 	grant    policy.Grant // the grant of the recording in progress (or the last one)
+
+	clearMu      sync.Mutex  // serialises the KindDTMFClear append
+	clearAudited atomic.Bool // the KindDTMFClear event is in the log (R23)
 }
 
 // ErrGrant: Start was given no grant, a revoked or spent one, one for
@@ -176,6 +203,11 @@ func New(cfg Config) (*Recorder, error) {
 		return nil, fmt.Errorf("recorder: reorder window %v: %w", cfg.ReorderWindow, ErrConfig)
 	case cfg.MaxBurst < 0 || cfg.MaxBurst > MaxMaxBurst:
 		return nil, fmt.Errorf("recorder: max burst %v: %w", cfg.MaxBurst, ErrConfig)
+	case cfg.MaxPause < 0 || cfg.MaxPause > MaxMaxPause:
+		return nil, fmt.Errorf("recorder: max pause %v: between 0 (the default, %v) and %v, a pause always ends (R22): %w", cfg.MaxPause, DefaultMaxPause, MaxMaxPause, ErrConfig)
+	case len(cfg.ClearDTMF) > 64 || !utf8.ValidString(cfg.ClearDTMF) || strings.ContainsFunc(cfg.ClearDTMF, unicode.IsControl) ||
+		(cfg.ClearDTMF != "" && strings.TrimSpace(cfg.ClearDTMF) == ""):
+		return nil, fmt.Errorf("recorder: clear DTMF reason %q: a name of up to 64 printable characters, e.g. \"ivr-menu\" (R23): %w", cfg.ClearDTMF, ErrConfig)
 	}
 	if cfg.Layout == "" {
 		cfg.Layout = LayoutDual

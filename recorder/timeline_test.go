@@ -190,7 +190,7 @@ func TestDTMF(t *testing.T) {
 		var got []recorder.DTMF
 		store := &recordertest.MemStore{}
 		rec, _ := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: &events{},
-			OnDTMF: func(d recorder.DTMF) { got = append(got, d) }})
+			OnDTMF: func(d recorder.DTMF) { got = append(got, d) }, ClearDTMF: "ivr-menu"})
 		leg, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111, DTMFPT: 101})
 		rec.Start(context.Background(), policytest.GrantFor(t, rec), "a")
 		ev := func(seq uint16, ts uint32, event byte, end bool, dur uint16) *rtp.Packet {

@@ -90,6 +90,11 @@ type media struct {
 // audio line without a usable codec gives ErrCodec.
 func parseOffer(b []byte) ([]media, error) {
 	var sd sdp.SessionDescription
+	if len(b) > 0 && b[len(b)-1] != '\n' {
+		// A multipart part ends before the CRLF that precedes its
+		// boundary: the SDP's last line has no line ending of its own.
+		b = append(b[:len(b):len(b)], '\r', '\n')
+	}
 	if err := sd.Unmarshal(b); err != nil {
 		return nil, fmt.Errorf("%w: sdp: %v", ErrBody, err)
 	}

@@ -67,6 +67,11 @@ type Server struct {
 	// server then vouches for it (consentrec.Call.Informed). Off: calls
 	// that need a notice are never captured.
 	NoticeBySRC bool
+	// InScope marks every recorded session as in scope of the policy's
+	// statute rules (policy.CallInfo.InScope): an SBC that forks only the
+	// calls a statute covers (a trading desk under MiFID II). Off: statute
+	// rules record nothing through this server.
+	InScope bool
 	// Logger: operational logs (refusals included). Nil: discard.
 	Logger *slog.Logger
 
@@ -172,6 +177,17 @@ func (s *Server) Ports(id string) []int {
 		ps = append(ps, c.LocalAddr().(*net.UDPAddr).Port)
 	}
 	return ps
+}
+
+// CallIDs returns the SIP Call-IDs of the recording sessions in progress.
+func (s *Server) CallIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.sessions))
+	for id := range s.sessions {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // Sessions returns the number of recording sessions in progress.
@@ -292,7 +308,7 @@ func (s *Server) open(ctx context.Context, id string, md *Metadata, ms []media) 
 	if callID == "" {
 		callID = id
 	}
-	call, err := s.Service.Call(ctx, policy.CallInfo{ID: callID, Agent: User(agent.AOR)},
+	call, err := s.Service.Call(ctx, policy.CallInfo{ID: callID, Agent: User(agent.AOR), InScope: s.InScope},
 		consentrec.CallOptions{Caller: User(customer.AOR)})
 	if err != nil {
 		return nil, err
@@ -356,7 +372,8 @@ func (s *Server) open(ctx context.Context, id string, md *Metadata, ms []media) 
 	s.mu.Unlock()
 	ok = true
 	d := call.Decision()
-	s.log.Info("siprec: session", "call_id", id, "call", callID, "record", d.Record, "reason", d.Reason, "capturing", call.Recording())
+	s.log.Info("siprec: session", "call_id", id, "call", callID, "record", d.Record, "reason", d.Reason, "capturing", call.Recording(),
+		"ports", fmt.Sprint(ports))
 	return ss, nil
 }
 

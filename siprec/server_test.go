@@ -241,7 +241,13 @@ func stream(t *testing.T, port int, codec string, ssrc uint32, stop <-chan struc
 			}
 			for due := int(time.Since(begin) / (20 * time.Millisecond)); i <= due; i++ {
 				p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: uint16(i), SSRC: ssrc}}
-				if codec == "opus" {
+				if codec == "opus-as-pcmu" { // a second PCMU stream: a lower tone
+					pl := make([]byte, 160)
+					for k := range pl {
+						pl[k] = g711.EncodeULaw(int16(6000 * sinApprox(float64(i*160+k)*440/8000)))
+					}
+					p.PayloadType, p.Timestamp, p.Payload = 0, uint32(i*160), pl
+				} else if codec == "opus" {
 					p.PayloadType, p.Timestamp, p.Payload = 111, uint32(i*960), speech[i%len(speech)]
 				} else {
 					pl := make([]byte, 160)
@@ -416,3 +422,5 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func getenv(k string) string { return os.Getenv(k) }

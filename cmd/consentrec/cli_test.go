@@ -391,7 +391,7 @@ func TestOutputsNeverOverwritten(t *testing.T) {
 func TestNewFilesRegister(t *testing.T) {
 	var got []string
 	ack := func(e *env, args []string) error {
-		fs := flag.NewFlagSet("agent ack", flag.ContinueOnError)
+		fs := flag.NewFlagSet("sample ack", flag.ContinueOnError)
 		by := fs.String("by", "", "who acknowledges, `NAME`")
 		pos, err := parseFlags(fs, args)
 		if err != nil {
@@ -405,8 +405,8 @@ func TestNewFilesRegister(t *testing.T) {
 		return nil
 	}
 	added := []*command{
-		{name: "agent ack", args: "NOTICE --by NAME", short: "acknowledge a notice", run: ack},
-		{name: "breach report", args: "", short: "report a breach", run: func(*env, []string) error { return errors.New("breach report: nothing to report") }},
+		{name: "sample ack", args: "NOTICE --by NAME", short: "acknowledge a notice", run: ack},
+		{name: "probe report", args: "", short: "report a breach", run: func(*env, []string) error { return errors.New("probe report: nothing to report") }},
 		{name: "keys gate", args: "", short: "a new leaf in an old group", run: func(*env, []string) error { return nil }},
 	}
 	for _, c := range added {
@@ -417,22 +417,22 @@ func TestNewFilesRegister(t *testing.T) {
 			delete(commands, c.name)
 		}
 	}()
-	if code, out, errOut := cli(t, "agent", "ack", "n-1", "--by", "ann"); code != 0 || out != "acknowledged\n" || errOut != "" || !slices.Equal(got, []string{"n-1 by ann"}) {
-		t.Errorf("agent ack: exit %d %q %q %q", code, out, errOut, got)
+	if code, out, errOut := cli(t, "sample", "ack", "n-1", "--by", "ann"); code != 0 || out != "acknowledged\n" || errOut != "" || !slices.Equal(got, []string{"n-1 by ann"}) {
+		t.Errorf("sample ack: exit %d %q %q %q", code, out, errOut, got)
 	}
-	if code, out, _ := cli(t, "agent"); code != 0 || !strings.Contains(out, "agent commands: ack") || !strings.Contains(out, "acknowledge a notice") {
-		t.Errorf("agent alone: exit %d\n%s", code, out)
+	if code, out, _ := cli(t, "sample"); code != 0 || !strings.Contains(out, "sample commands: ack") || !strings.Contains(out, "acknowledge a notice") {
+		t.Errorf("sample alone: exit %d\n%s", code, out)
 	}
-	if code, out, _ := cli(t, "agent", "ack", "--help"); code != 0 || !strings.Contains(out, "--by NAME\n      who acknowledges, NAME") {
-		t.Errorf("agent ack --help: exit %d\n%s", code, out)
+	if code, out, _ := cli(t, "sample", "ack", "--help"); code != 0 || !strings.Contains(out, "--by NAME\n      who acknowledges, NAME") {
+		t.Errorf("sample ack --help: exit %d\n%s", code, out)
 	}
-	if code, _, errOut := cli(t, "agent", "ak"); code != 2 || !strings.Contains(errOut, "Did you mean this?\n\tack") {
-		t.Errorf("agent ak: exit %d %s", code, errOut)
+	if code, _, errOut := cli(t, "sample", "ak"); code != 2 || !strings.Contains(errOut, "Did you mean this?\n\tack") {
+		t.Errorf("sample ak: exit %d %s", code, errOut)
 	}
-	if code, _, errOut := cli(t, "agent", "ack"); code != 2 || !strings.Contains(errOut, "usage: consentrec agent ack NOTICE --by NAME") {
-		t.Errorf("agent ack without NOTICE: exit %d %s", code, errOut)
+	if code, _, errOut := cli(t, "sample", "ack"); code != 2 || !strings.Contains(errOut, "usage: consentrec sample ack NOTICE --by NAME") {
+		t.Errorf("sample ack without NOTICE: exit %d %s", code, errOut)
 	}
-	if code, _, errOut := cli(t, "breach", "report"); code != 1 || errOut != "consentrec breach report: nothing to report\n" {
+	if code, _, errOut := cli(t, "probe", "report"); code != 1 || errOut != "consentrec probe report: nothing to report\n" {
 		t.Errorf("breach report: exit %d %q", code, errOut)
 	}
 	if code, out, _ := cli(t, "keys"); code != 0 || !strings.Contains(out, "a new leaf in an old group") || !strings.Contains(out, "decrypt") {

@@ -19,6 +19,9 @@ func init() {
 	register(&command{name: "policy register", args: "FILE [--json]",
 		short: "print the GDPR Art. 30 register entry the policy implies (purposes, bases, retention, recipients, security)",
 		run:   policyRegister})
+	register(&command{name: "policy statutes", args: "",
+		short: "list the statutes a legal-obligation rule may name, with the retention each fixes (R1, R11, R12)",
+		run:   policyStatutes})
 	register(&command{name: "policy simulate", args: "FILE --calls N [--agents A] [--key K]",
 		short: "decide N synthetic calls and count the recorded ones",
 		run:   policySimulate})
@@ -147,5 +150,27 @@ func policySimulate(e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "  per agent: min %d, max %d over %d agents\n", lo, hi, *agents)
 	}
 	fmt.Fprintf(e.stdout, "recorded %d of %d calls (%.2f%%)\n", res.Recorded, res.Calls, 100*res.Rate())
+	return nil
+}
+
+func policyStatutes(e *env, args []string) error {
+	fs := flag.NewFlagSet("policy statutes", flag.ContinueOnError)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	for _, s := range policy.Statutes() {
+		fmt.Fprintf(e.stdout, "%q (profile %s)\n  %s\n  retention: at least %s, at most %s", s.ID, s.Profile, s.Title, s.MinRetention, s.MaxRetention)
+		if !s.ExtendedRetention.IsZero() {
+			fmt.Fprintf(e.stdout, ", %s with \"authority_request\"", s.ExtendedRetention)
+		}
+		if s.FromSignature {
+			fmt.Fprint(e.stdout, ", from the contract's signature")
+		}
+		fmt.Fprintln(e.stdout)
+	}
 	return nil
 }

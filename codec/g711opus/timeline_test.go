@@ -99,7 +99,7 @@ func TestTimelineThroughRecorder(t *testing.T) {
 		var mu sync.Mutex
 		rec, err := recorder.New(recorder.Config{CallID: "timeline", Purpose: policy.Quality, PolicyVersion: "pv",
 			Layout: recorder.LayoutMono, Store: &recordertest.MemStore{}, Audit: audit.Discard,
-			OnDTMF: func(d recorder.DTMF) { mu.Lock(); dtmf = append(dtmf, d); mu.Unlock() }})
+			OnDTMF: func(d recorder.DTMF) { mu.Lock(); dtmf = append(dtmf, d); mu.Unlock() }, ClearDTMF: "test"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -26,16 +26,19 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
+	auditreport "github.com/consentrec/consentrec/audit/report"
 	"github.com/consentrec/consentrec/notice"
 	"github.com/consentrec/consentrec/notice/opusprompt"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 	"github.com/pion/webrtc/v4"
 )
 
@@ -193,6 +196,22 @@ func run(ctx context.Context, root string, callLen time.Duration) error {
 		return fmt.Errorf("audit verify: %w", err)
 	}
 	fmt.Printf("\n== 5. audit seals\naudit verify: ok: %d entries, root %s, signed checkpoint at %d\n", rep.Entries, rep.Root, rep.Checkpoint.Size)
+
+	// 6. The compliance report a DPO reads, proven from the audit log.
+	cat, err := sqlitecatalog.Open(ctx, dir.Catalog())
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	report, err := auditreport.Build(ctx, auditreport.DirSource(root, cat), auditreport.Options{Policy: p})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	page := filepath.Join(root, "report.html")
+	if err := report.SaveHTML(page); err != nil {
+		return err
+	}
+	fmt.Printf("\n== 6. compliance report\n%s\nreport: %s\n", report.Summary(), page)
 	fmt.Printf("\nnext: consentrec audit show --data %s   (go install github.com/consentrec/consentrec/cmd/consentrec@latest)\n", root)
 	return nil
 }

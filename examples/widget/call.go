@@ -465,12 +465,13 @@ func (c *call) abandon() {
 
 func (c *call) startRecording(ctx context.Context, d policy.Decision) error {
 	if c.rec == nil {
-		// The call ends pauses itself (Config.MaxPause), so that the
-		// policy, the beep and the page resume with the recorder: a
-		// recorder resuming alone would record while the page still tells
-		// the caller to give card details.
+		// The call ends pauses itself (Config.MaxPause, at most
+		// recorder.MaxMaxPause), so that the policy, the beep and the page
+		// resume with the recorder: a recorder resuming alone would record
+		// while the page still tells the caller to give card details. The
+		// recorder's own limit is the backstop (R22).
 		rec, err := recorder.New(recorder.Config{CallID: c.id, Purpose: d.Purpose, PolicyVersion: d.PolicyVersion,
-			Store: c.s.cfg.Store, Audit: c.s.cfg.Log, MaxPause: -1})
+			Store: c.s.cfg.Store, Audit: c.s.cfg.Log, MaxPause: recorder.MaxMaxPause})
 		if err != nil {
 			return err
 		}

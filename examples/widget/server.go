@@ -37,7 +37,7 @@ type Config struct {
 	Log         audit.Appender // the audit log (audit.OpenDir of the data dir)
 	Keys        notice.Keys    // zero: '9' objects, '1' consents
 	BeepEvery   time.Duration  // zero: 15 s
-	MaxPause    time.Duration  // a card-data pause ends by itself after it (R22); zero: recorder.DefaultMaxPause
+	MaxPause    time.Duration  // a card-data pause ends by itself after it (R22); zero: recorder.DefaultMaxPause; at most recorder.MaxMaxPause less 1 s
 	Logger      *slog.Logger   // nil: slog.Default()
 	// AgentAudio returns what the call's agent hears (Opus frames, 48 kHz
 	// RTP clock), for the employee notice: a recording started mid-call is
@@ -97,6 +97,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.MaxPause <= 0 {
 		cfg.MaxPause = recorder.DefaultMaxPause
 	}
+	cfg.MaxPause = min(cfg.MaxPause, recorder.MaxMaxPause-time.Second) // ends before the recorder's own backstop
 	s := &Server{cfg: cfg, log: cfg.Logger, calls: map[string]*call{},
 		cache: notice.Cache{Encoders: opusprompt.Encoders}}
 	if s.log == nil {

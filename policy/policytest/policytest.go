@@ -170,3 +170,140 @@ func TestCounter(t *testing.T, newCounter func(t *testing.T) policy.Counter) {
 		}
 	})
 }
+
+// AgentNotices is an in-memory policy.AgentNotices and
+// policy.AgentNoticeWriter: it keeps each agent's latest acknowledgement
+// and audits nothing (its limit: use policy.AgentNoticeFile to test the
+// trail). Its zero value is ready to use and safe for concurrent use.
+type AgentNotices struct {
+	mu sync.Mutex
+	m  map[string]policy.Ack
+}
+
+var (
+	_ policy.AgentNotices      = (*AgentNotices)(nil)
+	_ policy.AgentNoticeWriter = (*AgentNotices)(nil)
+)
+
+// Acknowledged implements policy.AgentNotices.
+func (n *AgentNotices) Acknowledged(ctx context.Context, agent string) (policy.Ack, error) {
+	if err := ctx.Err(); err != nil {
+		return policy.Ack{}, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.m[agent], nil
+}
+
+// Acknowledge implements policy.AgentNoticeWriter.
+func (n *AgentNotices) Acknowledge(ctx context.Context, a policy.Ack) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	a.At = a.At.UTC()
+	if err := a.Validate(); err != nil {
+		return err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.m == nil {
+		n.m = map[string]policy.Ack{}
+	}
+	if old, ok := n.m[a.Agent]; !ok || !old.At.After(a.At) {
+		n.m[a.Agent] = a
+	}
+	return nil
+}
+
+// NoticeStore is what TestAgentNotices checks: notices that record acks.
+type NoticeStore interface {
+	policy.AgentNotices
+	policy.AgentNoticeWriter
+}
+
+// TestAgentNotices checks that an AgentNotices with AgentNoticeWriter
+// honours their contract: an agent never seen has a zero Ack and no error,
+// the latest acknowledgement wins (by time), agents are independent,
+// invalid acks are refused with ErrInvalidAck and change nothing,
+// concurrent use is safe, and a cancelled context is refused. newNotices
+// must return a fresh, empty store each time.
+func TestAgentNotices(t *testing.T, newNotices func(t *testing.T) NoticeStore) {
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	ack := func(agent, version string, d time.Duration) policy.Ack {
+		return policy.Ack{Agent: agent, Version: version, At: at.Add(d), By: "hr-1"}
+	}
+	t.Run("NeverSeen", func(t *testing.T) {
+		n := newNotices(t)
+		if a, err := n.Acknowledged(ctx, "agent-1"); err != nil || a != (policy.Ack{}) {
+			t.Fatalf("Acknowledged of an unknown agent = %+v, %v; want a zero Ack, nil", a, err)
+		}
+	})
+	t.Run("LatestWins", func(t *testing.T) {
+		n := newNotices(t)
+		for _, a := range []policy.Ack{ack("agent-1", "v1", 0), ack("agent-1", "v2", time.Hour), ack("agent-2", "v1", 0)} {
+			if err := n.Acknowledge(ctx, a); err != nil {
+				t.Fatalf("Acknowledge(%+v): %v", a, err)
+			}
+		}
+		if a, _ := n.Acknowledged(ctx, "agent-1"); a.Version != "v2" || !a.At.Equal(at.Add(time.Hour)) || a.By != "hr-1" || a.Agent != "agent-1" {
+			t.Fatalf("agent-1: %+v, want v2 at %v by hr-1", a, at.Add(time.Hour))
+		}
+		if err := n.Acknowledge(ctx, ack("agent-1", "v0", -time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if a, _ := n.Acknowledged(ctx, "agent-1"); a.Version != "v2" {
+			t.Fatalf("an older ack replaced a newer one: %+v", a)
+		}
+		if a, _ := n.Acknowledged(ctx, "agent-2"); a.Version != "v1" {
+			t.Fatalf("agent-2: %+v", a)
+		}
+	})
+	t.Run("Invalid", func(t *testing.T) {
+		n := newNotices(t)
+		for _, a := range []policy.Ack{{Version: "v", At: at, By: "x"}, {Agent: "a", At: at, By: "x"}, {Agent: "a", Version: "v", By: "x"},
+			{Agent: "a", Version: "v", At: at}, {Agent: "a\n", Version: "v", At: at, By: "x"}} {
+			if err := n.Acknowledge(ctx, a); !errors.Is(err, policy.ErrInvalidAck) {
+				t.Errorf("Acknowledge(%+v) = %v, want ErrInvalidAck", a, err)
+			}
+		}
+		if a, _ := n.Acknowledged(ctx, "a"); a != (policy.Ack{}) {
+			t.Fatalf("an invalid ack was kept: %+v", a)
+		}
+	})
+	t.Run("Concurrent", func(t *testing.T) {
+		n := newNotices(t)
+		var wg sync.WaitGroup
+		for w := range 8 {
+			wg.Go(func() {
+				for i := range 10 {
+					a := ack("agent-"+string(rune('a'+w)), "v", time.Duration(i)*time.Second)
+					if err := n.Acknowledge(ctx, a); err != nil {
+						t.Error(err)
+					}
+					_, _ = n.Acknowledged(ctx, a.Agent)
+				}
+			})
+		}
+		wg.Wait()
+		for w := range 8 {
+			if a, _ := n.Acknowledged(ctx, "agent-"+string(rune('a'+w))); !a.At.Equal(at.Add(9 * time.Second)) {
+				t.Errorf("agent %d: %+v, want the ack at +9s", w, a)
+			}
+		}
+	})
+	t.Run("CancelledContext", func(t *testing.T) {
+		n := newNotices(t)
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		if err := n.Acknowledge(cctx, ack("agent-1", "v1", 0)); err == nil {
+			t.Fatal("Acknowledge with a cancelled context succeeded")
+		}
+		if a, _ := n.Acknowledged(ctx, "agent-1"); a != (policy.Ack{}) {
+			t.Fatalf("a cancelled ack was kept: %+v", a)
+		}
+		if _, err := n.Acknowledged(cctx, "agent-1"); err == nil {
+			t.Fatal("Acknowledged with a cancelled context returned no error")
+		}
+	})
+}

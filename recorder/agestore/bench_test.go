@@ -100,7 +100,7 @@ func benchPerPacket(b *testing.B, inner, enc string, op *age.X25519Identity, spe
 	}
 	clk := &simClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	rec, err := recorder.New(recorder.Config{CallID: "b", Purpose: policy.Quality, Store: st, Audit: audit.Discard,
-		Now: clk.now, MaxPause: -1})
+		Now: clk.now, MaxPause: recorder.MaxMaxPause})
 	if err != nil {
 		b.Fatal(err)
 	}
