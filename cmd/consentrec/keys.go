@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -412,4 +413,15 @@ func cmdKeysRecover(e *env, args []string) error {
 		return explainKeyErr(err)
 	}
 	return nil
+}
+
+// whoami returns by, or the login name (commands outside the access gate
+// that still take --by as an annotation: agent ack, breach report).
+func whoami(by string) string {
+	if by == "" {
+		if u, err := user.Current(); err == nil {
+			return u.Username
+		}
+	}
+	return by
 }
