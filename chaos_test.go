@@ -18,6 +18,7 @@ import (
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/retentiontest"
 	"github.com/pion/rtp"
 )
 
@@ -153,7 +154,7 @@ func TestChaosKillRecoverSweepErase(t *testing.T) {
 	}
 	defer svc.Close()
 	n, _ := svc.Catalog().Count(ctx)
-	subj := &retention.Subjects{Catalog: svc.Catalog(), Store: svc.Store(), Audit: svc.Log()}
+	subj := &retention.Subjects{Catalog: svc.Catalog(), Store: svc.Store(), Audit: svc.Log(), Authorizer: &retentiontest.Authorizer{}}
 	rep, err := subj.Erase(ctx, retention.Request{Subject: svc.SubjectKey(chaosCaller), Handler: "dpo", Reference: "chaos"})
 	if err != nil {
 		t.Fatal(err)

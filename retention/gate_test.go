@@ -17,7 +17,7 @@ import (
 var t0 = time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
 
 func (f *fixture) gate() *retention.Gate {
-	return &retention.Gate{Catalog: f.cat, Store: f.store, Audit: f.log, Now: func() time.Time { return t0 }}
+	return &retention.Gate{Catalog: f.cat, Store: f.store, Audit: f.log, Authorizer: &retentiontest.Authorizer{}, Now: func() time.Time { return t0 }}
 }
 
 func TestGateAllowsPurposeRoles(t *testing.T) {
@@ -83,7 +83,11 @@ func TestGateRefusesRoleNotAllowed(t *testing.T) {
 		if c.id == "nope" {
 			wantID = retention.UnknownID("nope") // never what was typed, in clear
 		}
-		if e := denied[i]; e.RecordingID != wantID || e.Actor != c.p.ID || retentiontest.Attr(e, "denied") == "" {
+		wantActor := c.p.ID
+		if wantActor == "" {
+			wantActor = "unauthenticated"
+		}
+		if e := denied[i]; e.RecordingID != wantID || e.Actor != wantActor || retentiontest.Attr(e, "denied") == "" {
 			t.Errorf("%s: audited as %+v", c.name, e)
 		}
 	}

@@ -142,6 +142,14 @@ type Recording struct {
 	Gaps        []Gap
 	Holds       []Hold   // legal holds, in the order they were set
 	Deletion    Deletion // non-empty once a deletion began
+	// KeepUntil is the statute's minimum for a recording kept under a
+	// legal obligation (R11, R12): before it the recording cannot be
+	// deleted, shredded or erased, hold or no hold. Zero: no minimum
+	// beyond the purpose's own rule (see CheckDestroy).
+	KeepUntil time.Time
+	// AccessRoles narrows the roles the purpose allows (the policy rule's
+	// access_roles, R25); empty: every role of the purpose.
+	AccessRoles []policy.Role
 }
 
 // Held reports whether r is under at least one legal hold.
@@ -155,6 +163,7 @@ func (r Recording) Expired(t time.Time) bool { return !r.Deadline.After(t) }
 func (r Recording) Clone() Recording {
 	r.Gaps = slices.Clone(r.Gaps)
 	r.Holds = slices.Clone(r.Holds)
+	r.AccessRoles = slices.Clone(r.AccessRoles)
 	return r
 }
 
@@ -173,7 +182,9 @@ func (r Recording) HoldFor(ref string) (Hold, bool) {
 const ConsentBasis = "6(1)(a) consent"
 
 // Entry is what a host knows when a recording is finalized; New turns it into
-// a Recording with its deadline fixed from the purpose.
+// a Recording. A host holding the policy's decision (the call session) passes
+// its lawful basis, deadline, statutory minimum and access roles; the others
+// leave them zero and get the purpose's.
 type Entry struct {
 	ID        string
 	CallID    string
@@ -184,20 +195,31 @@ type Entry struct {
 	SHA256    string
 	Gaps      []Gap
 	// LawfulBasis is the basis the policy decided (a policy.Grant's, e.g.
-	// consent under an opt-in profile, R8). Empty: the purpose's.
+	// consent under an opt-in profile, R8): the purpose's or ConsentBasis.
+	// Empty: the purpose's.
 	LawfulBasis string
 	// Deadline is the deadline the policy fixed (a policy.Grant's). Zero:
-	// Created plus Retention. A deadline beyond the purpose's maximum
-	// retention from Created, or before Created, is refused (R9, R11).
+	// Created plus Retention. A deadline before Created, beyond the
+	// purpose's maximum retention from Created (R9-R11) or before
+	// KeepUntil (R11) is refused.
 	Deadline time.Time
+	// KeepUntil is the statute's minimum (legal obligation only, R11,
+	// R12): no deletion, shredding or erasure before it. Zero: none.
+	KeepUntil time.Time
+	// AccessRoles are the policy rule's access_roles: they narrow the
+	// purpose's roles and may never widen them (R25). Empty: the purpose's.
+	AccessRoles []policy.Role
 }
 
 // New returns the catalog record of e: the lawful basis comes from the
-// purpose and the deadline is Created plus the retention (calendar
-// arithmetic). It refuses an unknown purpose, a retention above the purpose's
-// maximum, a subject that is not a keyed hash (a clear phone number must never
-// reach the catalog), a malformed SHA-256, a call id over 1024 bytes and a
-// creation or deadline outside 1678-2262, with an error wrapping ErrInvalid.
+// entry, else from the purpose, and the deadline is the entry's, else
+// Created plus the retention (calendar arithmetic). It refuses an unknown
+// purpose, a retention or deadline beyond the purpose's maximum (R9-R11), a
+// deadline before the statute's minimum (R11), a subject that is not a keyed
+// hash (a clear phone number must never reach the catalog), a malformed
+// SHA-256, a call id over 1024 bytes and a creation or deadline outside
+// 1678-2262, with an error wrapping ErrInvalid (an *InvalidError naming the
+// field and the rule).
 func New(e Entry) (Recording, error) {
 	if err := validID(e.ID); err != nil {
 		return Recording{}, err
@@ -217,7 +239,7 @@ func New(e Entry) (Recording, error) {
 		period = rules.DefaultRetention
 	}
 	if !rules.MaxRetention.IsZero() && period.Exceeds(rules.MaxRetention) {
-		return Recording{}, invalid("retention", "%s exceeds the maximum %s for purpose %s", period, rules.MaxRetention, e.Purpose)
+		return Recording{}, invalid("retention", "%s exceeds the maximum %s for purpose %s (%s)", period, rules.MaxRetention, e.Purpose, retentionRule(e.Purpose))
 	}
 	if err := validSubject(e.Subject); err != nil {
 		return Recording{}, err
@@ -235,10 +257,6 @@ func New(e Entry) (Recording, error) {
 		if deadline.Before(created) {
 			return Recording{}, invalid("deadline", "%s is before the recording was made (%s)", deadline.Format(time.RFC3339), created.Format(time.RFC3339))
 		}
-		if !rules.MaxRetention.IsZero() && deadline.After(rules.MaxRetention.AddTo(created)) {
-			return Recording{}, invalid("deadline", "%s is beyond the maximum retention %s for purpose %s (R9, R11)",
-				deadline.Format(time.RFC3339), rules.MaxRetention, e.Purpose)
-		}
 	}
 	if err := validInstant("deadline", deadline); err != nil {
 		return Recording{}, err
@@ -246,11 +264,12 @@ func New(e Entry) (Recording, error) {
 	basis := rules.LawfulBasis
 	if e.LawfulBasis != "" {
 		if e.LawfulBasis != basis && e.LawfulBasis != ConsentBasis {
-			return Recording{}, invalid("lawful_basis", "%q is neither the basis of purpose %s (%q) nor consent (%q)", e.LawfulBasis, e.Purpose, basis, ConsentBasis)
+			return Recording{}, invalid("lawful_basis", "%q is neither the basis of purpose %s (%q) nor consent (%q) (R8)", e.LawfulBasis, e.Purpose, basis, ConsentBasis)
 		}
 		basis = e.LawfulBasis
 	}
-	return Recording{
+	// The deadline's bounds (R9-R11) are checked by Validate, naming the rule.
+	r := Recording{
 		ID:          e.ID,
 		CallID:      e.CallID,
 		Purpose:     e.Purpose,
@@ -260,7 +279,34 @@ func New(e Entry) (Recording, error) {
 		Subject:     e.Subject,
 		SHA256:      strings.ToLower(e.SHA256),
 		Gaps:        slices.Clone(e.Gaps),
-	}, nil
+		AccessRoles: slices.Clone(e.AccessRoles),
+	}
+	if !e.KeepUntil.IsZero() {
+		r.KeepUntil = e.KeepUntil.UTC().Round(0)
+	}
+	if err := r.Validate(); err != nil {
+		return Recording{}, err
+	}
+	return r, nil
+}
+
+// retentionRule names the rule that bounds the retention of purpose p.
+func retentionRule(p policy.Purpose) string {
+	switch p {
+	case policy.ContractProof:
+		return "R10"
+	case policy.LegalObligation:
+		return "R11"
+	}
+	return "R9"
+}
+
+// validBasis checks a lawful basis names one of GDPR Art. 6(1) (a)-(f).
+func validBasis(b string) error {
+	if len(b) < 7 || !strings.HasPrefix(b, "6(1)(") || b[6] != ')' || b[5] < 'a' || b[5] > 'f' {
+		return invalid("lawful basis", "%q is not a GDPR Art. 6(1)(a)-(f) basis, e.g. \"6(1)(f) legitimate interests\" (R8)", b)
+	}
+	return nil
 }
 
 // Validate checks r before it is catalogued: backends call it in Add.
@@ -286,6 +332,41 @@ func (r Recording) Validate() error {
 	if r.Deadline.Before(r.Created) {
 		return invalid("deadline", "before creation")
 	}
+	rules, _ := r.Purpose.Rules()
+	if r.LawfulBasis != "" { // catalogues before R8 stored the purpose's
+		if err := validBasis(r.LawfulBasis); err != nil {
+			return err
+		}
+		if r.Purpose == policy.LegalObligation && r.LawfulBasis[5] != 'c' && r.LawfulBasis[5] != 'e' {
+			return invalid("lawful basis", "%q for a recording kept under a legal obligation: want 6(1)(c) or 6(1)(e) (R8)", r.LawfulBasis)
+		}
+	}
+	if !rules.MaxRetention.IsZero() {
+		if max := rules.MaxRetention.AddTo(r.Created); r.Deadline.After(max) {
+			return invalid("deadline", "%s is beyond the maximum retention %s of purpose %s (at most %s) (%s)",
+				r.Deadline.Format(time.RFC3339), rules.MaxRetention, r.Purpose, max.Format(time.RFC3339), retentionRule(r.Purpose))
+		}
+	}
+	if !r.KeepUntil.IsZero() {
+		if err := validInstant("keep until", r.KeepUntil); err != nil {
+			return err
+		}
+		switch {
+		case rules.Erasable:
+			return invalid("keep until", "a statutory minimum applies only to recordings kept under a legal obligation, not purpose %s (R11, R30)", r.Purpose)
+		case r.KeepUntil.Before(r.Created):
+			return invalid("keep until", "before creation")
+		case r.Deadline.Before(r.KeepUntil):
+			return invalid("deadline", "%s is before the statute's minimum %s: a recording kept under a legal obligation may not go early (R11)",
+				r.Deadline.Format(time.RFC3339), r.KeepUntil.Format(time.RFC3339))
+		}
+	}
+	for _, role := range r.AccessRoles {
+		if !r.Purpose.Allows(role) {
+			return invalid("access roles", "role %q is not one of purpose %s's (%s): access_roles narrow, never widen (R25)",
+				role, r.Purpose, joinRoles(rules.AccessRoles))
+		}
+	}
 	if err := validSubject(r.Subject); err != nil {
 		return err
 	}
@@ -301,6 +382,14 @@ func (r Recording) Validate() error {
 		}
 	}
 	return nil
+}
+
+func joinRoles(rs []policy.Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ", ")
 }
 
 func validID(id string) error {

@@ -2,6 +2,7 @@ package retention
 
 import (
 	"archive/zip"
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,14 +36,28 @@ func ResponseDue(received time.Time) time.Time { return responseTime.AddTo(recei
 // request and its outcome is audited (KindSubjectExport, KindErasure), with
 // one entry per recording exported, erased or refused.
 //
-// Catalog, Store and Audit are required. Safe for concurrent use.
+// Catalog, Store, Audit and Authorizer are required. Safe for concurrent use.
 type Subjects struct {
 	Catalog Catalog
 	Store   Store
 	Audit   audit.Appender
 	Now     func() time.Time // nil: time.Now
+	// Authorizer authenticates who handles a request (Request.Handler is
+	// only their claim); they must hold RoleDPO (R25).
+	Authorizer Authorizer
 	// IsIntegrity: see Gate.IsIntegrity.
 	IsIntegrity func(error) bool
+	// Redact writes to w the customer's channel only of the two-channel
+	// Ogg Opus recording it reads from r (to its end), without
+	// transcoding: fromrecorder.CustomerOnly (recorder.ExtractLeg). A data
+	// subject's copy of a dual-channel recording goes through it (GDPR Art.
+	// 15(4), R29); without it such a recording is not exported (listed in
+	// Failed with the reason), never handed over with the agent's voice.
+	Redact func(r io.Reader, w io.Writer) error
+	// KeepOtherVoices exports dual-channel recordings whole, the other
+	// party's (the agent's) voice included, and Redact is not used. Off by
+	// default.
+	KeepOtherVoices bool
 	// Progress, if set, is called after each recording of an export or an
 	// erasure with the count done and the total.
 	Progress func(done, total int)
@@ -62,7 +78,7 @@ type Shredder interface {
 type Request struct {
 	Subject   string    // policy.SubjectKey of the person
 	Received  time.Time // when the request arrived; zero: now
-	Handler   string    // who handles it (pseudonymous id), the audit actor
+	Handler   string    // who says they handle it: a claim the Authorizer checks; the audit actor is who it authenticates
 	Reference string    // the request's own reference (ticket number), audited
 }
 
@@ -105,32 +121,60 @@ type ErasureReport struct {
 	Shredded int       // audit entries crypto-shredded (see ShredAudit)
 }
 
-func (s *Subjects) check(op string, req *Request) error {
-	if s.Catalog == nil || s.Store == nil || s.Audit == nil {
-		return fmt.Errorf("%s: catalog, store and audit log are required: %w", op, ErrNotConfigured)
+func (s *Subjects) check(ctx context.Context, op string, a Action, req *Request) error {
+	if s.Catalog == nil || s.Store == nil || s.Audit == nil || s.Authorizer == nil {
+		return fmt.Errorf("%s: catalog, store, audit log and authorizer are required: %w", op, ErrNotConfigured)
 	}
+	return s.authorize(ctx, op, a, req)
+}
+
+// authorize validates req and authenticates who handles it (RoleDPO),
+// auditing a refusal; req.Handler becomes who the Authorizer names.
+func (s *Subjects) authorize(ctx context.Context, op string, a Action, req *Request) error {
 	if req.Subject == "" {
 		return fmt.Errorf("%s: %w", op, invalid("subject", "empty"))
 	}
 	if err := validSubject(req.Subject); err != nil {
 		return fmt.Errorf("%s: %w", op, err)
 	}
-	if strings.TrimSpace(req.Handler) == "" {
-		return fmt.Errorf("%s: %w", op, invalid("handler", "who handles the request must be named"))
-	}
 	if req.Received.IsZero() {
 		req.Received = nowFunc(s.Now)()
 	}
 	req.Received = req.Received.UTC().Round(0)
+	// Who handles the request is authenticated, and must hold RoleDPO (R25).
+	claim := Principal{ID: strings.TrimSpace(req.Handler), Role: RoleDPO}
+	p, why, err := authenticate(ctx, s.Authorizer, AccessRequest{Principal: claim, Action: a, Reason: "data subject request " + req.Reference})
+	if err == nil && !slices.Contains(p.granted(), RoleDPO) {
+		why = fmt.Sprintf("%s does not hold role %s, which handles data subject requests (R25); granted: %s", p.ID, RoleDPO, orNone(p.granted()))
+		err = ErrDenied
+	}
+	if err != nil {
+		e := requestEvent(audit.KindAccessDenied, Request{Subject: req.Subject, Received: req.Received, Handler: p.ID, Reference: req.Reference},
+			nowFunc(s.Now)(), "refused", audit.Attr{Key: "action", Value: string(a)}, audit.Attr{Key: "denied", Value: why})
+		if aerr := appendEvent(ctx, s.Audit, e); aerr != nil {
+			return fmt.Errorf("%s: %w", op, errors.Join(err, aerr))
+		}
+		return fmt.Errorf("%s: %w", op, errors.Join(err, &DeniedError{Principal: p, Action: a, Why: why}))
+	}
+	req.Handler = p.ID
 	return nil
 }
 
-// Find returns every recording of subject, oldest first.
-func (s *Subjects) Find(ctx context.Context, subject string) ([]Recording, error) {
-	if s.Catalog == nil {
-		return nil, fmt.Errorf("subject find: %w", ErrNotConfigured)
+// ActionSubjectFind is the action of Subjects.Find.
+const ActionSubjectFind Action = "subject-find"
+
+// Find returns every recording of req.Subject, oldest first, to whom the
+// Authorizer names, who must hold RoleDPO: which calls a person made is
+// theirs to know (R25). A refusal is audited. Catalog, Audit and Authorizer
+// are required.
+func (s *Subjects) Find(ctx context.Context, req Request) ([]Recording, error) {
+	if s.Catalog == nil || s.Audit == nil || s.Authorizer == nil {
+		return nil, fmt.Errorf("subject find: catalog, audit log and authorizer are required: %w", ErrNotConfigured)
 	}
-	rs, err := s.Catalog.Subject(ctx, subject)
+	if err := s.authorize(ctx, "subject find", ActionSubjectFind, &req); err != nil {
+		return nil, err
+	}
+	rs, err := s.Catalog.Subject(ctx, req.Subject)
 	if err != nil {
 		return nil, fmt.Errorf("subject find: %w", err)
 	}
@@ -176,7 +220,7 @@ func recEvent(k audit.Kind, req Request, r Recording, at time.Time, reason strin
 // is left out, audited (KindIntegrityFailure) and listed in Failed, and
 // ExportDir then returns an error wrapping ErrIncomplete.
 func (s *Subjects) ExportDir(ctx context.Context, req Request, dir string) (ExportReport, error) {
-	if err := s.check("subject export", &req); err != nil {
+	if err := s.check(ctx, "subject export", ActionSubjectExport, &req); err != nil {
 		return ExportReport{}, err
 	}
 	if ents, err := os.ReadDir(dir); err == nil && len(ents) > 0 {
@@ -194,7 +238,7 @@ func (s *Subjects) ExportDir(ctx context.Context, req Request, dir string) (Expo
 // ExportZip is ExportDir writing a zip archive to w instead. On error the
 // archive is incomplete and must be discarded.
 func (s *Subjects) ExportZip(ctx context.Context, req Request, w io.Writer) (ExportReport, error) {
-	if err := s.check("subject export", &req); err != nil {
+	if err := s.check(ctx, "subject export", ActionSubjectExport, &req); err != nil {
 		return ExportReport{}, err
 	}
 	zs := &zipSink{zw: zip.NewWriter(w)}
@@ -310,7 +354,11 @@ type exportedMeta struct {
 	UnderLegalHold   bool      `json:"under_legal_hold"`
 	SHA256           string    `json:"sha256,omitempty"`
 	Gaps             []gapMeta `json:"gaps,omitempty"`
-	Error            string    `json:"error,omitempty"`
+	// OnlyYourVoice: the file holds the caller's channel only, the other
+	// party's voice removed (GDPR Art. 15(4)); SHA256 is then the digest
+	// of the stored two-channel recording, not of this file.
+	OnlyYourVoice bool   `json:"only_your_voice,omitempty"`
+	Error         string `json:"error,omitempty"`
 }
 
 type gapMeta struct {
@@ -347,7 +395,7 @@ func (s *Subjects) export(ctx context.Context, req Request, out sink) (rep Expor
 			m.Gaps = append(m.Gaps, gapMeta{g.Start.Seconds(), g.End.Seconds(), g.Reason})
 		}
 		name := "audio/" + r.ID + ".opus"
-		if err := s.exportOne(ctx, req, r, name, out); err != nil {
+		if err := s.exportOne(ctx, req, r, name, out, &m.OnlyYourVoice); err != nil {
 			var ae *stopError
 			if errors.As(err, &ae) || ctx.Err() != nil {
 				return rep, fmt.Errorf("subject export: %w", err)
@@ -404,7 +452,68 @@ func (s *Subjects) integrity(err error) bool {
 	return errors.Is(err, ErrIntegrity) || s.IsIntegrity != nil && s.IsIntegrity(err)
 }
 
-func (s *Subjects) exportOne(ctx context.Context, req Request, r Recording, name string, out sink) error {
+// errNoRedactor: a dual-channel recording and no Subjects.Redact.
+var errNoRedactor = errors.New("a two-channel recording holds the other party's voice, and Subjects.Redact is not set to take it out (R29, GDPR Art. 15(4))")
+
+// redact returns what to export of a recording read from r: of a
+// dual-channel Ogg Opus file, the customer's channel only (through
+// s.Redact), unless KeepOtherVoices; anything else as it is; and whether it
+// redacted. It reads r to its end either way (so the digest is checked).
+// wait, called once the result was consumed or abandoned, stops the
+// redaction and returns its error.
+func (s *Subjects) redact(r io.Reader) (io.Reader, bool, func() error) {
+	br := bufio.NewReaderSize(r, 4096)
+	head, _ := br.Peek(pageHeadPeek)
+	if s.KeepOtherVoices || opusChannels(head) < 2 {
+		return br, false, func() error { return nil }
+	}
+	if s.Redact == nil {
+		_, err := io.Copy(io.Discard, br) // the digest still says whether it was altered
+		return failingReader{errors.Join(errNoRedactor, err)}, true, func() error { return nil }
+	}
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := s.Redact(br, pw)
+		if err != nil {
+			// A damaged file fails to parse before its digest is checked:
+			// read on, so that an altered file is reported (and audited)
+			// as such.
+			if _, herr := io.Copy(io.Discard, br); herr != nil {
+				err = errors.Join(err, herr)
+			}
+			err = fmt.Errorf("keeping only the customer's voice: %w", err)
+		}
+		pw.CloseWithError(err)
+		done <- err
+	}()
+	return pr, true, func() error {
+		pr.CloseWithError(errors.New("export abandoned")) // unblocks the redaction
+		return <-done
+	}
+}
+
+type failingReader struct{ err error }
+
+func (f failingReader) Read([]byte) (int, error) { return 0, f.err }
+
+// pageHeadPeek is enough of a file for its first Ogg page's OpusHead.
+const pageHeadPeek = 27 + 255 + 19
+
+// opusChannels returns the channel count of the OpusHead the first Ogg
+// page of b holds, or 0 if b does not start so.
+func opusChannels(b []byte) int {
+	if len(b) < 27 || string(b[:4]) != "OggS" {
+		return 0
+	}
+	body := 27 + int(b[26])
+	if len(b) < body+19 || string(b[body:body+8]) != "OpusHead" {
+		return 0
+	}
+	return int(b[body+9])
+}
+
+func (s *Subjects) exportOne(ctx context.Context, req Request, r Recording, name string, out sink, onlyCustomer *bool) error {
 	now := nowFunc(s.Now)
 	fail := func(err error) error {
 		if s.integrity(err) {
@@ -436,7 +545,12 @@ func (s *Subjects) exportOne(ctx context.Context, req Request, r Recording, name
 	if err != nil {
 		return fail(err)
 	}
-	err = out.put(name, newHashReader(rc, want))
+	src, redacted, wait := s.redact(newHashReader(rc, want))
+	*onlyCustomer = redacted
+	err = out.put(name, src)
+	if rerr := wait(); err == nil { // an extraction error is also the reader's
+		err = rerr
+	}
 	rc.Close()
 	if err != nil && !out.atomic() {
 		return &stopError{fmt.Errorf("%s: %w: %w", r.ID, errSpoiled, fail(err))} // stop the export
@@ -471,6 +585,9 @@ func readme(req Request, rep ExportReport, metas []exportedMeta) string {
 		if m.UnderLegalHold {
 			fmt.Fprintf(&b, "  (kept longer: legal claim)")
 		}
+		if m.OnlyYourVoice {
+			fmt.Fprintf(&b, "  (your voice only)")
+		}
 		if m.Error != "" {
 			fmt.Fprintf(&b, "  (NOT INCLUDED: a technical fault, we will send it separately)")
 		}
@@ -479,6 +596,14 @@ func readme(req Request, rep ExportReport, metas []exportedMeta) string {
 	fmt.Fprintf(&b, "\nGaps in a recording are moments when recording was paused (for example\n")
 	fmt.Fprintf(&b, "while card details were given); they are listed in recordings.json.\n")
 	fmt.Fprintf(&b, "Each file's SHA-256 is listed so that you can check it was not altered.\n")
+	for _, m := range metas {
+		if m.OnlyYourVoice {
+			fmt.Fprintf(&b, "\nA recording marked \"your voice only\" holds your side of the call: the other\n")
+			fmt.Fprintf(&b, "person's voice was left out, to protect their rights (GDPR Art. 15(4)). Its\n")
+			fmt.Fprintf(&b, "SHA-256 in recordings.json is that of the whole recording we keep.\n")
+			break
+		}
+	}
 	return b.String()
 }
 
@@ -490,7 +615,7 @@ func readme(req Request, rep ExportReport, metas []exportedMeta) string {
 // in Failed and stays marked: the next sweep finishes it. Returns an error
 // wrapping ErrIncomplete if any failed; refusals are not errors.
 func (s *Subjects) Erase(ctx context.Context, req Request) (ErasureReport, error) {
-	if err := s.check("subject erase", &req); err != nil {
+	if err := s.check(ctx, "subject erase", ActionSubjectErase, &req); err != nil {
 		return ErasureReport{}, err
 	}
 	now := nowFunc(s.Now)
@@ -558,12 +683,10 @@ func holdReason(r Recording) string {
 
 func (s *Subjects) eraseOne(ctx context.Context, req Request, r Recording, rep *ErasureReport, refuse func(Recording, string, error) error) error {
 	if r.Deletion == DeletionNone {
-		if r.Held() {
-			return refuse(r, holdReason(r), ErrHeld)
-		}
-		if rules, err := r.Purpose.Rules(); err != nil || !rules.Erasable {
-			return refuse(r, fmt.Sprintf("kept under a legal obligation (GDPR Art. 17(3)(b)): purpose %s, deletion due %s",
-				r.Purpose, r.Deadline.Format("2006-01-02")), ErrNotErasable)
+		if err := r.CheckDestroy(nowFunc(s.Now)()); err != nil {
+			var k *KeptError
+			errors.As(err, &k)
+			return refuse(r, k.Why+" ("+k.Rule+")", k.Err)
 		}
 		m, err := s.Catalog.BeginDelete(ctx, r.ID, DeletionErasure)
 		switch {

@@ -21,7 +21,7 @@ import (
 )
 
 func (f *fixture) subjects(now time.Time) *retention.Subjects {
-	return &retention.Subjects{Catalog: f.cat, Store: f.store, Audit: f.log, Now: func() time.Time { return now }}
+	return &retention.Subjects{Catalog: f.cat, Store: f.store, Audit: f.log, Authorizer: &retentiontest.Authorizer{}, Now: func() time.Time { return now }}
 }
 
 func TestSubjectExportDir(t *testing.T) {
@@ -182,7 +182,6 @@ func TestSubjectRequestValidation(t *testing.T) {
 	for _, req := range []retention.Request{
 		{Subject: "", Handler: "dpo"},
 		{Subject: "+33612345678", Handler: "dpo"},
-		{Subject: retentiontest.SubjectOf("x")},
 	} {
 		if _, err := f.subjects(t0).Erase(ctx, req); !errors.Is(err, retention.ErrInvalid) {
 			t.Errorf("Erase(%+v) = %v, want ErrInvalid", req, err)
@@ -190,6 +189,13 @@ func TestSubjectRequestValidation(t *testing.T) {
 	}
 	if len(f.log.Events()) != 0 {
 		t.Error("invalid requests audited as served")
+	}
+	// Nobody the authorizer can name: refused, and the refusal audited.
+	if _, err := f.subjects(t0).Erase(ctx, retention.Request{Subject: retentiontest.SubjectOf("x")}); !errors.Is(err, retention.ErrUnauthenticated) {
+		t.Errorf("Erase without a handler = %v, want ErrUnauthenticated", err)
+	}
+	if ev := f.log.Events(); len(ev) != 1 || ev[0].Kind != audit.KindAccessDenied || ev[0].Actor != "unauthenticated" {
+		t.Errorf("unauthenticated request audited as %+v", ev)
 	}
 }
 

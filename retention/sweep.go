@@ -29,7 +29,9 @@ type Sweeper struct {
 	Store   Store
 	Audit   audit.Appender
 
-	// Interval between two sweeps of Run; zero means one hour.
+	// Interval between two sweeps of Run; zero means one hour. A held
+	// recording is audited as kept by the sweeps that find it due less
+	// than an Interval after its deadline.
 	Interval time.Duration
 	// Grace: a recording still present more than Grace after its deadline
 	// is reported overdue (it is deleted all the same); zero means 24 hours.
@@ -88,6 +90,28 @@ func (s *Sweeper) grace() time.Duration {
 	return 24 * time.Hour
 }
 
+func (s *Sweeper) interval() time.Duration {
+	if s.Interval > 0 {
+		return s.Interval
+	}
+	return time.Hour
+}
+
+// auditKept audits that a legal hold kept r past its deadline (R13): the
+// deletion is refused with the reason. Only sweeps finding r due less than
+// an Interval after its deadline do (one, when sweeps run every Interval as
+// Run does), so that a hold lasting years does not add an entry to every
+// sweep; a dry run audits nothing.
+func (s *Sweeper) auditKept(ctx context.Context, r Recording, at time.Time, now func() time.Time, dry bool) error {
+	if dry || at.Sub(r.Deadline) >= s.interval() {
+		return nil
+	}
+	e := accessEvent(audit.KindAccessDenied, r, now(), Principal{ID: systemActor}, "expire", "retention deadline passed")
+	e.Attrs = append(e.Attrs, audit.Attr{Key: "denied", Value: holdReason(r) + ": kept past its deadline"},
+		audit.Attr{Key: "rule", Value: "R13"}, audit.Attr{Key: "deadline", Value: r.Deadline.UTC().Format(time.RFC3339Nano)})
+	return appendEvent(ctx, s.Audit, e)
+}
+
 func (s *Sweeper) batch() int {
 	if s.BatchSize > 0 {
 		return s.BatchSize
@@ -115,10 +139,7 @@ func (s *Sweeper) DryRun(ctx context.Context, at time.Time) (Report, error) {
 // ctx.Err(). Each sweep's outcome goes to OnSweep; a failed sweep does not
 // stop Run.
 func (s *Sweeper) Run(ctx context.Context) error {
-	interval := s.Interval
-	if interval <= 0 {
-		interval = time.Hour
-	}
+	interval := s.interval()
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -197,6 +218,9 @@ func (s *Sweeper) sweep(ctx context.Context, at time.Time, dry bool) (rep Report
 			case r.Held():
 				rep.Held = append(rep.Held, r)
 				prog.Held++
+				if err := s.auditKept(ctx, r, lateAt, now, dry); err != nil {
+					return rep, fmt.Errorf("%s: %w", op, err)
+				}
 				continue
 			}
 			late := lateAt.Sub(r.Deadline)
@@ -207,6 +231,9 @@ func (s *Sweeper) sweep(ctx context.Context, at time.Time, dry bool) (rep Report
 					if r, err = s.Catalog.Get(ctx, r.ID); err == nil {
 						rep.Held = append(rep.Held, r)
 						prog.Held++
+						if err := s.auditKept(ctx, r, lateAt, now, dry); err != nil {
+							return rep, fmt.Errorf("%s: %w", op, err)
+						}
 					}
 					continue
 				case errors.Is(err, ErrNotFound): // removed concurrently
@@ -257,8 +284,11 @@ func (s *Sweeper) remove(ctx context.Context, rep *Report, prog *Progress, r Rec
 	var attrs []audit.Attr
 	if resumed {
 		attrs = append(attrs, audit.Attr{Key: "resumed", Value: "true"})
-		if r.Deletion == DeletionErasure {
+		switch r.Deletion {
+		case DeletionErasure:
 			reason = "erasure requested by the data subject (resumed)"
+		case DeletionDestroyed:
+			reason = "destroyed before its deadline (resumed)"
 		}
 	}
 	err := finishDelete(ctx, s.Catalog, s.Store, s.Audit, r, deletedEvent(r, now(), systemActor, reason, attrs...))

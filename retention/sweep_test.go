@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -298,5 +299,34 @@ func TestSweepProgress(t *testing.T) {
 	}
 	if len(got) != 3 || got[0].Scanned != 10 || got[2].Deleted != 25 {
 		t.Errorf("progress %+v", got)
+	}
+}
+
+// TestSweepAuditsHeldOnce (R13): a deletion a legal hold refuses is
+// audited with the reason, once: by the sweep that finds the recording due
+// within an Interval of its deadline, not by every sweep of a years-long
+// hold.
+func TestSweepAuditsHeldOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture()
+	r := f.add(t, "held", policy.Quality, t0, "")
+	if _, err := f.holds().Set(ctx, "held", "RG 5", "Judge Ann"); err != nil {
+		t.Fatal(err)
+	}
+	sw := f.sweeper()
+	for _, at := range []time.Time{r.Deadline, r.Deadline.Add(30 * time.Minute), r.Deadline.Add(2 * time.Hour), r.Deadline.AddDate(1, 0, 0)} {
+		if _, err := sw.Sweep(ctx, at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev := f.log.Kind(audit.KindAccessDenied)
+	if len(ev) != 2 {
+		t.Fatalf("%d refusals audited over four sweeps, want 2 (those within an hour of the deadline)", len(ev))
+	}
+	if retentiontest.Attr(ev[0], "rule") != "R13" || !strings.Contains(retentiontest.Attr(ev[0], "denied"), "RG 5") || ev[0].RecordingID != "held" {
+		t.Errorf("refusal audited as %+v", ev[0])
+	}
+	if _, err := sw.DryRun(ctx, r.Deadline); err != nil || len(f.log.Kind(audit.KindAccessDenied)) != 2 {
+		t.Errorf("a dry run audited: %v", err)
 	}
 }

@@ -135,8 +135,8 @@ func TestGoldenErrors(t *testing.T) {
 		{"missing-data", 2, []string{"sweep", "--data", filepath.Join(tmp, "nope")}},
 		{"export-existing", 1, []string{"export", speech, "--wav", existing}},
 		{"export-directory", 1, []string{"export", speech, "--wav", tmp}},
-		{"open-denied-role", 1, []string{"open", "rec-q1", "--as", "trainer", "--reason", "training", "--by", "t1", "--data", root}},
-		{"open-unknown", 1, []string{"open", "rec-zz", "--as", "quality", "--reason", "review", "--by", "q1", "--data", root}},
+		{"open-denied-role", 1, []string{"open", "rec-q1", "--as", "trainer", "--reason", "training", "--data", root}},
+		{"open-unknown", 1, []string{"open", "rec-zz", "--as", "quality", "--reason", "review", "--data", root}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			code, out, errOut := cli(t, c.args...)
@@ -229,7 +229,8 @@ func TestOpenNeverWritesToATerminal(t *testing.T) {
 	root := retentionData(t)
 	defer func(f func(io.Writer) bool) { isTerminal = f }(isTerminal)
 	isTerminal = func(io.Writer) bool { return true }
-	args := []string{"open", "rec-q1", "--as", "quality", "--reason", "review", "--by", "q1", "--data", root}
+	grant(t, root, "quality")
+	args := []string{"open", "rec-q1", "--as", "quality", "--reason", "review", "--data", root}
 	code, out, errOut := cli(t, args...)
 	if code != 2 || out != "" || !strings.Contains(errOut, "terminal") || !strings.Contains(errOut, "--out -") {
 		t.Fatalf("open to a terminal: exit %d %q %q", code, out, errOut)
@@ -253,8 +254,8 @@ func TestOpenNeverWritesToATerminal(t *testing.T) {
 // TestOpenListsAllowedRoles: a refused role is told which roles may open.
 func TestOpenListsAllowedRoles(t *testing.T) {
 	root := retentionData(t)
-	code, _, errOut := cli(t, "open", "rec-q1", "--as", "trainer", "--reason", "x", "--by", "t1", "--out", filepath.Join(t.TempDir(), "o"), "--data", root)
-	if code != 1 || !strings.Contains(errOut, "roles allowed for purpose quality: quality, supervisor") || strings.Contains(errOut, "open: open") {
+	code, _, errOut := cli(t, "open", "rec-q1", "--as", "trainer", "--reason", "x", "--out", filepath.Join(t.TempDir(), "o"), "--data", root)
+	if code != 1 || !strings.Contains(errOut, "allowed roles: quality, supervisor") || strings.Contains(errOut, "open: open") {
 		t.Errorf("exit %d: %s", code, errOut)
 	}
 }
@@ -346,7 +347,7 @@ func TestKeysDecryptNeverOverwrites(t *testing.T) {
 	root, plain := encryptedData(t, key, false)
 	existing := filepath.Join(t.TempDir(), "old.opus")
 	os.WriteFile(existing, []byte("keep me"), 0o600)
-	code, _, errOut := cli(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", existing, "--data", root)
+	code, _, errOut := cli(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", existing, "--reason", "review", "--data", root)
 	if b, _ := os.ReadFile(existing); code != 1 || string(b) != "keep me" || !strings.Contains(errOut, "already exists") {
 		t.Fatalf("decrypt over an existing file: exit %d, file %q, %s", code, b, errOut)
 	}
@@ -354,7 +355,7 @@ func TestKeysDecryptNeverOverwrites(t *testing.T) {
 		t.Errorf("a refused decrypt was audited as an access (%d)", n)
 	}
 	fresh := filepath.Join(t.TempDir(), "new.opus")
-	if code, _, errOut := cli(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", fresh, "--data", root); code != 0 {
+	if code, _, errOut := cli(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", fresh, "--reason", "review", "--data", root); code != 0 {
 		t.Fatalf("decrypt: exit %d %s", code, errOut)
 	}
 	if b, _ := os.ReadFile(fresh); !bytes.Equal(b, plain) {

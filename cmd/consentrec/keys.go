@@ -17,8 +17,10 @@ import (
 
 	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
+	"github.com/consentrec/consentrec/retention"
 	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
@@ -30,12 +32,12 @@ func init() {
 		short: "create an age X25519 identity (private key) and print its public key", run: cmdKeysGenerate})
 	register(&command{name: "keys recipient", args: "IDENTITY-FILE",
 		short: "print the public key (age1...) of an identity file", run: cmdKeysRecipient})
-	register(&command{name: "keys decrypt", args: "ID --identity FILE -o OUT [--reason TEXT] [--by NAME] --data DIR",
+	register(&command{name: "keys decrypt", args: "ID --identity FILE -o OUT --reason TEXT [--as ROLE] --data DIR",
 		short: "check and decrypt an encrypted recording to an Ogg Opus file", run: cmdKeysDecrypt})
-	register(&command{name: "keys export", args: "ID --identity FILE [--reason TEXT] [--by NAME] --data DIR",
+	register(&command{name: "keys export", args: "ID --identity FILE --reason TEXT [--as ROLE] --data DIR",
 		short: "print a recording's own key, for `age -d -i KEY` (crypto-shredding mode)", run: cmdKeysExport})
-	register(&command{name: "keys shred", args: "ID --reason TEXT [--by NAME] --data DIR",
-		short: "delete a recording's own key: every copy of it becomes unreadable", run: cmdKeysShred})
+	register(&command{name: "keys shred", args: "ID --reason TEXT --data DIR",
+		short: "destroy a recording and its own key, if the catalog allows (no hold, no legal minimum): every copy becomes unreadable", run: cmdKeysShred})
 	register(&command{name: "keys recover", args: "--identity FILE --data DIR",
 		short: "finalize encrypted recordings a crash left unfinalized", run: cmdKeysRecover})
 }
@@ -164,19 +166,29 @@ func openEncrypted(root, idFile string, needIdentity bool) (*agestore.Store, err
 	return agestore.New(inner, cfg)
 }
 
-func cmdKeysDecrypt(e *env, args []string) error {
+// cmdKeysDecrypt hands out a recording in the clear: it goes through the
+// access gate like open (role from the access table, reason, hold and
+// erasure state; audited), and never leaves a partial file.
+func cmdKeysDecrypt(e *env, args []string) (err error) {
 	fset := flag.NewFlagSet("keys decrypt", flag.ContinueOnError)
 	data := dataFlag(fset)
 	idFile := fset.String("identity", "", "age identity `FILE` (private key)")
 	out := fset.String("o", "", "write the decrypted Ogg Opus file to `OUT` (- for standard output)")
-	reason := fset.String("reason", "", "why you decrypt it, `TEXT` (audited)")
-	by := fset.String("by", "", "who you are, `NAME` (default: the login name)")
+	reason := fset.String("reason", "", "why you decrypt it, `TEXT` (required, audited)")
+	as := fset.String("as", "", "the `ROLE` you act in, one "+AccessFile+" grants you (default: the first that may)")
+	by := byGone(fset)
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
 	}
+	if err := by.check(); err != nil {
+		return err
+	}
 	if len(pos) != 1 || *out == "" {
 		return usagef("want one recording ID and -o OUT")
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return usagef("--reason is required (it goes to the audit log)")
 	}
 	// OUT is checked before the recording is opened or the access
 	// audited: the CLI never overwrites, and audits only what it delivers.
@@ -185,40 +197,46 @@ func cmdKeysDecrypt(e *env, args []string) error {
 			return err
 		}
 	}
-	st, err := openEncrypted(*data, *idFile, true)
-	if err != nil {
+	if _, err := readIdentities(*idFile); err != nil {
 		return err
 	}
 	ctx := context.Background()
-	rc, err := st.Open(ctx, pos[0])
+	renv, err := openRetention(ctx, *data, true, *idFile)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, renv.Close()) }()
+	g, err := renv.gate(*data)
+	if err != nil {
+		return err
+	}
+	var w io.Writer = e.stdout
+	var tmp *os.File
+	if *out != "-" {
+		if tmp, err = os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*"); err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name()) // never leave a partial, unauthenticated file
+		defer tmp.Close()
+		w = tmp
+	}
+	rc, _, err := gateOpen(ctx, g, *as, pos[0], retention.ActionExport, *reason)
 	if err != nil {
 		return explainKeyErr(err)
 	}
 	defer rc.Close()
-	if err := auditAccess(ctx, *data, pos[0], *by, *reason, "keys decrypt"); err != nil {
-		return err
-	}
-	var w io.Writer = e.stdout
-	var f *os.File
-	if *out != "-" {
-		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
-			return err
-		}
-		w = f
-	}
 	n, err := io.Copy(w, rc)
 	if err != nil {
-		if f != nil {
-			f.Close()
-			os.Remove(*out) // never leave a partial, unauthenticated file
-		}
 		return explainKeyErr(err)
 	}
-	if f != nil {
-		if err := f.Close(); err != nil {
+	if tmp != nil {
+		if err := errors.Join(tmp.Sync(), tmp.Close()); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stderr, "%s: %d bytes, SHA-256 verified, decrypted to %s\n", pos[0], n, *out)
+		if err := os.Link(tmp.Name(), *out); err != nil { // never overwrites
+			return err
+		}
+		fmt.Fprintf(e.stderr, "%s: %d bytes, SHA-256 verified, decrypted to %s (audited)\n", pos[0], n, *out)
 	}
 	return nil
 }
@@ -236,56 +254,20 @@ func explainKeyErr(err error) error {
 	return err
 }
 
-func cmdKeysExport(e *env, args []string) error {
+// cmdKeysExport hands out a recording's own key, which opens the audio:
+// it goes through the same gate as open, and is audited as an export.
+func cmdKeysExport(e *env, args []string) (err error) {
 	fset := flag.NewFlagSet("keys export", flag.ContinueOnError)
 	data := dataFlag(fset)
 	idFile := fset.String("identity", "", "age identity `FILE` (private key)")
-	reason := fset.String("reason", "", "why you export the key, `TEXT` (audited)")
-	by := fset.String("by", "", "who you are, `NAME` (default: the login name)")
+	reason := fset.String("reason", "", "why you export the key, `TEXT` (required, audited)")
+	as := fset.String("as", "", "the `ROLE` you act in, one "+AccessFile+" grants you (default: the first that may)")
+	by := byGone(fset)
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usagef("want one recording ID")
-	}
-	if err := recorder.ValidateID(pos[0]); err != nil {
-		return usagef("%v", err)
-	}
-	ids, err := readIdentities(*idFile)
-	if err != nil {
-		return err
-	}
-	ks, err := agestore.NewDirKeyStore(recordingKeysDir(*data))
-	if err != nil {
-		return err
-	}
-	wrapped, err := ks.Get(context.Background(), pos[0])
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no key for %s in %s: %w (or the recording does not use per-recording keys)", pos[0], ks.Dir(), agestore.ErrShredded)
-	}
-	if err != nil {
-		return err
-	}
-	key, err := agestore.UnwrapKey(wrapped, ids...)
-	if err != nil {
-		return explainKeyErr(err)
-	}
-	if err := auditAccess(context.Background(), *data, pos[0], *by, *reason, "keys export"); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "# key of recording %s: age -d -i THIS-FILE %s\n%s\n", pos[0],
-		filepath.Join(consentrec.DataDir{Root: *data}.Recordings(), pos[0]+".opus"), key)
-	return nil
-}
-
-func cmdKeysShred(e *env, args []string) (err error) {
-	fset := flag.NewFlagSet("keys shred", flag.ContinueOnError)
-	data := dataFlag(fset)
-	reason := fset.String("reason", "", "why the recording is destroyed, `TEXT` (required, audited)")
-	by := fset.String("by", "", "who you are, `NAME` (default: the login name)")
-	pos, err := parseFlags(fset, args)
-	if err != nil {
+	if err := by.check(); err != nil {
 		return err
 	}
 	if len(pos) != 1 {
@@ -297,7 +279,65 @@ func cmdKeysShred(e *env, args []string) (err error) {
 	if strings.TrimSpace(*reason) == "" {
 		return usagef("--reason is required (it goes to the audit log)")
 	}
-	who := whoami(*by)
+	ids, err := readIdentities(*idFile)
+	if err != nil {
+		return err
+	}
+	ks, err := agestore.NewDirKeyStore(recordingKeysDir(*data))
+	if err != nil {
+		return err
+	}
+	ctx := context.Background()
+	wrapped, err := ks.Get(ctx, pos[0])
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no key for %s in %s: %w (or the recording does not use per-recording keys)", pos[0], ks.Dir(), agestore.ErrShredded)
+	}
+	if err != nil {
+		return err
+	}
+	key, err := agestore.UnwrapKey(wrapped, ids...)
+	if err != nil {
+		return explainKeyErr(err)
+	}
+	renv, err := openRetention(ctx, *data, true, "")
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, renv.Close()) }()
+	g, err := renv.gate(*data)
+	if err != nil {
+		return err
+	}
+	if _, _, err := g.Admit(ctx, retention.Principal{Role: policy.Role(*as)}, pos[0], retention.ActionExport, *reason,
+		audit.Attr{Key: "tool", Value: "consentrec keys export"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "# key of recording %s: age -d -i THIS-FILE %s\n%s\n", pos[0],
+		filepath.Join(consentrec.DataDir{Root: *data}.Recordings(), pos[0]+".opus"), key)
+	return nil
+}
+
+func cmdKeysShred(e *env, args []string) (err error) {
+	fset := flag.NewFlagSet("keys shred", flag.ContinueOnError)
+	data := dataFlag(fset)
+	reason := fset.String("reason", "", "why the recording is destroyed, `TEXT` (required, audited)")
+	by := byGone(fset)
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if err := by.check(); err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want one recording ID")
+	}
+	if err := recorder.ValidateID(pos[0]); err != nil {
+		return usagef("%v", err)
+	}
+	if strings.TrimSpace(*reason) == "" {
+		return usagef("--reason is required (it goes to the audit log)")
+	}
 	ks, err := agestore.NewDirKeyStore(recordingKeysDir(*data))
 	if err != nil {
 		return err
@@ -306,60 +346,27 @@ func cmdKeysShred(e *env, args []string) (err error) {
 	if _, err := ks.Get(ctx, pos[0]); err != nil {
 		return fmt.Errorf("no key for %s in %s: %w", pos[0], ks.Dir(), err)
 	}
-	// The audit log is opened first: no shredding without its trail.
-	log, err := audit.OpenDir(ctx, *data, audit.Options{})
+	// The catalog is asked first (R13, R30): no shredding of a recording
+	// under legal hold or kept under a legal obligation, and no shredding
+	// without its trail. The key goes with the file and the catalog row.
+	renv, err := openRetention(ctx, *data, true, "")
 	if err != nil {
-		return fmt.Errorf("keys shred %s: audit log: %w (nothing deleted)", pos[0], err)
+		return fmt.Errorf("keys shred %s: %w (nothing deleted)", pos[0], err)
 	}
-	defer func() { err = errors.Join(err, log.Close()) }()
-	ev := audit.Event{Kind: audit.KindKeyShredded, Time: time.Now().UTC(), RecordingID: pos[0], Actor: who, Reason: *reason}
-	// The recording's metadata (unencrypted beside it) gives the event its
-	// call, purpose and the digest of the file that just became unreadable.
-	if st, err := recorder.NewFileStore(consentrec.DataDir{Root: *data}.Recordings()); err == nil {
-		if m, err := st.Stat(ctx, pos[0]); err == nil {
-			ev.CallID, ev.Purpose, ev.PolicyVersion, ev.SHA256 = m.CallID, string(m.Purpose), m.PolicyVersion, m.SHA256
-		}
-	}
-	if err := ks.Delete(ctx, pos[0]); err != nil {
+	defer func() { err = errors.Join(err, renv.Close()) }()
+	az, err := cliAuthorizer(*data)
+	if err != nil {
 		return err
 	}
-	if _, err := log.Append(ctx, ev); err != nil {
-		return fmt.Errorf("keys shred %s: the key is deleted, but the audit event was not appended: %w", pos[0], err)
-	}
-	fmt.Fprintf(e.stdout, "%s: key deleted; the recording and every copy of it are now unreadable (audited)\n", pos[0])
-	return nil
-}
-
-// whoami returns by, or the login name.
-func whoami(by string) string {
-	if by == "" {
-		if u, err := user.Current(); err == nil {
-			return u.Username
+	d := &retention.Destroyer{Catalog: renv.catalog, Store: renv.store, Audit: renv.log, Authorizer: az, Kind: audit.KindKeyShredded}
+	if _, err := d.Destroy(ctx, pos[0], *reason); err != nil {
+		var kept *retention.KeptError
+		if errors.As(err, &kept) || errors.Is(err, retention.ErrNotFound) || errors.Is(err, retention.ErrDenied) {
+			return fmt.Errorf("%w (nothing deleted; the refusal is in the audit log)", err)
 		}
+		return err
 	}
-	return by
-}
-
-// auditAccess appends the access event (KindAccess, action export) of a
-// command that hands out a recording, or its key, in the clear: who, why,
-// and the digest of the stored file. If it cannot, nothing is handed out
-// (as through `consentrec open`: nothing is read untraced).
-func auditAccess(ctx context.Context, root, id, by, reason, tool string) (err error) {
-	log, err := audit.OpenDir(ctx, root, audit.Options{})
-	if err != nil {
-		return fmt.Errorf("%s %s: audit log: %w (nothing handed out)", tool, id, err)
-	}
-	defer func() { err = errors.Join(err, log.Close()) }()
-	ev := audit.Event{Kind: audit.KindAccess, Time: time.Now().UTC(), RecordingID: id, Actor: whoami(by),
-		Reason: strings.TrimSpace(reason), Attrs: []audit.Attr{{Key: "action", Value: "export"}, {Key: "tool", Value: "consentrec " + tool}}}
-	if st, err := recorder.NewFileStore(consentrec.DataDir{Root: root}.Recordings()); err == nil {
-		if m, err := st.Stat(ctx, id); err == nil {
-			ev.CallID, ev.Purpose, ev.PolicyVersion, ev.SHA256 = m.CallID, string(m.Purpose), m.PolicyVersion, m.SHA256
-		}
-	}
-	if _, err := log.Append(ctx, ev); err != nil {
-		return fmt.Errorf("%s %s: audit: %w (nothing handed out)", tool, id, err)
-	}
+	fmt.Fprintf(e.stdout, "%s: key and file deleted; the recording and every copy of it are now unreadable (audited)\n", pos[0])
 	return nil
 }
 
@@ -406,4 +413,15 @@ func cmdKeysRecover(e *env, args []string) error {
 		return explainKeyErr(err)
 	}
 	return nil
+}
+
+// whoami returns by, or the login name (commands outside the access gate
+// that still take --by as an annotation: agent ack, breach report).
+func whoami(by string) string {
+	if by == "" {
+		if u, err := user.Current(); err == nil {
+			return u.Username
+		}
+	}
+	return by
 }

@@ -16,12 +16,21 @@ import (
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
+	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/fromrecorder"
+	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 // encryptedData makes a data directory holding one finalized encrypted
 // recording (the bytes of testdata/speech.opus) and one orphan (half of
 // them, never finalized), encrypted to the public key in keyFile only.
 func encryptedData(t *testing.T, keyFile string, shred bool) (root string, plain []byte) {
+	t.Helper()
+	return encryptedDataFor(t, keyFile, shred, policy.Quality)
+}
+
+// encryptedDataFor is encryptedData with recordings of purpose p.
+func encryptedDataFor(t *testing.T, keyFile string, shred bool, p policy.Purpose) (root string, plain []byte) {
 	t.Helper()
 	root = t.TempDir()
 	f, err := os.Open(keyFile)
@@ -42,7 +51,7 @@ func encryptedData(t *testing.T, keyFile string, shred bool) (root string, plain
 	plain, _ = os.ReadFile("../../testdata/speech.opus")
 	ctx := context.Background()
 	for _, id := range []string{"rec-1", "orphan"} {
-		w, err := st.Create(ctx, recorder.Meta{ID: id, CallID: "c", Purpose: policy.Quality, Layout: recorder.LayoutMono,
+		w, err := st.Create(ctx, recorder.Meta{ID: id, CallID: "c", Purpose: p, Layout: recorder.LayoutMono,
 			Channels: []recorder.Role{recorder.Customer}})
 		if err != nil {
 			t.Fatal(err)
@@ -56,7 +65,32 @@ func encryptedData(t *testing.T, keyFile string, shred bool) (root string, plain
 			t.Fatal(err)
 		}
 	}
+	catalogue(t, root, "rec-1")
+	grant(t, root, policy.RoleQuality, policy.RoleCompliance, retention.RoleDPO)
 	return root, plain
+}
+
+// catalogue adds a finalized recording of root's store to its catalog, as
+// a host does at finalization (and recovery).
+func catalogue(t *testing.T, root, id string) retention.Recording {
+	t.Helper()
+	ctx := context.Background()
+	dir := consentrec.DataDir{Root: root}
+	st, _ := recorder.NewFileStore(dir.Recordings())
+	m, err := st.Stat(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := sqlitecatalog.Open(ctx, dir.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	r, err := fromrecorder.Catalogue(ctx, cat, m, "", policy.Period{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 func TestKeysCommands(t *testing.T) {
@@ -83,13 +117,13 @@ func TestKeysCommands(t *testing.T) {
 		t.Run(map[bool]string{false: "recipients", true: "per-recording-keys"}[shred], func(t *testing.T) {
 			root, plain := encryptedData(t, key, shred)
 			out := filepath.Join(t.TempDir(), "rec.opus")
-			code, _, errs := runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out, "--data", root)
+			code, _, errs := runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out, "--reason", "review", "--data", root)
 			if got, _ := os.ReadFile(out); code != 0 || !bytes.Equal(got, plain) {
 				t.Fatalf("decrypt: %d %q", code, errs)
 			}
 			// Wrong key: exit 1, a clear message, no output file.
 			out2 := filepath.Join(t.TempDir(), "x.opus")
-			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", wrong, "-o", out2, "--data", root)
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", wrong, "-o", out2, "--reason", "review", "--data", root)
 			if code != 1 || !strings.Contains(errs, "wrong key") {
 				t.Errorf("decrypt with the wrong key: %d %q", code, errs)
 			}
@@ -99,7 +133,7 @@ func TestKeysCommands(t *testing.T) {
 			b, _ := os.ReadFile(path)
 			b[len(b)/3] ^= 4
 			os.WriteFile(path, b, 0o600)
-			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--data", root)
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", out2, "--reason", "review", "--data", root)
 			if code != 1 || !strings.Contains(errs, "integrity") {
 				t.Errorf("decrypt a damaged file: %d %q", code, errs)
 			}
@@ -113,7 +147,8 @@ func TestKeysCommands(t *testing.T) {
 			if code != 0 || !strings.Contains(stdout, "orphan: recovered") {
 				t.Fatalf("keys recover: %d %q %q", code, stdout, errs)
 			}
-			code, _, errs = runCLI(t, "keys", "decrypt", "orphan", "--identity", key, "-o", out2, "--data", root)
+			// keys recover catalogued it.
+			code, _, errs = runCLI(t, "keys", "decrypt", "orphan", "--identity", key, "-o", out2, "--reason", "review", "--data", root)
 			if code != 0 {
 				t.Fatalf("decrypt the recovered orphan: %q", errs)
 			}
@@ -127,7 +162,7 @@ func TestKeysCommands(t *testing.T) {
 				return
 			}
 			// export: a key file for the age CLI.
-			code, keyText, errs := runCLI(t, "keys", "export", "rec-1", "--identity", key, "--data", root)
+			code, keyText, errs := runCLI(t, "keys", "export", "rec-1", "--identity", key, "--reason", "review", "--data", root)
 			if code != 0 || !strings.Contains(keyText, "AGE-SECRET-KEY-1") {
 				t.Fatalf("keys export: %d %q", code, errs)
 			}
@@ -144,7 +179,7 @@ func TestKeysCommands(t *testing.T) {
 				t.Errorf("keys shred without --reason: exit %d, want 2", code)
 			}
 			// (a new -o each time: the CLI never overwrites)
-			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", filepath.Join(t.TempDir(), "y.opus"), "--data", root)
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", filepath.Join(t.TempDir(), "y.opus"), "--reason", "review", "--data", root)
 			if code != 0 {
 				t.Fatalf("decrypt after a refused shred: %q", errs)
 			}
@@ -152,18 +187,23 @@ func TestKeysCommands(t *testing.T) {
 			// who did it, why, and which file became unreadable.
 			rm, _ := recorder.NewFileStore(consentrec.DataDir{Root: root}.Recordings())
 			meta, _ := rm.Stat(context.Background(), "rec-1")
-			code, stdout, _ = runCLI(t, "keys", "shred", "rec-1", "--reason", "erasure request 42", "--by", "dpo-1", "--data", root)
+			code, stdout, errs = runCLI(t, "keys", "shred", "rec-1", "--reason", "erasure request 42", "--data", root)
 			if code != 0 || !strings.Contains(stdout, "unreadable") {
-				t.Fatalf("keys shred: %d %q", code, stdout)
+				t.Fatalf("keys shred: %d %q %q", code, stdout, errs)
 			}
+			me, _ := osPrincipal()
 			ev := lastEvent(t, root)
-			if ev.Kind != audit.KindKeyShredded || ev.RecordingID != "rec-1" || ev.Actor != "dpo-1" || ev.Reason != "erasure request 42" ||
+			if ev.Kind != audit.KindKeyShredded || ev.RecordingID != "rec-1" || ev.Actor != me || ev.Reason != "erasure request 42" ||
 				ev.CallID != "c" || ev.Purpose != string(policy.Quality) || ev.SHA256 == "" || ev.SHA256 != meta.SHA256 || ev.Time.IsZero() {
 				t.Errorf("audit event %+v", ev)
 			}
-			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", filepath.Join(t.TempDir(), "z.opus"), "--data", root)
-			if code != 1 || !strings.Contains(errs, "crypto-shredded") {
+			// Destroyed: key, file and catalog row are gone.
+			code, _, errs = runCLI(t, "keys", "decrypt", "rec-1", "--identity", key, "-o", filepath.Join(t.TempDir(), "z.opus"), "--reason", "review", "--data", root)
+			if code != 1 || !strings.Contains(errs, "no such recording") {
 				t.Errorf("decrypt after shred: %d %q", code, errs)
+			}
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("the shredded recording's file stayed: %v", err)
 			}
 		})
 	}

@@ -22,7 +22,7 @@ import (
 func init() {
 	register(&command{name: "inspect", args: "FILE [--json]",
 		short: "describe a recording: channels, duration, gaps, tags, SHA-256", run: cmdInspect})
-	register(&command{name: "export", args: "FILE --wav OUT",
+	register(&command{name: "export", args: "FILE --wav OUT [--reason TEXT] [--as ROLE] [--unaudited]",
 		short: "decode a recording to a 48 kHz 16-bit WAV file", run: cmdExport})
 	register(&command{name: "recover", args: "--data DIR",
 		short: "finalize the recordings a crash left unfinalized", run: cmdRecover})
@@ -203,6 +203,9 @@ func fmtOffset(d time.Duration) string {
 func cmdExport(e *env, args []string) error {
 	fset := flag.NewFlagSet("export", flag.ContinueOnError)
 	out := fset.String("wav", "", "output WAV `FILE`")
+	reason := fset.String("reason", "", "why you export a catalogued recording, `TEXT` (audited)")
+	as := fset.String("as", "", "the `ROLE` you act in for a catalogued recording (default: the first "+AccessFile+" grants you that may)")
+	unaudited := fset.Bool("unaudited", false, "decode a file that is no catalogued recording (nothing is audited)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -218,17 +221,30 @@ func cmdExport(e *env, args []string) error {
 	if err := notEncrypted(src, pos[0]); err != nil {
 		return err
 	}
-	// OUT is never overwritten: checked before decoding, and the finished
-	// file is linked into place, which fails if OUT appeared meanwhile.
+	// OUT is never overwritten: checked before decoding (and before the
+	// gate audits an access), and the finished file is linked into place,
+	// which fails if OUT appeared meanwhile.
 	if err := newOutput(*out); err != nil {
 		return err
+	}
+	// A catalogued recording is decoded only through the access gate (R25).
+	var in io.Reader = src
+	rc, err := gatedFile(context.Background(), pos[0], *as, *reason)
+	switch {
+	case err != nil:
+		return err
+	case rc != nil:
+		defer rc.Close()
+		in = rc
+	case !*unaudited:
+		return usagef("%s is not a catalogued recording, so decoding it is not audited (R26): pass --unaudited to decode it anyway", pos[0])
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(*out), "."+filepath.Base(*out)+".*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	in, err := recorder.ExportWAV(src, tmp)
+	info, err := recorder.ExportWAV(in, tmp)
 	if err == nil {
 		err = tmp.Close()
 	} else {
@@ -243,7 +259,7 @@ func cmdExport(e *env, args []string) error {
 		}
 		return err
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: %d channels, 48000 Hz, 16-bit, %v\n", *out, in.Channels, in.Duration.Round(time.Millisecond))
+	fmt.Fprintf(e.stdout, "wrote %s: %d channels, 48000 Hz, 16-bit, %v\n", *out, info.Channels, info.Duration.Round(time.Millisecond))
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
@@ -17,11 +18,12 @@ import (
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/retention"
+	"github.com/consentrec/consentrec/retention/fromrecorder"
 	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 func init() {
-	register(&command{name: "sweep", args: "[--dry-run] [--at TIME] --data DIR",
+	register(&command{name: "sweep", args: "[--dry-run] [--at TIME] [--every DURATION] --data DIR",
 		short: "delete recordings past their retention deadline (not those on legal hold)", run: cmdSweep})
 	register(&command{name: "hold set", args: "ID --case REF --by NAME --data DIR",
 		short: "place a recording under legal hold", run: cmdHold(true)})
@@ -29,11 +31,11 @@ func init() {
 		short: "release a recording's legal hold for one case", run: cmdHold(false)})
 	register(&command{name: "subject find", args: "SUBJECT --data DIR",
 		short: "list a data subject's recordings", run: cmdSubjectFind})
-	register(&command{name: "subject export", args: "SUBJECT --out DIR|FILE.zip --by NAME [--ref REF] [--received TIME] --data DIR",
+	register(&command{name: "subject export", args: "SUBJECT --out DIR|FILE.zip [--redact-other=false] [--ref REF] [--received TIME] --data DIR",
 		short: "export a data subject's recordings (audio and metadata)", run: cmdSubjectExport})
-	register(&command{name: "subject erase", args: "SUBJECT --by NAME [--ref REF] [--received TIME] [--shred-audit] --data DIR",
+	register(&command{name: "subject erase", args: "SUBJECT [--ref REF] [--received TIME] [--shred-audit] --data DIR",
 		short: "erase a data subject's recordings (refusing those held or kept by law)", run: cmdSubjectErase})
-	register(&command{name: "open", args: "ID --as ROLE --reason TEXT [--action listen|download|export] [--by NAME] [--out FILE] --data DIR",
+	register(&command{name: "open", args: "ID --reason TEXT [--as ROLE] [--action listen|download|export] [--out FILE] --data DIR",
 		short: "open a recording through the audited access gate", run: cmdOpen})
 }
 
@@ -94,6 +96,75 @@ func openRetention(ctx context.Context, root string, full bool, identity string)
 	return env, nil
 }
 
+// AccessFile is the file of a data directory that grants roles to
+// operating-system users (R25): {"roles": {"alice": ["quality"], "bob": ["dpo"]}}.
+// It must be a regular file only its owner can read or write (0600).
+const AccessFile = "access.json"
+
+// loadAccess reads the access table of root, refusing one that anyone but
+// its owner may read or write.
+func loadAccess(root string) (retention.AccessTable, error) {
+	path := filepath.Join(root, AccessFile)
+	st, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return retention.AccessTable{}, fmt.Errorf("no access table at %s: create it, mode 0600, as {\"roles\": {\"USER\": [\"ROLE\", ...]}} (R25: roles come from it, never from a flag)", path)
+	}
+	if err != nil {
+		return retention.AccessTable{}, err
+	}
+	if !st.Mode().IsRegular() {
+		return retention.AccessTable{}, fmt.Errorf("%s is not a regular file (R25)", path)
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return retention.AccessTable{}, fmt.Errorf("%s is open to group or others (mode %04o): refused; chmod 600 it (R25)", path, perm)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return retention.AccessTable{}, err
+	}
+	t, err := retention.ParseAccessTable(b)
+	if err != nil {
+		return retention.AccessTable{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+// osPrincipal is who runs the command: the operating-system user.
+func osPrincipal() (string, error) {
+	u, err := user.Current()
+	if err != nil {
+		return "", fmt.Errorf("who are you? %w", err)
+	}
+	return u.Username, nil
+}
+
+// cliAuthorizer authenticates the operating-system user and grants the
+// roles root's access table gives them.
+func cliAuthorizer(root string) (retention.Authorizer, error) {
+	t, err := loadAccess(root)
+	if err != nil {
+		return nil, err
+	}
+	return t.Authorizer(func(context.Context) (string, error) { return osPrincipal() }), nil
+}
+
+// byFlag is the --by flag commands took before R25: who you are is no
+// longer yours to type. It stays defined so that old scripts fail with a
+// clear message instead of an unknown flag.
+type byFlag struct{ v *string }
+
+func byGone(fset *flag.FlagSet) byFlag {
+	return byFlag{fset.String("by", "", "removed (R25): you act as your operating-system user, in a role "+AccessFile+" grants you")}
+}
+
+func (b byFlag) check() error {
+	if *b.v == "" {
+		return nil
+	}
+	who, _ := osPrincipal()
+	return usagef("--by is gone: you act as the operating-system user %q, with the roles %s in the data directory grants (R25)", who, AccessFile)
+}
+
 func isRecorderIntegrity(err error) bool { return errors.Is(err, recorder.ErrIntegrity) }
 
 func cmdSweep(e *env, args []string) (err error) {
@@ -101,6 +172,7 @@ func cmdSweep(e *env, args []string) (err error) {
 	data := dataFlag(fset)
 	dry := fset.Bool("dry-run", false, "list what would be deleted; change nothing")
 	atFlag := fset.String("at", "", "sweep as of `TIME` (2026-07-01, RFC 3339, +P6M, +72h; default now)")
+	every := fset.Duration("every", 24*time.Hour, "how often sweeps run (cron), `DURATION`: a recording a legal hold keeps past its deadline is audited by the sweep that finds it due within that time")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -123,7 +195,10 @@ func cmdSweep(e *env, args []string) (err error) {
 	}
 	defer func() { err = errors.Join(err, renv.Close()) }()
 	var last time.Time
-	sw := &retention.Sweeper{Catalog: renv.catalog, Progress: func(p retention.Progress) {
+	if *every <= 0 {
+		return usagef("--every %v: want a positive duration", *every)
+	}
+	sw := &retention.Sweeper{Catalog: renv.catalog, Interval: *every, Progress: func(p retention.Progress) {
 		if time.Since(last) < time.Second { // at most a line a second
 			return
 		}
@@ -263,19 +338,18 @@ func subjectKey(dir consentrec.DataDir, arg string) (string, error) {
 	return policy.SubjectKey(secret, arg), nil
 }
 
-func subjectFlags(name string) (*flag.FlagSet, *string, *string, *string, *string) {
+func subjectFlags(name string) (*flag.FlagSet, *string, byFlag, *string, *string) {
 	fset := flag.NewFlagSet(name, flag.ContinueOnError)
 	data := dataFlag(fset)
-	by := fset.String("by", "", "who handles the request, `NAME` (required)")
+	by := byGone(fset)
 	ref := fset.String("ref", "", "the request's reference, `REF` (ticket number)")
 	received := fset.String("received", "", "when the request was received, `TIME` (default now)")
 	return fset, data, by, ref, received
 }
 
-func subjectRequest(dir consentrec.DataDir, arg, by, ref, received string) (retention.Request, error) {
-	if strings.TrimSpace(by) == "" {
-		return retention.Request{}, usagef("--by is required: name who handles the request")
-	}
+// subjectRequest builds the request; who handles it is the
+// operating-system user, holding the dpo role in the access table.
+func subjectRequest(dir consentrec.DataDir, arg, ref, received string) (retention.Request, error) {
 	rec, err := retention.ParseTime(received, time.Now())
 	if err != nil {
 		return retention.Request{}, usagef("--received: %v", err)
@@ -284,7 +358,7 @@ func subjectRequest(dir consentrec.DataDir, arg, by, ref, received string) (rete
 	if err != nil {
 		return retention.Request{}, err
 	}
-	return retention.Request{Subject: key, Received: rec, Handler: by, Reference: ref}, nil
+	return retention.Request{Subject: key, Received: rec, Reference: ref}, nil
 }
 
 func cmdSubjectFind(e *env, args []string) (err error) {
@@ -298,7 +372,7 @@ func cmdSubjectFind(e *env, args []string) (err error) {
 		return usagef("want one SUBJECT (a phone number, customer id or subject key)")
 	}
 	ctx := context.Background()
-	renv, err := openRetention(ctx, *data, false, "")
+	renv, err := openRetention(ctx, *data, true, "")
 	if err != nil {
 		return err
 	}
@@ -307,7 +381,11 @@ func cmdSubjectFind(e *env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	rs, err := (&retention.Subjects{Catalog: renv.catalog}).Find(ctx, key)
+	az, err := cliAuthorizer(*data)
+	if err != nil {
+		return err
+	}
+	rs, err := (&retention.Subjects{Catalog: renv.catalog, Audit: renv.log, Authorizer: az}).Find(ctx, retention.Request{Subject: key})
 	if err != nil {
 		return err
 	}
@@ -331,8 +409,12 @@ func cmdSubjectExport(e *env, args []string) (err error) {
 	fset, data, by, ref, received := subjectFlags("subject export")
 	out := fset.String("out", "", "write to folder `DIR` (must not exist or be empty), or to a zip if it ends in .zip (required)")
 	identity := fset.String("identity", "", "age identity `FILE` to decrypt encrypted recordings (recorder/agestore)")
+	redact := fset.Bool("redact-other", true, "of a dual-channel recording, export only the customer's channel, as mono Ogg Opus (GDPR Art. 15(4), R29)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
+		return err
+	}
+	if err := by.check(); err != nil {
 		return err
 	}
 	if len(pos) != 1 {
@@ -352,12 +434,17 @@ func cmdSubjectExport(e *env, args []string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, renv.Close()) }()
-	req, err := subjectRequest(renv.dir, pos[0], *by, *ref, *received)
+	req, err := subjectRequest(renv.dir, pos[0], *ref, *received)
 	if err != nil {
 		return err
 	}
-	s := &retention.Subjects{Catalog: renv.catalog, Store: renv.store, Audit: renv.log,
-		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "export")}
+	az, err := cliAuthorizer(*data)
+	if err != nil {
+		return err
+	}
+	s := &retention.Subjects{Catalog: renv.catalog, Store: renv.store, Audit: renv.log, Authorizer: az,
+		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "export"),
+		Redact: fromrecorder.CustomerOnly, KeepOtherVoices: !*redact}
 	var rep retention.ExportReport
 	if zipOut {
 		rep, err = exportZip(ctx, s, req, *out)
@@ -408,6 +495,9 @@ func cmdSubjectErase(e *env, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	if err := by.check(); err != nil {
+		return err
+	}
 	if len(pos) != 1 {
 		return usagef("want one SUBJECT (a phone number, customer id or subject key)")
 	}
@@ -417,11 +507,15 @@ func cmdSubjectErase(e *env, args []string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, renv.Close()) }()
-	req, err := subjectRequest(renv.dir, pos[0], *by, *ref, *received)
+	req, err := subjectRequest(renv.dir, pos[0], *ref, *received)
 	if err != nil {
 		return err
 	}
-	s := &retention.Subjects{Catalog: renv.catalog, Store: renv.store, Audit: renv.log,
+	az, err := cliAuthorizer(*data)
+	if err != nil {
+		return err
+	}
+	s := &retention.Subjects{Catalog: renv.catalog, Store: renv.store, Audit: renv.log, Authorizer: az,
 		IsIntegrity: isRecorderIntegrity, Progress: progressTo(e.stderr, "erase"), ShredAudit: *shred}
 	rep, err := s.Erase(ctx, req)
 	if rep.Subject != "" {
@@ -450,26 +544,28 @@ func cmdOpen(e *env, args []string) (err error) {
 	fset := flag.NewFlagSet("open", flag.ContinueOnError)
 	data := dataFlag(fset)
 	identity := fset.String("identity", "", "age identity `FILE` to decrypt encrypted recordings (recorder/agestore)")
-	as := fset.String("as", "", "the `ROLE` you act in: trainer, evaluator, quality, supervisor, contracts, compliance, legal (required)")
+	as := fset.String("as", "", "the `ROLE` you act in, one "+AccessFile+" grants you (default: the first that may open it)")
 	reason := fset.String("reason", "", "why you open it, `TEXT` (required, audited)")
 	action := fset.String("action", "download", "what you do, `ACTION`: listen, download or export")
-	by := fset.String("by", "", "who you are, `NAME` (default: the login name)")
+	by := byGone(fset)
 	out := fset.String("out", "", "write the audio to `FILE` (must not exist); - for standard output (default: standard output unless it is a terminal)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
 	}
+	if err := by.check(); err != nil {
+		return err
+	}
 	if len(pos) != 1 {
 		return usagef("want one recording ID")
 	}
-	if *as == "" || strings.TrimSpace(*reason) == "" {
-		return usagef("--as and --reason are required")
+	if strings.TrimSpace(*reason) == "" {
+		return usagef("--reason is required (it goes to the audit log)")
 	}
 	a := retention.Action(*action)
 	if !a.Valid() {
 		return usagef("--action %q: want listen, download or export", *action)
 	}
-	who := whoami(*by)
 	// Where the audio goes is settled before the gate is asked: an access
 	// it grants is audited, and must deliver (no audio to a terminal, no
 	// file that exists).
@@ -483,14 +579,17 @@ func cmdOpen(e *env, args []string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, renv.Close()) }()
+	g, err := renv.gate(*data)
+	if err != nil {
+		return err
+	}
 	var f *os.File
 	if !toStdout {
 		if f, err = os.OpenFile(*out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
 			return err
 		}
 	}
-	g := &retention.Gate{Catalog: renv.catalog, Store: renv.store, Audit: renv.log, IsIntegrity: isRecorderIntegrity}
-	rc, err := g.Open(ctx, retention.Principal{ID: who, Role: policy.Role(*as)}, pos[0], a, *reason)
+	rc, p, err := gateOpen(ctx, g, *as, pos[0], a, *reason)
 	if err != nil {
 		if f != nil {
 			f.Close()
@@ -502,7 +601,7 @@ func cmdOpen(e *env, args []string) (err error) {
 	if f == nil {
 		n, err := io.Copy(e.stdout, rc)
 		if err == nil {
-			fmt.Fprintf(e.stderr, "%s: %d bytes (%s as %s, audited)\n", pos[0], n, a, *as)
+			fmt.Fprintf(e.stderr, "%s: %d bytes (%s by %s as %s, audited)\n", pos[0], n, a, p.ID, p.Role)
 		}
 		return err
 	}
@@ -514,34 +613,90 @@ func cmdOpen(e *env, args []string) (err error) {
 		os.Remove(*out)
 		return err
 	}
-	fmt.Fprintf(e.stderr, "%s: %d bytes written to %s (%s as %s, audited)\n", pos[0], n, *out, a, *as)
+	fmt.Fprintf(e.stderr, "%s: %d bytes written to %s (%s by %s as %s, audited)\n", pos[0], n, *out, a, p.ID, p.Role)
 	return nil
 }
 
-// explainDenied adds to a refusal for the role the roles that may open the
-// recording.
+// gate returns the access gate of the data directory root, authenticating
+// the operating-system user against its access table.
+func (r *retentionEnv) gate(root string) (*retention.Gate, error) {
+	az, err := cliAuthorizer(root)
+	if err != nil {
+		return nil, err
+	}
+	return &retention.Gate{Catalog: r.catalog, Store: r.store, Audit: r.log, Authorizer: az, IsIntegrity: isRecorderIntegrity}, nil
+}
+
+// gateOpen opens id through g as the user acting in role (empty: any
+// granted role that may), and returns who and in which role it was audited.
+func gateOpen(ctx context.Context, g *retention.Gate, role, id string, a retention.Action, reason string) (io.ReadCloser, retention.Principal, error) {
+	return g.OpenAs(ctx, retention.Principal{Role: policy.Role(role)}, id, a, reason)
+}
+
+// gatedFile returns a reader on path through the access gate when path is
+// a recording catalogued in the data directory holding it (DIR/recordings/
+// ID.opus), acting in role with reason; nil and no error for any other file.
+func gatedFile(ctx context.Context, path, role, reason string) (io.ReadCloser, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(abs)
+	id, ok := strings.CutSuffix(filepath.Base(abs), ".opus")
+	if !ok || filepath.Base(dir) != consentrec.RecordingsSubdir {
+		return nil, nil
+	}
+	root := filepath.Dir(dir)
+	if _, err := os.Stat(consentrec.DataDir{Root: root}.Catalog()); err != nil {
+		return nil, nil
+	}
+	renv, err := openRetention(ctx, root, false, "")
+	if err != nil {
+		return nil, err
+	}
+	_, err = renv.catalog.Get(ctx, id)
+	renv.Close()
+	if errors.Is(err, retention.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(reason) == "" {
+		return nil, usagef("%s is catalogued recording %s: --reason is required (it goes to the audit log)", path, id)
+	}
+	if renv, err = openRetention(ctx, root, true, ""); err != nil {
+		return nil, err
+	}
+	g, err := renv.gate(root)
+	if err != nil {
+		renv.Close()
+		return nil, err
+	}
+	rc, _, err := gateOpen(ctx, g, role, id, retention.ActionExport, reason)
+	if err != nil {
+		renv.Close()
+		return nil, err
+	}
+	return &closeBoth{rc, renv}, nil
+}
+
+// closeBoth closes a reader, then what it was read through.
+type closeBoth struct {
+	io.ReadCloser
+	env *retentionEnv
+}
+
+func (c *closeBoth) Close() error { return errors.Join(c.ReadCloser.Close(), c.env.Close()) }
+
+// explainDenied says an unknown recording plainly (the gate's refusals
+// already name the rule and the roles allowed).
 func explainDenied(ctx context.Context, cat retention.Catalog, err error) error {
 	var d *retention.DeniedError
-	if !errors.As(err, &d) {
-		return err
-	}
-	if errors.Is(err, retention.ErrNotFound) {
+	if errors.As(err, &d) && errors.Is(err, retention.ErrNotFound) {
 		return fmt.Errorf("%s: %w (the refused access is audited)", d.RecordingID, retention.ErrNotFound)
 	}
-	r, gerr := cat.Get(ctx, d.RecordingID)
-	if gerr != nil || d.Principal.Role == policy.RoleLegal || r.Purpose.Allows(d.Principal.Role) {
-		return err
-	}
-	rules, rerr := r.Purpose.Rules()
-	if rerr != nil {
-		return err
-	}
-	roles := make([]string, len(rules.AccessRoles))
-	for i, role := range rules.AccessRoles {
-		roles[i] = string(role)
-	}
-	return fmt.Errorf("%w\nroles allowed for purpose %s: %s (and legal, only while the recording is under legal hold)",
-		err, r.Purpose, strings.Join(roles, ", "))
+	return err
 }
 
 // syncDir makes the creations and renames in dir durable.

@@ -57,6 +57,7 @@ func TestCLIRetentionOnEncryptedRecordings(t *testing.T) {
 		t.Fatal(err)
 	}
 	cat.Close()
+	grant(t, root, policy.RoleQuality)
 	backup, _ := os.ReadFile(filepath.Join(dir.Recordings(), "rec-e1.opus"))
 
 	out := filepath.Join(t.TempDir(), "call.opus")

@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -60,7 +61,23 @@ func retentionData(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
+	grant(t, root, policy.RoleTrainer, policy.RoleLegal, policy.RoleContracts, retention.RoleDPO)
 	return root
+}
+
+// grant writes root's access table, granting roles to whoever runs the test.
+func grant(t *testing.T, root string, roles ...policy.Role) {
+	t.Helper()
+	me, err := osPrincipal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]map[string][]policy.Role{"roles": {me: roles}})
+	path := filepath.Join(root, AccessFile)
+	os.Remove(path)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func retCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -120,6 +137,16 @@ func TestCLISweepHoldOpen(t *testing.T) {
 		// Created 40 days ago with a 30-day retention: found ten days late.
 		t.Fatalf("sweep: %d\n%s%s", code, out, errOut)
 	}
+	// The hold's refusal of rec-q1's deletion is audited by the sweep that
+	// finds it due within --every of its deadline: not by this daily one,
+	// ten days late; by a monthly one.
+	if n := auditKinds(t, root)[audit.KindAccessDenied]; n != 0 {
+		t.Errorf("%d refusals audited by a daily sweep ten days after the deadline", n)
+	}
+	retCLI(t, "sweep", "--every", "720h", data)
+	if n := auditKinds(t, root)[audit.KindAccessDenied]; n != 1 {
+		t.Errorf("%d refusals audited by a monthly sweep, want 1", n)
+	}
 	dir := consentrec.DataDir{Root: root}
 	if _, err := os.Stat(filepath.Join(dir.Recordings(), "rec-q2.opus")); !os.IsNotExist(err) {
 		t.Errorf("rec-q2.opus still there: %v", err)
@@ -130,11 +157,11 @@ func TestCLISweepHoldOpen(t *testing.T) {
 
 	// The gate: a trainer may not open a quality recording; a lawyer may,
 	// while it is held.
-	if code, _, errOut := retCLI(t, "open", "rec-q1", "--as", "trainer", "--reason", "training", "--by", "t1", data); code != 1 || !strings.Contains(errOut, "access denied") {
+	if code, _, errOut := retCLI(t, "open", "rec-q1", "--as", "trainer", "--reason", "training", data); code != 1 || !strings.Contains(errOut, "access denied") {
 		t.Errorf("trainer: exit %d %s", code, errOut)
 	}
 	out1 := filepath.Join(t.TempDir(), "q1.opus")
-	if code, _, errOut := retCLI(t, "open", "rec-q1", "--as", "legal", "--reason", "case RG 26/042", "--by", "lawyer", "--out", out1, data); code != 0 {
+	if code, _, errOut := retCLI(t, "open", "rec-q1", "--as", "legal", "--reason", "case RG 26/042", "--out", out1, data); code != 0 {
 		t.Fatalf("lawyer: exit %d %s", code, errOut)
 	}
 	if b, _ := os.ReadFile(out1); string(b) != "OggS fake audio of rec-q1" {
@@ -147,7 +174,7 @@ func TestCLISweepHoldOpen(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir.Recordings(), "rec-c1.opus"), []byte("tampered"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code, _, errOut := retCLI(t, "open", "rec-c1", "--as", "contracts", "--reason", "dispute", "--by", "c1", data); code != 1 || !strings.Contains(errOut, "integrity") {
+	if code, _, errOut := retCLI(t, "open", "rec-c1", "--as", "contracts", "--reason", "dispute", data); code != 1 || !strings.Contains(errOut, "integrity") {
 		t.Errorf("corrupted: exit %d %s", code, errOut)
 	}
 
@@ -157,7 +184,7 @@ func TestCLISweepHoldOpen(t *testing.T) {
 	kinds := auditKinds(t, root)
 	want := map[audit.Kind]int{
 		audit.KindLegalHoldSet: 1, audit.KindLegalHoldReleased: 1, audit.KindRetentionDeleted: 1,
-		audit.KindRetentionOverdue: 1, audit.KindAccess: 1, audit.KindAccessDenied: 1, audit.KindIntegrityFailure: 1,
+		audit.KindRetentionOverdue: 1, audit.KindAccess: 1, audit.KindAccessDenied: 2, audit.KindIntegrityFailure: 1,
 	}
 	for k, n := range want {
 		if kinds[k] != n {
@@ -174,7 +201,7 @@ func TestCLISubject(t *testing.T) {
 		t.Fatalf("find: %d %s%s", code, out, errOut)
 	}
 	zipPath := filepath.Join(t.TempDir(), "export.zip")
-	code, out, errOut = retCLI(t, "subject", "export", "+33 6 00 00 00 01", "--out", zipPath, "--by", "dpo", "--ref", "DSAR-1", data)
+	code, out, errOut = retCLI(t, "subject", "export", "+33 6 00 00 00 01", "--out", zipPath, "--ref", "DSAR-1", data)
 	if code != 0 || !strings.Contains(errOut, "export: 2/2") {
 		t.Fatalf("export: %d %s%s", code, out, errOut)
 	}
@@ -186,19 +213,20 @@ func TestCLISubject(t *testing.T) {
 		t.Errorf("zip holds %d files, want 2 audio + recordings.json + README.txt", len(zr.File))
 	}
 	zr.Close()
-	if code, _, _ := retCLI(t, "subject", "export", "+33 6 00 00 00 01", "--out", zipPath, "--by", "dpo", data); code != 1 {
+	if code, _, _ := retCLI(t, "subject", "export", "+33 6 00 00 00 01", "--out", zipPath, data); code != 1 {
 		t.Errorf("export over an existing file: exit %d, want 1", code)
 	}
-	if code, _, _ := retCLI(t, "subject", "erase", "+33 6 00 00 00 01", data); code != 2 {
-		t.Errorf("erase without --by: exit %d, want 2", code)
+	// --by is gone: who handles the request is the operating-system user.
+	if code, _, errOut := retCLI(t, "subject", "erase", "+33 6 00 00 00 01", "--by", "dpo", data); code != 2 || !strings.Contains(errOut, "--by is gone") {
+		t.Errorf("erase with --by: exit %d %s, want 2", code, errOut)
 	}
 	retCLI(t, "hold", "set", "rec-q2", "--case", "K-1", "--by", "Ann", data)
-	code, out, errOut = retCLI(t, "subject", "erase", "+33 6 00 00 00 01", "--by", "dpo", data)
+	code, out, errOut = retCLI(t, "subject", "erase", "+33 6 00 00 00 01", data)
 	if code != 1 || !strings.Contains(out, "erased   rec-q1") || !strings.Contains(out, "REFUSED  rec-q2") || !strings.Contains(out, "K-1") {
 		t.Fatalf("erase: %d\n%s%s", code, out, errOut)
 	}
 	// The other caller: everything erasable goes, and the audit log forgets them.
-	code, out, errOut = retCLI(t, "subject", "erase", "+33 6 00 00 00 02", "--by", "dpo", "--shred-audit", data)
+	code, out, errOut = retCLI(t, "subject", "erase", "+33 6 00 00 00 02", "--shred-audit", data)
 	if code != 0 || !strings.Contains(out, "erased   rec-c1") || !strings.Contains(out, "crypto-shredded") {
 		t.Fatalf("erase with --shred-audit: %d\n%s%s", code, out, errOut)
 	}
@@ -218,7 +246,7 @@ func TestCLISubjectExportExistingZipAuditsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := auditKinds(t, root)[audit.KindSubjectExport]
-	code, out, errOut := retCLI(t, "subject", "export", "+33 6 00 00 00 01", "--out", zipPath, "--by", "dpo", "--data", root)
+	code, out, errOut := retCLI(t, "subject", "export", "+33 6 00 00 00 01", "--out", zipPath, "--data", root)
 	if code != 1 {
 		t.Fatalf("export over an existing file: exit %d, want 1\n%s%s", code, out, errOut)
 	}
@@ -244,7 +272,7 @@ func TestCLIOpenExistingOutAuditsNothing(t *testing.T) {
 	if err := os.WriteFile(out, []byte("someone else's file"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, _, errOut := retCLI(t, "open", "rec-c1", "--as", "contracts", "--reason", "dispute", "--by", "c1", "--out", out, "--data", root)
+	code, _, errOut := retCLI(t, "open", "rec-c1", "--as", "contracts", "--reason", "dispute", "--out", out, "--data", root)
 	if code != 1 {
 		t.Fatalf("open over an existing file: exit %d, want 1\n%s", code, errOut)
 	}
@@ -256,10 +284,145 @@ func TestCLIOpenExistingOutAuditsNothing(t *testing.T) {
 	}
 	// Refused by the gate: no file left behind.
 	denied := filepath.Join(dir, "denied.opus")
-	if code, _, _ := retCLI(t, "open", "rec-c1", "--as", "trainer", "--reason", "x", "--by", "t", "--out", denied, "--data", root); code != 1 {
+	if code, _, _ := retCLI(t, "open", "rec-c1", "--as", "trainer", "--reason", "x", "--out", denied, "--data", root); code != 1 {
 		t.Fatalf("trainer: exit %d, want 1", code)
 	}
 	if _, err := os.Stat(denied); !os.IsNotExist(err) {
 		t.Errorf("refused open left %s: %v", denied, err)
+	}
+}
+
+// TestCLIExportWAVGoesThroughTheGate (R25, R26): export --wav decoded any
+// recording with no audit entry. A catalogued recording now goes through
+// the gate (role from the access table, reason, audited); a loose file
+// needs --unaudited, and says so.
+func TestCLIExportWAVGoesThroughTheGate(t *testing.T) {
+	data := t.TempDir()
+	m := recordCall(t, data, true)
+	file := filepath.Join(consentrec.DataDir{Root: data}.Recordings(), m.ID+".opus")
+	wav := filepath.Join(t.TempDir(), "out.wav")
+	code, _, errOut := retCLI(t, "export", file, "--wav", wav)
+	if code != 2 || !strings.Contains(errOut, "not audited") || !strings.Contains(errOut, "--unaudited") {
+		t.Errorf("loose file: exit %d %s", code, errOut)
+	}
+	catalogue(t, data, m.ID)
+	grant(t, data, policy.RoleQuality)
+	if code, _, errOut := retCLI(t, "export", file, "--wav", wav, "--unaudited"); code != 2 || !strings.Contains(errOut, "--reason") {
+		t.Errorf("catalogued, no reason: exit %d %s", code, errOut)
+	}
+	// A training recording: the quality role may not decode it.
+	code, _, errOut = retCLI(t, "export", file, "--wav", wav, "--reason", "curious")
+	if code != 1 || !strings.Contains(errOut, "allowed roles: trainer, supervisor") {
+		t.Errorf("quality on training: exit %d %s", code, errOut)
+	}
+	if _, err := os.Stat(wav); !os.IsNotExist(err) {
+		t.Errorf("refused export wrote %s", wav)
+	}
+	grant(t, data, policy.RoleTrainer)
+	if code, _, errOut := retCLI(t, "export", file, "--wav", wav, "--reason", "onboarding session"); code != 0 {
+		t.Fatalf("trainer: exit %d %s", code, errOut)
+	}
+	ev := lastEvent(t, data)
+	if ev.Kind != audit.KindAccess || ev.RecordingID != m.ID || ev.Role != "trainer" || ev.Reason != "onboarding session" || attr(ev, "action") != "export" {
+		t.Errorf("export audited as %+v", ev)
+	}
+	if b, err := os.ReadFile(wav); err != nil || string(b[:4]) != "RIFF" {
+		t.Errorf("no WAV written: %v", err)
+	}
+}
+
+// TestCLIAccessTable (R25): roles come from DIR/access.json, owner-only,
+// never from a flag; --by is gone, with a clear message.
+func TestCLIAccessTable(t *testing.T) {
+	root := retentionData(t)
+	path := filepath.Join(root, AccessFile)
+	if err := os.Chmod(path, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := retCLI(t, "open", "rec-c1", "--reason", "dispute", "--data", root)
+	if code != 1 || !strings.Contains(errOut, "group or others") {
+		t.Errorf("group-readable access table: exit %d %s", code, errOut)
+	}
+	os.Chmod(path, 0o600)
+	// The user holds trainer, legal, contracts, dpo: typing supervisor
+	// gets nothing, and the refusal is audited.
+	code, _, errOut = retCLI(t, "open", "rec-c1", "--as", "supervisor", "--reason", ".", "--data", root)
+	if code != 1 || !strings.Contains(errOut, "not granted") {
+		t.Errorf("open --as supervisor: exit %d %s", code, errOut)
+	}
+	if n := auditKinds(t, root)[audit.KindAccessDenied]; n != 1 {
+		t.Errorf("%d refusals audited, want 1", n)
+	}
+	if code, _, errOut := retCLI(t, "open", "rec-c1", "--as", "contracts", "--reason", "x", "--by", "mallory", "--data", root); code != 2 || !strings.Contains(errOut, "--by is gone") {
+		t.Errorf("open --by: exit %d %s", code, errOut)
+	}
+	grant(t, root, policy.RoleTrainer)
+	if code, out, errOut := retCLI(t, "subject", "find", "+33 6 00 00 00 01", "--data", root); code != 1 || strings.Contains(out, "rec-q1") || !strings.Contains(errOut, "dpo") {
+		t.Errorf("subject find without the dpo role: exit %d %s%s", code, out, errOut)
+	}
+	os.Remove(path)
+	if code, _, errOut := retCLI(t, "open", "rec-c1", "--reason", "x", "--data", root); code != 1 || !strings.Contains(errOut, "no access table") {
+		t.Errorf("no access table: exit %d %s", code, errOut)
+	}
+}
+
+// TestCLISubjectExportRedactsOtherVoice (R29): a subject export handed over
+// the agent's voice too. By default a dual-channel recording now comes out
+// as the customer's channel only, a mono Ogg Opus file of the same length;
+// --redact-other=false keeps both.
+func TestCLISubjectExportRedactsOtherVoice(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	m := recordCall(t, data, true)
+	dir := consentrec.DataDir{Root: data}
+	cat, err := sqlitecatalog.Open(ctx, dir.Catalog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := retention.SubjectSecret(dir.Keys(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fromrecorder.Catalogue(ctx, cat, m, policy.SubjectKey(secret, "+33 6 11 11 11 11"), policy.Period{}); err != nil {
+		t.Fatal(err)
+	}
+	cat.Close()
+	grant(t, data, retention.RoleDPO)
+	inspect := func(path string) *recorder.Info {
+		t.Helper()
+		f, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		in, err := recorder.Inspect(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return in
+	}
+	whole := inspect(filepath.Join(dir.Recordings(), m.ID+".opus"))
+	if whole.Channels != 2 {
+		t.Fatalf("the recording has %d channels, want the dual layout", whole.Channels)
+	}
+	out := filepath.Join(t.TempDir(), "export")
+	if code, stdout, errOut := retCLI(t, "subject", "export", "+33 6 11 11 11 11", "--out", out, "--data", data); code != 0 {
+		t.Fatalf("export: %d %s%s", code, stdout, errOut)
+	}
+	got := inspect(filepath.Join(out, "audio", m.ID+".opus"))
+	if got.Channels != 1 || got.Tag("LEG") != "customer" || got.Duration != whole.Duration || got.PreSkip != whole.PreSkip {
+		t.Errorf("exported: %d channels, leg %q, %v (recording %v)", got.Channels, got.Tag("LEG"), got.Duration, whole.Duration)
+	}
+	meta, _ := os.ReadFile(filepath.Join(out, "recordings.json"))
+	readme, _ := os.ReadFile(filepath.Join(out, "README.txt"))
+	if !strings.Contains(string(meta), `"only_your_voice": true`) || !strings.Contains(string(readme), "your voice only") {
+		t.Errorf("the export does not say it holds one voice:\n%s\n%s", meta, readme)
+	}
+	out2 := filepath.Join(t.TempDir(), "export")
+	if code, stdout, errOut := retCLI(t, "subject", "export", "+33 6 11 11 11 11", "--out", out2, "--redact-other=false", "--data", data); code != 0 {
+		t.Fatalf("export --redact-other=false: %d %s%s", code, stdout, errOut)
+	}
+	if got := inspect(filepath.Join(out2, "audio", m.ID+".opus")); got.Channels != 2 || got.SHA256 != whole.SHA256 {
+		t.Errorf("--redact-other=false: %d channels", got.Channels)
 	}
 }

@@ -59,9 +59,13 @@ func retentionStep(ctx context.Context, svc *consentrec.Service, dir consentrec.
 		return err
 	}
 	fmt.Printf("legal hold on %s: case %s, approved by %s\n", held, holdCase, holdApprover)
-	gate := &retention.Gate{Catalog: cat, Store: store, Audit: log,
+	// Who asks comes from the host's sessions (here a context value); the
+	// roles from its access table (R25).
+	table := retention.AccessTable{Roles: map[string][]policy.Role{"lawyer-01": {policy.RoleLegal}, "trainer-01": {policy.RoleTrainer}}}
+	who := func(ctx context.Context) (string, error) { id, _ := ctx.Value(session{}).(string); return id, nil }
+	gate := &retention.Gate{Catalog: cat, Store: store, Audit: log, Authorizer: table.Authorizer(who),
 		IsIntegrity: func(err error) bool { return errors.Is(err, recorder.ErrIntegrity) }}
-	rc, err := gate.Open(ctx, retention.Principal{ID: "lawyer-01", Role: policy.RoleLegal}, held, retention.ActionListen, "case "+holdCase)
+	rc, err := gate.Open(context.WithValue(ctx, session{}, "lawyer-01"), retention.Principal{Role: policy.RoleLegal}, held, retention.ActionListen, "case "+holdCase)
 	if err != nil {
 		return fmt.Errorf("quickstart: the lawyer could not open the held recording: %w", err)
 	}
@@ -71,7 +75,7 @@ func retentionStep(ctx context.Context, svc *consentrec.Service, dir consentrec.
 		return err
 	}
 	fmt.Printf("gate: lawyer-01 (legal) listened to %s (%d bytes): allowed, it is under hold; audited\n", held, n)
-	_, err = gate.Open(ctx, retention.Principal{ID: "trainer-01", Role: policy.RoleTrainer}, held, retention.ActionDownload, "curious")
+	_, err = gate.Open(context.WithValue(ctx, session{}, "trainer-01"), retention.Principal{Role: policy.RoleTrainer}, held, retention.ActionDownload, "curious")
 	var denied *retention.DeniedError
 	if !errors.As(err, &denied) {
 		return fmt.Errorf("quickstart: the gate let a trainer download a quality recording: %v", err)
@@ -107,3 +111,6 @@ func retentionStep(ctx context.Context, svc *consentrec.Service, dir consentrec.
 	fmt.Printf("catalog now holds %d recording(s); try: consentrec sweep --dry-run --data %s\n", left, dir.Root)
 	return nil
 }
+
+// session is the context key of the quickstart's logged-in person.
+type session struct{}

@@ -6,6 +6,7 @@ package fromrecorder
 import (
 	"context"
 	"fmt"
+	"io"
 
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
@@ -61,4 +62,13 @@ func Catalogue(ctx context.Context, cat retention.Catalog, m recorder.Meta, subj
 		return retention.Recording{}, fmt.Errorf("fromrecorder: %w", err)
 	}
 	return r, nil
+}
+
+// CustomerOnly is a retention.Subjects Redact: it writes the customer's
+// channel of a dual-channel recording as a mono Ogg Opus file, re-muxed
+// without transcoding (recorder.ExtractLeg), so that a data subject's copy
+// holds their voice only (GDPR Art. 15(4), R29).
+func CustomerOnly(r io.Reader, w io.Writer) error {
+	_, err := recorder.ExtractLeg(r, w, recorder.Customer)
+	return err
 }

@@ -43,7 +43,15 @@ func TestCatalog(t *testing.T, newCatalog func(t *testing.T) retention.Catalog) 
 		r := Rec("a", policy.Quality, 0, SubjectOf("+33 1 23 45 67 89"))
 		r.Gaps = []retention.Gap{{Start: 2 * time.Second, End: 9500 * time.Millisecond, Reason: "card", Actor: "agent-7", Note: "card-data"}}
 		r.Created = r.Created.In(time.FixedZone("X", 3600))
+		r.AccessRoles = []policy.Role{policy.RoleQuality}
 		must(t, c.Add(ctx, r))
+		lo, err := retention.New(retention.Entry{ID: "lo", Purpose: policy.LegalObligation, Created: Epoch,
+			LawfulBasis: "6(1)(c) legal obligation", Deadline: Epoch.AddDate(7, 0, 0), KeepUntil: Epoch.AddDate(5, 0, 0)})
+		must(t, err)
+		must(t, c.Add(ctx, lo))
+		if got, err := c.Get(ctx, "lo"); err != nil || !equalRec(got, lo) || got.KeepUntil.Location() != time.UTC {
+			t.Errorf("Get(lo) = %+v, %v; want %+v", got, err, lo)
+		}
 		got, err := c.Get(ctx, "a")
 		must(t, err)
 		if !got.Created.Equal(r.Created) || !got.Deadline.Equal(r.Deadline) || got.Created.Location() != time.UTC {
@@ -58,8 +66,8 @@ func TestCatalog(t *testing.T, newCatalog func(t *testing.T) retention.Catalog) 
 		if again.Gaps[0].Reason != "card" {
 			t.Error("Get returned a slice shared with the catalog")
 		}
-		if n, err := c.Count(ctx); err != nil || n != 1 {
-			t.Errorf("Count = %d, %v; want 1", n, err)
+		if n, err := c.Count(ctx); err != nil || n != 2 {
+			t.Errorf("Count = %d, %v; want 2", n, err)
 		}
 	})
 	t.Run("AddErrors", func(t *testing.T) {
@@ -83,6 +91,32 @@ func TestCatalog(t *testing.T, newCatalog func(t *testing.T) retention.Catalog) 
 				b.Deletion = retention.DeletionExpiry
 				return b
 			}(),
+			// R9: a deadline 50 years out for a 6-month purpose.
+			func() retention.Recording {
+				b := Rec("f", policy.Quality, 0, "")
+				b.Deadline = b.Created.AddDate(50, 0, 0)
+				return b
+			}(),
+			// R11: beyond the 7 years of a legal obligation.
+			func() retention.Recording {
+				b := Rec("g", policy.LegalObligation, 0, "")
+				b.Deadline = b.Created.AddDate(7, 0, 1)
+				return b
+			}(),
+			// R11: a deadline before the statute's minimum.
+			func() retention.Recording {
+				b := Rec("h", policy.LegalObligation, 0, "")
+				b.KeepUntil = b.Deadline.Add(time.Second)
+				return b
+			}(),
+			// R25: access roles widening the purpose's.
+			func() retention.Recording {
+				b := Rec("i", policy.Quality, 0, "")
+				b.AccessRoles = []policy.Role{policy.RoleCompliance}
+				return b
+			}(),
+			// R8: a lawful basis that is none.
+			func() retention.Recording { b := Rec("j", policy.Quality, 0, ""); b.LawfulBasis = "because"; return b }(),
 		}
 		for i, b := range bad {
 			if err := c.Add(ctx, b); !errors.Is(err, retention.ErrInvalid) {
@@ -350,6 +384,7 @@ func equalRec(a, b retention.Recording) bool {
 	return a.ID == b.ID && a.CallID == b.CallID && a.Purpose == b.Purpose && a.LawfulBasis == b.LawfulBasis &&
 		a.Created.Equal(b.Created) && a.Deadline.Equal(b.Deadline) && a.Subject == b.Subject &&
 		a.SHA256 == b.SHA256 && slices.Equal(a.Gaps, b.Gaps) && a.Deletion == b.Deletion &&
+		a.KeepUntil.Equal(b.KeepUntil) && slices.Equal(a.AccessRoles, b.AccessRoles) &&
 		slices.EqualFunc(a.Holds, b.Holds, func(x, y retention.Hold) bool {
 			return x.Case == y.Case && x.Approver == y.Approver && x.Since.Equal(y.Since)
 		})

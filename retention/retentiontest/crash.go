@@ -229,7 +229,7 @@ func TestSweepConcurrent(t *testing.T, newCatalog func(t *testing.T) retention.C
 	go sweep()
 	go sweep()
 	go func() {
-		_, err := (&retention.Subjects{Catalog: c, Store: st, Audit: log}).Erase(ctx,
+		_, err := (&retention.Subjects{Catalog: c, Store: st, Audit: log, Authorizer: &Authorizer{}}).Erase(ctx,
 			retention.Request{Subject: subject, Handler: "dpo", Received: at})
 		done <- err
 	}()

@@ -32,7 +32,16 @@ import (
 const BusyTimeout = 10 * time.Second
 
 // schemaVersion is stored in PRAGMA user_version.
-const schemaVersion = 1
+const schemaVersion = 2
+
+// migrations[v] takes a version v schema to version v+1. Version 2 adds the
+// statute's minimum (R11) and the policy's access roles (R25); rows
+// catalogued before have neither.
+var migrations = []string{
+	0: schema,
+	1: `ALTER TABLE recordings ADD COLUMN keep_until INTEGER; -- Unix nanoseconds, NULL if none
+ALTER TABLE recordings ADD COLUMN access_roles TEXT NOT NULL DEFAULT ''; -- comma-separated, '' for the purpose's`,
+}
 
 const schema = `
 CREATE TABLE IF NOT EXISTS recordings (
@@ -113,8 +122,10 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		return err
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, schema); err != nil {
-		return err
+	for ; v < schemaVersion; v++ {
+		if _, err := tx.ExecContext(ctx, migrations[v]); err != nil {
+			return fmt.Errorf("migrate schema %d to %d: %w", v, v+1, err)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", schemaVersion)); err != nil {
 		return err
@@ -172,6 +183,35 @@ func nanos(t time.Time) int64 { return t.UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// keepUntil is the keep_until column of t: NULL for none.
+func keepUntil(t time.Time) sql.NullInt64 {
+	if t.IsZero() {
+		return sql.NullInt64{}
+	}
+	return sql.NullInt64{Int64: nanos(t), Valid: true}
+}
+
+// encodeRoles joins roles with commas (Validate admits only the closed list
+// of roles, none holding a comma).
+func encodeRoles(rs []policy.Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
+}
+
+func decodeRoles(s string) []policy.Role {
+	if s == "" {
+		return nil
+	}
+	var rs []policy.Role
+	for _, r := range strings.Split(s, ",") {
+		rs = append(rs, policy.Role(r))
+	}
+	return rs
+}
+
 // Add implements retention.Catalog.
 func (c *Catalog) Add(ctx context.Context, r retention.Recording) error {
 	if err := r.Validate(); err != nil {
@@ -211,10 +251,10 @@ func (c *Catalog) AddBatch(ctx context.Context, rs []retention.Recording) error 
 
 func insert(ctx context.Context, tx *sql.Tx, r retention.Recording) error {
 	res, err := tx.ExecContext(ctx, `INSERT INTO recordings
-		(id, call_id, purpose, lawful_basis, created, deadline, subject, sha256, gaps)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		(id, call_id, purpose, lawful_basis, created, deadline, subject, sha256, gaps, keep_until, access_roles)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		r.ID, r.CallID, string(r.Purpose), r.LawfulBasis, nanos(r.Created), nanos(r.Deadline),
-		r.Subject, r.SHA256, encodeGaps(r.Gaps))
+		r.Subject, r.SHA256, encodeGaps(r.Gaps), keepUntil(r.KeepUntil), encodeRoles(r.AccessRoles))
 	if err != nil {
 		return wrap("add", err)
 	}
@@ -231,7 +271,7 @@ func insert(ctx context.Context, tx *sql.Tx, r retention.Recording) error {
 }
 
 const columns = `id, call_id, purpose, lawful_basis, created, deadline, subject, sha256, gaps, deletion,
-	EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.id)`
+	keep_until, access_roles, EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.id)`
 
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
@@ -247,17 +287,22 @@ func query(ctx context.Context, q querier, op, where string, args ...any) ([]ret
 	var held []int
 	for rows.Next() {
 		var r retention.Recording
-		var purpose, gaps, deletion string
+		var purpose, gaps, deletion, roles string
 		var created, deadline int64
+		var keep sql.NullInt64
 		var hasHold bool
 		if err := rows.Scan(&r.ID, &r.CallID, &purpose, &r.LawfulBasis, &created, &deadline,
-			&r.Subject, &r.SHA256, &gaps, &deletion, &hasHold); err != nil {
+			&r.Subject, &r.SHA256, &gaps, &deletion, &keep, &roles, &hasHold); err != nil {
 			rows.Close()
 			return nil, wrap(op, err)
 		}
 		r.Purpose = policy.Purpose(purpose)
 		r.Created, r.Deadline = fromNanos(created), fromNanos(deadline)
 		r.Deletion = retention.Deletion(deletion)
+		if keep.Valid {
+			r.KeepUntil = fromNanos(keep.Int64)
+		}
+		r.AccessRoles = decodeRoles(roles)
 		if r.Gaps, err = decodeGaps(gaps); err != nil {
 			rows.Close()
 			return nil, wrap(op, fmt.Errorf("recording %s: %w", r.ID, err))
