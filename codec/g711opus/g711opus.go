@@ -299,7 +299,15 @@ func (t *Transcoder) place(p *rtp.Packet) *rtp.Packet {
 		t.anchor(p)
 	case !t.anchored:
 		// The clock was set by an earlier telephone-event: start the grid
-		// at this packet's frame, keeping the clock.
+		// at this packet's frame, keeping the clock and its 20 ms grid.
+		// Audio may start before the event (a PCMU packet with an earlier
+		// timestamp): move the origin back by whole frames so that every
+		// position, and so every ring index, stays non-negative.
+		if rel := t.rel(p.Timestamp); rel < 0 {
+			shift := (-rel + samplesPerFrame - 1) / samplesPerFrame * samplesPerFrame
+			t.firstTS -= uint32(shift)
+			t.lastRel += shift
+		}
 		t.anchored = true
 		t.next = t.rel(p.Timestamp) / samplesPerFrame
 		t.newest = t.next * samplesPerFrame
