@@ -93,17 +93,20 @@ type Gap struct {
 // LegStats counts what happened to one leg's packets in one recording.
 type LegStats struct {
 	Role        Role  `json:"role"`
-	Packets     int64 `json:"packets"`          // audio packets written
-	Lost        int64 `json:"lost"`             // 20 ms slots filled for loss
-	DTX         int64 `json:"dtx"`              // 20 ms slots filled for DTX
-	Late        int64 `json:"late"`             // packets that arrived after their slot was written (dropped)
-	Duplicates  int64 `json:"duplicates"`       // packets for a slot already filled (dropped)
-	Slips       int64 `json:"slips"`            // re-alignments (drift, SSRC change, timestamp jump)
-	SSRCChanges int64 `json:"ssrc_changes"`     // SSRC changes seen
-	DTMF        int64 `json:"dtmf"`             // telephone-event packets seen (not written)
-	Invalid     int64 `json:"invalid"`          // malformed Opus packets (dropped)
-	Unsupported int64 `json:"unsupported"`      // packets that cannot be muxed without transcoding (dropped)
-	Panics      int64 `json:"panics,omitempty"` // internal faults recovered: the first ended the leg (see LegFault)
+	Packets     int64 `json:"packets"`      // audio packets written
+	Lost        int64 `json:"lost"`         // 20 ms slots filled for loss
+	DTX         int64 `json:"dtx"`          // 20 ms slots filled for DTX
+	Late        int64 `json:"late"`         // packets that arrived after their slot was written (dropped)
+	Duplicates  int64 `json:"duplicates"`   // packets for a slot already filled (dropped)
+	Slips       int64 `json:"slips"`        // re-alignments (drift, SSRC change, timestamp jump)
+	SSRCChanges int64 `json:"ssrc_changes"` // SSRC changes seen
+	DTMF        int64 `json:"dtmf"`         // telephone-event packets seen (not written)
+	Invalid     int64 `json:"invalid"`      // malformed Opus packets (dropped)
+	Unsupported int64 `json:"unsupported"`  // packets that cannot be muxed without transcoding (dropped)
+
+	// Panics counts the internal faults recovered on the leg's path (see
+	// LegFault): the first ended the leg.
+	Panics int64 `json:"panics,omitempty"`
 }
 
 // Meta is the metadata of one stored recording. It never holds personal
