@@ -427,3 +427,25 @@ func TestAudioBeforeDTMFClock(t *testing.T) {
 		}
 	}
 }
+
+// A telephone-event on another SSRC re-anchors the clock: the audio frames
+// still waiting in the reorder window are sent first (they used to be
+// wiped without a trace), and the re-anchoring is counted. Found by
+// FuzzTranscode (an output timestamp off the 20 ms grid with no reset).
+func TestDTMFOnAnotherSSRCKeepsPendingAudio(t *testing.T) {
+	pkts := g711Packets(tone(1600), 160, g711.ULaw, 10, 0)
+	pkts = append(pkts[:8], pkts[9]) // packet 8 lost: frame 9 waits behind it
+	ev := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SequenceNumber: 500, Timestamp: 777, SSRC: 99},
+		Payload: []byte{1, 0x80, 0, 160}}
+	more := g711Packets(tone(320), 160, g711.ULaw, 20, 1600)
+	out, st := run(t, Config{}, append(append(pkts, ev), more...))
+	a := audio(out)
+	if st.Frames != 11 || len(a) != 11 || st.DTMF != 1 || st.Resets < 1 {
+		t.Fatalf("%d audio packets, stats %+v", len(a), st)
+	}
+	for i := 1; i < 9; i++ { // frames 0-7 and 9 of the first grid
+		if d := a[i].Timestamp - a[i-1].Timestamp; d != 960 && !(i == 8 && d == 1920) {
+			t.Fatalf("frame %d: step %d", i, d)
+		}
+	}
+}
