@@ -154,7 +154,8 @@ func (s *session) recoverTick() {
 	}()
 }
 
-// drainGuarded writes the slots up to end and detaches the session (Stop).
+// drainGuarded writes the slots up to end (or past it, to the end of a
+// long packet already written) and detaches the session (Stop).
 // A panic on the way ends every leg; the session is then written to its
 // frontier with every leg silent, and detached.
 func (s *session) drainGuarded(end int64) (finals []Final, faults []*lockedFault) {
@@ -169,6 +170,14 @@ func (s *session) drainGuarded(end int64) (finals []Final, faults []*lockedFault
 		}
 	}()
 	s.advanceTo(end, true)
+	// A 40 or 60 ms packet written last (mono) covers slots past the
+	// frontier: the recording ends after them, so that every file lasts
+	// as long as its metadata says.
+	for _, l := range s.r.legs {
+		if l != nil && l.tl.coverUntil > s.next {
+			s.advanceTo(l.tl.coverUntil, true)
+		}
+	}
 	return s.detach(), nil
 }
 
