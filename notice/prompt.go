@@ -151,7 +151,11 @@ func LoadMP3(name string, r io.Reader) (p *Prompt, err error) {
 			p, err = nil, wrap(formatErr("mp3", -1, "corrupt stream (%v)", v))
 		}
 	}()
-	d, err := mp3.NewDecoder(bytes.NewReader(b))
+	audio, err := skipID3v2(b)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	d, err := mp3.NewDecoder(bytes.NewReader(audio))
 	if err != nil {
 		return nil, wrap(formatErr("mp3", -1, "%v", err))
 	}
@@ -184,6 +188,36 @@ func LoadMP3(name string, r io.Reader) (p *Prompt, err error) {
 	}
 	return &Prompt{name: name, version: digest(b), format: FormatMP3, rate: rate, pcm: pcm,
 		dur: time.Duration(len(pcm)) * time.Second / time.Duration(rate)}, nil
+}
+
+// skipID3v2 returns b without its leading ID3v2 tags. The decoder skips a
+// tag by allocating a buffer of its declared size (up to 512 MiB from a
+// 10-byte header) and reading it: the sizes are checked against the input
+// here first, so the work stays proportional to the input.
+func skipID3v2(b []byte) ([]byte, error) {
+	off := 0
+	for len(b)-off >= 3 && string(b[off:off+3]) == "ID3" {
+		h := b[off:]
+		if len(h) < 10 {
+			return nil, formatErr("mp3", int64(off), "truncated ID3v2 header")
+		}
+		size := 0
+		for _, c := range h[6:10] {
+			if c >= 0x80 {
+				return nil, formatErr("mp3", int64(off+6), "ID3v2 tag size not syncsafe")
+			}
+			size = size<<7 | int(c)
+		}
+		size += 10
+		if h[5]&0x10 != 0 {
+			size += 10 // footer
+		}
+		if size > len(h) {
+			return nil, formatErr("mp3", int64(off), "ID3v2 tag of %d bytes in %d", size, len(h))
+		}
+		off += size
+	}
+	return b[off:], nil
 }
 
 // LoadWAV decodes a RIFF WAVE prompt: 16-bit integer PCM (format 1 or

@@ -56,6 +56,14 @@
 // ([audit.Appender]): started, paused, resumed, stopped, finalized (with the
 // file's SHA-256), purged.
 //
+// # Faults
+//
+// No packet can panic the process: a panic while a leg's packet is
+// processed (or inside the Source a leg consumes) ends that leg only, as a
+// hang-up would; the other leg keeps recording, the fault is counted
+// (LegStats.Panics), logged, audited (integrity-failure, reason
+// "leg-panic") and returned as a [*LegFault] (see [ErrLegFailed]).
+//
 // # Storage and crash safety
 //
 // Files go to a [Store] ([FileStore] by default; recordertest.MemStore is a

@@ -55,22 +55,52 @@ func (l *Leg) Close() error {
 // Packets of another payload type than the leg's Opus (comfort noise, RED)
 // are dropped; malformed Opus packets, late and duplicate packets are
 // counted in Stats and dropped. WriteRTP returns an error only for a nil
-// packet or a closed leg (ErrClosed).
+// packet, a closed leg (ErrClosed), or an internal fault that ended the leg
+// while this packet was processed (a *LegFault, see ErrLegFailed): no
+// packet panics the process.
 func (l *Leg) WriteRTP(p *rtp.Packet) error {
 	if p == nil {
 		return fmt.Errorf("recorder: write rtp: nil packet: %w", ErrBadPacket)
 	}
 	r := l.r
 	r.mu.Lock()
-	if l.closed {
-		r.mu.Unlock()
-		return fmt.Errorf("recorder: write rtp: %w", ErrClosed)
+	ev, cb, group, lf, err := l.writeLocked(p)
+	r.mu.Unlock()
+	if lf != nil {
+		r.report(lf)
+		return fmt.Errorf("recorder: write rtp: %w", lf.LegFault)
 	}
+	if cb != nil {
+		// The first key handed over in clear is audited first (R23); if
+		// it cannot be, keys stay masked.
+		if !ev.Masked && !r.clearAudited.Load() && !r.auditClearDTMF(group) {
+			ev.mask()
+		}
+		cb(ev)
+	}
+	return err
+}
+
+// writeLocked processes p under the recorder's lock. A panic is recovered
+// (without allocating on the normal path: the deferred closure stays on
+// the stack) and ends the leg. It returns the telephone-event to hand to
+// cb, if any.
+func (l *Leg) writeLocked(p *rtp.Packet) (ev DTMF, cb func(DTMF), group string, lf *lockedFault, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			ev, cb, group, lf, err = DTMF{}, nil, "", l.fault(v), nil
+		}
+	}()
+	r := l.r
+	if l.closed {
+		return ev, nil, "", nil, fmt.Errorf("recorder: write rtp: %w", ErrClosed)
+	}
+	injectFault("write", l, p)
 	now := r.now()
 	pt := int(p.PayloadType)
 	if l.isDTMF(p) {
 		ev, ok := l.dtmf.update(p, now, l.cfg)
-		paused, group := false, ""
+		paused := false
 		if r.sess != nil {
 			l.stats.DTMF++
 			paused, group = r.sess.pausedNow(), r.sess.group
@@ -81,15 +111,10 @@ func (l *Leg) WriteRTP(p *rtp.Packet) error {
 			// during a pause (R21-R23).
 			ev.mask()
 		}
-		cb := r.cfg.OnDTMF
-		r.mu.Unlock()
-		if ok && cb != nil {
-			if !ev.Masked && !r.clearAudited.Load() && !r.auditClearDTMF(group) {
-				ev.mask()
-			}
-			cb(ev)
+		if !ok {
+			return ev, nil, "", nil, nil
 		}
-		return nil
+		return ev, r.cfg.OnDTMF, group, nil, nil
 	}
 	if l.opusPT < 0 && pt >= 96 && pt <= 127 {
 		// Opus always has a dynamic payload type (RFC 7587): a static one
@@ -99,8 +124,7 @@ func (l *Leg) WriteRTP(p *rtp.Packet) error {
 	if pt == l.opusPT && r.sess != nil {
 		r.sess.receive(l, p, now)
 	}
-	r.mu.Unlock()
-	return nil
+	return ev, nil, "", nil, nil
 }
 
 func (d *DTMF) mask() { d.Event, d.Digit, d.Masked = 0, 0, true }
@@ -134,21 +158,25 @@ func (l *Leg) isDTMF(p *rtp.Packet) bool {
 
 // Consume reads src until it ends (io.EOF gives nil), ctx is done (checked
 // between packets: closing the source is what interrupts a blocked read), or
-// the leg is closed.
+// the leg is closed. A panic inside src.ReadRTP is recovered and ends the
+// leg like a fault in WriteRTP: Consume returns its *LegFault.
 func (l *Leg) Consume(ctx context.Context, src Source) error {
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		p, _, err := src.ReadRTP()
+		p, err := l.readGuarded(src)
 		if err != nil {
+			if errors.Is(err, ErrLegFailed) {
+				return err
+			}
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return fmt.Errorf("recorder: consume %s leg: %w", l.cfg.Role, err)
 		}
 		if err := l.WriteRTP(p); err != nil {
-			if errors.Is(err, ErrClosed) {
+			if errors.Is(err, ErrClosed) && !errors.Is(err, ErrLegFailed) {
 				return nil
 			}
 			return err
@@ -476,6 +504,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
 	var op opusPacket // on the stack: hot in cache, unlike a per-leg scratch
 	o := &op
+	injectFault("store", l, nil)
 	if err := parseOpus(payload, false, o); err != nil {
 		l.stats.Invalid++
 		return
@@ -573,6 +602,7 @@ func (t *timeline) putHalf(s *session, l *Leg, slot int64, part int, p []byte) {
 // take returns what leg l contributes to slot k (samples 0: the slot is
 // covered by a longer packet written before).
 func (t *timeline) take(s *session, l *Leg, k int64) part {
+	injectFault("take", l, nil)
 	if k < t.coverUntil {
 		return part{}
 	}

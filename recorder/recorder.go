@@ -568,11 +568,13 @@ func (r *Recorder) stop(ctx context.Context, actor string) ([]Meta, error) {
 	if s.next == 0 && end == 0 {
 		end = 1 // a file holds at least one slot
 	}
-	s.advanceTo(end, true)
-	finals := s.detach()
+	finals, faults := s.drainGuarded(end) // a panic ends the legs, not the process
 	asyncErr := r.err
 	r.err = nil
 	r.mu.Unlock()
+	for _, lf := range faults {
+		r.report(lf)
+	}
 
 	var metas []Meta
 	errs := []error{asyncErr}

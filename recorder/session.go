@@ -115,6 +115,7 @@ func (s *session) onTick() {
 	if r.sess != s {
 		return
 	}
+	defer s.recoverTick() // a panic ends every leg and the timer, never the process
 	s.advanceTo(s.wallSlot(r.now())-r.window, false)
 	if s.err != nil && r.cfg.OnError != nil && !s.errReported {
 		// Stop returns it as well; OnError hosts learn it early.

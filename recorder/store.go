@@ -103,6 +103,10 @@ type LegStats struct {
 	DTMF        int64 `json:"dtmf"`         // telephone-event packets seen (not written)
 	Invalid     int64 `json:"invalid"`      // malformed Opus packets (dropped)
 	Unsupported int64 `json:"unsupported"`  // packets that cannot be muxed without transcoding (dropped)
+
+	// Panics counts the internal faults recovered on the leg's path (see
+	// LegFault): the first ended the leg.
+	Panics int64 `json:"panics,omitempty"`
 }
 
 // Meta is the metadata of one stored recording. It never holds personal

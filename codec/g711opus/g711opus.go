@@ -227,8 +227,12 @@ func (t *Transcoder) frameDue() bool {
 }
 
 // needsRoom reports whether placing p requires sending the next frame
-// first: p lies beyond the ring, or p re-anchors the grid.
+// first: p lies beyond the ring, or p re-anchors the grid (audio or a
+// telephone-event of another SSRC: the frames waiting are sent first).
 func (t *Transcoder) needsRoom(p *rtp.Packet) bool {
+	if t.isDTMF(p.PayloadType) && len(p.Payload) >= 4 {
+		return p.SSRC != t.ssrc
+	}
 	if !t.isAudio(p.PayloadType) {
 		return false
 	}
@@ -292,14 +296,22 @@ func (t *Transcoder) place(p *rtp.Packet) *rtp.Packet {
 	}
 	switch {
 	case !t.clockSet || p.SSRC != t.ssrc || t.jump(t.rel(p.Timestamp)):
-		if t.anchored {
+		if t.clockSet {
 			// Everything received before was sent (frameDue drained it).
 			t.stats.Resets++
 		}
 		t.anchor(p)
 	case !t.anchored:
 		// The clock was set by an earlier telephone-event: start the grid
-		// at this packet's frame, keeping the clock.
+		// at this packet's frame, keeping the clock and its 20 ms grid.
+		// Audio may start before the event (a PCMU packet with an earlier
+		// timestamp): move the origin back by whole frames so that every
+		// position, and so every ring index, stays non-negative.
+		if rel := t.rel(p.Timestamp); rel < 0 {
+			shift := (-rel + samplesPerFrame - 1) / samplesPerFrame * samplesPerFrame
+			t.firstTS -= uint32(shift)
+			t.lastRel += shift
+		}
 		t.anchored = true
 		t.next = t.rel(p.Timestamp) / samplesPerFrame
 		t.newest = t.next * samplesPerFrame
@@ -533,7 +545,11 @@ func (t *Transcoder) prune() {
 // telephone-event/8000 clock) is unchanged.
 func (t *Transcoder) forwardDTMF(p *rtp.Packet) *rtp.Packet {
 	if !t.clockSet || p.SSRC != t.ssrc {
-		// No audio yet: anchor the clock on the event itself.
+		// No audio yet, or another SSRC (the audio waiting was sent
+		// first: see needsRoom): anchor the clock on the event itself.
+		if t.clockSet {
+			t.stats.Resets++
+		}
 		t.anchor(p)
 		t.anchored = false // the audio grid starts with the first audio packet
 	}

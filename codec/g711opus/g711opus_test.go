@@ -398,3 +398,54 @@ func TestSourceError(t *testing.T) {
 type sourceFunc func() (*rtp.Packet, interceptor.Attributes, error)
 
 func (f sourceFunc) ReadRTP() (*rtp.Packet, interceptor.Attributes, error) { return f() }
+
+// Issue 18 item 1: a telephone-event sets the clock, then audio arrives
+// with an earlier timestamp on the same SSRC. Its position is negative; it
+// used to index the frame ring with -1 and panic.
+func TestAudioBeforeDTMFClock(t *testing.T) {
+	for _, ts0 := range []uint32{99840, 99841, 99999, 99000, 4294867296, 5, 0xffffff00} {
+		ev := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SequenceNumber: 9, Timestamp: 100000, SSRC: 1},
+			Payload: []byte{1, 0x80, 0, 160}}
+		pkts := g711Packets(tone(1600), 160, g711.ULaw, 10, ts0)
+		for _, p := range pkts {
+			p.SSRC = 1
+		}
+		out, st := run(t, Config{}, append([]*rtp.Packet{ev}, pkts...))
+		a := audio(out)
+		if st.DTMF != 1 || st.Late != 0 || len(a) < 10 || len(a) > 11 {
+			t.Fatalf("ts0 %d: %d audio packets, stats %+v", ts0, len(a), st)
+		}
+		// Output timestamps keep the 6x mapping of the input clock, on the
+		// grid of 20 ms frames; all audio is sent, none dropped as late.
+		for i := 1; i < len(a); i++ {
+			if a[i].Timestamp-a[i-1].Timestamp != 960 {
+				t.Fatalf("ts0 %d: step %d at %d", ts0, a[i].Timestamp-a[i-1].Timestamp, i)
+			}
+		}
+		if first, want := a[0].Timestamp, ts0*6; int32(want-first) < 0 || want-first >= 960 {
+			t.Fatalf("ts0 %d: first audio at %d, want the frame holding %d", ts0, first, want)
+		}
+	}
+}
+
+// A telephone-event on another SSRC re-anchors the clock: the audio frames
+// still waiting in the reorder window are sent first (they used to be
+// wiped without a trace), and the re-anchoring is counted. Found by
+// FuzzTranscode (an output timestamp off the 20 ms grid with no reset).
+func TestDTMFOnAnotherSSRCKeepsPendingAudio(t *testing.T) {
+	pkts := g711Packets(tone(1600), 160, g711.ULaw, 10, 0)
+	pkts = append(pkts[:8], pkts[9]) // packet 8 lost: frame 9 waits behind it
+	ev := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SequenceNumber: 500, Timestamp: 777, SSRC: 99},
+		Payload: []byte{1, 0x80, 0, 160}}
+	more := g711Packets(tone(320), 160, g711.ULaw, 20, 1600)
+	out, st := run(t, Config{}, append(append(pkts, ev), more...))
+	a := audio(out)
+	if st.Frames != 11 || len(a) != 11 || st.DTMF != 1 || st.Resets < 1 {
+		t.Fatalf("%d audio packets, stats %+v", len(a), st)
+	}
+	for i := 1; i < 9; i++ { // frames 0-7 and 9 of the first grid
+		if d := a[i].Timestamp - a[i-1].Timestamp; d != 960 && !(i == 8 && d == 1920) {
+			t.Fatalf("frame %d: step %d", i, d)
+		}
+	}
+}

@@ -47,3 +47,18 @@ func ExampleSource() {
 	}
 	// Output: 2 packets, then EOF
 }
+
+// Sequence decodes fuzz input as packet steps: here two steps encoded with
+// AppendStep, a PCMU packet then, 20 ms later, the next one of the leg.
+func ExampleSequence() {
+	var in []byte
+	in = recordertest.AppendStep(in, 0, 0, true, false, 1, 0, 0, make([]byte, 160))
+	in = recordertest.AppendStep(in, 0, 0, false, false, 1, 160, 20, make([]byte, 160))
+	for _, s := range recordertest.Sequence(in, [8]uint8{0}, 1, 100) {
+		p := s.Packet
+		fmt.Println(s.Wait, p.PayloadType, p.Marker, p.SequenceNumber, p.Timestamp, len(p.Payload))
+	}
+	// Output:
+	// 0s 0 true 1 0 160
+	// 20ms 0 false 2 160 160
+}
