@@ -258,6 +258,10 @@ func (p *page) key(ctx context.Context, key string, code int) error {
 
 // screenshot writes a PNG of the page to path.
 func (p *page) screenshot(ctx context.Context, path string) error {
+	// A background tab draws no frames: bring it to the front first.
+	if err := p.b.call(ctx, p.session, "Page.bringToFront", nil, nil); err != nil {
+		return err
+	}
 	var res struct {
 		Data string `json:"data"`
 	}

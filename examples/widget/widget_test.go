@@ -85,6 +85,7 @@ type setup struct {
 func start(t *testing.T, s setup) *e2e {
 	t.Helper()
 	chromium := chromiumPath(t)
+	began := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*stepTimeout)
 	t.Cleanup(cancel)
 	e := &e2e{t: t, ctx: ctx, dir: consentrec.DataDir{Root: t.TempDir()}, keyc: make(chan struct{}, 64)}
@@ -129,6 +130,7 @@ func start(t *testing.T, s setup) *e2e {
 	if e.cust, err = b.open(ctx, hs.URL+"/", hooks, 480, 900); err != nil {
 		t.Fatalf("customer page: %v\n%s", err, b.stderr)
 	}
+	t.Logf("server, Chromium and both pages up in %v", time.Since(began).Round(time.Millisecond))
 	return e
 }
 
@@ -540,14 +542,16 @@ func checkRecording(t *testing.T, r result) recording {
 
 	// The file lasts as long as the span between the started and stopped
 	// events: the recorder fills what did not arrive with silence by the
-	// wall clock, so they agree to a few frames whatever the load (the
-	// events are stamped just after the recorder's own clock read).
+	// wall clock. The events are stamped after the recorder's own clock
+	// read, once its storage work is done, so the span comes out longer
+	// by that work: 7 to 120 ms measured at load 30 on 2 cores; allow
+	// twice the worst, or 5 % of a long recording.
 	started, stopped := find(r.events, audit.KindRecordingStarted), find(r.events, audit.KindRecordingStopped)
 	if len(started) != 1 || len(stopped) != 1 {
 		t.Fatalf("%d started, %d stopped events", len(started), len(stopped))
 	}
 	rc.span = stopped[0].Time.Sub(started[0].Time)
-	tol := max(5*frame, rc.span/50)
+	tol := max(250*time.Millisecond, rc.span/20)
 	if d := meta.Duration - rc.span; d.Abs() > tol {
 		t.Errorf("recording lasts %v, the call was recorded for %v (%v apart, more than %v)", meta.Duration, rc.span, d, tol)
 	}
@@ -727,7 +731,9 @@ func TestWidgetPages(t *testing.T) {
 		for _, pr := range problems {
 			t.Errorf("%s page: %s", p.name, pr)
 		}
+		t.Logf("%s page: accessibility checked", p.name)
 		e.screenshot(p.pg, p.name+"-idle.png")
+		t.Logf("%s page checked", p.name)
 	}
 	var link string
 	if err := e.cust.eval(e.ctx, `document.querySelector("a[href]").getAttribute("href")`, &link); err != nil || link != "/privacy" {
