@@ -195,15 +195,14 @@ func (s *Server) handleOffer(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(offerResponse{SDP: answer, CallID: c.id})
 }
 
-// cleanLang keeps the primary language subtag of a BCP 47 tag ("fr-CA" →
-// "fr"): the notices are by language; "" when it is not one.
+// cleanLang keeps a BCP 47 tag as the browser sent it ("fr-CA": the
+// notice library tries "fr-CA", then "fr", then its fallback), or "" when it
+// is not one (the Service's default language then).
 func cleanLang(tag string) string {
-	lang, _, _ := strings.Cut(tag, "-")
-	lang = strings.ToLower(lang)
-	if len(lang) < 2 || len(lang) > 3 || strings.Trim(lang, "abcdefghijklmnopqrstuvwxyz") != "" {
+	if len(tag) > 35 || strings.Trim(tag, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
 		return ""
 	}
-	return lang
+	return tag
 }
 
 func newCallID() string {
