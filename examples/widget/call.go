@@ -30,6 +30,7 @@ type call struct {
 	ctx    context.Context  // ends at hang-up
 	cancel context.CancelFunc
 	once   sync.Once
+	sendMu sync.Mutex // orders the states sent to the pages
 
 	mu       sync.Mutex // guards the fields below
 	dc       *webrtc.DataChannel
@@ -158,8 +159,10 @@ func (c *call) record() {
 	_, err := c.c.AgentStart(c.ctx, c.s.cfg.Agent, "")
 	c.update(func() {
 		switch {
-		case err == nil:
+		case err == nil && c.st.Recording:
 			c.announce = "done"
+		case err == nil: // nothing to announce yet (e.g. opt-in: no "yes" yet)
+			c.announce = ""
 		case errors.Is(err, policy.ErrNotAllowed) && c.st.Decision.Reason != policy.ReasonObjected:
 			c.announce = "interrupted"
 		default:
@@ -206,15 +209,19 @@ func (c *call) onChange(st consentrec.Status) {
 
 func (c *call) setError(err error) { c.update(func() { c.err = err.Error() }) }
 
-// update changes what the pages show and sends it to them.
+// update changes what the pages show and sends it to them. States leave
+// in the order they were made (sendMu), so that the page never shows an
+// older state last.
 func (c *call) update(f func()) {
+	c.sendMu.Lock()
+	defer c.sendMu.Unlock()
 	c.mu.Lock()
 	f()
 	st, dc := c.stateLocked(), c.dc
 	c.mu.Unlock()
 	if dc != nil {
 		b, _ := json.Marshal(st)
-		_ = dc.SendText(string(b)) // queued by SCTP; an error means the page left
+		_ = dc.SendText(string(b)) // queued by SCTP, never waits for the page; an error means the page left
 	}
 	c.s.changed()
 }
