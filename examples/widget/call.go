@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/consentrec/consentrec"
@@ -31,6 +32,9 @@ type call struct {
 	cancel context.CancelFunc
 	once   sync.Once
 	sendMu sync.Mutex // orders the states sent to the pages
+	// announcing is set while the agent's start waits for the Service to
+	// announce the recording: its first prompt frame is the announcement.
+	announcing atomic.Bool
 
 	mu       sync.Mutex // guards the fields below
 	dc       *webrtc.DataChannel
@@ -87,7 +91,11 @@ func (s *Server) newCall(ctx context.Context, pc *webrtc.PeerConnection, lang st
 	if err != nil {
 		return nil, c.fail(err)
 	}
-	out := &arbiter{sink: notice.Tee(notice.Samples(track), agentLeg)}
+	out := &arbiter{sink: notice.Tee(notice.Samples(track), agentLeg), onPrompt: func() {
+		if c.announcing.CompareAndSwap(true, false) {
+			c.update(func() { c.announce = "playing" }) // its audio is going out now
+		}
+	}}
 	c.voice = voice{out}
 	if err := c.c.Output(notice.PartyCaller, prompts{out}, notice.CodecOpus); err != nil {
 		return nil, c.fail(err)
@@ -155,8 +163,10 @@ func (c *call) begin() {
 // record is the console's Record button: the Service announces the
 // recording to the customer first, and captures once it was heard (R17).
 func (c *call) record() {
-	c.update(func() { c.announce, c.err = "playing", "" })
+	c.update(func() { c.announce, c.err = "requested", "" })
+	c.announcing.Store(true)
 	_, err := c.c.AgentStart(c.ctx, c.s.cfg.Agent, "")
+	c.announcing.Store(false)
 	c.update(func() {
 		switch {
 		case err == nil && c.st.Recording:
@@ -240,7 +250,7 @@ type state struct {
 	Reason     string    `json:"reason"`
 	Purpose    string    `json:"purpose"`
 	Candidate  bool      `json:"candidate"` // the agent may start recording
-	Announce   string    `json:"announce"`  // "this call is now being recorded": "", playing, done, interrupted
+	Announce   string    `json:"announce"`  // "this call is now being recorded": "", requested, playing, done, interrupted
 	RecordedMs int64     `json:"recordedMs"`
 	PausedMs   int64     `json:"pausedMs"`
 	Ended      bool      `json:"ended"`
@@ -340,18 +350,23 @@ type arbiter struct {
 	mu         sync.Mutex
 	sink       notice.FrameSink
 	lastPrompt time.Time
+	onPrompt   func() // after each prompt frame
 }
 
 type prompts struct{ a *arbiter }
 
 func (p prompts) WriteFrame(f notice.Frame) error {
 	p.a.mu.Lock()
-	defer p.a.mu.Unlock()
 	p.a.lastPrompt = time.Now()
-	return p.a.sink.WriteFrame(f)
+	err := p.a.sink.WriteFrame(f)
+	p.a.mu.Unlock()
+	p.a.onPrompt()
+	return err
 }
 
 func (p prompts) StartTalkspurt() {
+	p.a.mu.Lock()
+	defer p.a.mu.Unlock()
 	if t, ok := p.a.sink.(notice.Talkspurter); ok {
 		t.StartTalkspurt()
 	}

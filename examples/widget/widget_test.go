@@ -25,6 +25,7 @@ import (
 
 	"github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/notice"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
 )
@@ -77,9 +78,10 @@ type e2e struct {
 }
 
 type setup struct {
-	lang     string // the browser's language
-	profile  policy.Profile
-	maxPause time.Duration
+	lang          string // the browser's language
+	profile       policy.Profile
+	maxPause      time.Duration
+	announcements *notice.Library // nil: the Service's default
 }
 
 func start(t *testing.T, s setup) *e2e {
@@ -101,6 +103,7 @@ func start(t *testing.T, s setup) *e2e {
 	opts := Options(pol, slog.New(slog.DiscardHandler))
 	opts.Log = e.flog
 	opts.MaxPause = s.maxPause
+	opts.Announcements = s.announcements
 	opts.OnKey = func(_ string, k recorder.DTMF) {
 		e.mu.Lock()
 		e.keys = append(e.keys, k)
@@ -617,7 +620,7 @@ func TestWidgetOptInWithoutConsent(t *testing.T) {
 	e.call(true)
 	e.agentPress("record")
 	// The agent's start returned (announced or not): nothing may record.
-	e.wait("agent start handled", `(s, all) => all.some((x) => x.announce === "playing") && s.announce !== "playing"`)
+	e.wait("agent start handled", `(s, all) => all.some((x) => x.announce === "requested") && !["requested", "playing"].includes(s.announce)`)
 	r := e.hangup()
 	heardNotice(t, r)
 	if len(r.files) != 0 || r.report.SawRecording {
@@ -659,10 +662,31 @@ func TestWidgetOptInWithConsent(t *testing.T) {
 	verifyAudit(t, r.dir)
 }
 
+// longAnnouncement is an 8 s "this call is now being recorded" (a tone):
+// the caller objects once 300 ms of it were heard, and the objection must
+// reach the Service before it ends (data channel, server, audit append):
+// the 2 s sample prompt leaves 1.7 s for that, which a loaded machine
+// (load 35, -race) can use up; 8 s leaves 7.7.
+func longAnnouncement(t *testing.T) *notice.Library {
+	t.Helper()
+	const rate, secs = 48000, 8
+	pcm := make([]int16, rate*secs)
+	for i := range pcm {
+		pcm[i] = int16(8000 * math.Sin(2*math.Pi*440*float64(i)/rate))
+	}
+	p, err := notice.NewPCMPrompt("recording-now-long", pcm, rate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lib := &notice.Library{Fallback: "fr"}
+	lib.Add("fr", "", p)
+	return lib
+}
+
 // TestWidgetObjectionDuringAnnouncement: the caller objects while hearing
 // "this call is now being recorded": capture never starts.
 func TestWidgetObjectionDuringAnnouncement(t *testing.T) {
-	e := start(t, setup{lang: "fr-FR"})
+	e := start(t, setup{lang: "fr-FR", announcements: longAnnouncement(t)})
 	e.call(true)
 	e.agentPress("record")
 	e.do(e.cust, "announcement heard", `(async () => { await __test.waitFor((s) => s.announce === "playing");
@@ -679,8 +703,8 @@ func TestWidgetObjectionDuringAnnouncement(t *testing.T) {
 	if len(ann) != 1 {
 		t.Fatalf("announcement receipts %+v: want the caller's", ann)
 	}
-	if a := ann[0]; attr(a, "prompt") != "recording-now-fr.mp3" || attr(a, "completed") != "false" || attr(a, "interrupted") != "objection" {
-		t.Errorf("announcement receipt %+v: want the French one, interrupted by the objection", a.Attrs)
+	if a := ann[0]; attr(a, "completed") != "false" || attr(a, "interrupted") != "objection" {
+		t.Errorf("announcement receipt %+v: want it interrupted by the objection", a.Attrs)
 	}
 	if len(find(r.events, audit.KindObjection)) != 1 {
 		t.Errorf("no objection event")

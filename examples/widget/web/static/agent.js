@@ -18,12 +18,12 @@
     const rec = $("rec");
     rec.className = "indicator" + (st && st.paused ? " paused" : st && st.recording ? " on" : "");
     rec.textContent = !st ? "No call" : st.paused ? "Paused for card data" : st.recording ? "Recording"
-      : st.announce === "playing" ? "Announcing the recording…" : "Not recording";
+      : st.announce === "playing" || st.announce === "requested" ? "Announcing the recording…" : "Not recording";
     $("lang").textContent = st ? st.lang || "unknown" : "–";
     $("notice").textContent = st ? noticeText[st.notice] || st.notice : "–";
     $("policy").textContent = st ? `${st.reason}${st.purpose ? " (" + st.purpose + ")" : ""}${st.pending ? ", waiting for " + st.pending : ""}${st.objected ? ", the customer objected" : ""}` : "–";
     $("recorded").textContent = st ? mmss(st.recordedMs) : "0:00";
-    $("record").disabled = !st || st.recording || st.paused || st.objected || st.announce === "playing" || !(st.candidate || st.purpose);
+    $("record").disabled = !st || st.recording || st.paused || st.objected || st.announce === "playing" || st.announce === "requested" || !(st.candidate || st.purpose);
     $("stop").disabled = !st || !st.recording;
     $("pause").disabled = !st || st.paused;
     $("resume").disabled = !st || !st.paused;
