@@ -1,113 +1,100 @@
 // Command widget is a WebRTC support widget, the example to copy: a Go
-// server (pion) and a page with a "Call support" button. The server answers,
-// plays the notice, lets the policy decide (10 % sampling, or the agent's
-// record button), records both sides to a dual-channel Ogg Opus file and
-// shows a recording indicator on the page. The page has an "I object"
-// button and a keypad sending DTMF (RFC 4733). Recordings and the audit log
-// land in the data directory. Nothing to install beyond Go:
+// server (pion) with two pages. The customer's widget (/) calls support,
+// shows whether the call is recorded, links to the privacy notice, and has
+// an "I object" button and a keypad (RFC 4733 DTMF). The agent console
+// (/agent) records, stops, and pauses for card data. Everything about
+// consent and recording is done by a consentrec.Service: the policy decides
+// (10 % sampling, or the agent's record button), the notice plays first,
+// objections purge, both sides land in a dual-channel Ogg Opus file that is
+// catalogued and audited at hang-up. Nothing to install beyond Go:
 //
-//	go run ./examples/widget [-addr 127.0.0.1:8080] [-data DIR]
+//	go run ./examples/widget [-addr 127.0.0.1:8080] [-data DIR] [-profile DE]
 //
-// then open http://127.0.0.1:8080 in a browser on the same machine.
+// then open http://127.0.0.1:8080 (customer) and http://127.0.0.1:8080/agent
+// (agent console) in a browser on the same machine.
 package main
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/consentrec/consentrec"
-	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/notice"
+	"github.com/consentrec/consentrec/notice/opusprompt"
 	"github.com/consentrec/consentrec/policy"
-	"github.com/consentrec/consentrec/recorder"
 )
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "listen `ADDR` (loopback: the demo's WebRTC uses loopback only)")
-	data := flag.String("data", "widget-data", "data `DIR` (audit log, recordings, keys)")
+	data := flag.String("data", defaultData(), "data `DIR` (audit log, recordings, catalog, keys); default $CONSENTREC_DATA, else ./consentrec-data")
 	pol := flag.String("policy", "", "policy `FILE` (default: 10% quality sampling + agent record button)")
+	profile := flag.String("profile", "", "jurisdiction `PROFILE` of the site (FR, DE, UK, ...); default: the policy's")
+	privacy := flag.String("privacy-url", "", "`URL` of your privacy notice (default: the sample at /privacy)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *addr, *data, *pol); err != nil {
+	if err := run(ctx, *addr, *data, *pol, policy.Profile(*profile), *privacy); err != nil {
 		fmt.Fprintln(os.Stderr, "widget:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, addr, data, policyFile string) error {
-	dir := consentrec.DataDir{Root: data}
-	srv, log, err := open(ctx, dir, policyFile)
+// defaultData is the project's one default data location, the same as the
+// consentrec CLI's: $CONSENTREC_DATA, else ./consentrec-data.
+func defaultData() string {
+	if d := os.Getenv("CONSENTREC_DATA"); d != "" {
+		return d
+	}
+	return filepath.Join(".", "consentrec-data")
+}
+
+// Options are the Service options the widget needs: Opus prompts, 9 to
+// object and 1 to consent (the sample notices say so), a beep every 15 s.
+func Options(p *policy.Policy, logger *slog.Logger) consentrec.Options {
+	return consentrec.Options{Policy: p, Encoders: opusprompt.Encoders, Keys: notice.Keys{Object: '9', Consent: '1'},
+		Beep: 15 * time.Second, Logger: logger}
+}
+
+func run(ctx context.Context, addr, data, policyFile string, profile policy.Profile, privacyURL string) error {
+	src := []byte(DemoPolicy)
+	if policyFile != "" {
+		b, err := os.ReadFile(policyFile)
+		if err != nil {
+			return err
+		}
+		src = b
+	}
+	p, err := policy.Parse(src)
 	if err != nil {
 		return err
 	}
-	defer log.Close()
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	svc, err := consentrec.Open(ctx, consentrec.DataDir{Root: data}, Options(p, logger))
+	if err != nil {
+		return err
+	}
+	srv, err := NewServer(Config{Service: svc, Profile: profile, PrivacyURL: privacyURL, Logger: logger})
+	if err != nil {
+		return errors.Join(err, svc.Close())
+	}
 	hs := &http.Server{Addr: addr, Handler: srv.Handler()}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 		_ = hs.Close()
 	}()
-	fmt.Printf("support widget on http://%s (data in %s)\n", addr, data)
+	fmt.Printf("support widget on http://%s (customer) and http://%s/agent (agent console); data in %s\n", addr, addr, data)
 	if err := hs.ListenAndServe(); !errors.Is(err, http.ErrServerClosed) {
-		return err
+		return errors.Join(err, svc.Close())
 	}
-	return nil
-}
-
-// open opens the data directory's audit log and recordings store and
-// returns the server. The caller closes the log.
-func open(ctx context.Context, dir consentrec.DataDir, policyFile string) (*Server, *audit.FileLog, error) {
-	if err := os.MkdirAll(dir.Keys(), 0o700); err != nil {
-		return nil, nil, err
-	}
-	key, err := samplingKey(filepath.Join(dir.Keys(), "sampling.key"))
-	if err != nil {
-		return nil, nil, err
-	}
-	var p *policy.Policy
-	if policyFile != "" {
-		b, err := os.ReadFile(policyFile)
-		if err != nil {
-			return nil, nil, err
-		}
-		if p, err = policy.Parse(b); err != nil {
-			return nil, nil, err
-		}
-	}
-	store, err := recorder.NewFileStore(dir.Recordings())
-	if err != nil {
-		return nil, nil, err
-	}
-	log, err := audit.OpenDir(ctx, dir.Root, audit.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	srv, err := NewServer(Config{Policy: p, SamplingKey: key, Store: store, Log: log,
-		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))})
-	if err != nil {
-		log.Close()
-		return nil, nil, err
-	}
-	return srv, log, nil
-}
-
-// samplingKey reads the sampling secret, creating it on first use.
-func samplingKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		b = make([]byte, 32)
-		_, _ = rand.Read(b)
-		return b, os.WriteFile(path, b, 0o600)
-	}
-	return b, err
+	return svc.Close()
 }
