@@ -296,6 +296,17 @@ func newGroupID(t time.Time) string {
 	return "rec-" + t.UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(b[:])
 }
 
+// eventAt is an event stamped at t, an instant of the recording's timeline
+// (its start, where a pause begins or ends, its end), so that the audit log
+// and the gap index tell the same pause; the wall-clock instant the event
+// was logged is kept in the "wall" attribute.
+func (r *Recorder) eventAt(t time.Time, k audit.Kind, id, actor, reason string, attrs ...audit.Attr) audit.Event {
+	e := r.event(k, id, actor, reason, attrs...)
+	e.Attrs = append(e.Attrs, audit.Attr{Key: "wall", Value: e.Time.Format(time.RFC3339Nano)})
+	e.Time = t.UTC()
+	return e
+}
+
 func (r *Recorder) event(k audit.Kind, id, actor, reason string, attrs ...audit.Attr) audit.Event {
 	r.mu.Lock()
 	g := r.grant
@@ -381,8 +392,9 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 		}
 		s.streams = append(s.streams, st)
 	}
+	t0 := r.now()
 	for _, id := range s.ids {
-		e := r.event(audit.KindRecordingStarted, id, actor, "",
+		e := r.eventAt(t0, audit.KindRecordingStarted, id, actor, "",
 			audit.Attr{Key: "layout", Value: string(r.cfg.Layout)}, audit.Attr{Key: "group", Value: group})
 		if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
 			s.abort(ctx)
@@ -396,7 +408,7 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 		s.abort(ctx)
 		return "", fmt.Errorf("recorder: start: %w", ErrClosed)
 	}
-	s.t0 = r.now()
+	s.t0 = t0
 	for _, l := range r.legs {
 		if l != nil {
 			l.tl.reset()
@@ -482,8 +494,9 @@ func (r *Recorder) Pause(ctx context.Context, reason, actor string) error {
 	}
 	cperr := s.checkpoint(ctx)
 	id := s.group
+	at := s.t0.Add(slotTime(from))
 	r.mu.Unlock()
-	e := r.event(audit.KindRecordingPaused, id, actor, reason)
+	e := r.eventAt(at, audit.KindRecordingPaused, id, actor, reason)
 	if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
 		return fmt.Errorf("recorder: pause: audit: %w", err)
 	}
@@ -502,10 +515,11 @@ func (r *Recorder) Resume(ctx context.Context, actor string) error {
 		return fmt.Errorf("recorder: resume: not paused: %w", ErrState)
 	}
 	s.endPause(r.now())
+	at := s.t0.Add(slotTime(s.pauses[len(s.pauses)-1].to))
 	cperr := s.checkpoint(ctx)
 	id := s.group
 	r.mu.Unlock()
-	e := r.event(audit.KindRecordingResumed, id, actor, "")
+	e := r.eventAt(at, audit.KindRecordingResumed, id, actor, "")
 	if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
 		return fmt.Errorf("recorder: resume: audit: %w", err)
 	}
@@ -522,6 +536,7 @@ func (r *Recorder) autoResume(s *session, pauseIdx int) {
 		return
 	}
 	s.endPause(r.now())
+	at := s.t0.Add(slotTime(s.pauses[pauseIdx].to))
 	if err := s.checkpoint(context.Background()); err != nil {
 		r.mu.Unlock()
 		r.asyncErr(fmt.Errorf("recorder: automatic resume: %w", err))
@@ -529,7 +544,7 @@ func (r *Recorder) autoResume(s *session, pauseIdx int) {
 	}
 	id := s.group
 	r.mu.Unlock()
-	e := r.event(audit.KindRecordingResumed, id, "system", "max-pause",
+	e := r.eventAt(at, audit.KindRecordingResumed, id, "system", "max-pause",
 		audit.Attr{Key: "max_pause", Value: r.cfg.MaxPause.String()})
 	if _, err := r.cfg.Audit.Append(context.Background(), e); err != nil {
 		r.asyncErr(fmt.Errorf("recorder: automatic resume: audit: %w", err))
@@ -569,6 +584,7 @@ func (r *Recorder) stop(ctx context.Context, actor string) ([]Meta, error) {
 		end = 1 // a file holds at least one slot
 	}
 	finals, faults := s.drainGuarded(end) // a panic ends the legs, not the process
+	stopAt := s.t0.Add(slotTime(max(end, s.next)))
 	asyncErr := r.err
 	r.err = nil
 	r.mu.Unlock()
@@ -582,7 +598,7 @@ func (r *Recorder) stop(ctx context.Context, actor string) ([]Meta, error) {
 		errs = append(errs, s.err)
 	}
 	for _, id := range s.ids {
-		e := r.event(audit.KindRecordingStopped, id, actor, "")
+		e := r.eventAt(stopAt, audit.KindRecordingStopped, id, actor, "")
 		if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
 			errs = append(errs, fmt.Errorf("audit: %w", err))
 		}
