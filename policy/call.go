@@ -335,6 +335,12 @@ func (c *Call) Grant() (Grant, error) {
 	c.live = &grant{call: c, callID: c.info.ID, agent: c.info.Agent, purpose: d.Purpose, mode: d.Mode, reason: d.Reason,
 		profile: d.Profile, basis: d.LawfulBasis, retention: d.Retention, deadline: d.Deadline,
 		version: d.PolicyVersion, draw: d.Draw, receipts: slices.Clone(c.evidence), issued: time.Now()}
+	if d.Rule > 0 && d.Rule <= len(c.e.rules) {
+		c.live.roles = slices.Clone(c.e.rules[d.Rule-1].AccessRoles)
+	}
+	if st, ok := LookupStatute(d.Statute); ok && d.Statute != "" {
+		c.live.keepUntil = st.MinRetention.AddTo(c.info.Time.UTC())
+	}
 	return Grant{c.live}, nil
 }
 

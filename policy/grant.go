@@ -50,6 +50,8 @@ type grant struct {
 	draw      uint64
 	receipts  []string
 	issued    time.Time
+	keepUntil time.Time // the statute's minimum (legal obligation)
+	roles     []Role    // the rule's access roles (narrowing the purpose's)
 
 	mu      sync.Mutex
 	revoked error
@@ -180,6 +182,25 @@ func (g Grant) Deadline() time.Time {
 		return time.Time{}
 	}
 	return g.g.deadline
+}
+
+// KeepUntil is the earliest a recording made under g may be destroyed: the
+// statute's minimum retention for a legal obligation (R11, R12), zero
+// otherwise.
+func (g Grant) KeepUntil() time.Time {
+	if g.g == nil {
+		return time.Time{}
+	}
+	return g.g.keepUntil
+}
+
+// AccessRoles are the roles the policy's rule lets open the recording (they
+// narrow the purpose's; empty: the purpose's own, R25).
+func (g Grant) AccessRoles() []Role {
+	if g.g == nil {
+		return nil
+	}
+	return slices.Clone(g.g.roles)
 }
 
 // Issued is when the Call minted g.

@@ -373,7 +373,7 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 			ID: id, Group: group, CallID: r.cfg.CallID, Purpose: g.Purpose(),
 			PolicyVersion: g.PolicyVersion(), Layout: r.cfg.Layout, Channels: roles[i],
 			LawfulBasis: g.LawfulBasis(), Retention: g.Retention(), Deadline: g.Deadline(),
-			Subject: r.cfg.Subject, Evidence: g.Receipts(),
+			Subject: r.cfg.Subject, Evidence: g.Receipts(), KeepUntil: g.KeepUntil(), AccessRoles: g.AccessRoles(),
 		}
 		w, err := r.cfg.Store.Create(ctx, m)
 		if err != nil {

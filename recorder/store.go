@@ -138,6 +138,8 @@ type Meta struct {
 	Deadline    time.Time     `json:"deadline,omitzero"`      // when the recording must be deleted
 	Subject     string        `json:"subject,omitempty"`      // keyed hash of the caller (policy.SubjectKey), never a number
 	Evidence    []string      `json:"evidence,omitempty"`     // the notice receipts and consents the grant rested on
+	KeepUntil   time.Time     `json:"keep_until,omitzero"`    // a statute's minimum: not destroyed before (R11)
+	AccessRoles []policy.Role `json:"access_roles,omitempty"` // the rule's roles, narrowing the purpose's (R25)
 }
 
 // Final is what the writer of a recording knows at the end and hands to

@@ -105,8 +105,13 @@ func TestSIPpTwoStreamsWithPause(t *testing.T) {
 			t.Fatalf("leg %s: %d packets", l.Role, l.Packets)
 		}
 	}
-	if m.Purpose != policy.LegalObligation || m.LawfulBasis == "" {
+	if m.Purpose != policy.LegalObligation || m.LawfulBasis == "" || m.KeepUntil.IsZero() {
 		t.Fatalf("meta %+v", m)
+	}
+	// Catalogued with the statute's minimum: not destroyed before it (R11).
+	r, err := ts.cat.Get(context.Background(), id)
+	if err != nil || !r.KeepUntil.Equal(m.KeepUntil) || r.Deadline.Before(r.KeepUntil) {
+		t.Fatalf("catalogued %+v %v, want KeepUntil %v", r, err, m.KeepUntil)
 	}
 	for _, k := range []audit.Kind{audit.KindPolicyDecision, audit.KindNoticePlayed, audit.KindRecordingStarted, audit.KindRecordingPaused,
 		audit.KindRecordingResumed, audit.KindRecordingFinalized, audit.KindRecordingCatalogued} {

@@ -36,6 +36,7 @@ func Entry(m recorder.Meta, subject string, period policy.Period) (retention.Ent
 	e := retention.Entry{
 		ID: m.ID, CallID: m.CallID, Purpose: m.Purpose, Created: m.Created, Retention: period,
 		Subject: subject, SHA256: m.SHA256, LawfulBasis: m.LawfulBasis, Deadline: m.Deadline,
+		KeepUntil: m.KeepUntil, AccessRoles: m.AccessRoles,
 	}
 	for _, g := range m.Gaps {
 		reason := string(g.Reason)
