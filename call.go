@@ -101,7 +101,9 @@ func newCall(ctx context.Context, s *Service, info policy.CallInfo, co CallOptio
 		c.subject = s.SubjectKey(co.Caller)
 	}
 	rec, err := recorder.New(recorder.Config{CallID: info.ID, Subject: c.subject, Layout: s.opts.Layout,
-		Store: s.store, Audit: s.log, MaxPause: s.opts.MaxPause, OnDTMF: c.onDTMF,
+		// The Call ends pauses itself (Options.MaxPause), everywhere at
+		// once; the recorder's own bound is only a backstop.
+		Store: s.store, Audit: s.log, MaxPause: recorder.MaxMaxPause, OnDTMF: c.onDTMF,
 		// The Call reads the caller's keys for the answers (9 objects,
 		// the consent key); hosts only ever see them masked (OnKey).
 		ClearDTMF: "caller answers: objection and consent keys (R15, R16)",
@@ -521,13 +523,48 @@ func (c *Call) announce(ctx context.Context, d policy.Decision, out output) (boo
 	c.mu.Lock()
 	c.noticeCancel = cancel
 	c.mu.Unlock()
+	if c.input.Objected() {
+		// The caller objected while the announcement was being prepared:
+		// it is not played, and its receipt says why.
+		cancel(notice.ErrObjected)
+	}
+	// The agent hears it too when the agent has an output (the employee
+	// side of R17): capture waits for both receipts.
+	type played struct {
+		r   notice.Receipt
+		err error
+	}
+	var toAgent chan played
+	if ag, ok := c.output(notice.PartyAgent); ok {
+		aprep, err := c.s.cache.Get(prompt, ag.codec)
+		if err != nil {
+			return false, err
+		}
+		toAgent = make(chan played, 1)
+		go func() {
+			pl := notice.Player{CallID: c.info.ID, Party: notice.PartyAgent, Log: c.s.log}
+			r, err := pl.Play(pctx, aprep, ag.sink)
+			toAgent <- played{r, err}
+		}()
+	}
 	player := notice.Player{CallID: c.info.ID, Party: notice.PartyCaller, Log: c.s.log}
 	r, err := player.Play(pctx, prep, out.sink)
+	heard := r.Completed() && err == nil
+	if !heard {
+		cancel(errNotAnnounced) // the agent's copy too
+	}
+	if toAgent != nil {
+		a := <-toAgent
+		heard = heard && a.r.Completed() && a.err == nil
+		err = errors.Join(err, a.err)
+	}
 	c.mu.Lock()
 	c.noticeCancel = nil
 	c.mu.Unlock()
-	return r.Completed() && err == nil, err
+	return heard, err
 }
+
+var errNotAnnounced = errors.New("consentrec: the announcement was not heard to the end")
 
 // AgentStop stops a recording the agent started (the policy refuses it for
 // a statute's recording). What was recorded is kept and catalogued at

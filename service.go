@@ -90,7 +90,8 @@ type Options struct {
 	// Layout of the recordings. Zero: recorder.LayoutDual.
 	Layout recorder.Layout
 	// MaxPause bounds a card-data pause: past it the call resumes by itself
-	// (actor "system"), everywhere at once. Zero: recorder.DefaultMaxPause.
+	// (actor "system"), everywhere at once. Zero: recorder.DefaultMaxPause
+	// (3 minutes); at most recorder.MaxMaxPause (10 minutes, R22).
 	MaxPause time.Duration
 	// OnKey, when set, is told of the keys the caller presses, always
 	// masked (Digit zero, Masked set): hosts see that a key was pressed,
@@ -132,12 +133,15 @@ type Service struct {
 // value opens). It finalizes and catalogues the recordings a crash left
 // behind before returning (recorder.Recover): a recording is never outside
 // the catalog, whatever path finalized it.
-func Open(ctx context.Context, dir DataDir, opts Options) (s *Service, err error) {
+func Open(ctx context.Context, dir DataDir, opts Options) (_ *Service, err error) {
 	if dir.Root == "" && (opts.Log == nil || opts.Store == nil || opts.Catalog == nil ||
 		(opts.Engine == nil && opts.Key == nil) || opts.SubjectSecret == nil) {
 		return nil, fmt.Errorf("consentrec: open: DataDir.Root is empty and a backend is missing")
 	}
-	s = &Service{dir: dir, opts: opts, calls: map[string]*Call{}, logger: opts.Logger}
+	if opts.MaxPause < 0 || opts.MaxPause > recorder.MaxMaxPause {
+		return nil, fmt.Errorf("consentrec: open: MaxPause %v: at most %v (R22): %w", opts.MaxPause, recorder.MaxMaxPause, recorder.ErrConfig)
+	}
+	s := &Service{dir: dir, opts: opts, calls: map[string]*Call{}, logger: opts.Logger}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

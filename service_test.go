@@ -393,3 +393,45 @@ func TestCallBadInput(t *testing.T) {
 		}
 	})
 }
+
+// A recording started mid-call is announced to the caller and, when the
+// agent has an output, to the agent too; capture waits for both receipts.
+func TestAgentStartAnnouncedToBothParties(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := newHarness(t, agentPolicy(policy.ProfileFR), notice.Keys{})
+		ctx := context.Background()
+		c, _ := h.svc.Call(ctx, policy.CallInfo{ID: "call-3", Agent: "a"})
+		caller, agent := &noticetest.Sink{}, &noticetest.Sink{}
+		c.Output(notice.PartyCaller, caller, notice.CodecPCMU)
+		c.Output(notice.PartyAgent, agent, notice.CodecPCMA)
+		m := startMedia(c)
+		c.Inform(ctx)
+		before := caller.Len()
+		if _, err := c.AgentStart(ctx, "a", ""); err != nil {
+			t.Fatal(err)
+		}
+		if !c.Recording() || caller.Len() == before || agent.Len() == 0 {
+			t.Fatalf("recording %v, caller frames %d->%d, agent frames %d", c.Recording(), before, caller.Len(), agent.Len())
+		}
+		parties := map[string]bool{}
+		for _, e := range h.log.OfKind(audit.KindNoticePlayed) {
+			for _, a := range e.Attrs {
+				if a.Key == "party" {
+					parties[a.Value] = true
+				}
+			}
+		}
+		if !parties["agent"] || !parties["caller"] {
+			t.Fatalf("receipts for %v, want caller and agent", parties)
+		}
+		m.close()
+		c.Hangup(ctx)
+	})
+}
+
+func TestMaxPauseBounded(t *testing.T) {
+	_, err := consentrec.Open(t.Context(), consentrec.DataDir{Root: t.TempDir()}, consentrec.Options{MaxPause: 11 * time.Minute})
+	if !errors.Is(err, recorder.ErrConfig) {
+		t.Fatalf("MaxPause of 11 min: %v, want recorder.ErrConfig (R22)", err)
+	}
+}
