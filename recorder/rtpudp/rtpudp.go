@@ -2,8 +2,8 @@
 // each packet to the recorder.Leg (or any Writer) registered for its SSRC.
 //
 // One reader goroutine per socket reads datagrams in batches (recvmmsg on
-// Linux, through golang.org/x/net/ipv4's ReadBatch; one datagram per call
-// elsewhere) into buffers allocated once, parses the RTP header in place and
+// Linux, without the per-datagram address that golang.org/x/net/ipv4's
+// ReadBatch allocates; ReadBatch elsewhere) into buffers allocated once, parses the RTP header in place and
 // looks the stream up by SSRC: there is no goroutine, socket or allocation
 // per stream or per packet on the receive path. With Config.Sockets above
 // one, the sockets share the port with SO_REUSEPORT and the kernel spreads
@@ -28,7 +28,6 @@ import (
 	"sync/atomic"
 
 	"github.com/pion/rtp"
-	"golang.org/x/net/ipv4"
 )
 
 // Writer takes RTP packets; *recorder.Leg is one. WriteRTP must not retain
@@ -191,21 +190,29 @@ func (s *Server) Close() error {
 // reader holds one socket's buffers, allocated once.
 type reader struct {
 	s       *Server
-	conn    *ipv4.PacketConn
-	msgs    []ipv4.Message
+	batch   batchReader
+	bufs    [][]byte // one datagram each
+	lens    []int    // the length of each datagram read
 	packets []rtp.Packet
 	streams []*stream
 }
 
-func newReader(s *Server, c *net.UDPConn) *reader {
+// batchReader reads up to len(bufs) datagrams, at least one, blocking.
+type batchReader interface {
+	read(bufs [][]byte, lens []int) (int, error)
+}
+
+func newReader(s *Server, c *net.UDPConn) (*reader, error) {
 	n := s.cfg.Batch
-	r := &reader{s: s, conn: ipv4.NewPacketConn(c), msgs: make([]ipv4.Message, n),
+	r := &reader{s: s, bufs: make([][]byte, n), lens: make([]int, n),
 		packets: make([]rtp.Packet, n), streams: make([]*stream, n)}
 	buf := make([]byte, n*maxDatagram)
-	for i := range r.msgs {
-		r.msgs[i].Buffers = [][]byte{buf[i*maxDatagram : (i+1)*maxDatagram : (i+1)*maxDatagram]}
+	for i := range r.bufs {
+		r.bufs[i] = buf[i*maxDatagram : (i+1)*maxDatagram : (i+1)*maxDatagram]
 	}
-	return r
+	var err error
+	r.batch, err = newBatchReader(c, r.bufs)
+	return r, err
 }
 
 // maxDatagram is the largest datagram read whole; longer ones are
@@ -213,9 +220,12 @@ func newReader(s *Server, c *net.UDPConn) *reader {
 const maxDatagram = 1500
 
 func (s *Server) serve(c *net.UDPConn) error {
-	r := newReader(s, c)
+	r, err := newReader(s, c)
+	if err != nil {
+		return fmt.Errorf("rtpudp: %w", err)
+	}
 	for {
-		n, err := r.conn.ReadBatch(r.msgs, 0)
+		n, err := r.batch.read(r.bufs, r.lens)
 		if err != nil {
 			if s.closed.Load() {
 				return nil
@@ -234,13 +244,13 @@ func (r *reader) dispatch(n int) {
 	var unknown, malformed, rejected int64
 	s.mu.RLock()
 	for i := range n {
-		m := &r.msgs[i]
+		b := r.bufs[i][:r.lens[i]]
 		r.streams[i] = nil
-		if m.N < 12 || m.Buffers[0][0]>>6 != 2 || m.N > maxDatagram {
+		if len(b) < 12 || b[0]>>6 != 2 || r.lens[i] > maxDatagram {
 			malformed++
 			continue
 		}
-		ssrc := uint32(m.Buffers[0][8])<<24 | uint32(m.Buffers[0][9])<<16 | uint32(m.Buffers[0][10])<<8 | uint32(m.Buffers[0][11])
+		ssrc := uint32(b[8])<<24 | uint32(b[9])<<16 | uint32(b[10])<<8 | uint32(b[11])
 		st := s.byssrc[ssrc]
 		if st == nil {
 			unknown++
@@ -255,7 +265,7 @@ func (r *reader) dispatch(n int) {
 			continue
 		}
 		p := &r.packets[i]
-		if err := p.Unmarshal(r.msgs[i].Buffers[0][:r.msgs[i].N]); err != nil {
+		if err := p.Unmarshal(r.bufs[i][:r.lens[i]]); err != nil {
 			malformed++
 			continue
 		}
