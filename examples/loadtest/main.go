@@ -36,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -264,10 +265,16 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, dir st
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 
+	received := func() int64 {
+		if srv != nil {
+			return srv.Stats().Datagrams
+		}
+		return socketDatagrams.Load()
+	}
 	time.Sleep(warmup)
-	c0, w0 := cpuTime(), time.Now()
+	c0, w0, d0 := cpuTime(), time.Now(), received()
 	time.Sleep(dur)
-	c1, w1 := cpuTime(), time.Now()
+	c1, w1, d1 := cpuTime(), time.Now(), received()
 	rss := rssKiB()
 	var tot recorder.LegStats
 	for _, rec := range recs {
@@ -300,10 +307,17 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, dir st
 	total := time.Since(w0).Seconds() + warmup.Seconds()
 	fmt.Fprintf(os.Stderr, "loadtest: written %.1f packets/s per leg over the whole recording (50 expected), dtx=%d duplicates=%d rss_start=%d KiB rss_end=%d KiB\n",
 		float64(tot.Packets)/float64(n)/total, tot.DTX, tot.Duplicates, rss0, rss)
+	// What a datagram costs, whatever the machine's load let the process
+	// keep up with: the legs one core would carry at 50 packets/s each.
+	perDgram := (c1 - c0).Seconds() / float64(max(d1-d0, 1))
+	fmt.Fprintf(os.Stderr, "loadtest: received %.1f datagrams/s per leg in the window, cpu %.2f µs per datagram, so %.0f legs per core at 50/s\n",
+		float64(d1-d0)/float64(n)/secs, perDgram*1e6, 1/(50*perDgram))
 	fmt.Printf("legs=%d seconds=%.1f cpu_core=%.3f legs_per_core=%.0f rss_kib_per_leg=%.1f lost=%d late=%d slips=%d\n",
 		n, secs, cpu, float64(n)/cpu, float64(rss)/float64(n), tot.Lost, tot.Late, tot.Slips)
 	return nil
 }
+
+var socketDatagrams atomic.Int64
 
 func readSocket(c *net.UDPConn, l *recorder.Leg) {
 	buf := make([]byte, 1500)
@@ -313,6 +327,7 @@ func readSocket(c *net.UDPConn, l *recorder.Leg) {
 		if err != nil {
 			return
 		}
+		socketDatagrams.Add(1)
 		if p.Unmarshal(buf[:k]) != nil {
 			continue
 		}
