@@ -11,7 +11,8 @@
 // with a grant from a real policy engine, and receives them either with one
 // socket and one goroutine per leg (-ingest socket) or through
 // recorder/rtpudp (-ingest rtpudp: a few sockets, demultiplexed by SSRC,
-// read in batches). Its last line is
+// read in batches), flushed by one shared recorder.Clock (-clock shared) or
+// a timer per call (-clock per-call). Its last line is
 //
 //	legs=N seconds=D cpu_core=F legs_per_core=L rss_kib_per_leg=K lost=X late=Y slips=Z
 //
@@ -56,6 +57,7 @@ func main() {
 		dur      = flag.Duration("dur", 60*time.Second, "measured duration")
 		warmup   = flag.Duration("warmup", 3*time.Second, "time between the first packets and the measurement")
 		ingest   = flag.String("ingest", "rtpudp", "socket (one socket and goroutine per leg) or rtpudp (batched, demultiplexed by SSRC)")
+		clock    = flag.String("clock", "shared", "shared (one recorder.Clock for every call) or per-call (a timer per Recorder)")
 		sockets  = flag.Int("sockets", 0, "rtpudp: sockets (SO_REUSEPORT); 0: GOMAXPROCS")
 		loss     = flag.Float64("loss", 0, "probability that a packet is lost")
 		reorder  = flag.Float64("reorder", 0, "probability that a packet is sent after the next one")
@@ -80,7 +82,11 @@ func main() {
 	if *legs < 1 || *dur <= 0 || (*ingest != "socket" && *ingest != "rtpudp") {
 		log.Fatal("loadtest: -legs ≥ 1, -dur > 0, -ingest socket|rtpudp")
 	}
-	if err := record(*legs, *dur, *warmup, *ingest, *sockets, *dir, os.Args[1:]); err != nil {
+	var clk *recorder.Clock
+	if *clock == "shared" {
+		clk = recorder.NewClock()
+	}
+	if err := record(*legs, *dur, *warmup, *ingest, *sockets, clk, *dir, os.Args[1:]); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -161,7 +167,7 @@ func rssKiB() int64 {
 	return -1
 }
 
-func record(n int, dur, warmup time.Duration, ingest string, sockets int, dir string, args []string) error {
+func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock *recorder.Clock, dir string, args []string) error {
 	ctx := context.Background()
 	if dir == "" {
 		d, err := os.MkdirTemp("", "loadtest-")
@@ -182,7 +188,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, dir st
 	t0 := time.Now()
 	for i := 0; i < n; i += 2 {
 		id := fmt.Sprintf("load-%d", i/2)
-		rec, err := recorder.New(recorder.Config{CallID: id, Store: store, Audit: audit.Discard})
+		rec, err := recorder.New(recorder.Config{CallID: id, Store: store, Audit: audit.Discard, Clock: clock})
 		if err != nil {
 			return err
 		}
@@ -242,8 +248,8 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, dir st
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "loadtest: %d calls, %d legs started in %v (ingest %s, GOMAXPROCS %d)\n",
-		len(recs), n, time.Since(t0).Round(time.Millisecond), ingest, runtime.GOMAXPROCS(0))
+	fmt.Fprintf(os.Stderr, "loadtest: %d calls, %d legs started in %v (ingest %s, shared clock %v, GOMAXPROCS %d)\n",
+		len(recs), n, time.Since(t0).Round(time.Millisecond), ingest, clock != nil, runtime.GOMAXPROCS(0))
 	// The sender.
 	exe, err := os.Executable()
 	if err != nil {
