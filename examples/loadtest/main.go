@@ -34,6 +34,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +66,7 @@ func main() {
 		every    = flag.Duration("stall-every", 10*time.Second, "period of the stalls")
 		stallOf  = flag.Int("stall-legs", 2, "every n-th leg stalls")
 		dir      = flag.String("dir", "", "where recordings go (default: a temporary directory, removed at the end)")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the measured window to this file")
 		role     = flag.String("role", "record", "internal: record or send")
 		sendDest = flag.String("dest", "", "internal: rtpudp address for the sender")
 	)
@@ -82,6 +84,7 @@ func main() {
 	if *legs < 1 || *dur <= 0 || (*ingest != "socket" && *ingest != "rtpudp") {
 		log.Fatal("loadtest: -legs ≥ 1, -dur > 0, -ingest socket|rtpudp")
 	}
+	profile = *cpuprof
 	var clk *recorder.Clock
 	if *clock == "shared" {
 		clk = recorder.NewClock()
@@ -278,8 +281,21 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock 
 		return socketDatagrams.Load()
 	}
 	time.Sleep(warmup)
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	c0, w0, d0 := cpuTime(), time.Now(), received()
 	time.Sleep(dur)
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
 	c1, w1, d1 := cpuTime(), time.Now(), received()
 	rss := rssKiB()
 	var tot recorder.LegStats
@@ -323,7 +339,10 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock 
 	return nil
 }
 
-var socketDatagrams atomic.Int64
+var (
+	socketDatagrams atomic.Int64
+	profile         string
+)
 
 func readSocket(c *net.UDPConn, l *recorder.Leg) {
 	buf := make([]byte, 1500)
