@@ -30,7 +30,8 @@ type session struct {
 	writers []Writer
 	gaps    []Gap
 	dropped int
-	tick    *time.Timer
+	tick    *time.Timer // nil with a Config.Clock
+	wheelAt int         // the Clock group it is flushed with
 
 	pauseTimer  *time.Timer
 	pauseDropHi int64 // past the last slot whose packet was dropped for the pause
@@ -122,7 +123,9 @@ func (s *session) onTick() {
 		s.errReported = true
 		go r.cfg.OnError(s.err)
 	}
-	s.tick.Reset(tickEvery)
+	if s.tick != nil {
+		s.tick.Reset(tickEvery)
+	}
 }
 
 // advanceTo writes every slot before to, by pairs (a pair of slots can
@@ -352,6 +355,9 @@ func (s *session) detach() []Final {
 	}
 	if s.tick != nil {
 		s.tick.Stop()
+	}
+	if r.cfg.Clock != nil {
+		r.cfg.Clock.remove(s)
 	}
 	if s.pauseTimer != nil {
 		s.pauseTimer.Stop()

@@ -1,0 +1,361 @@
+// Command loadtest records N legs of real Opus RTP sent over UDP on
+// 127.0.0.1 through the recorder's public API, and measures what the
+// recording side costs:
+//
+//	go run ./examples/loadtest -legs 1000 -dur 60s
+//
+// A child process (the same binary, -role send) sends the legs: 20 ms Opus
+// packets from testdata/speech.opus, 50 per second per leg, on a clean
+// network unless -loss, -reorder or -stall say otherwise. The parent makes
+// one call of two legs (customer and agent) per pair of legs, each started
+// with a grant from a real policy engine, and receives them either with one
+// socket and one goroutine per leg (-ingest socket) or through
+// recorder/rtpudp (-ingest rtpudp: a few sockets, demultiplexed by SSRC,
+// read in batches), flushed by one shared recorder.Clock (-clock shared) or
+// a timer per call (-clock per-call). Its last line is
+//
+//	legs=N seconds=D cpu_core=F legs_per_core=L rss_kib_per_leg=K lost=X late=Y slips=Z
+//
+// where cpu_core is the CPU time of the recording process over the
+// measured D seconds (after a warm-up) divided by D, legs_per_core is
+// N / cpu_core, rss_kib_per_leg the process's resident memory at the end
+// divided by N, and lost, late and slips the sums of every leg's LegStats.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/policy"
+	"github.com/consentrec/consentrec/policy/policytest"
+	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/recorder/rtpudp"
+	"github.com/pion/rtp"
+	"golang.org/x/net/ipv4"
+)
+
+func main() {
+	log.SetFlags(0)
+	var (
+		legs     = flag.Int("legs", 100, "number of legs (two per call)")
+		dur      = flag.Duration("dur", 60*time.Second, "measured duration")
+		warmup   = flag.Duration("warmup", 3*time.Second, "time between the first packets and the measurement")
+		ingest   = flag.String("ingest", "rtpudp", "socket (one socket and goroutine per leg) or rtpudp (batched, demultiplexed by SSRC)")
+		clock    = flag.String("clock", "shared", "shared (one recorder.Clock for every call) or per-call (a timer per Recorder)")
+		sockets  = flag.Int("sockets", 0, "rtpudp: sockets (SO_REUSEPORT); 0: GOMAXPROCS")
+		loss     = flag.Float64("loss", 0, "probability that a packet is lost")
+		reorder  = flag.Float64("reorder", 0, "probability that a packet is sent after the next one")
+		stall    = flag.Duration("stall", 0, "length of a sender stall (the leg sends its backlog at once after it)")
+		every    = flag.Duration("stall-every", 10*time.Second, "period of the stalls")
+		stallOf  = flag.Int("stall-legs", 2, "every n-th leg stalls")
+		dir      = flag.String("dir", "", "where recordings go (default: a temporary directory, removed at the end)")
+		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the measured window to this file")
+		role     = flag.String("role", "record", "internal: record or send")
+		sendDest = flag.String("dest", "", "internal: rtpudp address for the sender")
+	)
+	flag.Parse()
+	payload, err := loadSpeech()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if *role == "send" {
+		if err := runSender(*legs, *dur, payload, *sendDest, *loss, *reorder, *stall, *every, *stallOf); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if *legs < 1 || *dur <= 0 || (*ingest != "socket" && *ingest != "rtpudp") {
+		log.Fatal("loadtest: -legs ≥ 1, -dur > 0, -ingest socket|rtpudp")
+	}
+	profile = *cpuprof
+	var clk *recorder.Clock
+	if *clock == "shared" {
+		clk = recorder.NewClock()
+	}
+	if err := record(*legs, *dur, *warmup, *ingest, *sockets, clk, *dir, os.Args[1:]); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func loadSpeech() ([][]byte, error) {
+	d, _ := os.Getwd()
+	for {
+		f, err := os.Open(filepath.Join(d, "testdata", "speech.opus"))
+		if err == nil {
+			defer f.Close()
+			ps, _, err := recorder.Packets(f)
+			return ps, err
+		}
+		up := filepath.Dir(d)
+		if up == d {
+			return nil, errors.New("loadtest: testdata/speech.opus not found (run from the repository)")
+		}
+		d = up
+	}
+}
+
+func runSender(legs int, dur time.Duration, payload [][]byte, dest string, loss, reorder float64, stall, every time.Duration, stallOf int) error {
+	s := &sender{legs: legs, dur: dur, payload: payload, loss: loss, reorder: reorder, stall: stall, every: every, stallOf: max(stallOf, 1)}
+	if stall == 0 {
+		s.every = 0
+	}
+	if dest != "" {
+		a, err := net.ResolveUDPAddr("udp4", dest)
+		if err != nil {
+			return err
+		}
+		s.dst = func(int) *net.UDPAddr { return a }
+	} else {
+		// One port per leg, read from stdin.
+		addrs := make([]*net.UDPAddr, 0, legs)
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() && len(addrs) < legs {
+			port, err := strconv.Atoi(strings.TrimSpace(sc.Text()))
+			if err != nil {
+				return err
+			}
+			addrs = append(addrs, &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port})
+		}
+		if len(addrs) != legs {
+			return fmt.Errorf("sender: %d ports for %d legs", len(addrs), legs)
+		}
+		s.dst = func(i int) *net.UDPAddr { return addrs[i] }
+	}
+	// Several source sockets, so that SO_REUSEPORT spreads the flows.
+	for range 8 {
+		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			return err
+		}
+		_ = c.SetWriteBuffer(4 << 20)
+		s.conns = append(s.conns, ipv4.NewPacketConn(c))
+	}
+	return s.run()
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func rssKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return n
+		}
+	}
+	return -1
+}
+
+func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock *recorder.Clock, dir string, args []string) error {
+	ctx := context.Background()
+	if dir == "" {
+		d, err := os.MkdirTemp("", "loadtest-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	store, err := recorder.NewFileStore(dir)
+	if err != nil {
+		return err
+	}
+	rss0 := rssKiB()
+	// Calls and legs.
+	recs := make([]*recorder.Recorder, 0, (n+1)/2)
+	legs := make([]*recorder.Leg, 0, n)
+	t0 := time.Now()
+	for i := 0; i < n; i += 2 {
+		id := fmt.Sprintf("load-%d", i/2)
+		rec, err := recorder.New(recorder.Config{CallID: id, Store: store, Audit: audit.Discard, Clock: clock})
+		if err != nil {
+			return err
+		}
+		for k, role := range []recorder.Role{recorder.Customer, recorder.Agent} {
+			if i+k >= n {
+				break
+			}
+			l, err := rec.AddLeg(recorder.LegConfig{Role: role, OpusPT: 111})
+			if err != nil {
+				return err
+			}
+			legs = append(legs, l)
+		}
+		recs = append(recs, rec)
+	}
+	// Ingestion.
+	var dest string
+	var ports []int
+	var srv *rtpudp.Server
+	var wg sync.WaitGroup
+	var conns []*net.UDPConn
+	switch ingest {
+	case "socket":
+		for _, l := range legs {
+			c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+			if err != nil {
+				return fmt.Errorf("loadtest: socket per leg: %w", err)
+			}
+			conns = append(conns, c)
+			ports = append(ports, c.LocalAddr().(*net.UDPAddr).Port)
+			wg.Go(func() { readSocket(c, l) })
+		}
+	case "rtpudp":
+		srv, err = rtpudp.Listen("udp4", "127.0.0.1:0", rtpudp.Config{Sockets: sockets})
+		if err != nil {
+			return err
+		}
+		for i, l := range legs {
+			if err := srv.Add(uint32(i+1), l); err != nil {
+				return err
+			}
+		}
+		dest = srv.Addr().String()
+		wg.Go(func() { _ = srv.Serve() })
+	}
+	// Start every recording, each with its own grant.
+	for _, rec := range recs {
+		c, err := policytest.GrantCall(rec.CallID(), policy.Quality)
+		if err != nil {
+			return err
+		}
+		g, err := c.Grant()
+		if err != nil {
+			return err
+		}
+		if _, err := rec.Start(ctx, g, "agent-load"); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "loadtest: %d calls, %d legs started in %v (ingest %s, shared clock %v, GOMAXPROCS %d)\n",
+		len(recs), n, time.Since(t0).Round(time.Millisecond), ingest, clock != nil, runtime.GOMAXPROCS(0))
+	// The sender.
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cargs := append([]string{}, args...)
+	cargs = append(cargs, "-role", "send", "-dur", (warmup + dur + 2*time.Second).String(), "-dest", dest)
+	cmd := exec.Command(exe, cargs...)
+	cmd.Stderr = os.Stderr
+	if ports != nil {
+		var b strings.Builder
+		for _, p := range ports {
+			fmt.Fprintln(&b, p)
+		}
+		cmd.Stdin = strings.NewReader(b.String())
+	}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+
+	received := func() int64 {
+		if srv != nil {
+			return srv.Stats().Datagrams
+		}
+		return socketDatagrams.Load()
+	}
+	time.Sleep(warmup)
+	if profile != "" {
+		f, err := os.Create(profile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
+	c0, w0, d0 := cpuTime(), time.Now(), received()
+	time.Sleep(dur)
+	if profile != "" {
+		pprof.StopCPUProfile()
+	}
+	c1, w1, d1 := cpuTime(), time.Now(), received()
+	rss := rssKiB()
+	var tot recorder.LegStats
+	for _, rec := range recs {
+		ms, err := rec.Stop(ctx, "agent-load")
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			for _, ls := range m.Legs {
+				tot.Packets += ls.Packets
+				tot.Lost += ls.Lost
+				tot.Late += ls.Late
+				tot.Slips += ls.Slips
+				tot.DTX += ls.DTX
+				tot.Duplicates += ls.Duplicates
+			}
+		}
+	}
+	if srv != nil {
+		st := srv.Stats()
+		fmt.Fprintf(os.Stderr, "rtpudp: %+v\n", st)
+		_ = srv.Close()
+	}
+	for _, c := range conns {
+		_ = c.Close()
+	}
+	wg.Wait()
+	secs := w1.Sub(w0).Seconds()
+	cpu := (c1 - c0).Seconds() / secs
+	total := time.Since(w0).Seconds() + warmup.Seconds()
+	fmt.Fprintf(os.Stderr, "loadtest: written %.1f packets/s per leg over the whole recording (50 expected), dtx=%d duplicates=%d rss_start=%d KiB rss_end=%d KiB\n",
+		float64(tot.Packets)/float64(n)/total, tot.DTX, tot.Duplicates, rss0, rss)
+	// What a datagram costs, whatever the machine's load let the process
+	// keep up with: the legs one core would carry at 50 packets/s each.
+	perDgram := (c1 - c0).Seconds() / float64(max(d1-d0, 1))
+	fmt.Fprintf(os.Stderr, "loadtest: received %.1f datagrams/s per leg in the window, cpu %.2f µs per datagram, so %.0f legs per core at 50/s\n",
+		float64(d1-d0)/float64(n)/secs, perDgram*1e6, 1/(50*perDgram))
+	fmt.Printf("legs=%d seconds=%.1f cpu_core=%.3f legs_per_core=%.0f rss_kib_per_leg=%.1f lost=%d late=%d slips=%d\n",
+		n, secs, cpu, float64(n)/cpu, float64(rss)/float64(n), tot.Lost, tot.Late, tot.Slips)
+	return nil
+}
+
+var (
+	socketDatagrams atomic.Int64
+	profile         string
+)
+
+func readSocket(c *net.UDPConn, l *recorder.Leg) {
+	buf := make([]byte, 1500)
+	var p rtp.Packet
+	for {
+		k, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		socketDatagrams.Add(1)
+		if p.Unmarshal(buf[:k]) != nil {
+			continue
+		}
+		_ = l.WriteRTP(&p)
+	}
+}

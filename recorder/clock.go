@@ -1,0 +1,82 @@
+package recorder
+
+import (
+	"sync"
+	"time"
+)
+
+// wheelSlots is how many groups a Clock's recordings are spread over: one
+// group is flushed every tickEvery/wheelSlots (10 ms), so each recording
+// is flushed every tickEvery and the work never comes all at once.
+const wheelSlots = 25
+
+// Clock drives the periodic flush (the writing of slots whose reorder
+// window has passed, pages reaching storage while every leg is silent) of
+// every Recorder whose Config names it, from one ticker and one goroutine,
+// instead of one timer per Recorder. Share one Clock among all the calls of
+// a process that records thousands at once.
+//
+// The goroutine runs only while a recording is in progress; a Clock
+// needs no closing. Its methods are safe for concurrent use. A recording's
+// flush runs on the Clock's goroutine under that recording's lock: a slow
+// Store delays the other recordings' flushes of the same tick.
+type Clock struct {
+	mu      sync.Mutex
+	wheel   [wheelSlots][]*session
+	pos     int // the group flushed next
+	rr      int // the group the next recording joins
+	n       int
+	running bool
+}
+
+// NewClock returns a Clock with no recording.
+func NewClock() *Clock { return &Clock{} }
+
+func (c *Clock) add(s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s.wheelAt = c.rr
+	c.rr = (c.rr + 1) % wheelSlots
+	c.wheel[s.wheelAt] = append(c.wheel[s.wheelAt], s)
+	c.n++
+	if !c.running {
+		c.running = true
+		go c.run()
+	}
+}
+
+func (c *Clock) remove(s *session) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	g := c.wheel[s.wheelAt]
+	for i, x := range g {
+		if x == s {
+			g[i] = g[len(g)-1]
+			g[len(g)-1] = nil
+			c.wheel[s.wheelAt] = g[:len(g)-1]
+			c.n--
+			return
+		}
+	}
+}
+
+func (c *Clock) run() {
+	t := time.NewTicker(tickEvery / wheelSlots)
+	defer t.Stop()
+	var batch []*session
+	for range t.C {
+		c.mu.Lock()
+		if c.n == 0 {
+			c.running = false
+			c.mu.Unlock()
+			return
+		}
+		batch = append(batch[:0], c.wheel[c.pos]...)
+		c.pos = (c.pos + 1) % wheelSlots
+		c.mu.Unlock()
+		for i, s := range batch {
+			s.onTick()
+			batch[i] = nil
+		}
+	}
+}

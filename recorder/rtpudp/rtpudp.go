@@ -1,0 +1,282 @@
+// Package rtpudp receives many RTP streams on a few UDP sockets and hands
+// each packet to the recorder.Leg (or any Writer) registered for its SSRC.
+//
+// One reader goroutine per socket reads datagrams in batches (recvmmsg on
+// Linux, without the per-datagram address that golang.org/x/net/ipv4's
+// ReadBatch allocates; ReadBatch elsewhere) into buffers allocated once, parses the RTP header in place and
+// looks the stream up by SSRC: there is no goroutine, socket or allocation
+// per stream or per packet on the receive path. With Config.Sockets above
+// one, the sockets share the port with SO_REUSEPORT and the kernel spreads
+// the senders (by address and port) over them, one reader per core.
+//
+// The reader calls Writer.WriteRTP synchronously: a Writer must return
+// quickly (recorder.Leg does: it places the packet and returns). Packets of
+// an unknown SSRC and malformed datagrams are counted in Stats and dropped.
+//
+// SRTP is the host's business: decrypt with pion/srtp in a Writer that
+// wraps the leg (one srtp.Context per stream, DecryptRTP into a buffer it
+// owns, then leg.WriteRTP), and register that Writer for the SSRC.
+package rtpudp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/pion/rtp"
+)
+
+// Writer takes RTP packets; *recorder.Leg is one. WriteRTP must not retain
+// p nor its payload after it returns, and must not call Server.Add or
+// Server.Remove.
+type Writer interface {
+	WriteRTP(p *rtp.Packet) error
+}
+
+// Config configures a Server. The zero value is usable.
+type Config struct {
+	// Sockets is the number of sockets (and reader goroutines) sharing the
+	// port with SO_REUSEPORT. Zero: runtime.GOMAXPROCS(0). One where the
+	// platform lacks SO_REUSEPORT.
+	Sockets int
+	// ReadBuffer is SO_RCVBUF for each socket. Zero: 4 MiB. The kernel caps
+	// it at net.core.rmem_max; the server logs a warning once if it does.
+	ReadBuffer int
+	// Batch is how many datagrams one read may return. Zero: 64.
+	Batch int
+	// Logger receives the warnings. Nil: slog.Default().
+	Logger *slog.Logger
+}
+
+// Stats counts what the readers saw since Listen.
+type Stats struct {
+	Datagrams int64 // datagrams read
+	Batches   int64 // reads (datagrams / batches is the mean batch)
+	Unknown   int64 // datagrams of an SSRC with no Writer (dropped)
+	Malformed int64 // datagrams that are not RTP (dropped)
+	Rejected  int64 // packets whose Writer returned an error
+}
+
+// Errors.
+var (
+	ErrClosed    = errors.New("rtpudp: server closed")
+	ErrDuplicate = errors.New("rtpudp: ssrc already registered")
+)
+
+type stream struct {
+	w Writer
+}
+
+// Server receives RTP on one UDP port. Its methods may be called
+// concurrently.
+type Server struct {
+	cfg    Config
+	conns  []*net.UDPConn
+	mu     sync.RWMutex
+	byssrc map[uint32]*stream
+	closed atomic.Bool
+
+	datagrams, batches, unknown, malformed, rejected atomic.Int64
+}
+
+// Listen opens cfg.Sockets sockets on addr ("127.0.0.1:0" picks a port).
+// network is "udp", "udp4" or "udp6". Call Serve to start reading.
+func Listen(network, addr string, cfg Config) (*Server, error) {
+	if cfg.Sockets <= 0 {
+		cfg.Sockets = runtime.GOMAXPROCS(0)
+	}
+	if !reusePortSupported {
+		cfg.Sockets = 1
+	}
+	if cfg.ReadBuffer <= 0 {
+		cfg.ReadBuffer = 4 << 20
+	}
+	if cfg.Batch <= 0 {
+		cfg.Batch = 64
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, byssrc: make(map[uint32]*stream)}
+	for i := range cfg.Sockets {
+		c, err := listen(network, addr, cfg.Sockets > 1)
+		if err != nil {
+			s.Close()
+			return nil, fmt.Errorf("rtpudp: listen: %w", err)
+		}
+		if i == 0 {
+			addr = c.LocalAddr().String() // the others share the port picked
+		}
+		s.conns = append(s.conns, c)
+		if err := c.SetReadBuffer(cfg.ReadBuffer); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("rtpudp: read buffer: %w", err)
+		}
+		if i == 0 {
+			if got := readBuffer(c); got >= 0 && got < cfg.ReadBuffer {
+				cfg.Logger.Warn("rtpudp: socket receive buffer capped by the kernel (raise net.core.rmem_max)",
+					"want", cfg.ReadBuffer, "got", got)
+			}
+		}
+	}
+	return s, nil
+}
+
+// Addr returns the local address the sockets share.
+func (s *Server) Addr() net.Addr { return s.conns[0].LocalAddr() }
+
+// Add registers w for the packets of ssrc. It fails with ErrDuplicate if
+// ssrc already has a Writer, ErrClosed after Close.
+func (s *Server) Add(ssrc uint32, w Writer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed.Load() {
+		return fmt.Errorf("rtpudp: add %d: %w", ssrc, ErrClosed)
+	}
+	if _, ok := s.byssrc[ssrc]; ok {
+		return fmt.Errorf("rtpudp: add %d: %w", ssrc, ErrDuplicate)
+	}
+	s.byssrc[ssrc] = &stream{w: w}
+	return nil
+}
+
+// Remove forgets ssrc's Writer: its later packets count as Unknown. A
+// packet being handed to it may still arrive after Remove returns.
+func (s *Server) Remove(ssrc uint32) {
+	s.mu.Lock()
+	delete(s.byssrc, ssrc)
+	s.mu.Unlock()
+}
+
+// Stats returns the counters.
+func (s *Server) Stats() Stats {
+	return Stats{Datagrams: s.datagrams.Load(), Batches: s.batches.Load(), Unknown: s.unknown.Load(),
+		Malformed: s.malformed.Load(), Rejected: s.rejected.Load()}
+}
+
+// Serve reads every socket, one goroutine each, until Close. It returns
+// nil after Close, or the first read error.
+func (s *Server) Serve() error {
+	errs := make(chan error, len(s.conns))
+	for _, c := range s.conns {
+		go func() { errs <- s.serve(c) }()
+	}
+	var first error
+	for range s.conns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+			s.Close()
+		}
+	}
+	return first
+}
+
+// Close closes the sockets; Serve returns.
+func (s *Server) Close() error {
+	s.closed.Store(true)
+	var first error
+	for _, c := range s.conns {
+		if err := c.Close(); err != nil && first == nil && !errors.Is(err, net.ErrClosed) {
+			first = err
+		}
+	}
+	return first
+}
+
+// reader holds one socket's buffers, allocated once.
+type reader struct {
+	s       *Server
+	batch   batchReader
+	bufs    [][]byte // one datagram each
+	lens    []int    // the length of each datagram read
+	packets []rtp.Packet
+	streams []*stream
+}
+
+// batchReader reads up to len(bufs) datagrams, at least one, blocking.
+type batchReader interface {
+	read(bufs [][]byte, lens []int) (int, error)
+}
+
+func newReader(s *Server, c *net.UDPConn) (*reader, error) {
+	n := s.cfg.Batch
+	r := &reader{s: s, bufs: make([][]byte, n), lens: make([]int, n),
+		packets: make([]rtp.Packet, n), streams: make([]*stream, n)}
+	buf := make([]byte, n*maxDatagram)
+	for i := range r.bufs {
+		r.bufs[i] = buf[i*maxDatagram : (i+1)*maxDatagram : (i+1)*maxDatagram]
+	}
+	var err error
+	r.batch, err = newBatchReader(c, r.bufs)
+	return r, err
+}
+
+// maxDatagram is the largest datagram read whole; longer ones are
+// truncated and fail to parse as the stream's packet.
+const maxDatagram = 1500
+
+func (s *Server) serve(c *net.UDPConn) error {
+	r, err := newReader(s, c)
+	if err != nil {
+		return fmt.Errorf("rtpudp: %w", err)
+	}
+	for {
+		n, err := r.batch.read(r.bufs, r.lens)
+		if err != nil {
+			if s.closed.Load() {
+				return nil
+			}
+			return fmt.Errorf("rtpudp: read: %w", err)
+		}
+		r.dispatch(n)
+	}
+}
+
+// dispatch parses and hands over the first n messages.
+func (r *reader) dispatch(n int) {
+	s := r.s
+	s.batches.Add(1)
+	s.datagrams.Add(int64(n))
+	var unknown, malformed, rejected int64
+	s.mu.RLock()
+	for i := range n {
+		b := r.bufs[i][:r.lens[i]]
+		r.streams[i] = nil
+		if len(b) < 12 || b[0]>>6 != 2 || r.lens[i] > maxDatagram {
+			malformed++
+			continue
+		}
+		ssrc := uint32(b[8])<<24 | uint32(b[9])<<16 | uint32(b[10])<<8 | uint32(b[11])
+		st := s.byssrc[ssrc]
+		if st == nil {
+			unknown++
+			continue
+		}
+		r.streams[i] = st
+	}
+	s.mu.RUnlock()
+	for i := range n {
+		st := r.streams[i]
+		if st == nil {
+			continue
+		}
+		p := &r.packets[i]
+		if err := p.Unmarshal(r.bufs[i][:r.lens[i]]); err != nil {
+			malformed++
+			continue
+		}
+		if st.w.WriteRTP(p) != nil {
+			rejected++
+		}
+		r.streams[i] = nil
+	}
+	if unknown|malformed|rejected != 0 {
+		s.unknown.Add(unknown)
+		s.malformed.Add(malformed)
+		s.rejected.Add(rejected)
+	}
+}
