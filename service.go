@@ -119,6 +119,7 @@ type Service struct {
 	cache    *notice.Cache
 	secret   []byte
 	beep     *notice.Prompt
+	clock    *recorder.Clock // one flush ticker for every call's recorder
 	logger   *slog.Logger
 	closers  []io.Closer
 
@@ -141,7 +142,7 @@ func Open(ctx context.Context, dir DataDir, opts Options) (_ *Service, err error
 	if opts.MaxPause < 0 || opts.MaxPause > recorder.MaxMaxPause {
 		return nil, fmt.Errorf("consentrec: open: MaxPause %v: at most %v (R22): %w", opts.MaxPause, recorder.MaxMaxPause, recorder.ErrConfig)
 	}
-	s := &Service{dir: dir, opts: opts, calls: map[string]*Call{}, logger: opts.Logger}
+	s := &Service{dir: dir, opts: opts, calls: map[string]*Call{}, logger: opts.Logger, clock: recorder.NewClock()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}

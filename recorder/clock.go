@@ -27,6 +27,7 @@ type Clock struct {
 	rr      int // the group the next recording joins
 	n       int
 	running bool
+	stop    chan struct{} // closed when the last recording leaves: the goroutine exits at once
 }
 
 // NewClock returns a Clock with no recording.
@@ -41,7 +42,8 @@ func (c *Clock) add(s *session) {
 	c.n++
 	if !c.running {
 		c.running = true
-		go c.run()
+		c.stop = make(chan struct{})
+		go c.run(c.stop)
 	}
 }
 
@@ -55,19 +57,27 @@ func (c *Clock) remove(s *session) {
 			g[len(g)-1] = nil
 			c.wheel[s.wheelAt] = g[:len(g)-1]
 			c.n--
+			if c.n == 0 && c.running {
+				c.running = false
+				close(c.stop)
+			}
 			return
 		}
 	}
 }
 
-func (c *Clock) run() {
+func (c *Clock) run(stop chan struct{}) {
 	t := time.NewTicker(tickEvery / wheelSlots)
 	defer t.Stop()
 	var batch []*session
-	for range t.C {
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
 		c.mu.Lock()
 		if c.n == 0 {
-			c.running = false
 			c.mu.Unlock()
 			return
 		}
