@@ -21,7 +21,6 @@ import (
 	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/retention"
-	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -456,7 +455,7 @@ func auditCatalogKeep(ctx context.Context, root string) (func(audit.Event) strin
 	} else if err != nil {
 		return nil, err
 	}
-	cat, err := sqlitecatalog.Open(ctx, dir.Catalog())
+	cat, err := openCatalog(ctx, dir.Root)
 	if err != nil {
 		return nil, err
 	}

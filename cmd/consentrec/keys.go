@@ -21,7 +21,6 @@ import (
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
 	"github.com/consentrec/consentrec/retention"
-	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 // Encrypted recordings (package recorder/agestore) live in the usual
@@ -395,7 +394,7 @@ func cmdKeysRecover(e *env, args []string) error {
 		defer log.Close()
 		aud = log
 	}
-	cat, err := sqlitecatalog.Open(ctx, consentrec.DataDir{Root: *data}.Catalog())
+	cat, err := openCatalog(ctx, *data)
 	if err != nil {
 		return err
 	}

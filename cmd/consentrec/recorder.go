@@ -16,7 +16,6 @@ import (
 	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/recorder"
-	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 func init() {
@@ -278,7 +277,7 @@ func cmdRecover(e *env, args []string) error {
 	if _, err := os.Stat(dd.Recordings()); err != nil {
 		return usagef("no recordings in %s: %v", *data, err)
 	}
-	st, err := recorder.NewFileStore(dd.Recordings())
+	st, closeSt, err := openStore(*data)
 	if err != nil {
 		return err
 	}
@@ -286,7 +285,8 @@ func cmdRecover(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cat, err := sqlitecatalog.Open(ctx, dd.Catalog())
+	defer closeSt()
+	cat, err := openCatalog(ctx, *data)
 	if err != nil {
 		lg.Close()
 		return err

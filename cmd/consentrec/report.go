@@ -13,7 +13,6 @@ import (
 	"github.com/consentrec/consentrec/audit/report"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/retention"
-	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 func init() {
@@ -119,7 +118,7 @@ func cmdReport(e *env, args []string) (err error) {
 	var cat retention.Catalog
 	dir := consentrec.DataDir{Root: *data}
 	if _, serr := os.Stat(dir.Catalog()); serr == nil {
-		sc, oerr := sqlitecatalog.Open(ctx, dir.Catalog())
+		sc, oerr := openCatalog(ctx, dir.Root)
 		if oerr != nil {
 			return oerr
 		}

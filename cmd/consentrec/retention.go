@@ -19,7 +19,6 @@ import (
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/retention"
 	"github.com/consentrec/consentrec/retention/fromrecorder"
-	"github.com/consentrec/consentrec/retention/sqlitecatalog"
 )
 
 func init() {
@@ -42,9 +41,10 @@ func init() {
 // retentionEnv is what the retention commands open in a data directory.
 type retentionEnv struct {
 	dir     consentrec.DataDir
-	catalog *sqlitecatalog.Catalog
-	store   retention.Store // the recordings: plain, or age-encrypted (recorder/agestore)
+	catalog closingCatalog  // SQLite, or PostgreSQL per backends.json
+	store   retention.Store // the recordings: plain (files or S3), or age-encrypted (recorder/agestore)
 	log     *audit.FileLog
+	closeSt func() error
 }
 
 func (r *retentionEnv) Close() error {
@@ -54,6 +54,9 @@ func (r *retentionEnv) Close() error {
 	}
 	if r.catalog != nil {
 		errs = append(errs, r.catalog.Close())
+	}
+	if r.closeSt != nil {
+		errs = append(errs, r.closeSt())
 	}
 	return errors.Join(errs...)
 }
@@ -66,7 +69,7 @@ func (r *retentionEnv) Close() error {
 // and opens decrypt; otherwise the plain file store.
 func openRetention(ctx context.Context, root string, full bool, identity string) (*retentionEnv, error) {
 	dir := consentrec.DataDir{Root: root}
-	if _, err := os.Stat(dir.Catalog()); err != nil {
+	if err := catalogExists(root); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, usagef("no catalog at %s: is --data right? (nothing catalogued yet)", dir.Catalog())
 		}
@@ -74,7 +77,7 @@ func openRetention(ctx context.Context, root string, full bool, identity string)
 	}
 	env := &retentionEnv{dir: dir}
 	var err error
-	if env.catalog, err = sqlitecatalog.Open(ctx, dir.Catalog()); err != nil {
+	if env.catalog, err = openCatalog(ctx, root); err != nil {
 		return nil, err
 	}
 	if !full {
@@ -85,7 +88,7 @@ func openRetention(ctx context.Context, root string, full bool, identity string)
 			env.Close()
 			return nil, err
 		}
-	} else if env.store, err = recorder.NewFileStore(dir.Recordings()); err != nil {
+	} else if env.store, env.closeSt, err = openStore(root); err != nil {
 		env.Close()
 		return nil, err
 	}

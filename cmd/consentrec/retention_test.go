@@ -426,3 +426,30 @@ func TestCLISubjectExportRedactsOtherVoice(t *testing.T) {
 		t.Errorf("--redact-other=false: %d channels", got.Channels)
 	}
 }
+
+// backends.json selects the catalog and the recordings for every command; a
+// bad one is a usage error naming the file, never a silent fallback to the
+// embedded defaults.
+func TestBackendsFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, BackendsFile), []byte(`{"catalog": "mysql://nope"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := cli(t, "sweep", "--dry-run", "--data", dir)
+	if code != 2 || !strings.Contains(errOut, BackendsFile) {
+		t.Fatalf("bad catalog DSN: exit %d: %s", code, errOut)
+	}
+	os.WriteFile(filepath.Join(dir, BackendsFile), []byte(`{"catalog": `), 0o600)
+	if code, _, errOut := cli(t, "sweep", "--dry-run", "--data", dir); code != 2 || !strings.Contains(errOut, BackendsFile) {
+		t.Fatalf("bad JSON: exit %d: %s", code, errOut)
+	}
+	dsn := os.Getenv("CONSENTREC_PG_DSN")
+	if dsn == "" {
+		t.Log("CONSENTREC_PG_DSN not set: the PostgreSQL path of backends.json is not exercised here")
+		return
+	}
+	os.WriteFile(filepath.Join(dir, BackendsFile), []byte(`{"catalog": "`+dsn+`"}`), 0o600)
+	if code, out, errOut := cli(t, "sweep", "--dry-run", "--data", dir); code != 0 {
+		t.Fatalf("sweep on PostgreSQL: exit %d\n%s%s", code, out, errOut)
+	}
+}

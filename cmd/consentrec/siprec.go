@@ -76,7 +76,24 @@ func cmdSiprec(e *env, args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	svc, err := consentrec.Open(ctx, consentrec.DataDir{Root: *data}, consentrec.Options{Policy: pol, Logger: srv.Logger})
+	opts := consentrec.Options{Policy: pol, Logger: srv.Logger}
+	if b, err := loadBackends(*data); err != nil {
+		return err
+	} else if b.Catalog != "" || b.Recordings != "" {
+		// Several recorder nodes: one bucket, one database (backends.json).
+		cat, err := openCatalog(ctx, *data)
+		if err != nil {
+			return err
+		}
+		defer cat.Close()
+		st, closeSt, err := openStore(*data)
+		if err != nil {
+			return err
+		}
+		defer closeSt()
+		opts.Catalog, opts.Store = cat, st
+	}
+	svc, err := consentrec.Open(ctx, consentrec.DataDir{Root: *data}, opts)
 	if err != nil {
 		return err
 	}
