@@ -29,7 +29,7 @@
 // delete. The tiles are public and never change; the openings are private.
 // Verifying = reading every entry bundle, recomputing the tree against the
 // signed checkpoint, and opening each commitment that still has its
-// opening ([Log.Verify]).
+// opening ([VerifyTiles] for the tiles alone, [Log.Entry] for an opening).
 //
 // # Durability
 //
