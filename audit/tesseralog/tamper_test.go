@@ -22,7 +22,7 @@ import (
 
 // tiles builds a closed log of n entries and returns its tlog directory
 // loaded into memory, and the log's key.
-func tiles(t *testing.T, n int) (fstest.MapFS, note.Verifier) {
+func tiles(t testing.TB, n int) (fstest.MapFS, note.Verifier) {
 	t.Helper()
 	dir := t.TempDir()
 	l := openPOSIX(t, dir, testOptions(t))
