@@ -16,7 +16,11 @@
 // each batch to Tessera in order and waits for it before the next batch,
 // and it checks that every index Tessera returns is the one the leaf
 // carries. A mismatch stops the log ([audit.ErrClosed]) rather than log a
-// leaf whose index lies. The price: one process per log (the directory is
+// leaf whose index lies. Within one process Tessera's queue keeps the
+// order of Add, but only by timing: a batch split by its 1 ms age timer
+// could in principle reach the sequencer after its second half if the
+// goroutine flushing the first half stalls for over a millisecond; the
+// check turns that into a stopped log, never a wrong leaf. The price: one process per log (the directory is
 // locked, as the file log is), so the POSIX driver gives tiles, not several
 // writers. Several writers (the MySQL driver) need a leaf without index and
 // previous hash (see the package's report), which package audit does not
@@ -431,6 +435,11 @@ func (l *Log) storeOpenings(ctx context.Context, batch []*req) error {
 func (l *Log) leaf(ctx context.Context, i, size uint64) (audit.Leaf, error) {
 	bi := i / layout.EntryBundleWidth
 	raw, err := l.reader.ReadEntryBundle(ctx, bi, layout.PartialTileSize(0, bi, size))
+	if errors.Is(err, os.ErrNotExist) && l.Size() > size {
+		// The partial bundle of that size was garbage-collected since:
+		// the current one holds the same entries first.
+		raw, err = l.reader.ReadEntryBundle(ctx, bi, layout.PartialTileSize(0, bi, l.Size()))
+	}
 	if err != nil {
 		return audit.Leaf{}, fmt.Errorf("tesseralog: entry %d: bundle: %w", i, err)
 	}
