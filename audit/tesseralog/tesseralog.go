@@ -22,9 +22,10 @@
 // goroutine flushing the first half stalls for over a millisecond; the
 // check turns that into a stopped log, never a wrong leaf. The price: one process per log (the directory is
 // locked, as the file log is), so the POSIX driver gives tiles, not several
-// writers. Several writers (the MySQL driver) need a leaf without index and
-// previous hash (see the package's report), which package audit does not
-// yet accept.
+// writers. Several writers (Tessera's MySQL driver) need a leaf without
+// index and previous hash (the tree alone orders entries; the receipt then
+// carries the index beside the leaf), which audit.Leaf, audit.CheckReceipt
+// and audittest.TestLog's chain check do not yet accept.
 //
 // For an auditor: the log is a directory of tiles ("tlog/tile/...",
 // "tlog/tile/entries/...", "tlog/checkpoint") that any tlog-tiles client
