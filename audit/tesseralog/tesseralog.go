@@ -121,7 +121,8 @@ type Log struct {
 	shutdown func(context.Context) error
 	cancel   context.CancelFunc
 	db       *sql.DB
-	lock     *os.File
+	closeDB  bool         // the log opened db (POSIX), rather than the caller
+	unlock   func() error // releases the single-writer lock
 
 	size atomic.Uint64 // durable entries
 
@@ -152,25 +153,52 @@ var _ audit.Log = (*Log)(nil)
 
 // OpenPOSIX opens (creating if needed) the Tessera log in directory dir:
 // dir/tlog holds the tiles and checkpoint, dir/openings.db the openings.
+// The directory is locked against a second process.
 func OpenPOSIX(ctx context.Context, dir string, opts Options) (*Log, error) {
+	l, ns, err := newLog(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tlog"), 0o755); err != nil {
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	l.unlock = lock.Close
+	if l.db, err = openSQLite(filepath.Join(dir, "openings.db")); err != nil {
+		l.release()
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	l.closeDB = true
+	drv, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, "tlog")})
+	if err != nil {
+		l.release()
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	return l.start(ctx, drv, ns, max(opts.CheckpointInterval, 100*time.Millisecond))
+}
+
+func newLog(opts Options) (*Log, note.Signer, error) {
 	if opts.Origin == "" || opts.Signer == nil {
-		return nil, fmt.Errorf("tesseralog: open: Origin and Signer are required: %w", ErrOptions)
+		return nil, nil, fmt.Errorf("tesseralog: open: Origin and Signer are required: %w", ErrOptions)
 	}
 	pub, ok := opts.Signer.Public().(ed25519.PublicKey)
 	if !ok {
-		return nil, fmt.Errorf("tesseralog: open: signer is not Ed25519: %w", ErrOptions)
+		return nil, nil, fmt.Errorf("tesseralog: open: signer is not Ed25519: %w", ErrOptions)
 	}
 	ns, err := audit.NoteSigner(opts.Origin, opts.Signer)
 	if err != nil {
-		return nil, fmt.Errorf("tesseralog: open: %w", err)
+		return nil, nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
 	vkey, err := audit.VerifierKey(opts.Origin, pub)
 	if err != nil {
-		return nil, fmt.Errorf("tesseralog: open: %w", err)
+		return nil, nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
 	ver, err := note.NewVerifier(vkey)
 	if err != nil {
-		return nil, fmt.Errorf("tesseralog: open: %w", err)
+		return nil, nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
 	l := &Log{origin: opts.Origin, verifier: ver, now: opts.Now, rnd: opts.Rand, maxBatch: opts.MaxBatch,
 		reqs: make(chan *req), quit: make(chan struct{}), done: make(chan struct{})}
@@ -183,22 +211,17 @@ func OpenPOSIX(ctx context.Context, dir string, opts Options) (*Log, error) {
 	if l.maxBatch <= 0 {
 		l.maxBatch = 256
 	}
-	ci := max(opts.CheckpointInterval, 100*time.Millisecond)
-	if err := os.MkdirAll(filepath.Join(dir, "tlog"), 0o755); err != nil {
-		return nil, fmt.Errorf("tesseralog: open: %w", err)
-	}
-	if l.lock, err = lockDir(dir); err != nil {
-		return nil, err
-	}
+	return l, ns, nil
+}
+
+// start opens Tessera's appender on drv, reads the tree's state and starts
+// the committer. l.db holds the openings table; on error l is released.
+func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci time.Duration) (*Log, error) {
 	fail := func(err error) (*Log, error) {
 		l.release()
 		return nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
-	if l.db, err = openDB(filepath.Join(dir, "openings.db")); err != nil {
-		return fail(err)
-	}
-	drv, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, "tlog")})
-	if err != nil {
+	if _, err := l.db.ExecContext(ctx, createOpenings); err != nil {
 		return fail(err)
 	}
 	bctx, cancel := context.WithCancel(context.Background())
@@ -229,13 +252,18 @@ func OpenPOSIX(ctx context.Context, dir string, opts Options) (*Log, error) {
 	l.next = size
 	l.size.Store(size)
 	// Openings of entries that never became durable (a crash between the
-	// SQLite commit and Tessera's) belong to no leaf.
-	if _, err := l.db.ExecContext(ctx, `DELETE FROM openings WHERE idx >= ?`, int64(size)); err != nil {
+	// openings' commit and Tessera's) belong to no leaf.
+	if _, err := l.db.ExecContext(ctx, `DELETE FROM consentrec_openings WHERE idx >= ?`, int64(size)); err != nil {
 		return fail(err)
 	}
 	go l.run()
 	return l, nil
 }
+
+// createOpenings is valid SQLite and MySQL/MariaDB.
+const createOpenings = `CREATE TABLE IF NOT EXISTS consentrec_openings (
+	idx BIGINT NOT NULL PRIMARY KEY, time BIGINT NOT NULL, kind INT NOT NULL,
+	salt VARBINARY(32), payload MEDIUMBLOB, subj_salt VARBINARY(32), subject TEXT)`
 
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "tesseralog.lock"), os.O_CREATE|os.O_RDWR, 0o644)
@@ -256,26 +284,20 @@ func (l *Log) release() {
 	if l.cancel != nil {
 		l.cancel()
 	}
-	if l.db != nil {
+	if l.db != nil && l.closeDB {
 		l.db.Close()
 	}
-	if l.lock != nil {
-		l.lock.Close()
+	if l.unlock != nil {
+		l.unlock()
 	}
 }
 
-func openDB(path string) (*sql.DB, error) {
+func openSQLite(path string) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)")
 	if err != nil {
 		return nil, err
 	}
 	db.SetMaxOpenConns(1)
-	if _, err := db.Exec(`CREATE TABLE IF NOT EXISTS openings (
-		idx INTEGER PRIMARY KEY, time INTEGER NOT NULL, kind INTEGER NOT NULL,
-		salt BLOB, payload BLOB, subj_salt BLOB, subject TEXT)`); err != nil {
-		db.Close()
-		return nil, err
-	}
 	return db, nil
 }
 
@@ -414,7 +436,7 @@ func (l *Log) storeOpenings(ctx context.Context, batch []*req) error {
 		return err
 	}
 	defer tx.Rollback()
-	st, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO openings (idx, time, kind, salt, payload, subj_salt, subject) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	st, err := tx.PrepareContext(ctx, `REPLACE INTO consentrec_openings (idx, time, kind, salt, payload, subj_salt, subject) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return err
 	}
@@ -497,7 +519,7 @@ func (l *Log) Entry(ctx context.Context, i uint64) (audit.Entry, error) {
 func (l *Log) opening(ctx context.Context, i uint64) (*audit.Opening, error) {
 	var salt, payload, ss []byte
 	var subj sql.NullString
-	err := l.db.QueryRowContext(ctx, `SELECT salt, payload, subj_salt, subject FROM openings WHERE idx = ?`, int64(i)).Scan(&salt, &payload, &ss, &subj)
+	err := l.db.QueryRowContext(ctx, `SELECT salt, payload, subj_salt, subject FROM consentrec_openings WHERE idx = ?`, int64(i)).Scan(&salt, &payload, &ss, &subj)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && payload == nil) {
 		return nil, nil
 	}
@@ -626,7 +648,7 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) 
 	if l.isClosed() {
 		return 0, audit.ErrClosed
 	}
-	q := `UPDATE openings SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL
+	q := `UPDATE consentrec_openings SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL
 		WHERE payload IS NOT NULL AND idx < ? AND time < ?`
 	args := []any{int64(l.Size()), cutoff.UnixNano()}
 	if len(kinds) > 0 {
@@ -652,7 +674,7 @@ func (l *Log) Shred(ctx context.Context, subject string) (int, error) {
 	if l.isClosed() {
 		return 0, audit.ErrClosed
 	}
-	res, err := l.db.ExecContext(ctx, `UPDATE openings SET subj_salt = NULL, subject = NULL WHERE subject = ?`, subject)
+	res, err := l.db.ExecContext(ctx, `UPDATE consentrec_openings SET subj_salt = NULL, subject = NULL WHERE subject = ?`, subject)
 	if err != nil {
 		return 0, fmt.Errorf("tesseralog: shred: %w", err)
 	}
@@ -675,10 +697,12 @@ func (l *Log) Close() error {
 			l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
 		}
 		l.cancel()
-		if err := l.db.Close(); err != nil && l.closeErr == nil {
-			l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+		if l.closeDB {
+			if err := l.db.Close(); err != nil && l.closeErr == nil {
+				l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+			}
 		}
-		l.lock.Close()
+		l.unlock()
 	})
 	return l.closeErr
 }
