@@ -20,12 +20,17 @@
 // order of Add, but only by timing: a batch split by its 1 ms age timer
 // could in principle reach the sequencer after its second half if the
 // goroutine flushing the first half stalls for over a millisecond; the
-// check turns that into a stopped log, never a wrong leaf. The price: one process per log (the directory is
-// locked, as the file log is), so the POSIX driver gives tiles, not several
-// writers. Several writers (Tessera's MySQL driver) need a leaf without
-// index and previous hash (the tree alone orders entries; the receipt then
-// carries the index beside the leaf), which audit.Leaf, audit.CheckReceipt
-// and audittest.TestLog's chain check do not yet accept.
+// check turns that into a stopped log, never a wrong leaf.
+//
+// Writers: [OpenPOSIX] is one process per directory (locked, as the file
+// log is). [OpenMySQL] lets several processes append to one database at
+// the same time: each batch is sequenced under a database lock, under
+// which the committer reads the tree's size and last leaf, so batches of
+// different processes alternate. A leaf without index and previous hash
+// (the tree alone orders entries; the receipt carries the index beside
+// the leaf) would let batches of several writers overlap, but audit.Leaf,
+// audit.CheckReceipt and audittest.TestLog's chain check do not accept one
+// yet.
 //
 // For an auditor: the log is a directory of tiles ("tlog/tile/...",
 // "tlog/tile/entries/...", "tlog/checkpoint") that any tlog-tiles client
@@ -123,6 +128,10 @@ type Log struct {
 	db       *sql.DB
 	closeDB  bool         // the log opened db (POSIX), rather than the caller
 	unlock   func() error // releases the single-writer lock
+	// batchLock, when set (several writers: MySQL), is held around each
+	// batch: the committer then reads the tree's size and last leaf
+	// under it, so that leaves appended by other processes are chained.
+	batchLock func(context.Context) (func(), error)
 
 	size atomic.Uint64 // durable entries
 
@@ -237,6 +246,13 @@ func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci 
 		return fail(err)
 	}
 	l.add, l.shutdown, l.reader = app.Add, shutdown, reader
+	if l.batchLock != nil {
+		unlock, err := l.batchLock(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
+	}
 	size, err := reader.IntegratedSize(ctx)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fail(err)
@@ -379,13 +395,28 @@ func (l *Log) commit(batch []*req) {
 		reply(err)
 		return
 	}
+	ctx := context.Background()
+	if l.batchLock != nil {
+		unlock, err := l.batchLock(ctx)
+		if err != nil {
+			reply(fmt.Errorf("tesseralog: append: %w", err))
+			return
+		}
+		defer unlock()
+		if err := l.catchUp(ctx); err != nil {
+			l.mu.Lock()
+			l.failed = fmt.Errorf("%w: %v", audit.ErrClosed, err)
+			l.mu.Unlock()
+			reply(fmt.Errorf("tesseralog: append: %w", err))
+			return
+		}
+	}
 	prev := l.prev
 	for i, r := range batch {
 		r.leaf.Index = l.next + uint64(i)
 		r.leaf.Prev = prev
 		prev = r.leaf.Hash()
 	}
-	ctx := context.Background()
 	if err := l.storeOpenings(ctx, batch); err != nil {
 		reply(fmt.Errorf("tesseralog: append: openings: %w", err))
 		return
@@ -421,6 +452,27 @@ func (l *Log) commit(batch []*req) {
 	l.prev = prev
 	l.size.Store(l.next)
 	reply(nil)
+}
+
+// catchUp moves the committer past the entries other writers appended:
+// it reads the tree's size and last leaf (under batchLock).
+func (l *Log) catchUp(ctx context.Context) error {
+	size, err := l.reader.IntegratedSize(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case size == l.next:
+		return nil
+	case size < l.next:
+		return fmt.Errorf("tree shrank from %d to %d entries: %w", l.next, size, audit.ErrRollback)
+	}
+	last, err := l.leaf(ctx, size-1, size)
+	if err != nil {
+		return err
+	}
+	l.next, l.prev = size, last.Hash()
+	return nil
 }
 
 func cmpOr(a, b error) error {
