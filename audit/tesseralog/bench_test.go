@@ -14,7 +14,8 @@ import (
 )
 
 // BenchmarkAppend64 measures durable appends from 64 concurrent
-// appenders, the file log and the Tessera POSIX log in the same run. Each
+// appenders, the file log, the Tessera POSIX log and the Tessera MySQL log
+// (when CONSENTREC_TEST_MYSQL_DSN is set) in the same run. Each
 // Append returns once its entry is durable (the file log's fsync; the
 // resolution of Tessera's future).
 func BenchmarkAppend64(b *testing.B) {
@@ -31,6 +32,13 @@ func BenchmarkAppend64(b *testing.B) {
 			return l
 		}},
 		{"tessera-posix", func(b *testing.B) audit.Log { return openPOSIX(b, b.TempDir(), testOptions(b)) }},
+		{"tessera-mysql", func(b *testing.B) audit.Log {
+			l, err := tesseralog.OpenMySQL(context.Background(), freshDB(b), testOptions(b))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return l
+		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			l := c.open(b)
