@@ -92,6 +92,10 @@ func TestMySQLTwoProcesses(t *testing.T) {
 	if err != nil || cp.Size != 2*perProc {
 		t.Fatalf("checkpoint size %d, %v; want %d", cp.Size, err, 2*perProc)
 	}
+	// An auditor's view: the tiles alone, read from the database.
+	if vcp, err := tesseralog.VerifyTiles(ctx, l.TilesFS(ctx), l.VerifierKey()); err != nil || vcp.Size != cp.Size {
+		t.Fatalf("VerifyTiles over MySQL = size %d, %v; want %d", vcp.Size, err, cp.Size)
+	}
 	switches := 0
 	for i := uint64(1); i < cp.Size; i++ {
 		if acked[i][:2] != acked[i-1][:2] {

@@ -44,6 +44,12 @@ func TestReopen(t *testing.T) {
 	if err != nil || last.Prev != prev.Hash() || last.Event.CallID != audittest.Sample(5).CallID {
 		t.Fatalf("entry 5 after reopen: %v, chained %v", err, last.Prev == prev.Hash())
 	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := tesseralog.VerifyTiles(ctx, l.TilesFS(ctx), l.VerifierKey()); err != nil || cp.Size != 6 {
+		t.Fatalf("VerifyTiles over TilesFS = size %d, %v; want 6", cp.Size, err)
+	}
 	first, err := l.Entry(ctx, 0)
 	if err != nil || first.Event.Subject != audittest.Sample(0).Subject {
 		t.Fatalf("opening of entry 0 lost: %v", err)

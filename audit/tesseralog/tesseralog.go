@@ -230,6 +230,17 @@ func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci 
 		l.release()
 		return nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
+	if l.batchLock != nil {
+		// Several writers: Tessera's first open of an empty database
+		// writes its initial tree state (two at once deadlock), and the
+		// orphan openings below may only be deleted when no other
+		// writer has a batch in flight.
+		unlock, err := l.batchLock(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
+	}
 	if _, err := l.db.ExecContext(ctx, createOpenings); err != nil {
 		return fail(err)
 	}
@@ -246,13 +257,6 @@ func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci 
 		return fail(err)
 	}
 	l.add, l.shutdown, l.reader = app.Add, shutdown, reader
-	if l.batchLock != nil {
-		unlock, err := l.batchLock(ctx)
-		if err != nil {
-			return fail(err)
-		}
-		defer unlock()
-	}
 	size, err := reader.IntegratedSize(ctx)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fail(err)
