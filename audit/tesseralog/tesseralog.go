@@ -32,11 +32,12 @@
 // audit.CheckReceipt and audittest.TestLog's chain check do not accept one
 // yet.
 //
-// For an auditor: the log is a directory of tiles ("tlog/tile/...",
-// "tlog/tile/entries/...", "tlog/checkpoint") that any tlog-tiles client
-// can read and prove against, plus "openings.db", an SQLite file holding
-// the openings (salt, event, subject salt and subject) that Prune and Shred
-// delete. The tiles are public and never change; the openings are private.
+// For an auditor: the log is a set of tiles ("tile/...",
+// "tile/entries/...", "checkpoint": the "tlog" directory of the POSIX
+// driver, or [Log.TilesFS] over either driver) that any tlog-tiles client
+// can read and prove against, plus the openings (salt, event, subject salt
+// and subject: "openings.db", an SQLite file, or a MySQL table) that Prune
+// and Shred delete. The tiles are public and never change; the openings are private.
 // Verifying = reading every entry bundle, recomputing the tree against the
 // signed checkpoint, and opening each commitment that still has its
 // opening ([VerifyTiles] for the tiles alone, [Log.Entry] for an opening).
@@ -45,11 +46,17 @@
 //
 // Append returns once Tessera's future resolved: the POSIX driver has then
 // written the entry bundle and integrated the tree (files written with
-// O_SYNC, linked or renamed into place, directory synced). The opening is
-// committed to SQLite (WAL, synchronous=FULL) before the leaf is added;
-// openings past the tree size after a crash are deleted at Open.
+// O_SYNC, linked or renamed into place, directory synced); the MySQL
+// driver has committed the bundle and the tree in one transaction. The
+// opening is committed first (SQLite in WAL mode with synchronous=FULL,
+// or the consentrec_openings table of the MySQL database), then the leaf
+// is added; openings past the tree size after a crash are deleted at Open.
 // Concurrent appends are group-committed: every append that arrives while
 // a batch is being sequenced joins the next batch.
+//
+// With several writers, Size, Entry, Prune and the proofs of one process
+// see the tree up to its own last batch (which includes every earlier
+// batch of the others); Checkpoint returns the latest published one.
 package tesseralog
 
 import (
