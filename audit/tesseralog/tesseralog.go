@@ -1,0 +1,771 @@
+// Package tesseralog is an [audit.Log] backend on Tessera
+// (github.com/transparency-dev/tessera), the tile-based transparency log
+// engine: the Merkle tree is stored as C2SP tlog-tiles (hash tiles and
+// entry bundles) and its checkpoints are C2SP signed notes published by
+// Tessera and signed with the log's key.
+//
+// # Leaf format, and what changes for an auditor
+//
+// The Tessera leaves are exactly the leaves of the file log
+// ([audit.Leaf], "consentrec/audit-leaf/v1": index, previous leaf hash,
+// time, kind, salted commitment), so the tree, the checkpoints, proofs and
+// receipts are byte-for-byte the same kind of object as the file log's, and
+// [audit.CheckReceipt] and tlog.CheckRecord work unchanged. Tessera hashes
+// an entry before it assigns the index; this backend therefore assigns the
+// index and the previous hash itself, in one committer goroutine that adds
+// each batch to Tessera in order and waits for it before the next batch,
+// and it checks that every index Tessera returns is the one the leaf
+// carries. A mismatch stops the log ([audit.ErrClosed]) rather than log a
+// leaf whose index lies. Within one process Tessera's queue keeps the
+// order of Add, but only by timing: a batch split by its 1 ms age timer
+// could in principle reach the sequencer after its second half if the
+// goroutine flushing the first half stalls for over a millisecond; the
+// check turns that into a stopped log, never a wrong leaf.
+//
+// Writers: [OpenPOSIX] is one process per directory (locked, as the file
+// log is). [OpenMySQL] lets several processes append to one database at
+// the same time: each batch is sequenced under a database lock, under
+// which the committer reads the tree's size and last leaf, so batches of
+// different processes alternate. A leaf without index and previous hash
+// (the tree alone orders entries; the receipt carries the index beside
+// the leaf) would let batches of several writers overlap, but audit.Leaf,
+// audit.CheckReceipt and audittest.TestLog's chain check do not accept one
+// yet.
+//
+// For an auditor: the log is a set of tiles ("tile/...",
+// "tile/entries/...", "checkpoint": the "tlog" directory of the POSIX
+// driver, or [Log.TilesFS] over either driver) that any tlog-tiles client
+// can read and prove against, plus the openings (salt, event, subject salt
+// and subject: "openings.db", an SQLite file, or a MySQL table) that Prune
+// and Shred delete. The tiles are public and never change; the openings are private.
+// Verifying = reading every entry bundle, recomputing the tree against the
+// signed checkpoint, and opening each commitment that still has its
+// opening ([VerifyTiles] for the tiles alone, [Log.Entry] for an opening).
+//
+// # Durability
+//
+// Append returns once Tessera's future resolved: the POSIX driver has then
+// written the entry bundle and integrated the tree (files written with
+// O_SYNC, linked or renamed into place, directory synced); the MySQL
+// driver has committed the bundle and the tree in one transaction. The
+// opening is committed first (SQLite in WAL mode with synchronous=FULL,
+// or the consentrec_openings table of the MySQL database), then the leaf
+// is added; openings past the tree size after a crash are deleted at Open.
+// Concurrent appends are group-committed: every append that arrives while
+// a batch is being sequenced joins the next batch.
+//
+// With several writers, Size, Entry, Prune and the proofs of one process
+// see the tree up to its own last batch (which includes every earlier
+// batch of the others); Checkpoint returns the latest published one.
+package tesseralog
+
+import (
+	"context"
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/consentrec/consentrec/audit"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
+	"github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Options configures a Tessera log. Signer and Origin are required; every
+// other zero field is a safe default.
+type Options struct {
+	// Signer signs checkpoints; it must hold an Ed25519 key.
+	Signer crypto.Signer
+	// Origin names the log: the first line of its checkpoints and the
+	// name of its verifier key.
+	Origin string
+	// Now is the clock for events whose Time is zero (time.Now).
+	Now func() time.Time
+	// Rand fills salts (crypto/rand.Read).
+	Rand func([]byte) error
+	// CheckpointInterval is how often Tessera publishes a checkpoint
+	// (default and minimum 100 ms).
+	CheckpointInterval time.Duration
+	// MaxBatch caps the appends sequenced together (default 256).
+	MaxBatch int
+}
+
+// Errors of this package.
+var (
+	// ErrLocked: another process has the log open.
+	ErrLocked = errors.New("tesseralog: log in use by another process")
+	// ErrOptions: a required option is missing or invalid.
+	ErrOptions = errors.New("tesseralog: invalid options")
+	// ErrIndexMismatch: Tessera sequenced an entry at another index than
+	// the one its leaf carries (the log stops).
+	ErrIndexMismatch = errors.New("tesseralog: tessera assigned an unexpected index")
+	// ErrRetry: the log pushed back (too many outstanding entries); the
+	// append was not logged and may be retried.
+	ErrRetry = errors.New("tesseralog: busy, retry")
+)
+
+// Log is an audit.Log on Tessera's POSIX driver. Safe for concurrent use.
+type Log struct {
+	origin   string
+	verifier note.Verifier
+	now      func() time.Time
+	rnd      func([]byte) error
+	maxBatch int
+
+	add      tessera.AddFn
+	reader   tessera.LogReader
+	shutdown func(context.Context) error
+	cancel   context.CancelFunc
+	db       *sql.DB
+	closeDB  bool         // the log opened db (POSIX), rather than the caller
+	unlock   func() error // releases the single-writer lock
+	// batchLock, when set (several writers: MySQL), is held around each
+	// batch: the committer then reads the tree's size and last leaf
+	// under it, so that leaves appended by other processes are chained.
+	batchLock func(context.Context) (func(), error)
+
+	size atomic.Uint64 // durable entries
+
+	reqs     chan *req
+	quit     chan struct{}
+	done     chan struct{}
+	quitOnce sync.Once
+	closeErr error
+
+	mu     sync.Mutex // guards failed
+	failed error
+	next   uint64    // committer only
+	prev   tlog.Hash // committer only
+}
+
+type req struct {
+	leaf audit.Leaf
+	open *audit.Opening
+	done chan result
+}
+
+type result struct {
+	index uint64
+	err   error
+}
+
+var _ audit.Log = (*Log)(nil)
+
+// OpenPOSIX opens (creating if needed) the Tessera log in directory dir:
+// dir/tlog holds the tiles and checkpoint, dir/openings.db the openings.
+// The directory is locked against a second process.
+func OpenPOSIX(ctx context.Context, dir string, opts Options) (*Log, error) {
+	l, ns, err := newLog(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "tlog"), 0o755); err != nil {
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	l.unlock = lock.Close
+	if l.db, err = openSQLite(filepath.Join(dir, "openings.db")); err != nil {
+		l.release()
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	l.closeDB = true
+	drv, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, "tlog")})
+	if err != nil {
+		l.release()
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	return l.start(ctx, drv, ns, max(opts.CheckpointInterval, 100*time.Millisecond))
+}
+
+func newLog(opts Options) (*Log, note.Signer, error) {
+	if opts.Origin == "" || opts.Signer == nil {
+		return nil, nil, fmt.Errorf("tesseralog: open: Origin and Signer are required: %w", ErrOptions)
+	}
+	pub, ok := opts.Signer.Public().(ed25519.PublicKey)
+	if !ok {
+		return nil, nil, fmt.Errorf("tesseralog: open: signer is not Ed25519: %w", ErrOptions)
+	}
+	ns, err := audit.NoteSigner(opts.Origin, opts.Signer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	vkey, err := audit.VerifierKey(opts.Origin, pub)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	ver, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	l := &Log{origin: opts.Origin, verifier: ver, now: opts.Now, rnd: opts.Rand, maxBatch: opts.MaxBatch,
+		reqs: make(chan *req), quit: make(chan struct{}), done: make(chan struct{})}
+	if l.now == nil {
+		l.now = time.Now
+	}
+	if l.rnd == nil {
+		l.rnd = func(b []byte) error { _, err := rand.Read(b); return err }
+	}
+	if l.maxBatch <= 0 {
+		l.maxBatch = 256
+	}
+	return l, ns, nil
+}
+
+// start opens Tessera's appender on drv, reads the tree's state and starts
+// the committer. l.db holds the openings table; on error l is released.
+func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci time.Duration) (*Log, error) {
+	fail := func(err error) (*Log, error) {
+		l.release()
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	if l.batchLock != nil {
+		// Several writers: Tessera's first open of an empty database
+		// writes its initial tree state (two at once deadlock), and the
+		// orphan openings below may only be deleted when no other
+		// writer has a batch in flight.
+		unlock, err := l.batchLock(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		defer unlock()
+	}
+	if _, err := l.db.ExecContext(ctx, createOpenings); err != nil {
+		return fail(err)
+	}
+	bctx, cancel := context.WithCancel(context.Background())
+	l.cancel = cancel
+	ao := tessera.NewAppendOptions().
+		WithCheckpointSigner(ns).
+		WithCheckpointInterval(ci).
+		// One batch in flight at a time (see run): flush it at once.
+		WithBatching(uint(l.maxBatch), time.Millisecond).
+		WithPushback(uint(4 * l.maxBatch))
+	app, shutdown, reader, err := tessera.NewAppender(bctx, drv, ao)
+	if err != nil {
+		return fail(err)
+	}
+	l.add, l.shutdown, l.reader = app.Add, shutdown, reader
+	size, err := reader.IntegratedSize(ctx)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fail(err)
+	}
+	l.prev = audit.Genesis(l.origin)
+	if size > 0 {
+		last, err := l.leaf(ctx, size-1, size)
+		if err != nil {
+			return fail(err)
+		}
+		l.prev = last.Hash()
+	}
+	l.next = size
+	l.size.Store(size)
+	// Openings of entries that never became durable (a crash between the
+	// openings' commit and Tessera's) belong to no leaf.
+	if _, err := l.db.ExecContext(ctx, `DELETE FROM consentrec_openings WHERE idx >= ?`, int64(size)); err != nil {
+		return fail(err)
+	}
+	go l.run()
+	return l, nil
+}
+
+// createOpenings is valid SQLite and MySQL/MariaDB.
+const createOpenings = `CREATE TABLE IF NOT EXISTS consentrec_openings (
+	idx BIGINT NOT NULL PRIMARY KEY, time BIGINT NOT NULL, kind INT NOT NULL,
+	salt VARBINARY(32), payload MEDIUMBLOB, subj_salt VARBINARY(32), subject TEXT)`
+
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "tesseralog.lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("tesseralog: open %s: %w", dir, ErrLocked)
+		}
+		return nil, fmt.Errorf("tesseralog: open: lock: %w", err)
+	}
+	return f, nil
+}
+
+func (l *Log) release() {
+	if l.cancel != nil {
+		l.cancel()
+	}
+	if l.db != nil && l.closeDB {
+		l.db.Close()
+	}
+	if l.unlock != nil {
+		l.unlock()
+	}
+}
+
+func openSQLite(path string) (*sql.DB, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=busy_timeout(10000)")
+	if err != nil {
+		return nil, err
+	}
+	db.SetMaxOpenConns(1)
+	return db, nil
+}
+
+// Origin returns the log's name.
+func (l *Log) Origin() string { return l.origin }
+
+// VerifierKey implements audit.Log.
+func (l *Log) VerifierKey() note.Verifier { return l.verifier }
+
+// Size implements audit.Log.
+func (l *Log) Size() uint64 { return l.size.Load() }
+
+func (l *Log) failedErr() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.failed
+}
+
+// Append implements audit.Log: it returns once Tessera has durably
+// sequenced the entry.
+func (l *Log) Append(ctx context.Context, e audit.Event) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if e.Time.IsZero() {
+		e.Time = l.now()
+	}
+	e.Time = e.Time.UTC().Round(0)
+	o, err := audit.Seal(&e, l.rnd)
+	if err != nil {
+		return 0, fmt.Errorf("tesseralog: append: %w", err)
+	}
+	r := &req{leaf: audit.Leaf{Time: e.Time, Kind: e.Kind, Commitment: o.Commitment()}, open: o, done: make(chan result, 1)}
+	select {
+	case l.reqs <- r:
+	case <-l.quit:
+		return 0, audit.ErrClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	// Once queued, the entry will be logged: wait for it even if ctx
+	// ends, so that the caller never mistakes a logged entry for a lost one.
+	res := <-r.done
+	return res.index, res.err
+}
+
+// run is the committer: it assigns indexes and chain values, stores the
+// openings, adds the batch to Tessera in order and waits for it.
+func (l *Log) run() {
+	defer close(l.done)
+	for {
+		var batch []*req
+		select {
+		case r := <-l.reqs:
+			batch = append(batch, r)
+		case <-l.quit:
+			return
+		}
+	gather:
+		for len(batch) < l.maxBatch {
+			select {
+			case r := <-l.reqs:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		l.commit(batch)
+	}
+}
+
+func (l *Log) commit(batch []*req) {
+	reply := func(err error) {
+		for _, r := range batch {
+			r.done <- result{r.leaf.Index, err}
+		}
+	}
+	if err := l.failedErr(); err != nil {
+		reply(err)
+		return
+	}
+	ctx := context.Background()
+	if l.batchLock != nil {
+		unlock, err := l.batchLock(ctx)
+		if err != nil {
+			reply(fmt.Errorf("tesseralog: append: %w", err))
+			return
+		}
+		defer unlock()
+		if err := l.catchUp(ctx); err != nil {
+			l.mu.Lock()
+			l.failed = fmt.Errorf("%w: %v", audit.ErrClosed, err)
+			l.mu.Unlock()
+			reply(fmt.Errorf("tesseralog: append: %w", err))
+			return
+		}
+	}
+	prev := l.prev
+	for i, r := range batch {
+		r.leaf.Index = l.next + uint64(i)
+		r.leaf.Prev = prev
+		prev = r.leaf.Hash()
+	}
+	if err := l.storeOpenings(ctx, batch); err != nil {
+		reply(fmt.Errorf("tesseralog: append: openings: %w", err))
+		return
+	}
+	futures := make([]tessera.IndexFuture, len(batch))
+	for i, r := range batch {
+		raw, _ := r.leaf.MarshalBinary()
+		futures[i] = l.add(ctx, tessera.NewEntry(raw))
+	}
+	var firstErr error
+	for i, f := range futures {
+		idx, err := f()
+		switch {
+		case err != nil:
+			if errors.Is(err, tessera.ErrPushback) {
+				err = fmt.Errorf("%w: %v", ErrRetry, err)
+			}
+			firstErr = cmpOr(firstErr, err)
+		case idx.Index != batch[i].leaf.Index || idx.IsDup:
+			firstErr = cmpOr(firstErr, fmt.Errorf("entry %d sequenced at %d: %w", batch[i].leaf.Index, idx.Index, ErrIndexMismatch))
+		}
+	}
+	if firstErr != nil {
+		// The tree may hold part of the batch, or leaves at the wrong
+		// index: nothing after it can be chained safely.
+		l.mu.Lock()
+		l.failed = fmt.Errorf("%w: %v", audit.ErrClosed, firstErr)
+		l.mu.Unlock()
+		reply(fmt.Errorf("tesseralog: append: %w", firstErr))
+		return
+	}
+	l.next += uint64(len(batch))
+	l.prev = prev
+	l.size.Store(l.next)
+	reply(nil)
+}
+
+// catchUp moves the committer past the entries other writers appended:
+// it reads the tree's size and last leaf (under batchLock).
+func (l *Log) catchUp(ctx context.Context) error {
+	size, err := l.reader.IntegratedSize(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case size == l.next:
+		return nil
+	case size < l.next:
+		return fmt.Errorf("tree shrank from %d to %d entries: %w", l.next, size, audit.ErrRollback)
+	}
+	last, err := l.leaf(ctx, size-1, size)
+	if err != nil {
+		return err
+	}
+	l.next, l.prev = size, last.Hash()
+	return nil
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func (l *Log) storeOpenings(ctx context.Context, batch []*req) error {
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	st, err := tx.PrepareContext(ctx, `REPLACE INTO consentrec_openings (idx, time, kind, salt, payload, subj_salt, subject) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, r := range batch {
+		o := r.open
+		var ss, subj any
+		if o.Subject != "" {
+			ss, subj = o.SubjectSalt[:], o.Subject
+		}
+		if _, err := st.ExecContext(ctx, int64(r.leaf.Index), r.leaf.Time.UnixNano(), int(r.leaf.Kind), o.Salt[:], o.Payload, ss, subj); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
+}
+
+// leaf reads leaf i from its entry bundle in a tree of the given size.
+func (l *Log) leaf(ctx context.Context, i, size uint64) (audit.Leaf, error) {
+	bi := i / layout.EntryBundleWidth
+	raw, err := l.reader.ReadEntryBundle(ctx, bi, layout.PartialTileSize(0, bi, size))
+	if errors.Is(err, os.ErrNotExist) && l.Size() > size {
+		// The partial bundle of that size was garbage-collected since:
+		// the current one holds the same entries first.
+		raw, err = l.reader.ReadEntryBundle(ctx, bi, layout.PartialTileSize(0, bi, l.Size()))
+	}
+	if err != nil {
+		return audit.Leaf{}, fmt.Errorf("tesseralog: entry %d: bundle: %w", i, err)
+	}
+	var b api.EntryBundle
+	if err := b.UnmarshalText(raw); err != nil {
+		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemContent, Msg: "entry bundle: " + err.Error()}
+	}
+	k := i % layout.EntryBundleWidth
+	if k >= uint64(len(b.Entries)) {
+		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemGap, Msg: "entry bundle too short"}
+	}
+	var lf audit.Leaf
+	if err := lf.UnmarshalBinary(b.Entries[k]); err != nil {
+		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemContent, Msg: err.Error()}
+	}
+	if lf.Index != i {
+		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemOrder, Msg: fmt.Sprintf("leaf carries index %d", lf.Index)}
+	}
+	return lf, nil
+}
+
+// Entry implements audit.Log.
+func (l *Log) Entry(ctx context.Context, i uint64) (audit.Entry, error) {
+	if err := ctx.Err(); err != nil {
+		return audit.Entry{}, err
+	}
+	if l.isClosed() {
+		return audit.Entry{}, audit.ErrClosed
+	}
+	size := l.Size()
+	if i >= size {
+		return audit.Entry{}, fmt.Errorf("tesseralog: entry %d of %d: %w", i, size, audit.ErrNotFound)
+	}
+	lf, err := l.leaf(ctx, i, size)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	o, err := l.opening(ctx, i)
+	if err != nil {
+		return audit.Entry{}, err
+	}
+	en := audit.Entry{Leaf: lf, Opening: o}
+	if o == nil {
+		en.Pruned = true
+		en.Event = audit.Event{Kind: lf.Kind, Time: lf.Time}
+		return en, nil
+	}
+	if en.Event, en.Shredded, err = o.Open(&lf); err != nil {
+		return audit.Entry{}, &audit.VerifyError{Index: i, Problem: audit.ProblemContent, Msg: err.Error()}
+	}
+	return en, nil
+}
+
+func (l *Log) opening(ctx context.Context, i uint64) (*audit.Opening, error) {
+	var salt, payload, ss []byte
+	var subj sql.NullString
+	err := l.db.QueryRowContext(ctx, `SELECT salt, payload, subj_salt, subject FROM consentrec_openings WHERE idx = ?`, int64(i)).Scan(&salt, &payload, &ss, &subj)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && payload == nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tesseralog: entry %d: opening: %w", i, err)
+	}
+	o := &audit.Opening{Payload: payload, Subject: subj.String}
+	if len(salt) != audit.SaltSize || (subj.Valid && len(ss) != audit.SaltSize) {
+		return nil, &audit.VerifyError{Index: i, Problem: audit.ProblemContent, Msg: "malformed opening"}
+	}
+	copy(o.Salt[:], salt)
+	copy(o.SubjectSalt[:], ss)
+	return o, nil
+}
+
+func (l *Log) isClosed() bool {
+	select {
+	case <-l.quit:
+		return true
+	default:
+		return false
+	}
+}
+
+// tiles reads hash tiles, falling back from a partial tile that garbage
+// collection removed to the current one (a superset).
+func (l *Log) tiles(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
+	b, err := l.reader.ReadTile(ctx, level, index, p)
+	if err != nil && errors.Is(err, os.ErrNotExist) {
+		b, err = l.reader.ReadTile(ctx, level, index, layout.PartialTileSize(level, index, l.Size()))
+	}
+	return b, err
+}
+
+// ProveInclusion implements audit.Log, with Tessera's proof builder.
+func (l *Log) ProveInclusion(ctx context.Context, index, size uint64) (tlog.RecordProof, error) {
+	if index >= size || size > l.Size() {
+		return nil, fmt.Errorf("tesseralog: prove entry %d in size %d (log size %d): %w", index, size, l.Size(), audit.ErrNotFound)
+	}
+	pb, err := client.NewProofBuilder(ctx, size, l.tiles)
+	if err != nil {
+		return nil, fmt.Errorf("tesseralog: prove: %w", err)
+	}
+	p, err := pb.InclusionProof(ctx, index)
+	if err != nil {
+		return nil, fmt.Errorf("tesseralog: prove entry %d: %w", index, err)
+	}
+	return toHashes(p)
+}
+
+// ProveConsistency implements audit.Log.
+func (l *Log) ProveConsistency(ctx context.Context, oldSize, newSize uint64) (tlog.TreeProof, error) {
+	if oldSize == 0 || oldSize > newSize || newSize > l.Size() {
+		return nil, fmt.Errorf("tesseralog: prove size %d extends %d (log size %d): %w", newSize, oldSize, l.Size(), audit.ErrNotFound)
+	}
+	pb, err := client.NewProofBuilder(ctx, newSize, l.tiles)
+	if err != nil {
+		return nil, fmt.Errorf("tesseralog: prove: %w", err)
+	}
+	p, err := pb.ConsistencyProof(ctx, oldSize, newSize)
+	if err != nil {
+		return nil, fmt.Errorf("tesseralog: prove %d -> %d: %w", oldSize, newSize, err)
+	}
+	return toHashes(p)
+}
+
+func toHashes(p [][]byte) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(p))
+	for i, h := range p {
+		if len(h) != tlog.HashSize {
+			return nil, fmt.Errorf("tesseralog: proof hash of %d bytes", len(h))
+		}
+		out[i] = tlog.Hash(h)
+	}
+	return out, nil
+}
+
+// Checkpoint implements audit.Log: it waits until Tessera has published a
+// checkpoint covering every entry durable when it was called.
+func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
+	want := l.Size()
+	if want == 0 {
+		return nil, fmt.Errorf("tesseralog: checkpoint of an empty log: %w", audit.ErrNotFound)
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		raw, err := l.reader.ReadCheckpoint(ctx)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("tesseralog: checkpoint: %w", err)
+		}
+		if err == nil {
+			c, _, err := audit.OpenCheckpoint(raw, l.verifier)
+			if err != nil {
+				return nil, fmt.Errorf("tesseralog: checkpoint: %w", err)
+			}
+			if c.Size >= want {
+				return raw, nil
+			}
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-l.done:
+			return nil, audit.ErrClosed
+		}
+	}
+}
+
+// Receipt implements audit.Log (the audit receipt format).
+func (l *Log) Receipt(ctx context.Context, index uint64) (*audit.Receipt, error) {
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := audit.OpenCheckpoint(cp, l.verifier)
+	if err != nil {
+		return nil, err
+	}
+	return audit.BuildReceipt(ctx, l, index, cp, c.Size)
+}
+
+// Prune implements audit.Log: it deletes openings, never leaves.
+func (l *Log) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) (int, error) {
+	if l.isClosed() {
+		return 0, audit.ErrClosed
+	}
+	q := `UPDATE consentrec_openings SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL
+		WHERE payload IS NOT NULL AND idx < ? AND time < ?`
+	args := []any{int64(l.Size()), cutoff.UnixNano()}
+	if len(kinds) > 0 {
+		q += ` AND kind IN (?` + strings.Repeat(`, ?`, len(kinds)-1) + `)`
+		for _, k := range kinds {
+			args = append(args, int(k))
+		}
+	}
+	res, err := l.db.ExecContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("tesseralog: prune: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	_, err = l.Append(ctx, audit.PrunedEvent(cutoff, int(n), kinds))
+	return int(n), err
+}
+
+// Shred implements audit.Log: it deletes the subject openings of subject.
+func (l *Log) Shred(ctx context.Context, subject string) (int, error) {
+	if subject == "" {
+		return 0, fmt.Errorf("tesseralog: shred: empty subject: %w", audit.ErrInvalidEvent)
+	}
+	if l.isClosed() {
+		return 0, audit.ErrClosed
+	}
+	res, err := l.db.ExecContext(ctx, `UPDATE consentrec_openings SET subj_salt = NULL, subject = NULL WHERE subject = ?`, subject)
+	if err != nil {
+		return 0, fmt.Errorf("tesseralog: shred: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	_, err = l.Append(ctx, audit.Event{Kind: audit.KindAuditShredded, Actor: "system", Reason: "data subject erasure",
+		Attrs: []audit.Attr{{Key: "count", Value: fmt.Sprint(n)}}})
+	return int(n), err
+}
+
+// Close implements audit.Log: it lets queued appends finish, calls
+// Tessera's shutdown (which publishes a checkpoint covering them) and only
+// then cancels Tessera's context.
+func (l *Log) Close() error {
+	l.quitOnce.Do(func() {
+		close(l.quit)
+		<-l.done
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := l.shutdown(ctx); err != nil {
+			l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+		}
+		l.cancel()
+		if l.closeDB {
+			if err := l.db.Close(); err != nil && l.closeErr == nil {
+				l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+			}
+		}
+		l.unlock()
+	})
+	return l.closeErr
+}
