@@ -166,6 +166,7 @@ func (s *Server) Close(ctx context.Context) error {
 // one per audio line in offer order (nil if there is none): what the
 // answer's SDP says, for tools and tests.
 func (s *Server) Ports(id string) []int {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.sessions[id]
@@ -181,6 +182,7 @@ func (s *Server) Ports(id string) []int {
 
 // CallIDs returns the SIP Call-IDs of the recording sessions in progress.
 func (s *Server) CallIDs() []string {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ids := make([]string, 0, len(s.sessions))
@@ -192,6 +194,7 @@ func (s *Server) CallIDs() []string {
 
 // Sessions returns the number of recording sessions in progress.
 func (s *Server) Sessions() int {
+	s.init()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.sessions)

@@ -38,7 +38,7 @@ type testServer struct {
 	addr  *net.UDPAddr
 }
 
-func newTestServer(t *testing.T, p *policy.Policy) *testServer {
+func newTestServer(t *testing.T, p *policy.Policy, inScope ...bool) *testServer {
 	t.Helper()
 	ts := &testServer{log: audittest.NewLog("siprec-test", nil), store: &recordertest.MemStore{}, cat: retention.NewMemCatalog()}
 	if p == nil {
@@ -52,7 +52,7 @@ func newTestServer(t *testing.T, p *policy.Policy) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts.srv = &siprec.Server{Service: ts.svc, NoticeBySRC: true}
+	ts.srv = &siprec.Server{Service: ts.svc, NoticeBySRC: true, InScope: len(inScope) > 0 && inScope[0]}
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -61,8 +61,7 @@ func freeUDPPort(t *testing.T) int {
 func TestSIPpTwoStreamsWithPause(t *testing.T) {
 	sipp := sippOrSkip(t)
 	ts := newTestServer(t, &policy.Policy{Name: "trading", Profile: policy.ProfileMiFID,
-		Rules: []policy.Rule{{Purpose: policy.LegalObligation, Mode: policy.ModeStatute, Statute: "MiFID II Art. 16(7)", Retention: policy.Years(5)}}})
-	ts.srv.InScope = true
+		Rules: []policy.Rule{{Purpose: policy.LegalObligation, Mode: policy.ModeStatute, Statute: "MiFID II Art. 16(7)", Retention: policy.Years(5)}}}, true)
 	cmd := runSipp(t, sipp, "sipp-call-pause.xml", ts.addr)
 	// SIPp's rtp_stream feeds only the first audio line: the test feeds
 	// both, to the ports the server answered with.

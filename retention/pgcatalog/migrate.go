@@ -42,6 +42,9 @@ var migrations = []string{
 		since        bigint NOT NULL,
 		PRIMARY KEY (recording_id, case_ref)
 	);`,
+	// 2: a statute's minimum (R11) and the rule's access roles (R25).
+	`ALTER TABLE recordings ADD COLUMN keep_until bigint; -- Unix nanoseconds, NULL if none
+	ALTER TABLE recordings ADD COLUMN access_roles text NOT NULL DEFAULT ''; -- comma-separated, '' for the purpose's`,
 }
 
 // SchemaVersion is the schema version this program migrates to.

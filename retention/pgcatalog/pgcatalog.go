@@ -196,12 +196,14 @@ type gapJSON struct {
 	Start  int64  `json:"s"`
 	End    int64  `json:"e"`
 	Reason string `json:"r,omitempty"`
+	Actor  string `json:"a,omitempty"`
+	Note   string `json:"n,omitempty"`
 }
 
 func encodeGaps(gs []retention.Gap) string {
 	out := make([]gapJSON, len(gs))
 	for i, g := range gs {
-		out[i] = gapJSON{int64(g.Start), int64(g.End), g.Reason}
+		out[i] = gapJSON{int64(g.Start), int64(g.End), g.Reason, g.Actor, g.Note}
 	}
 	b, _ := json.Marshal(out)
 	return string(b)
@@ -220,7 +222,7 @@ func decodeGaps(s string) ([]retention.Gap, error) {
 	}
 	gs := make([]retention.Gap, len(raw))
 	for i, g := range raw {
-		gs[i] = retention.Gap{Start: time.Duration(g.Start), End: time.Duration(g.End), Reason: g.Reason}
+		gs[i] = retention.Gap{Start: time.Duration(g.Start), End: time.Duration(g.End), Reason: g.Reason, Actor: g.Actor, Note: g.Note}
 	}
 	return gs, nil
 }
@@ -229,9 +231,39 @@ func nanos(t time.Time) int64 { return t.UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// keepUntil is the keep_until column of t: NULL for none.
+func keepUntil(t time.Time) *int64 {
+	if t.IsZero() {
+		return nil
+	}
+	n := nanos(t)
+	return &n
+}
+
+// encodeRoles joins roles with commas (Validate admits only the closed list
+// of roles, none holding a comma).
+func encodeRoles(rs []policy.Role) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = string(r)
+	}
+	return strings.Join(s, ",")
+}
+
+func decodeRoles(s string) []policy.Role {
+	if s == "" {
+		return nil
+	}
+	var rs []policy.Role
+	for _, r := range strings.Split(s, ",") {
+		rs = append(rs, policy.Role(r))
+	}
+	return rs
+}
+
 const insertSQL = `INSERT INTO recordings
-	(id, call_id, purpose, lawful_basis, created, deadline, subject, sha256, gaps)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO NOTHING`
+	(id, call_id, purpose, lawful_basis, created, deadline, subject, sha256, gaps, keep_until, access_roles)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING`
 
 const insertHoldSQL = `INSERT INTO holds (recording_id, seq, case_ref, approver, since)
 	VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`
@@ -243,7 +275,8 @@ func (c *Catalog) Add(ctx context.Context, r retention.Recording) error {
 	}
 	if len(r.Holds) == 0 { // one statement: no transaction round trips
 		tag, err := c.pool.Exec(ctx, insertSQL, r.ID, r.CallID, string(r.Purpose), r.LawfulBasis,
-			nanos(r.Created), nanos(r.Deadline), r.Subject, r.SHA256, encodeGaps(r.Gaps))
+			nanos(r.Created), nanos(r.Deadline), r.Subject, r.SHA256, encodeGaps(r.Gaps),
+			keepUntil(r.KeepUntil), encodeRoles(r.AccessRoles))
 		if err != nil {
 			return wrap("add", err)
 		}
@@ -254,7 +287,8 @@ func (c *Catalog) Add(ctx context.Context, r retention.Recording) error {
 	}
 	return c.inTx(ctx, "add", func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, insertSQL, r.ID, r.CallID, string(r.Purpose), r.LawfulBasis,
-			nanos(r.Created), nanos(r.Deadline), r.Subject, r.SHA256, encodeGaps(r.Gaps))
+			nanos(r.Created), nanos(r.Deadline), r.Subject, r.SHA256, encodeGaps(r.Gaps),
+			keepUntil(r.KeepUntil), encodeRoles(r.AccessRoles))
 		if err != nil {
 			return wrap("add", err)
 		}
@@ -281,11 +315,11 @@ func (c *Catalog) AddBatch(ctx context.Context, rs []retention.Recording) error 
 	}
 	return c.inTx(ctx, "add batch", func(tx pgx.Tx) error {
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"recordings"},
-			[]string{"id", "call_id", "purpose", "lawful_basis", "created", "deadline", "subject", "sha256", "gaps"},
+			[]string{"id", "call_id", "purpose", "lawful_basis", "created", "deadline", "subject", "sha256", "gaps", "keep_until", "access_roles"},
 			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
 				r := rs[i]
 				return []any{r.ID, r.CallID, string(r.Purpose), r.LawfulBasis, nanos(r.Created), nanos(r.Deadline),
-					r.Subject, r.SHA256, encodeGaps(r.Gaps)}, nil
+					r.Subject, r.SHA256, encodeGaps(r.Gaps), keepUntil(r.KeepUntil), encodeRoles(r.AccessRoles)}, nil
 			}))
 		if isUniqueViolation(err) {
 			return fmt.Errorf("pgcatalog add batch: %w", retention.ErrExists)
@@ -305,7 +339,7 @@ func (c *Catalog) AddBatch(ctx context.Context, rs []retention.Recording) error 
 }
 
 const columns = `id, call_id, purpose, lawful_basis, created, deadline, subject, sha256, gaps, deletion,
-	EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.id)`
+	keep_until, access_roles, EXISTS (SELECT 1 FROM holds h WHERE h.recording_id = r.id)`
 
 // The queries whose plans the tests check (EXPLAIN).
 const (
@@ -330,17 +364,22 @@ func query(ctx context.Context, q querier, op, sql string, args ...any) ([]reten
 	var held []int
 	for rows.Next() {
 		var r retention.Recording
-		var purpose, gaps, deletion string
+		var purpose, gaps, deletion, roles string
 		var created, deadline int64
+		var keep *int64
 		var hasHold bool
 		if err := rows.Scan(&r.ID, &r.CallID, &purpose, &r.LawfulBasis, &created, &deadline,
-			&r.Subject, &r.SHA256, &gaps, &deletion, &hasHold); err != nil {
+			&r.Subject, &r.SHA256, &gaps, &deletion, &keep, &roles, &hasHold); err != nil {
 			rows.Close()
 			return nil, wrap(op, err)
 		}
 		r.Purpose = policy.Purpose(purpose)
 		r.Created, r.Deadline = fromNanos(created), fromNanos(deadline)
 		r.Deletion = retention.Deletion(deletion)
+		if keep != nil {
+			r.KeepUntil = fromNanos(*keep)
+		}
+		r.AccessRoles = decodeRoles(roles)
 		if r.Gaps, err = decodeGaps(gaps); err != nil {
 			rows.Close()
 			return nil, wrap(op, fmt.Errorf("recording %s: %w", r.ID, err))
