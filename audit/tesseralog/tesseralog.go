@@ -711,22 +711,34 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) 
 	if l.isClosed() {
 		return 0, audit.ErrClosed
 	}
-	q := `UPDATE consentrec_openings SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL
-		WHERE payload IS NOT NULL AND idx < ? AND time < ?`
-	args := []any{int64(l.Size()), cutoff.UnixNano()}
+	// The prune is an event first (audit.PruneEvent), signed into a
+	// checkpoint, and only then are openings deleted: a payload may be
+	// absent only where a signed prune event covers it.
+	upto := l.Size()
+	where := ` WHERE payload IS NOT NULL AND idx < ? AND time < ? AND kind NOT IN (?, ?)`
+	args := []any{int64(upto), cutoff.UnixNano(), int(audit.KindAuditPruned), int(audit.KindAuditShredded)}
 	if len(kinds) > 0 {
-		q += ` AND kind IN (?` + strings.Repeat(`, ?`, len(kinds)-1) + `)`
+		where += ` AND kind IN (?` + strings.Repeat(`, ?`, len(kinds)-1) + `)`
 		for _, k := range kinds {
 			args = append(args, int(k))
 		}
 	}
-	res, err := l.db.ExecContext(ctx, q, args...)
+	var n int
+	if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM consentrec_openings`+where, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("tesseralog: prune: %w", err)
+	}
+	if _, err := l.Append(ctx, audit.PruneEvent(audit.PruneOptions{Before: cutoff, Kinds: kinds}, upto, n)); err != nil {
+		return 0, fmt.Errorf("tesseralog: prune: %w", err)
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		return 0, fmt.Errorf("tesseralog: prune: %w", err)
+	}
+	res, err := l.db.ExecContext(ctx, `UPDATE consentrec_openings SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL`+where, args...)
 	if err != nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	_, err = l.Append(ctx, audit.PrunedEvent(cutoff, int(n), kinds))
-	return int(n), err
+	done, _ := res.RowsAffected()
+	return int(done), nil
 }
 
 // Shred implements audit.Log: it deletes the subject openings of subject.
@@ -737,14 +749,44 @@ func (l *Log) Shred(ctx context.Context, subject string) (int, error) {
 	if l.isClosed() {
 		return 0, audit.ErrClosed
 	}
-	res, err := l.db.ExecContext(ctx, `UPDATE consentrec_openings SET subj_salt = NULL, subject = NULL WHERE subject = ?`, subject)
+	// The shred is recorded first (audit.ShredEvents lists the entries it
+	// covers, never the subject), signed into a checkpoint, and only then
+	// are the subject openings deleted.
+	rows, err := l.db.QueryContext(ctx, `SELECT idx FROM consentrec_openings WHERE subject = ? ORDER BY idx`, subject)
 	if err != nil {
 		return 0, fmt.Errorf("tesseralog: shred: %w", err)
 	}
-	n, _ := res.RowsAffected()
-	_, err = l.Append(ctx, audit.Event{Kind: audit.KindAuditShredded, Actor: "system", Reason: "data subject erasure",
-		Attrs: []audit.Attr{{Key: "count", Value: fmt.Sprint(n)}}})
-	return int(n), err
+	var entries []uint64
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("tesseralog: shred: %w", err)
+		}
+		entries = append(entries, uint64(i))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("tesseralog: shred: %w", err)
+	}
+	for _, e := range audit.ShredEvents("", entries) {
+		if _, err := l.Append(ctx, e); err != nil {
+			return 0, fmt.Errorf("tesseralog: shred: %w", err)
+		}
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		return 0, fmt.Errorf("tesseralog: shred: %w", err)
+	}
+	var n int64
+	for _, i := range entries {
+		res, err := l.db.ExecContext(ctx, `UPDATE consentrec_openings SET subj_salt = NULL, subject = NULL WHERE idx = ? AND subject = ?`, int64(i), subject)
+		if err != nil {
+			return int(n), fmt.Errorf("tesseralog: shred: %w", err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
+	}
+	return int(n), nil
 }
 
 // Close implements audit.Log: it lets queued appends finish, calls
