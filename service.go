@@ -54,6 +54,14 @@ type Options struct {
 	// Counter keeps caps and grids. Nil: a policy.FileCounter in
 	// policy-counts under the data directory.
 	Counter policy.Counter
+	// AgentNoticeVersion is the version of the employee notice in force
+	// (R19: e.g. the SHA-256 of its text, as `consentrec agent ack`
+	// records it). When set, a call whose agent has not acknowledged it is
+	// not recorded (reason agent-not-informed). Empty: agents not checked.
+	AgentNoticeVersion string
+	// AgentNotices answers which version each agent acknowledged. Nil with
+	// AgentNoticeVersion set: the data directory's agent-notices.jsonl.
+	AgentNotices policy.AgentNotices
 
 	// Log is the audit log every step goes to. Nil: audit.OpenDir.
 	Log audit.Log
@@ -200,7 +208,17 @@ func Open(ctx context.Context, dir DataDir, opts Options) (_ *Service, err error
 			counter = fc
 			s.closers = append(s.closers, fc)
 		}
-		if s.engine, err = policy.New(opts.Policy, policy.Options{Key: key, Counter: counter, Audit: s.log}); err != nil {
+		notices := opts.AgentNotices
+		if opts.AgentNoticeVersion != "" && notices == nil {
+			nf, err := policy.OpenAgentNoticeFile(dir.AgentNotices(), s.log)
+			if err != nil {
+				return nil, fmt.Errorf("consentrec: open: %w", err)
+			}
+			notices = nf
+			s.closers = append(s.closers, nf)
+		}
+		if s.engine, err = policy.New(opts.Policy, policy.Options{Key: key, Counter: counter, Audit: s.log,
+			AgentNoticeVersion: opts.AgentNoticeVersion, AgentNotices: notices}); err != nil {
 			return nil, fmt.Errorf("consentrec: open: %w", err)
 		}
 		pol := s.engine.Policy()

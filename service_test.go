@@ -435,3 +435,38 @@ func TestMaxPauseBounded(t *testing.T) {
 		t.Fatalf("MaxPause of 11 min: %v, want recorder.ErrConfig (R22)", err)
 	}
 }
+
+// R19: with an employee notice in force, a call whose agent has not
+// acknowledged it is never recorded; an informed agent's call is.
+func TestUninformedAgentIsNotRecorded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		acks := &policytest.AgentNotices{}
+		acks.Acknowledge(ctx, policy.Ack{Agent: "informed", Version: "notice-v2", At: time.Now(), By: "hr"})
+		acks.Acknowledge(ctx, policy.Ack{Agent: "stale", Version: "notice-v1", At: time.Now(), By: "hr"})
+		svc, err := consentrec.Open(ctx, consentrec.DataDir{}, consentrec.Options{Policy: agentPolicy(policy.ProfileFR),
+			Key: []byte("0123456789abcdef0123456789abcdef"), Log: audittest.NewLog("r19", nil), Store: &recordertest.MemStore{},
+			Catalog: retention.NewMemCatalog(), SubjectSecret: []byte("s"), AgentNoticeVersion: "notice-v2", AgentNotices: acks})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer svc.Close()
+		for _, agent := range []string{"informed", "stale", "unknown"} {
+			c, err := svc.Call(ctx, policy.CallInfo{ID: "call-" + agent, Agent: agent})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Output(notice.PartyCaller, &noticetest.Sink{}, notice.CodecPCMU)
+			c.Inform(ctx)
+			_, err = c.AgentStart(ctx, agent, "")
+			if agent == "informed" {
+				if err != nil || !c.Recording() {
+					t.Fatalf("informed agent: %v, recording %v", err, c.Recording())
+				}
+			} else if err == nil || c.Recording() || c.Decision().Reason != policy.ReasonAgentNotInformed {
+				t.Fatalf("agent %s: %v, recording %v, reason %s", agent, err, c.Recording(), c.Decision().Reason)
+			}
+			c.Hangup(ctx)
+		}
+	})
+}
