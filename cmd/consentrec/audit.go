@@ -20,6 +20,7 @@ import (
 
 	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/audit/tesseralog"
 	"github.com/consentrec/consentrec/retention"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -74,6 +75,7 @@ func auditVerify(e *env, args []string) error {
 	quorum := fs.Int("quorum", 0, "require cosignatures by at least `N` of the --witness keys (default: all of them)")
 	fs.Var(&known, "checkpoint", "a signed checkpoint or receipt `FILE` kept earlier: the log must still extend it (repeatable)")
 	anchorArg := fs.String("anchor", "", "the anchor `FILE` kept outside the audit folder (default: DIR/keys/audit-anchor, when present)")
+	tiles := fs.String("tiles", "", "verify a copy of a Tessera log's tiles in `DIR` (its tlog directory: checkpoint, tile/) instead of the data directory's log; needs --key")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -91,6 +93,24 @@ func auditVerify(e *env, args []string) error {
 	}
 	if *quorum < 0 || *quorum > len(witnesses) {
 		return usagef("--quorum %d: between 1 and the number of --witness keys (%d)", *quorum, len(witnesses))
+	}
+	if *tiles != "" {
+		// An auditor with a copy of the tiles and the public key needs
+		// neither the openings nor the database (audit/tesseralog).
+		if *keyArg == "" {
+			return usagef("--tiles needs --key PUBKEY (the log's verifier key)")
+		}
+		if st, err := os.Stat(*tiles); err != nil || !st.IsDir() {
+			return usagef("--tiles %s: not a directory", *tiles)
+		}
+		cp, err := tesseralog.VerifyTiles(context.Background(), os.DirFS(*tiles), key)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "ok: %d entries, root %s\n", cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]))
+		fmt.Fprintf(e.stdout, "origin: %s\n", cp.Origin)
+		fmt.Fprintf(e.stdout, "checkpoint: %d entries signed (tiles only: payloads and subjects are not in the tiles)\n", cp.Size)
+		return nil
 	}
 	var knownCPs [][]byte
 	for _, k := range known {

@@ -3,6 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +16,9 @@ import (
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/audit/audittest"
+	"github.com/consentrec/consentrec/audit/tesseralog"
+	"golang.org/x/mod/sumdb/note"
+	"k8s.io/klog/v2"
 )
 
 func auditCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -351,5 +359,63 @@ func TestAuditPruneKeepsCataloguedEvidence(t *testing.T) {
 	}
 	if code, out, errOut := auditCLI(t, "audit", "verify", "--data", root); code != 0 || !strings.Contains(out, "2 entries pruned") {
 		t.Fatalf("verify after prune: code %d\n%s%s", code, out, errOut)
+	}
+}
+
+// An auditor verifies a copy of a Tessera log's tiles with the public key
+// alone (issue 15); a flipped byte in a tile fails with exit 1.
+func TestAuditVerifyTiles(t *testing.T) {
+	ctx := context.Background()
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !testing.Verbose() { // Tessera logs an info line per log created
+		klog.LogToStderr(false)
+		klog.SetOutput(io.Discard)
+	}
+	dir := t.TempDir()
+	l, err := tesseralog.OpenPOSIX(ctx, dir, tesseralog.Options{Signer: priv, Origin: "example.com/tiles-test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := l.Append(ctx, audit.Event{Kind: audit.KindAccess, CallID: fmt.Sprint("call-", i), Actor: "a", Reason: "r"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := l.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vkey, err := note.NewEd25519VerifierKey("example.com/tiles-test", priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	tiles := filepath.Join(dir, "tlog")
+	code, out, errOut := cli(t, "audit", "verify", "--tiles", tiles, "--key", vkey)
+	if code != 0 || !strings.Contains(out, "ok: 5 entries") {
+		t.Fatalf("verify --tiles: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, _ := cli(t, "audit", "verify", "--tiles", tiles); code != 2 {
+		t.Fatalf("verify --tiles without --key: exit %d, want 2", code)
+	}
+	var bundle string
+	filepath.WalkDir(filepath.Join(tiles, "tile", "entries"), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			bundle = p
+		}
+		return nil
+	})
+	b, err := os.ReadFile(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	os.WriteFile(bundle, b, 0o600)
+	if code, _, errOut := cli(t, "audit", "verify", "--tiles", tiles, "--key", vkey); code != 1 || !strings.Contains(errOut, "entry") {
+		t.Fatalf("verify --tiles of a flipped bundle: exit %d %s", code, errOut)
 	}
 }
