@@ -2,7 +2,6 @@ package consentrec
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -315,25 +314,11 @@ func Recover(ctx context.Context, store recorder.Store, log audit.Appender, cat 
 // samplingKey reads the sampling key at path, creating a random one whole
 // (or not at all) on first use.
 func samplingKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
-	if err == nil && len(b) >= 16 {
-		return b, nil
+	b, err := atomicfile.Secret(path, true)
+	if err != nil {
+		return nil, fmt.Errorf("sampling key: %w", err)
 	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, err
-	}
-	if err == nil {
-		return nil, fmt.Errorf("sampling key %s: %d bytes, at least 16", path, len(b))
-	}
-	b = make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return nil, err
-	}
-	err = atomicfile.CreateNew(path, b)
-	if errors.Is(err, os.ErrExist) {
-		return samplingKey(path)
-	}
-	return b, err
+	return b, nil
 }
 
 // Engine returns the policy engine deciding the calls.

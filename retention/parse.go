@@ -1,11 +1,7 @@
 package retention
 
 import (
-	"crypto/rand"
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -71,25 +67,10 @@ const SubjectKeyFile = "subject-hash.key"
 // random 32-byte one (mode 0600) if create is true and there is none. Without
 // create, a missing file is an error wrapping fs.ErrNotExist.
 func SubjectSecret(keysDir string, create bool) ([]byte, error) {
-	path := filepath.Join(keysDir, SubjectKeyFile)
-	b, err := os.ReadFile(path)
-	switch {
-	case err == nil && len(b) >= 16:
-		return b, nil
-	case err == nil:
-		return nil, fmt.Errorf("subject secret %s: shorter than 16 bytes", path)
-	case !errors.Is(err, fs.ErrNotExist) || !create:
-		return nil, fmt.Errorf("subject secret: %w", err)
-	}
-	b = make([]byte, 32)
-	rand.Read(b)
 	// The secret appears whole or not at all, never over another one, and
 	// survives a crash: subject keys derived from a lost secret would match
 	// no one's requests.
-	err = atomicfile.CreateNew(path, b)
-	if errors.Is(err, fs.ErrExist) { // created concurrently, whole
-		return SubjectSecret(keysDir, false)
-	}
+	b, err := atomicfile.Secret(filepath.Join(keysDir, SubjectKeyFile), create)
 	if err != nil {
 		return nil, fmt.Errorf("subject secret: %w", err)
 	}

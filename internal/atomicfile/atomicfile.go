@@ -3,6 +3,10 @@
 package atomicfile
 
 import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -55,4 +59,31 @@ func SyncDir(dir string) error {
 		err = cerr
 	}
 	return err
+}
+
+// Secret returns the secret kept at path (at least 16 bytes), creating a
+// random 32-byte one with CreateNew when there is none and create is true.
+// A secret created concurrently by another caller is read back, so every
+// caller gets the same bytes. Without create, a missing file is an error
+// wrapping fs.ErrNotExist; a shorter file is an error.
+func Secret(path string, create bool) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil && len(b) >= 16:
+		return b, nil
+	case err == nil:
+		return nil, fmt.Errorf("%s: shorter than 16 bytes", path)
+	case !errors.Is(err, fs.ErrNotExist) || !create:
+		return nil, err
+	}
+	b = make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	if err := CreateNew(path, b); errors.Is(err, fs.ErrExist) {
+		return Secret(path, false) // created concurrently, whole
+	} else if err != nil {
+		return nil, err
+	}
+	return b, nil
 }

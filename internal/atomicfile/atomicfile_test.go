@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -55,5 +56,27 @@ func TestCreateNewConcurrent(t *testing.T) {
 	wg.Wait()
 	if wins != 1 {
 		t.Fatalf("%d creators won", wins)
+	}
+}
+
+func TestSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys", "s.key")
+	if _, err := Secret(path, false); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("missing without create: %v", err)
+	}
+	var wg sync.WaitGroup
+	got := make([][]byte, 8)
+	for i := range got {
+		wg.Go(func() { got[i], _ = Secret(path, true) })
+	}
+	wg.Wait()
+	for _, b := range got {
+		if len(b) != 32 || !bytes.Equal(b, got[0]) {
+			t.Fatalf("concurrent callers got different secrets: %x vs %x", b, got[0])
+		}
+	}
+	os.WriteFile(path+".short", []byte("short"), 0o600)
+	if _, err := Secret(path+".short", true); err == nil {
+		t.Fatal("a 5-byte secret was accepted")
 	}
 }
