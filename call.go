@@ -66,7 +66,6 @@ type Call struct {
 	recording  bool
 	holdStart  bool // an announcement is playing: capture waits for it
 	purged     bool
-	ids        []string // recordings started (group ids)
 	beepStop   context.CancelFunc
 	pauseTimer *time.Timer
 	pauseGen   int
@@ -429,8 +428,11 @@ func (c *Call) Informed(ctx context.Context, evidence string) error {
 		return fmt.Errorf("consentrec: call %s: informed: evidence must name who told the caller (1 to 1024 bytes): %w", c.info.ID, recorder.ErrConfig)
 	}
 	now := time.Now().UTC()
-	ev := audit.Event{Kind: audit.KindNoticePlayed, Time: now, CallID: c.info.ID, Actor: "host", Reason: evidence,
-		Attrs: []audit.Attr{{Key: "party", Value: string(notice.PartyCaller)}, {Key: "completed", Value: "true"}, {Key: "external", Value: "true"}}}
+	// The same receipt as a played notice's, marked external and vouched
+	// for by the host.
+	ev := notice.Receipt{CallID: c.info.ID, Party: notice.PartyCaller, Prompt: "external", Start: now, End: now}.Event()
+	ev.Actor, ev.Reason = "host", evidence
+	ev.Attrs = append(ev.Attrs, audit.Attr{Key: "external", Value: "true"})
 	if _, err := c.s.log.Append(ctx, ev); err != nil {
 		return fmt.Errorf("consentrec: call %s: informed: audit: %w", c.info.ID, err)
 	}
@@ -744,7 +746,6 @@ func (c *Call) syncLocked(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("consentrec: call %s: %w", c.info.ID, err)
 		}
-		c.ids = append(c.ids, id)
 		c.recording = true
 		c.startBeepLocked()
 		c.log.Info("recording", "id", id, "purpose", g.Purpose(), "basis", g.LawfulBasis())
@@ -823,7 +824,7 @@ func (c *Call) Hangup(ctx context.Context) (Result, error) {
 	}
 	res := Result{CallID: c.info.ID, Decision: d, Purged: c.purged}
 	if !c.purged {
-		for _, id := range c.recordingIDs() {
+		for _, id := range c.rec.Files() {
 			m, err := c.s.store.Stat(ctx, id)
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
@@ -848,20 +849,6 @@ func (c *Call) Hangup(ctx context.Context) (Result, error) {
 	c.s.ended(c)
 	c.log.Info("hangup", "recordings", len(res.Recordings), "purged", res.Purged)
 	return c.result, c.resultErr
-}
-
-// recordingIDs lists the stored ids of the recordings the call started (a
-// mono layout stores one file per leg under the group id).
-func (c *Call) recordingIDs() []string {
-	var ids []string
-	for _, g := range c.ids {
-		if c.s.opts.Layout == recorder.LayoutMono {
-			ids = append(ids, g+"-"+string(recorder.Customer), g+"-"+string(recorder.Agent))
-			continue
-		}
-		ids = append(ids, g)
-	}
-	return ids
 }
 
 func (s *Service) catalogue(ctx context.Context, m recorder.Meta) (retention.Recording, error) {

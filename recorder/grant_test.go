@@ -113,3 +113,30 @@ func TestSubjectMustBeKeyed(t *testing.T) {
 		t.Fatalf("a phone number as subject: %v", err)
 	}
 }
+
+// Files lists what the recorder made, one per leg in the mono layout, and
+// nothing once discarded.
+func TestFilesListsWhatWasMade(t *testing.T) {
+	ctx := context.Background()
+	rec, err := recorder.New(recorder.Config{CallID: "call-f", Layout: recorder.LayoutMono, Store: &recordertest.MemStore{}, Audit: audit.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "a"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rec.Stop(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(rec.Files()); n != 4 {
+		t.Fatalf("%d files after two mono recordings, want 4: %v", n, rec.Files())
+	}
+	if err := rec.Discard(ctx, "objection", "caller"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.Files()); n != 0 {
+		t.Fatalf("%d files after Discard", n)
+	}
+}

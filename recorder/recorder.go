@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -429,6 +430,15 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 	}
 	s.unwatch = g.AfterRevoke(func(cause error) { r.revoked(s, cause) })
 	return group, nil
+}
+
+// Files returns the ids of every file this recorder created and did not
+// discard, in the order they were made (for a mono layout, one per leg of
+// each Start): what a host catalogues once the call is over.
+func (r *Recorder) Files() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.made)
 }
 
 // CallID returns the call id the recorder was configured with.
