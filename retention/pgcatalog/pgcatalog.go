@@ -4,13 +4,14 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/consentrec/consentrec/retention/internal/catalogrow"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -191,42 +192,6 @@ func (c *Catalog) unclaim(id string) {
 	}
 }
 
-// gapJSON is a gap in the gaps column: offsets in nanoseconds.
-type gapJSON struct {
-	Start  int64  `json:"s"`
-	End    int64  `json:"e"`
-	Reason string `json:"r,omitempty"`
-	Actor  string `json:"a,omitempty"`
-	Note   string `json:"n,omitempty"`
-}
-
-func encodeGaps(gs []retention.Gap) string {
-	out := make([]gapJSON, len(gs))
-	for i, g := range gs {
-		out[i] = gapJSON{int64(g.Start), int64(g.End), g.Reason, g.Actor, g.Note}
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
-}
-
-func decodeGaps(s string) ([]retention.Gap, error) {
-	if s == "[]" {
-		return nil, nil
-	}
-	var raw []gapJSON
-	if err := json.Unmarshal([]byte(s), &raw); err != nil {
-		return nil, fmt.Errorf("gaps: %w", err)
-	}
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	gs := make([]retention.Gap, len(raw))
-	for i, g := range raw {
-		gs[i] = retention.Gap{Start: time.Duration(g.Start), End: time.Duration(g.End), Reason: g.Reason, Actor: g.Actor, Note: g.Note}
-	}
-	return gs, nil
-}
-
 func nanos(t time.Time) int64 { return t.UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
@@ -238,27 +203,6 @@ func keepUntil(t time.Time) *int64 {
 	}
 	n := nanos(t)
 	return &n
-}
-
-// encodeRoles joins roles with commas (Validate admits only the closed list
-// of roles, none holding a comma).
-func encodeRoles(rs []policy.Role) string {
-	s := make([]string, len(rs))
-	for i, r := range rs {
-		s[i] = string(r)
-	}
-	return strings.Join(s, ",")
-}
-
-func decodeRoles(s string) []policy.Role {
-	if s == "" {
-		return nil
-	}
-	var rs []policy.Role
-	for _, r := range strings.Split(s, ",") {
-		rs = append(rs, policy.Role(r))
-	}
-	return rs
 }
 
 const insertSQL = `INSERT INTO recordings
@@ -275,8 +219,8 @@ func (c *Catalog) Add(ctx context.Context, r retention.Recording) error {
 	}
 	if len(r.Holds) == 0 { // one statement: no transaction round trips
 		tag, err := c.pool.Exec(ctx, insertSQL, r.ID, r.CallID, string(r.Purpose), r.LawfulBasis,
-			nanos(r.Created), nanos(r.Deadline), r.Subject, r.SHA256, encodeGaps(r.Gaps),
-			keepUntil(r.KeepUntil), encodeRoles(r.AccessRoles))
+			nanos(r.Created), nanos(r.Deadline), r.Subject, r.SHA256, catalogrow.EncodeGaps(r.Gaps),
+			keepUntil(r.KeepUntil), catalogrow.EncodeRoles(r.AccessRoles))
 		if err != nil {
 			return wrap("add", err)
 		}
@@ -287,8 +231,8 @@ func (c *Catalog) Add(ctx context.Context, r retention.Recording) error {
 	}
 	return c.inTx(ctx, "add", func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, insertSQL, r.ID, r.CallID, string(r.Purpose), r.LawfulBasis,
-			nanos(r.Created), nanos(r.Deadline), r.Subject, r.SHA256, encodeGaps(r.Gaps),
-			keepUntil(r.KeepUntil), encodeRoles(r.AccessRoles))
+			nanos(r.Created), nanos(r.Deadline), r.Subject, r.SHA256, catalogrow.EncodeGaps(r.Gaps),
+			keepUntil(r.KeepUntil), catalogrow.EncodeRoles(r.AccessRoles))
 		if err != nil {
 			return wrap("add", err)
 		}
@@ -319,7 +263,7 @@ func (c *Catalog) AddBatch(ctx context.Context, rs []retention.Recording) error 
 			pgx.CopyFromSlice(len(rs), func(i int) ([]any, error) {
 				r := rs[i]
 				return []any{r.ID, r.CallID, string(r.Purpose), r.LawfulBasis, nanos(r.Created), nanos(r.Deadline),
-					r.Subject, r.SHA256, encodeGaps(r.Gaps), keepUntil(r.KeepUntil), encodeRoles(r.AccessRoles)}, nil
+					r.Subject, r.SHA256, catalogrow.EncodeGaps(r.Gaps), keepUntil(r.KeepUntil), catalogrow.EncodeRoles(r.AccessRoles)}, nil
 			}))
 		if isUniqueViolation(err) {
 			return fmt.Errorf("pgcatalog add batch: %w", retention.ErrExists)
@@ -379,8 +323,8 @@ func query(ctx context.Context, q querier, op, sql string, args ...any) ([]reten
 		if keep != nil {
 			r.KeepUntil = fromNanos(*keep)
 		}
-		r.AccessRoles = decodeRoles(roles)
-		if r.Gaps, err = decodeGaps(gaps); err != nil {
+		r.AccessRoles = catalogrow.DecodeRoles(roles)
+		if r.Gaps, err = catalogrow.DecodeGaps(gaps); err != nil {
 			rows.Close()
 			return nil, wrap(op, fmt.Errorf("recording %s: %w", r.ID, err))
 		}

@@ -13,7 +13,6 @@ package sqlitecatalog
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -21,6 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/consentrec/consentrec/retention/internal/catalogrow"
 
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/retention"
@@ -143,42 +144,6 @@ func wrap(op string, err error) error {
 	return fmt.Errorf("sqlitecatalog %s: %w", op, err)
 }
 
-// gapJSON is a gap in the gaps column: offsets in nanoseconds.
-type gapJSON struct {
-	Start  int64  `json:"s"`
-	End    int64  `json:"e"`
-	Reason string `json:"r,omitempty"`
-	Actor  string `json:"a,omitempty"`
-	Note   string `json:"n,omitempty"`
-}
-
-func encodeGaps(gs []retention.Gap) string {
-	out := make([]gapJSON, len(gs))
-	for i, g := range gs {
-		out[i] = gapJSON{int64(g.Start), int64(g.End), g.Reason, g.Actor, g.Note}
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
-}
-
-func decodeGaps(s string) ([]retention.Gap, error) {
-	if s == "[]" { // most recordings: no gap
-		return nil, nil
-	}
-	var raw []gapJSON
-	if err := json.Unmarshal([]byte(s), &raw); err != nil {
-		return nil, fmt.Errorf("gaps: %w", err)
-	}
-	if len(raw) == 0 {
-		return nil, nil
-	}
-	gs := make([]retention.Gap, len(raw))
-	for i, g := range raw {
-		gs[i] = retention.Gap{Start: time.Duration(g.Start), End: time.Duration(g.End), Reason: g.Reason, Actor: g.Actor, Note: g.Note}
-	}
-	return gs, nil
-}
-
 func nanos(t time.Time) int64 { return t.UnixNano() }
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
@@ -189,27 +154,6 @@ func keepUntil(t time.Time) sql.NullInt64 {
 		return sql.NullInt64{}
 	}
 	return sql.NullInt64{Int64: nanos(t), Valid: true}
-}
-
-// encodeRoles joins roles with commas (Validate admits only the closed list
-// of roles, none holding a comma).
-func encodeRoles(rs []policy.Role) string {
-	s := make([]string, len(rs))
-	for i, r := range rs {
-		s[i] = string(r)
-	}
-	return strings.Join(s, ",")
-}
-
-func decodeRoles(s string) []policy.Role {
-	if s == "" {
-		return nil
-	}
-	var rs []policy.Role
-	for _, r := range strings.Split(s, ",") {
-		rs = append(rs, policy.Role(r))
-	}
-	return rs
 }
 
 // Add implements retention.Catalog.
@@ -254,7 +198,7 @@ func insert(ctx context.Context, tx *sql.Tx, r retention.Recording) error {
 		(id, call_id, purpose, lawful_basis, created, deadline, subject, sha256, gaps, keep_until, access_roles)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
 		r.ID, r.CallID, string(r.Purpose), r.LawfulBasis, nanos(r.Created), nanos(r.Deadline),
-		r.Subject, r.SHA256, encodeGaps(r.Gaps), keepUntil(r.KeepUntil), encodeRoles(r.AccessRoles))
+		r.Subject, r.SHA256, catalogrow.EncodeGaps(r.Gaps), keepUntil(r.KeepUntil), catalogrow.EncodeRoles(r.AccessRoles))
 	if err != nil {
 		return wrap("add", err)
 	}
@@ -302,8 +246,8 @@ func query(ctx context.Context, q querier, op, where string, args ...any) ([]ret
 		if keep.Valid {
 			r.KeepUntil = fromNanos(keep.Int64)
 		}
-		r.AccessRoles = decodeRoles(roles)
-		if r.Gaps, err = decodeGaps(gaps); err != nil {
+		r.AccessRoles = catalogrow.DecodeRoles(roles)
+		if r.Gaps, err = catalogrow.DecodeGaps(gaps); err != nil {
 			rows.Close()
 			return nil, wrap(op, fmt.Errorf("recording %s: %w", r.ID, err))
 		}
