@@ -80,7 +80,6 @@ type Call struct {
 	objected, paused   bool
 	candidates         []int // indices of manual rules
 	excluded, statuted bool
-	agentNotice        bool     // the agent heard the employee notice (R19)
 	evidence           []string // receipts of the caller's notice and consent
 	live               *grant   // the grant in force, if any
 	ended              bool     // End was called: no more grants
@@ -199,8 +198,7 @@ func (c *Call) apply(ctx context.Context, ev Event) (Decision, error) {
 	switch ev.Kind {
 	case EventNoticeCompleted:
 		if ev.Party == PartyAgent {
-			c.agentNotice = true // the employee notice (R19): never the caller's
-			break
+			break // the employee notice (R19): never the caller's
 		}
 		c.notice = true
 		c.evidence = append(c.evidence, evidence(ev, "notice"))
@@ -332,7 +330,7 @@ func (c *Call) Grant() (Grant, error) {
 	if !d.Capture {
 		return Grant{}, fmt.Errorf("policy grant on call %s: %s: %w", c.info.ID, whyNot(d), ErrNotAllowed)
 	}
-	c.live = &grant{call: c, callID: c.info.ID, agent: c.info.Agent, purpose: d.Purpose, mode: d.Mode, reason: d.Reason,
+	c.live = &grant{callID: c.info.ID, agent: c.info.Agent, purpose: d.Purpose, mode: d.Mode, reason: d.Reason,
 		profile: d.Profile, basis: d.LawfulBasis, retention: d.Retention, deadline: d.Deadline,
 		version: d.PolicyVersion, draw: d.Draw, receipts: slices.Clone(c.evidence), issued: time.Now()}
 	if d.Rule > 0 && d.Rule <= len(c.e.rules) {

@@ -36,7 +36,6 @@ var (
 type Grant struct{ g *grant }
 
 type grant struct {
-	call      *Call
 	callID    string
 	agent     string
 	purpose   Purpose
