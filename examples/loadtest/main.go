@@ -67,6 +67,7 @@ func main() {
 		stallOf  = flag.Int("stall-legs", 2, "every n-th leg stalls")
 		dir      = flag.String("dir", "", "where recordings go (default: a temporary directory, removed at the end)")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the measured window to this file")
+		memprof  = flag.String("memprofile", "", "write a heap profile at the end of the measured window to this file")
 		role     = flag.String("role", "record", "internal: record or send")
 		sendDest = flag.String("dest", "", "internal: rtpudp address for the sender")
 	)
@@ -85,6 +86,7 @@ func main() {
 		log.Fatal("loadtest: -legs ≥ 1, -dur > 0, -ingest socket|rtpudp")
 	}
 	profile = *cpuprof
+	memProfile = *memprof
 	var clk *recorder.Clock
 	if *clock == "shared" {
 		clk = recorder.NewClock()
@@ -298,6 +300,18 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock 
 	}
 	c1, w1, d1 := cpuTime(), time.Now(), received()
 	rss := rssKiB()
+	if memProfile != "" {
+		f, err := os.Create(memProfile)
+		if err != nil {
+			return err
+		}
+		runtime.GC()
+		err = pprof.WriteHeapProfile(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
 	var tot recorder.LegStats
 	for _, rec := range recs {
 		ms, err := rec.Stop(ctx, "agent-load")
@@ -342,6 +356,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock 
 var (
 	socketDatagrams atomic.Int64
 	profile         string
+	memProfile      string
 )
 
 func readSocket(c *net.UDPConn, l *recorder.Leg) {
