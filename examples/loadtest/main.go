@@ -60,6 +60,9 @@ func main() {
 		ingest   = flag.String("ingest", "rtpudp", "socket (one socket and goroutine per leg) or rtpudp (batched, demultiplexed by SSRC)")
 		clock    = flag.String("clock", "shared", "shared (one recorder.Clock for every call) or per-call (a timer per Recorder)")
 		sockets  = flag.Int("sockets", 0, "rtpudp: sockets (SO_REUSEPORT); 0: GOMAXPROCS")
+		gso      = flag.Bool("gso", true, "sender: with -ingest rtpudp, send with UDP GSO (padded RTP, up to 64 datagrams a system call)")
+		rcvbuf   = flag.Int("rcvbuf", 0, "rtpudp: Config.ReadBuffer in bytes (0: the default)")
+		coalesce = flag.Duration("coalesce", 0, "rtpudp: Config.Coalesce (0: the default; negative: none)")
 		loss     = flag.Float64("loss", 0, "probability that a packet is lost")
 		reorder  = flag.Float64("reorder", 0, "probability that a packet is sent after the next one")
 		stall    = flag.Duration("stall", 0, "length of a sender stall (the leg sends its backlog at once after it)")
@@ -77,7 +80,7 @@ func main() {
 		log.Fatal(err)
 	}
 	if *role == "send" {
-		if err := runSender(*legs, *dur, payload, *sendDest, *loss, *reorder, *stall, *every, *stallOf); err != nil {
+		if err := runSender(*legs, *dur, payload, *sendDest, *gso, *loss, *reorder, *stall, *every, *stallOf); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -91,7 +94,7 @@ func main() {
 	if *clock == "shared" {
 		clk = recorder.NewClock()
 	}
-	if err := record(*legs, *dur, *warmup, *ingest, *sockets, clk, *dir, os.Args[1:]); err != nil {
+	if err := record(*legs, *dur, *warmup, *ingest, *sockets, *coalesce, *rcvbuf, clk, *dir, os.Args[1:]); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -113,7 +116,7 @@ func loadSpeech() ([][]byte, error) {
 	}
 }
 
-func runSender(legs int, dur time.Duration, payload [][]byte, dest string, loss, reorder float64, stall, every time.Duration, stallOf int) error {
+func runSender(legs int, dur time.Duration, payload [][]byte, dest string, gso bool, loss, reorder float64, stall, every time.Duration, stallOf int) error {
 	s := &sender{legs: legs, dur: dur, payload: payload, loss: loss, reorder: reorder, stall: stall, every: every, stallOf: max(stallOf, 1)}
 	if stall == 0 {
 		s.every = 0
@@ -124,6 +127,7 @@ func runSender(legs int, dur time.Duration, payload [][]byte, dest string, loss,
 			return err
 		}
 		s.dst = func(int) *net.UDPAddr { return a }
+		s.gso = gso
 	} else {
 		// One port per leg, read from stdin.
 		addrs := make([]*net.UDPAddr, 0, legs)
@@ -148,6 +152,7 @@ func runSender(legs int, dur time.Duration, payload [][]byte, dest string, loss,
 		}
 		_ = c.SetWriteBuffer(4 << 20)
 		s.conns = append(s.conns, ipv4.NewPacketConn(c))
+		s.raw = append(s.raw, c)
 	}
 	return s.run()
 }
@@ -172,7 +177,7 @@ func rssKiB() int64 {
 	return -1
 }
 
-func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock *recorder.Clock, dir string, args []string) error {
+func record(n int, dur, warmup time.Duration, ingest string, sockets int, coalesce time.Duration, rcvbuf int, clock *recorder.Clock, dir string, args []string) error {
 	ctx := context.Background()
 	if dir == "" {
 		d, err := os.MkdirTemp("", "loadtest-")
@@ -227,7 +232,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock 
 			wg.Go(func() { readSocket(c, l) })
 		}
 	case "rtpudp":
-		srv, err = rtpudp.Listen("udp4", "127.0.0.1:0", rtpudp.Config{Sockets: sockets})
+		srv, err = rtpudp.Listen("udp4", "127.0.0.1:0", rtpudp.Config{Sockets: sockets, Coalesce: coalesce, ReadBuffer: rcvbuf})
 		if err != nil {
 			return err
 		}
@@ -293,12 +298,14 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock 
 			return err
 		}
 	}
+	k0 := kernelDrops()
 	c0, w0, d0 := cpuTime(), time.Now(), received()
 	time.Sleep(dur)
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
 	c1, w1, d1 := cpuTime(), time.Now(), received()
+	k1 := kernelDrops()
 	rss := rssKiB()
 	if memProfile != "" {
 		f, err := os.Create(memProfile)
@@ -330,9 +337,13 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock 
 		}
 	}
 	if srv != nil {
+		_ = srv.Close()
 		st := srv.Stats()
 		fmt.Fprintf(os.Stderr, "rtpudp: %+v\n", st)
-		_ = srv.Close()
+		// Rejected: packets for a recording already stopped.
+		acc := st.Datagrams - st.Rejected - st.Unknown - st.Malformed
+		fmt.Fprintf(os.Stderr, "loadtest: written %d of the %d packets the recordings accepted (%.4f %%)\n",
+			tot.Packets, acc, 100*float64(tot.Packets)/float64(max(acc, 1)))
 	}
 	for _, c := range conns {
 		_ = c.Close()
@@ -340,9 +351,8 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, clock 
 	wg.Wait()
 	secs := w1.Sub(w0).Seconds()
 	cpu := (c1 - c0).Seconds() / secs
-	total := time.Since(w0).Seconds() + warmup.Seconds()
-	fmt.Fprintf(os.Stderr, "loadtest: written %.1f packets/s per leg over the whole recording (50 expected), dtx=%d duplicates=%d rss_start=%d KiB rss_end=%d KiB\n",
-		float64(tot.Packets)/float64(n)/total, tot.DTX, tot.Duplicates, rss0, rss)
+	fmt.Fprintf(os.Stderr, "loadtest: dtx=%d duplicates=%d rss_start=%d KiB rss_end=%d KiB kernel_drops_in_window=%d\n",
+		tot.DTX, tot.Duplicates, rss0, rss, k1-k0)
 	// What a datagram costs, whatever the machine's load let the process
 	// keep up with: the legs one core would carry at 50 packets/s each.
 	perDgram := (c1 - c0).Seconds() / float64(max(d1-d0, 1))
@@ -373,4 +383,31 @@ func readSocket(c *net.UDPConn, l *recorder.Leg) {
 		}
 		_ = l.WriteRTP(&p)
 	}
+}
+
+// kernelDrops returns the host's UDP datagrams dropped for a full receive
+// buffer (RcvbufErrors in /proc/net/snmp), or -1.
+func kernelDrops() int64 {
+	data, err := os.ReadFile("/proc/net/snmp")
+	if err != nil {
+		return -1
+	}
+	var names []string
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || f[0] != "Udp:" {
+			continue
+		}
+		if names == nil {
+			names = f
+			continue
+		}
+		for i, name := range names {
+			if name == "RcvbufErrors" && i < len(f) {
+				n, _ := strconv.ParseInt(f[i], 10, 64)
+				return n
+			}
+		}
+	}
+	return -1
 }

@@ -62,3 +62,15 @@ func (r *mmsgReader) read(bufs [][]byte, lens []int) (int, error) {
 	}
 	return r.n, nil
 }
+
+// forceReadBuffer sets SO_RCVBUFFORCE (past net.core.rmem_max; needs
+// CAP_NET_ADMIN), quietly failing without it.
+func forceReadBuffer(c *net.UDPConn, n int) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	_ = rc.Control(func(fd uintptr) {
+		_ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, n)
+	})
+}

@@ -30,3 +30,5 @@ func (r *ipv4Reader) read(bufs [][]byte, lens []int) (int, error) {
 	}
 	return n, err
 }
+
+func forceReadBuffer(*net.UDPConn, int) {}

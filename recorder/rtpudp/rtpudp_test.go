@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/pion/rtp"
 )
@@ -120,4 +121,116 @@ func FuzzDispatch(f *testing.F) {
 			t.Fatalf("stats %+v", st)
 		}
 	})
+}
+
+// rtcpWriter takes RTP and RTCP.
+type rtcpWriter struct {
+	chanWriter
+	rtcp chan []byte
+}
+
+func (w *rtcpWriter) WriteRTCP(b []byte) error {
+	w.rtcp <- append([]byte(nil), b...)
+	return nil
+}
+
+// senderReport is a minimal RTCP SR (RFC 3550 6.4.1) of ssrc, no report
+// blocks.
+func senderReport(ssrc uint32, ntp uint64, rtpTime uint32) []byte {
+	b := make([]byte, 28)
+	b[0], b[1], b[3] = 0x80, 200, 6
+	be := func(at int, v uint32) { b[at], b[at+1], b[at+2], b[at+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v) }
+	be(4, ssrc)
+	be(8, uint32(ntp>>32))
+	be(12, uint32(ntp))
+	be(16, rtpTime)
+	return b
+}
+
+// RTCP on the RTP port goes, by its sender's SSRC, to a Writer that takes
+// RTCP, and is ignored (never parsed as RTP) for one that does not.
+func TestRTCPMux(t *testing.T) {
+	s, err := Listen("udp4", "127.0.0.1:0", Config{Sockets: 1, Batch: 4, Coalesce: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &rtcpWriter{chanWriter: chanWriter{ch: make(chan rtp.Packet, 10)}, rtcp: make(chan []byte, 10)}
+	b := &chanWriter{ch: make(chan rtp.Packet, 10)}
+	if err := s.Add(5, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(6, b); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	defer s.Close()
+	c, err := net.DialUDP("udp4", nil, s.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sr := senderReport(5, 0xe1234567_80000000, 96000)
+	for _, d := range [][]byte{senderReport(6, 1, 2), sr, packet(5, 1, 0xf8), packet(6, 2, 0xf8)} {
+		if _, err := c.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := <-a.rtcp; string(got) != string(sr) {
+		t.Fatalf("RTCP handed over: % x, want % x", got, sr)
+	}
+	if p := <-a.ch; p.SequenceNumber != 1 {
+		t.Fatalf("leg 5 RTP seq %d", p.SequenceNumber)
+	}
+	// The RTCP of ssrc 6 was sent before its RTP: had it been taken for
+	// RTP, it would arrive first.
+	if p := <-b.ch; p.SequenceNumber != 2 || p.PayloadType != 111 {
+		t.Fatalf("leg 6 got %+v, want its RTP packet only", p.Header)
+	}
+	if st := s.Stats(); st.RTCP != 1 || st.Malformed != 0 {
+		t.Fatalf("stats %+v, want one RTCP datagram handed over", st)
+	}
+}
+
+// A reader that waits before reading again (Coalesce) still delivers
+// every datagram, in order, and reads what arrived meanwhile in full
+// batches.
+func TestCoalesce(t *testing.T) {
+	s, err := Listen("udp4", "127.0.0.1:0", Config{Sockets: 1, Batch: 64, Coalesce: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &chanWriter{ch: make(chan rtp.Packet, 1000)}
+	if err := s.Add(1, a); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve() }()
+	defer s.Close()
+	c, err := net.DialUDP("udp4", nil, s.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	send := func(i int) {
+		if _, err := c.Write(packet(1, uint16(i), 0xf8)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The first datagram is read alone; the reader then waits half a
+	// second, in which the other 256 arrive: four full batches.
+	send(0)
+	if p := <-a.ch; p.SequenceNumber != 0 {
+		t.Fatalf("first packet: seq %d", p.SequenceNumber)
+	}
+	const n = 257
+	for i := 1; i < n; i++ {
+		send(i)
+	}
+	for i := 1; i < n; i++ {
+		if p := <-a.ch; p.SequenceNumber != uint16(i) {
+			t.Fatalf("packet %d: seq %d", i, p.SequenceNumber)
+		}
+	}
+	if st := s.Stats(); st.Datagrams != n || st.Batches > 8 {
+		t.Fatalf("stats %+v: want %d datagrams in at most 8 reads (1 + 4 full batches, and a partial one for each wait that ended mid-send)", st, n)
+	}
 }
