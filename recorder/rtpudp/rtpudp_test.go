@@ -139,7 +139,9 @@ func (w *rtcpWriter) WriteRTCP(b []byte) error {
 func senderReport(ssrc uint32, ntp uint64, rtpTime uint32) []byte {
 	b := make([]byte, 28)
 	b[0], b[1], b[3] = 0x80, 200, 6
-	be := func(at int, v uint32) { b[at], b[at+1], b[at+2], b[at+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v) }
+	be := func(at int, v uint32) {
+		b[at], b[at+1], b[at+2], b[at+3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
+	}
 	be(4, ssrc)
 	be(8, uint32(ntp>>32))
 	be(12, uint32(ntp))
