@@ -20,6 +20,9 @@
 // measured D seconds (after a warm-up) divided by D, legs_per_core is
 // N / cpu_core, rss_kib_per_leg the process's resident memory at the end
 // divided by N, and lost, late and slips the sums of every leg's LegStats.
+//
+// With -ffmpeg N it first measures, in the same run, the anchor: N
+// streams each recorded by its own ffmpeg -c copy (see anchor.go).
 package main
 
 import (
@@ -61,6 +64,7 @@ func main() {
 		clock    = flag.String("clock", "shared", "shared (one recorder.Clock for every call) or per-call (a timer per Recorder)")
 		sockets  = flag.Int("sockets", 0, "rtpudp: sockets (SO_REUSEPORT); 0: GOMAXPROCS")
 		gso      = flag.Bool("gso", true, "sender: with -ingest rtpudp, send with UDP GSO (padded RTP, up to 64 datagrams a system call)")
+		anchor   = flag.Int("ffmpeg", 0, "first measure the anchor: this many streams each recorded by its own ffmpeg -c copy, for -dur")
 		rcvbuf   = flag.Int("rcvbuf", 0, "rtpudp: Config.ReadBuffer in bytes (0: the default)")
 		coalesce = flag.Duration("coalesce", 0, "rtpudp: Config.Coalesce (0: the default; negative: none)")
 		loss     = flag.Float64("loss", 0, "probability that a packet is lost")
@@ -90,6 +94,11 @@ func main() {
 	}
 	profile = *cpuprof
 	memProfile = *memprof
+	if *anchor > 0 {
+		if err := ffmpegAnchor(*anchor, *dur, os.Args[1:]); err != nil {
+			log.Fatal(err)
+		}
+	}
 	var clk *recorder.Clock
 	if *clock == "shared" {
 		clk = recorder.NewClock()
