@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,9 +32,14 @@ func ciStrict() bool { return strings.TrimSpace(getenv("CONSENTREC_CI")) != "" }
 
 // runSipp runs one SIPp scenario against addr and returns its output.
 func runSipp(t *testing.T, sipp, scenario string, addr *net.UDPAddr, extra ...string) *exec.Cmd {
-	args := append([]string{"-sf", "testdata/" + scenario, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
+	sf, err := filepath.Abs(filepath.Join("testdata", scenario))
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"-sf", sf, "-m", "1", "-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)),
 		"-mp", strconv.Itoa(freeUDPPort(t)), "-nostdin", "-timeout", "60s", "-timeout_error", addr.String()}, extra...)
 	cmd := exec.Command(sipp, args...)
+	cmd.Dir = t.TempDir() // SIPp writes its error logs in its working directory
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	t.Cleanup(func() {
