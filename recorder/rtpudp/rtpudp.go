@@ -64,8 +64,13 @@ type Config struct {
 	// port with SO_REUSEPORT. Zero: runtime.GOMAXPROCS(0). One where the
 	// platform lacks SO_REUSEPORT.
 	Sockets int
-	// ReadBuffer is SO_RCVBUF for each socket. Zero: 4 MiB. The kernel caps
-	// it at net.core.rmem_max; the server logs a warning once if it does.
+	// ReadBuffer is SO_RCVBUF for each socket. Zero: 16 MiB, some 15,000
+	// small datagrams (the kernel charges each its whole buffer, about
+	// 1 KiB): tens of milliseconds of 10,000 streams, which a reader
+	// descheduled on a busy host must find still queued. Kernel memory,
+	// used only while datagrams wait. The kernel caps it at
+	// net.core.rmem_max unless the process may pass it (CAP_NET_ADMIN);
+	// the server logs a warning once if capped.
 	ReadBuffer int
 	// Batch is how many datagrams one read may return. Zero: 64.
 	Batch int
@@ -124,7 +129,7 @@ func Listen(network, addr string, cfg Config) (*Server, error) {
 		cfg.Sockets = 1
 	}
 	if cfg.ReadBuffer <= 0 {
-		cfg.ReadBuffer = 4 << 20
+		cfg.ReadBuffer = 16 << 20
 	}
 	if cfg.Batch <= 0 {
 		cfg.Batch = 64
