@@ -43,7 +43,7 @@ type retentionEnv struct {
 	dir     consentrec.DataDir
 	catalog closingCatalog  // SQLite, or PostgreSQL per backends.json
 	store   retention.Store // the recordings: plain (files or S3), or age-encrypted (recorder/agestore)
-	log     audit.Log // the file log, or the backend backends.json names
+	log     audit.Log       // the file log, or the backend backends.json names
 	closeSt func() error
 }
 
