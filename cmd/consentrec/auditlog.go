@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -347,10 +348,14 @@ func checkpointOrigin(cp []byte) (string, error) {
 	return c.Origin, nil
 }
 
-// quietTessera silences Tessera's klog output (info lines on every open):
-// its errors reach the commands as returned errors.
+// quietTessera silences Tessera's klog output (info lines on every open,
+// a "context canceled" error line at every close): the errors that matter
+// reach the commands as returned errors.
 var quietTessera = sync.OnceFunc(func() {
-	klog.LogToStderr(false)
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	fs.Set("logtostderr", "false")
+	fs.Set("stderrthreshold", "FATAL")
 	klog.SetOutput(io.Discard)
 })
 
