@@ -584,3 +584,23 @@ func flipRow(t *testing.T, db *sql.DB, query, update string, at int) {
 		t.Fatal(err)
 	}
 }
+
+// consentrec siprec, the host of the CLI, records to the audit log
+// backends.json names.
+func TestSiprecAuditBackend(t *testing.T) {
+	root := t.TempDir()
+	writeBackends(t, root, backends{Audit: "tessera+posix:audit-tiles"})
+	siprecReady = func(_ string, stop context.CancelFunc) { stop() }
+	t.Cleanup(func() { siprecReady = nil })
+	code, out, errOut := cli(t, "siprec", "--data", root, "--listen", "127.0.0.1:0", "--policy", policies+"quality-10pct.json")
+	if code != 0 {
+		t.Fatalf("siprec: exit %d\n%s%s", code, out, errOut)
+	}
+	evs := auditShowJSON(t, root)
+	if len(evs) == 0 || evs[0].Kind != audit.KindPolicyChange.String() {
+		t.Fatalf("the Tessera log holds %+v, want the policy loaded first", evs)
+	}
+	if _, err := os.Stat(filepath.Join(root, "audit", "log")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("siprec wrote a file log beside the Tessera backend: %v", err)
+	}
+}
