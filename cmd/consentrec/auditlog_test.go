@@ -258,6 +258,22 @@ func TestAuditBackendPOSIX(t *testing.T) {
 		t.Fatalf("verify --tiles: exit %d\n%s%s\nwant the verdict of verify --data:\n%s", code, out2, errOut, out)
 	}
 
+	// While a host holds the POSIX log (one process at a time), verify
+	// checks the tiles and says the openings were not; appends are refused.
+	l, err := openAuditLog(context.Background(), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := cli(t, "audit", "verify", "--data", root); code != 0 || !strings.Contains(out, "ok: 4 entries") || !strings.Contains(out, "openings not checked") {
+		t.Errorf("verify while a host holds the log: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := cli(t, "breach", "report", "--data", root, "--what", "x"); code != 1 || !strings.Contains(errOut, "in use by another process") {
+		t.Errorf("breach report while a host holds the POSIX log: exit %d, want 1: %s", code, errOut)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+
 	flipLastBundle(t, tiles)
 	code, _, errOut = cli(t, "audit", "verify", "--data", root)
 	if code != 1 || !regexp.MustCompile(`entry [0-3]\b`).MatchString(errOut) {
