@@ -357,7 +357,7 @@ func TestAuditBackendKeyRequired(t *testing.T) {
 // CONSENTREC_TEST_MYSQL_DSN (a user that may create databases, no
 // database). Without it the test is skipped, unless CONSENTREC_CI or CI is
 // set: then a server that did not start fails the job.
-func testMySQLDSN(t *testing.T) string {
+func testMySQLDSN(t testing.TB) string {
 	dsn := os.Getenv("CONSENTREC_TEST_MYSQL_DSN")
 	if dsn == "" {
 		if os.Getenv("CONSENTREC_CI") != "" || os.Getenv("CI") != "" {
@@ -372,7 +372,7 @@ var testDBSeq atomic.Int64
 
 // freshMySQL creates an empty database, dropped after the test, and
 // returns its DSN (without a password: MYSQL_PWD holds it, if any).
-func freshMySQL(t *testing.T) string {
+func freshMySQL(t testing.TB) string {
 	cfg, err := mysqldrv.ParseDSN(testMySQLDSN(t))
 	if err != nil {
 		t.Fatal(err)
@@ -618,5 +618,29 @@ func TestSiprecAuditBackend(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "audit", "log")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("siprec wrote a file log beside the Tessera backend: %v", err)
+	}
+}
+
+// BenchmarkCLIAppend measures one CLI command that appends to the audit
+// log (breach report: open the log, append, close with a signed
+// checkpoint), on each backend.
+func BenchmarkCLIAppend(b *testing.B) {
+	backendsFor := map[string]func(b *testing.B) backends{
+		"file":          func(*testing.B) backends { return backends{} },
+		"tessera-posix": func(*testing.B) backends { return backends{Audit: "tessera+posix:audit-tiles"} },
+		"tessera-mysql": func(b *testing.B) backends { return backends{Audit: auditSchemeMySQL + freshMySQL(b)} },
+	}
+	for _, name := range []string{"file", "tessera-posix", "tessera-mysql"} {
+		b.Run(name, func(b *testing.B) {
+			root := b.TempDir()
+			raw, _ := json.Marshal(backendsFor[name](b))
+			os.WriteFile(filepath.Join(root, BackendsFile), raw, 0o600)
+			for b.Loop() {
+				var out, errb bytes.Buffer
+				if code := run(&env{stdout: &out, stderr: &errb}, []string{"breach", "report", "--data", root, "--what", "bench"}); code != 0 {
+					b.Fatalf("exit %d: %s", code, errb.String())
+				}
+			}
+		})
 	}
 }
