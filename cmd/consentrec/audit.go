@@ -35,6 +35,8 @@ func init() {
 		short: "write a self-contained receipt (entry, proof, signed checkpoint) for one entry", run: auditProve})
 	register(&command{name: "audit prune", args: "--data DIR (--older-than DAYS | --before TIME) [--all-kinds]",
 		short: "delete old access-log payloads (the log's own retention; with --all-kinds also other evidence, except that of recordings still catalogued), keeping every proof valid", run: auditPrune})
+	register(&command{name: "audit key", args: "--data DIR",
+		short: "print the audit log's verifier key (for auditors: audit verify --key, audit check --key)", run: auditKey})
 	register(&command{name: "audit check", args: "RECEIPT --key PUBKEY [--witness KEY]...",
 		short: "check a receipt offline against the log's public key", run: auditCheck})
 }
@@ -194,6 +196,72 @@ func auditTesseraTiles(data, tiles, dsn string, hasKey bool) (fs.FS, func() erro
 	return ab.openTiles(context.Background())
 }
 
+// auditKey prints the verifier key of the data directory's log: the one
+// kept beside the file log, or for a Tessera log the public half of the
+// signing key under the origin of the log's checkpoint.
+func auditKey(e *env, args []string) error {
+	fs := flag.NewFlagSet("audit key", flag.ContinueOnError)
+	data := dataFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	ab, err := auditLogExists(*data)
+	if err != nil {
+		return err
+	}
+	var vkey string
+	if ab.isFile() {
+		b, err := os.ReadFile(filepath.Join(consentrec.DataDir{Root: *data}.Audit(), "checkpoint.pub"))
+		if err != nil {
+			return fmt.Errorf("no verifier key beside the audit log: %w", err)
+		}
+		vkey = strings.TrimSpace(string(b))
+	} else {
+		tiles, closeTiles, err := ab.openTiles(context.Background())
+		if err != nil {
+			return err
+		}
+		defer closeTiles()
+		if vkey, err = tesseraVerifierKey(*data, tiles); err != nil {
+			return err
+		}
+	}
+	// Parsed back: never print something audit verify would refuse.
+	if _, err := audit.LoadVerifier(vkey); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(e.stdout, vkey)
+	return err
+}
+
+// tesseraVerifierKey returns the verifier key of a Tessera log whose tiles
+// are tiles, signed with the data directory's signing key: the public
+// half of the key under the origin of the log's checkpoint (or the origin
+// of a new log).
+func tesseraVerifierKey(data string, tiles fs.FS) (string, error) {
+	path := filepath.Join(consentrec.DataDir{Root: data}.Keys(), audit.SigningKeyFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("no signing key to derive the verifier key from: %v", err)
+	}
+	priv, err := audit.ParseSigningKey(raw)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	pub := priv.Public().(ed25519.PublicKey)
+	origin := tesseraOrigin(pub)
+	if cp, err := fs.ReadFile(tiles, "checkpoint"); err == nil {
+		if o, err := checkpointOrigin(cp); err == nil {
+			origin = o
+		}
+	}
+	return audit.VerifierKey(origin, pub)
+}
+
 // auditVerifyTiles verifies a Tessera log's tiles (tesseralog.VerifyTiles)
 // with key, or without it with the data directory's signing key under the
 // origin of the log's checkpoint, and prints what audit verify prints for
@@ -203,23 +271,11 @@ func auditTesseraTiles(data, tiles, dsn string, hasKey bool) (fs.FS, func() erro
 func auditVerifyTiles(e *env, data string, tiles fs.FS, key note.Verifier, withOpenings bool) error {
 	ctx := context.Background()
 	if key == nil {
-		path := filepath.Join(consentrec.DataDir{Root: data}.Keys(), audit.SigningKeyFile)
-		raw, err := os.ReadFile(path)
+		vkey, err := tesseraVerifierKey(data, tiles)
 		if err != nil {
-			return usagef("no --key and no signing key to derive it from: %v", err)
+			return err
 		}
-		priv, err := audit.ParseSigningKey(raw)
-		if err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		pub := priv.Public().(ed25519.PublicKey)
-		origin := tesseraOrigin(pub)
-		if cp, err := fs.ReadFile(tiles, "checkpoint"); err == nil {
-			if o, err := checkpointOrigin(cp); err == nil {
-				origin = o
-			}
-		}
-		if key, err = tesseraVerifier(origin, pub); err != nil {
+		if key, err = note.NewVerifier(vkey); err != nil {
 			return err
 		}
 	}

@@ -112,6 +112,9 @@ func parseAuditBackend(root, s string) (auditBackend, error) {
 		if !filepath.IsAbs(p) {
 			p = filepath.Join(root, p)
 		}
+		if abs, err := filepath.Abs(p); err == nil {
+			p = abs
+		}
 		return auditBackend{posixDir: filepath.Clean(p)}, nil
 	}
 	if dsn, ok := strings.CutPrefix(s, auditSchemeMySQL); ok {

@@ -232,6 +232,9 @@ func TestAuditBackendPOSIX(t *testing.T) {
 	rf := filepath.Join(t.TempDir(), "receipt")
 	os.WriteFile(rf, []byte(receipt), 0o600)
 	vkey := dataDirVerifierKey(t, root, strings.TrimPrefix(strings.SplitN(out, "\n", 3)[1], "origin: "))
+	if code, out, errOut := cli(t, "audit", "key", "--data", root); code != 0 || out != vkey+"\n" {
+		t.Errorf("audit key: exit %d, %q%s; want %q", code, out, errOut, vkey)
+	}
 	if code, out, errOut := cli(t, "audit", "check", rf, "--key", vkey); code != 0 || !strings.Contains(out, ids[1]) {
 		t.Fatalf("audit check: exit %d\n%s%s", code, out, errOut)
 	}
@@ -540,6 +543,9 @@ func TestAuditBackendMySQLSharedLog(t *testing.T) {
 	}
 	origin := strings.TrimPrefix(strings.SplitN(out, "\n", 3)[1], "origin: ")
 	vkey := dataDirVerifierKey(t, host, origin)
+	if code, out, errOut := cli(t, "audit", "key", "--data", node); code != 0 || out != vkey+"\n" {
+		t.Errorf("audit key: exit %d, %q%s; want %q", code, out, errOut, vkey)
+	}
 	code, out2, errOut := cli(t, "audit", "verify", "--mysql", dsn, "--key", vkey)
 	if code != 0 || !sameVerdict(out, out2) {
 		t.Fatalf("audit verify --mysql: exit %d\n%s%s\nwant the verdict of verify --data:\n%s", code, out2, errOut, out)
@@ -642,5 +648,24 @@ func BenchmarkCLIAppend(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// audit key prints the file log's verifier key, which verifies it; a data
+// directory without a log is a usage error.
+func TestAuditKeyFileLog(t *testing.T) {
+	root := t.TempDir()
+	if code, _, errOut := cli(t, "audit", "key", "--data", root); code != 2 {
+		t.Fatalf("audit key without a log: exit %d, want 2: %s", code, errOut)
+	}
+	if code, out, errOut := cli(t, "breach", "report", "--data", root, "--what", "x"); code != 0 {
+		t.Fatalf("breach report: exit %d\n%s%s", code, out, errOut)
+	}
+	code, vkey, errOut := cli(t, "audit", "key", "--data", root)
+	if code != 0 || !strings.HasPrefix(vkey, "consentrec.local/audit/") {
+		t.Fatalf("audit key: exit %d %q %s", code, vkey, errOut)
+	}
+	if code, out, errOut := cli(t, "audit", "verify", "--data", root, "--key", strings.TrimSpace(vkey)); code != 0 {
+		t.Fatalf("verify --key (audit key's): exit %d\n%s%s", code, out, errOut)
 	}
 }
