@@ -66,7 +66,7 @@ func cmdAgentAck(e *env, args []string) (err error) {
 		return usagef("%v", err)
 	}
 	ctx := context.Background()
-	log, err := audit.OpenDir(ctx, *data, audit.Options{})
+	log, err := openAuditLog(ctx, *data)
 	if err != nil {
 		return fmt.Errorf("audit log: %w (nothing recorded)", err)
 	}

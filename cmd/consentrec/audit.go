@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -26,14 +27,16 @@ import (
 )
 
 func init() {
-	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY] [--checkpoint FILE]... [--anchor FILE] [--witness KEY]... [--quorum N]",
-		short: "verify the audit log: every entry, the chain, the tree and the signed checkpoint", run: auditVerify})
+	register(&command{name: "audit verify", args: "--data DIR [--key PUBKEY] [--checkpoint FILE]... [--anchor FILE] [--witness KEY]... [--quorum N] | --tiles DIR --key PUBKEY | --mysql DSN --key PUBKEY",
+		short: "verify the audit log (the data directory's, or a Tessera log's tiles or database): every entry, the chain, the tree and the signed checkpoint", run: auditVerify})
 	register(&command{name: "audit show", args: "--data DIR [--from N] [--limit N] [--json]",
 		short: "list the audit log's entries in log order (INDEX), each with its event's TIME", run: auditShow})
 	register(&command{name: "audit prove", args: "--data DIR [--hide-subject] [-o FILE] INDEX",
 		short: "write a self-contained receipt (entry, proof, signed checkpoint) for one entry", run: auditProve})
 	register(&command{name: "audit prune", args: "--data DIR (--older-than DAYS | --before TIME) [--all-kinds]",
 		short: "delete old access-log payloads (the log's own retention; with --all-kinds also other evidence, except that of recordings still catalogued), keeping every proof valid", run: auditPrune})
+	register(&command{name: "audit key", args: "--data DIR",
+		short: "print the audit log's verifier key (for auditors: audit verify --key, audit check --key)", run: auditKey})
 	register(&command{name: "audit check", args: "RECEIPT --key PUBKEY [--witness KEY]...",
 		short: "check a receipt offline against the log's public key", run: auditCheck})
 }
@@ -69,13 +72,14 @@ func (m *auditMultiFlag) Set(s string) error { *m = append(*m, s); return nil }
 func auditVerify(e *env, args []string) error {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	data := dataFlag(fs)
-	keyArg := fs.String("key", "", "verifier `PUBKEY` (key or file; default: the key kept beside the log)")
+	keyArg := fs.String("key", "", "verifier `PUBKEY` (key or file; default: the key kept beside the log, or for a Tessera backend the public half of the data directory's signing key)")
 	var wits, known auditMultiFlag
 	fs.Var(&wits, "witness", "a witness `KEY` (C2SP cosignature/v1 or Ed25519 note key, or a file holding one) whose cosignature counts (repeatable)")
 	quorum := fs.Int("quorum", 0, "require cosignatures by at least `N` of the --witness keys (default: all of them)")
 	fs.Var(&known, "checkpoint", "a signed checkpoint or receipt `FILE` kept earlier: the log must still extend it (repeatable)")
 	anchorArg := fs.String("anchor", "", "the anchor `FILE` kept outside the audit folder (default: DIR/keys/audit-anchor, when present)")
 	tiles := fs.String("tiles", "", "verify a copy of a Tessera log's tiles in `DIR` (its tlog directory: checkpoint, tile/) instead of the data directory's log; needs --key")
+	mysqlDSN := fs.String("mysql", "", "verify the Tessera log in the MySQL/MariaDB database `DSN` (USER@tcp(HOST:PORT)/DATABASE, password in $MYSQL_PWD) instead of the data directory's log; needs --key")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -94,23 +98,16 @@ func auditVerify(e *env, args []string) error {
 	if *quorum < 0 || *quorum > len(witnesses) {
 		return usagef("--quorum %d: between 1 and the number of --witness keys (%d)", *quorum, len(witnesses))
 	}
-	if *tiles != "" {
-		// An auditor with a copy of the tiles and the public key needs
-		// neither the openings nor the database (audit/tesseralog).
-		if *keyArg == "" {
-			return usagef("--tiles needs --key PUBKEY (the log's verifier key)")
+	if tfs, closeTiles, err := auditTesseraTiles(*data, *tiles, *mysqlDSN, *keyArg != ""); err != nil {
+		return err
+	} else if tfs != nil {
+		defer closeTiles()
+		if len(wits) > 0 || len(known) > 0 || *anchorArg != "" {
+			return usagef("--witness, --checkpoint and --anchor apply to the file log only (a Tessera log's checkpoints carry no cosignatures yet)")
 		}
-		if st, err := os.Stat(*tiles); err != nil || !st.IsDir() {
-			return usagef("--tiles %s: not a directory", *tiles)
-		}
-		cp, err := tesseralog.VerifyTiles(context.Background(), os.DirFS(*tiles), key)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.stdout, "ok: %d entries, root %s\n", cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]))
-		fmt.Fprintf(e.stdout, "origin: %s\n", cp.Origin)
-		fmt.Fprintf(e.stdout, "checkpoint: %d entries signed (tiles only: payloads and subjects are not in the tiles)\n", cp.Size)
-		return nil
+		// The data directory's own backend also has the openings.
+		withOpenings := *tiles == "" && *mysqlDSN == ""
+		return auditVerifyTiles(e, *data, tfs, key, withOpenings)
 	}
 	var knownCPs [][]byte
 	for _, k := range known {
@@ -160,6 +157,168 @@ func auditVerify(e *env, args []string) error {
 	return nil
 }
 
+// auditTesseraTiles returns the tiles audit verify reads for a Tessera
+// log: --tiles DIR, --mysql DSN (both need --key), or the Tessera backend
+// of the data directory's backends.json. nil: the file log.
+func auditTesseraTiles(data, tiles, dsn string, hasKey bool) (fs.FS, func() error, error) {
+	if tiles != "" || dsn != "" {
+		// An auditor with a copy of the tiles, or read access to the
+		// database, and the public key needs neither the openings nor the
+		// signing key (audit/tesseralog).
+		switch {
+		case tiles != "" && dsn != "":
+			return nil, nil, usagef("give --tiles or --mysql, not both")
+		case !hasKey && tiles != "":
+			return nil, nil, usagef("--tiles needs --key PUBKEY (the log's verifier key)")
+		case !hasKey:
+			return nil, nil, usagef("--mysql needs --key PUBKEY (the log's verifier key)")
+		}
+	}
+	if tiles != "" {
+		if st, err := os.Stat(tiles); err != nil || !st.IsDir() {
+			return nil, nil, usagef("--tiles %s: not a directory", tiles)
+		}
+		return os.DirFS(tiles), func() error { return nil }, nil
+	}
+	var ab auditBackend
+	if dsn != "" {
+		cfg, err := parseMySQLDSN(strings.TrimPrefix(dsn, auditSchemeMySQL))
+		if err != nil {
+			return nil, nil, usagef("--mysql: %v", err)
+		}
+		ab.mysql = cfg
+	} else {
+		var err error
+		if ab, err = auditLogExists(data); err != nil || ab.isFile() {
+			return nil, nil, err
+		}
+	}
+	return ab.openTiles(context.Background())
+}
+
+// auditKey prints the verifier key of the data directory's log: the one
+// kept beside the file log, or for a Tessera log the public half of the
+// signing key under the origin of the log's checkpoint.
+func auditKey(e *env, args []string) error {
+	fs := flag.NewFlagSet("audit key", flag.ContinueOnError)
+	data := dataFlag(fs)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	ab, err := auditLogExists(*data)
+	if err != nil {
+		return err
+	}
+	var vkey string
+	if ab.isFile() {
+		b, err := os.ReadFile(filepath.Join(consentrec.DataDir{Root: *data}.Audit(), "checkpoint.pub"))
+		if err != nil {
+			return fmt.Errorf("no verifier key beside the audit log: %w", err)
+		}
+		vkey = strings.TrimSpace(string(b))
+	} else {
+		tiles, closeTiles, err := ab.openTiles(context.Background())
+		if err != nil {
+			return err
+		}
+		defer closeTiles()
+		if vkey, err = tesseraVerifierKey(*data, tiles); err != nil {
+			return err
+		}
+	}
+	// Parsed back: never print something audit verify would refuse.
+	if _, err := audit.LoadVerifier(vkey); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintln(e.stdout, vkey)
+	return err
+}
+
+// tesseraVerifierKey returns the verifier key of a Tessera log whose tiles
+// are tiles, signed with the data directory's signing key: the public
+// half of the key under the origin of the log's checkpoint (or the origin
+// of a new log).
+func tesseraVerifierKey(data string, tiles fs.FS) (string, error) {
+	path := filepath.Join(consentrec.DataDir{Root: data}.Keys(), audit.SigningKeyFile)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return "", usagef("no signing key to derive the verifier key from: %v", err)
+	}
+	priv, err := audit.ParseSigningKey(raw)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	pub := priv.Public().(ed25519.PublicKey)
+	origin := tesseraOrigin(pub)
+	if cp, err := fs.ReadFile(tiles, "checkpoint"); err == nil {
+		if o, err := checkpointOrigin(cp); err == nil {
+			origin = o
+		}
+	}
+	return audit.VerifierKey(origin, pub)
+}
+
+// auditVerifyTiles verifies a Tessera log's tiles (tesseralog.VerifyTiles)
+// with key, or without it with the data directory's signing key under the
+// origin of the log's checkpoint, and prints what audit verify prints for
+// the file log. withOpenings, it then opens the data directory's log and
+// checks every entry's opening (event payload and subject) against its
+// leaf, as the file log's verification does.
+func auditVerifyTiles(e *env, data string, tiles fs.FS, key note.Verifier, withOpenings bool) error {
+	ctx := context.Background()
+	if key == nil {
+		vkey, err := tesseraVerifierKey(data, tiles)
+		if err != nil {
+			return err
+		}
+		if key, err = note.NewVerifier(vkey); err != nil {
+			return err
+		}
+	}
+	cp, err := tesseralog.VerifyTiles(ctx, tiles, key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "ok: %d entries, root %s\n", cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]))
+	fmt.Fprintf(e.stdout, "origin: %s\n", cp.Origin)
+	if !withOpenings {
+		fmt.Fprintf(e.stdout, "checkpoint: %d entries signed (tiles only: payloads and subjects are not in the tiles)\n", cp.Size)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "checkpoint: %d entries signed\n", cp.Size)
+	l, err := openAuditLog(ctx, data)
+	if errors.Is(err, tesseralog.ErrLocked) {
+		// A POSIX log has one process at a time: its host is running.
+		fmt.Fprintf(e.stdout, "note: openings not checked (tiles only): %v\n", err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	pruned, shredded := 0, 0
+	for i := range cp.Size {
+		en, err := l.Entry(ctx, i)
+		if err != nil {
+			return err
+		}
+		if en.Pruned {
+			pruned++
+		}
+		if en.Shredded {
+			shredded++
+		}
+	}
+	if pruned > 0 || shredded > 0 {
+		fmt.Fprintf(e.stdout, "retention: %d entries pruned (leaf only), %d subjects shredded\n", pruned, shredded)
+	}
+	return nil
+}
+
 func auditWitnessKeys(keys []string) ([]note.Verifier, error) {
 	var out []note.Verifier
 	for _, k := range keys {
@@ -204,8 +363,7 @@ func auditShow(e *env, args []string) error {
 	if len(pos) != 0 {
 		return usagef("unexpected argument %q", pos[0])
 	}
-	fsys, err := auditFS(*data)
-	if err != nil {
+	if _, err := auditLogExists(*data); err != nil {
 		return err
 	}
 	if !*asJSON {
@@ -218,7 +376,7 @@ func auditShow(e *env, args []string) error {
 	enc := json.NewEncoder(e.stdout)
 	shown := uint64(0)
 	stop := errors.New("stop")
-	err = audit.ReadFS(context.Background(), fsys, *from, func(en audit.Entry) error {
+	err = readAuditEntries(context.Background(), *data, *from, func(en audit.Entry) error {
 		if *limit > 0 && shown == *limit {
 			return stop
 		}
@@ -301,11 +459,7 @@ func auditProve(e *env, args []string) error {
 			return err
 		}
 	}
-	fsys, err := auditFS(*data)
-	if err != nil {
-		return err
-	}
-	r, err := audit.ProveFS(context.Background(), fsys, nil, index)
+	r, err := auditReceipt(context.Background(), *data, index)
 	if err != nil {
 		return err
 	}
@@ -335,6 +489,31 @@ func auditProve(e *env, args []string) error {
 		os.Remove(*out)
 	}
 	return err
+}
+
+// auditReceipt proves entry index of the data directory's log: from the
+// file log's files, or by opening a Tessera log.
+func auditReceipt(ctx context.Context, data string, index uint64) (*audit.Receipt, error) {
+	ab, err := auditLogExists(data)
+	if err != nil {
+		return nil, err
+	}
+	if ab.isFile() {
+		fsys, err := auditFS(data)
+		if err != nil {
+			return nil, err
+		}
+		return audit.ProveFS(ctx, fsys, nil, index)
+	}
+	l, err := ab.open(ctx, data)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	if n := l.Size(); index >= n {
+		return nil, fmt.Errorf("entry %d of %d: %w", index, n, audit.ErrNotFound)
+	}
+	return l.Receipt(ctx, index)
 }
 
 func auditCheck(e *env, args []string) error {
@@ -414,7 +593,8 @@ func auditPrune(e *env, args []string) error {
 	if !cutoff.Before(time.Now()) {
 		return usagef("the cutoff %s is not in the past: nothing that recent may be pruned", cutoff.UTC().Format(time.RFC3339))
 	}
-	if _, err := auditFS(*data); err != nil {
+	ab, err := auditLogExists(*data)
+	if err != nil {
 		return err
 	}
 	ctx := context.Background()
@@ -422,7 +602,7 @@ func auditPrune(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := audit.OpenDir(ctx, *data, audit.Options{})
+	l, err := ab.open(ctx, *data)
 	if err != nil {
 		return err
 	}
@@ -430,7 +610,18 @@ func auditPrune(e *env, args []string) error {
 	if *all {
 		kinds, what = nil, "entries"
 	}
-	res, err := l.PruneWith(ctx, audit.PruneOptions{Before: cutoff, Kinds: kinds, Keep: keep, Actor: whoami("")})
+	opts := audit.PruneOptions{Before: cutoff, Kinds: kinds, Keep: keep, Actor: whoami("")}
+	if _, ok := l.(audit.Pruner); !ok {
+		if *all {
+			// A log that prunes by kind and date only (Tessera's) could
+			// not keep the evidence of recordings still catalogued (R26).
+			l.Close()
+			return usagef("--all-kinds: the audit log %s prunes the access log only (it cannot keep the evidence of recordings still catalogued)", ab)
+		}
+		// keep spares no access-log entry: Prune by kind selects the same.
+		opts.Keep = nil
+	}
+	res, err := audit.PruneWith(ctx, l, opts)
 	if cerr := l.Close(); err == nil {
 		err = cerr
 	}

@@ -22,17 +22,21 @@ import (
 // bucket and one database):
 //
 //	{"recordings": "s3://BUCKET/PREFIX?endpoint=https://...&spool=/var/spool/consentrec",
-//	 "catalog": "postgres://consentrec@db.example.com/consentrec"}
+//	 "catalog": "postgres://consentrec@db.example.com/consentrec",
+//	 "audit": "tessera+mysql://consentrec@tcp(db.example.com:3306)/audit"}
 //
-// Either may be left out (the data directory's file store, its SQLite
-// catalog). Credentials never go in the file: S3 keys come from
-// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, the database's from PGPASSWORD
-// or ~/.pgpass.
+// Any may be left out (the data directory's file store, its SQLite
+// catalog, its audit file log). The audit log may also be a Tessera log
+// in a directory, "tessera+posix:///var/lib/consentrec/audit-tiles" (see
+// auditSchemePOSIX). Credentials never go in the file: S3 keys come from
+// AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, PostgreSQL's from PGPASSWORD
+// or ~/.pgpass, MySQL's from MYSQL_PWD.
 const BackendsFile = "backends.json"
 
 type backends struct {
 	Recordings string `json:"recordings,omitempty"`
 	Catalog    string `json:"catalog,omitempty"`
+	Audit      string `json:"audit,omitempty"`
 }
 
 func loadBackends(root string) (backends, error) {

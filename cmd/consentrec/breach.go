@@ -51,13 +51,9 @@ func attrOf(ev audit.Event, k string) string {
 
 // readBreaches returns the breaches of the log in DIR, in report order.
 func readBreaches(ctx context.Context, data string) ([]*breach, error) {
-	fsys, err := auditFS(data)
-	if err != nil {
-		return nil, err
-	}
 	var out []*breach
 	byID := map[string]*breach{}
-	err = audit.ReadFS(ctx, fsys, 0, func(en audit.Entry) error {
+	err := readAuditEntries(ctx, data, 0, func(en audit.Entry) error {
 		ev := en.Event
 		if ev.Kind != audit.KindBreach || en.Pruned {
 			return nil
@@ -81,7 +77,7 @@ func readBreaches(ctx context.Context, data string) ([]*breach, error) {
 }
 
 func appendBreach(ctx context.Context, data string, ev audit.Event) (idx uint64, err error) {
-	log, err := audit.OpenDir(ctx, data, audit.Options{})
+	log, err := openAuditLog(ctx, data)
 	if err != nil {
 		return 0, fmt.Errorf("audit log: %w", err)
 	}

@@ -386,8 +386,12 @@ func cmdKeysRecover(e *env, args []string) error {
 	}
 	ctx := context.Background()
 	var aud audit.Appender = audit.Discard
-	if _, err := os.Stat(consentrec.DataDir{Root: *data}.Audit()); err == nil {
-		log, err := audit.OpenDir(ctx, *data, audit.Options{})
+	ab, err := loadAuditBackend(*data)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(consentrec.DataDir{Root: *data}.Audit()); err == nil || !ab.isFile() {
+		log, err := ab.open(ctx, *data)
 		if err != nil {
 			return err
 		}

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	consentrec "github.com/consentrec/consentrec"
-	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/recorder"
 )
 
@@ -281,7 +280,7 @@ func cmdRecover(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	lg, err := audit.OpenDir(ctx, *data, audit.Options{})
+	lg, err := openAuditLog(ctx, *data)
 	if err != nil {
 		return err
 	}

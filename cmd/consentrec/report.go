@@ -112,7 +112,8 @@ func cmdReport(e *env, args []string) (err error) {
 	}
 
 	ctx := context.Background()
-	if _, err := auditFS(*data); err != nil {
+	ab, err := auditLogExists(*data)
+	if err != nil {
 		return err
 	}
 	var cat retention.Catalog
@@ -128,7 +129,18 @@ func cmdReport(e *env, args []string) (err error) {
 		fmt.Fprintf(e.stderr, "note: no catalog at %s: the retention section holds only what the log says\n", dir.Catalog())
 	}
 
-	rep, berr := report.Build(ctx, report.DirSource(*data, cat), opts)
+	src := report.DirSource(*data, cat)
+	if !ab.isFile() {
+		// A Tessera log is opened and verified as it is read (the chain
+		// and the tree against its signed checkpoint).
+		l, err := ab.open(ctx, *data)
+		if err != nil {
+			return err
+		}
+		defer func() { err = errors.Join(err, l.Close()) }()
+		src = report.Source{Log: l, Catalog: cat}
+	}
+	rep, berr := report.Build(ctx, src, opts)
 	if berr != nil && !errors.Is(berr, report.ErrUnverified) {
 		return berr
 	}

@@ -43,7 +43,7 @@ type retentionEnv struct {
 	dir     consentrec.DataDir
 	catalog closingCatalog  // SQLite, or PostgreSQL per backends.json
 	store   retention.Store // the recordings: plain (files or S3), or age-encrypted (recorder/agestore)
-	log     *audit.FileLog
+	log     audit.Log       // the file log, or the backend backends.json names
 	closeSt func() error
 }
 
@@ -92,7 +92,7 @@ func openRetention(ctx context.Context, root string, full bool, identity string)
 		env.Close()
 		return nil, err
 	}
-	if env.log, err = audit.OpenDir(ctx, root, audit.Options{}); err != nil {
+	if env.log, err = openAuditLog(ctx, root); err != nil {
 		env.Close()
 		return nil, err
 	}
@@ -488,8 +488,8 @@ func exportZip(ctx context.Context, s *retention.Subjects, req retention.Request
 	return rep, err
 }
 
-// The audit file log can crypto-shred a subject after an erasure.
-var _ retention.Shredder = (*audit.FileLog)(nil)
+// Every audit log can crypto-shred a subject after an erasure.
+var _ retention.Shredder = (audit.Log)(nil)
 
 func cmdSubjectErase(e *env, args []string) (err error) {
 	fset, data, by, ref, received := subjectFlags("subject erase")

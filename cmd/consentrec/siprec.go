@@ -27,7 +27,7 @@ func init() {
 // listens, and stops the server when its context is cancelled.
 var siprecReady func(addr string, stop context.CancelFunc)
 
-func cmdSiprec(e *env, args []string) error {
+func cmdSiprec(e *env, args []string) (err error) {
 	fs := flag.NewFlagSet("siprec", flag.ContinueOnError)
 	data := dataFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:5070", "SIP `ADDR` to listen on (UDP and TCP)")
@@ -93,6 +93,14 @@ func cmdSiprec(e *env, args []string) error {
 		defer closeSt()
 		opts.Catalog, opts.Store = cat, st
 	}
+	// The audit log backends.json names (one shared by several nodes and
+	// the CLI), else the data directory's file log; closed after svc.
+	lg, err := openAuditLog(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer func() { err = errors.Join(err, lg.Close()) }()
+	opts.Log = lg
 	svc, err := consentrec.Open(ctx, consentrec.DataDir{Root: *data}, opts)
 	if err != nil {
 		return err
