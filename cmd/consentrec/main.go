@@ -86,7 +86,7 @@ func (e *cmdError) Unwrap() error { return e.err }
 // groupShort describes the command groups; a group not listed here (added
 // by a new file) lists its sub-commands instead.
 var groupShort = map[string]string{
-	"audit":   "verify, show, prove, check and prune the audit log",
+	"audit":   "verify, show, prove, check and prune the audit log; print its verifier key",
 	"hold":    "place and release legal holds",
 	"keys":    "manage age keys and encrypted recordings",
 	"notice":  "inspect notice prompts",
