@@ -338,6 +338,14 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 			return err
 		}
 	}
+	// The sender stops, then what it sent is read, and only then do the
+	// recordings stop: every accepted packet must be in a file.
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	for last := int64(-1); received() != last; {
+		last = received()
+		time.Sleep(100 * time.Millisecond)
+	}
 	var tot recorder.LegStats
 	for _, rec := range recs {
 		ms, err := rec.Stop(ctx, "agent-load")
