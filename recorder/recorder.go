@@ -374,9 +374,15 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 		s.ids = []string{group + "-" + string(Customer), group + "-" + string(Agent)}
 		roles = [][]Role{{Customer}, {Agent}}
 	}
+	// Slot 0 is the instant Start began, before the store and the audit
+	// log are called (they may take hundreds of milliseconds): its Meta
+	// carries it (Origin), so the host can turn gap offsets into wall times.
+	// Packets arriving while Start runs are not recorded: their slots hold
+	// silence ("not-started").
+	t0 := r.now()
 	for i, id := range s.ids {
 		m := Meta{
-			ID: id, Group: group, CallID: r.cfg.CallID, Purpose: g.Purpose(),
+			ID: id, Group: group, CallID: r.cfg.CallID, Purpose: g.Purpose(), Origin: t0.UTC(),
 			PolicyVersion: g.PolicyVersion(), Layout: r.cfg.Layout, Channels: roles[i],
 			LawfulBasis: g.LawfulBasis(), Retention: g.Retention(), Deadline: g.Deadline(),
 			Subject: r.cfg.Subject, Evidence: g.Receipts(), KeepUntil: g.KeepUntil(), AccessRoles: g.AccessRoles(),
@@ -398,7 +404,6 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 		}
 		s.streams = append(s.streams, st)
 	}
-	t0 := r.now()
 	for _, id := range s.ids {
 		e := r.eventAt(t0, audit.KindRecordingStarted, id, actor, "",
 			audit.Attr{Key: "layout", Value: string(r.cfg.Layout)}, audit.Attr{Key: "group", Value: group})
