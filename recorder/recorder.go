@@ -59,8 +59,9 @@ const (
 	ringSize       = 32  // per-leg slots buffered ahead of the write frontier at steady state (a burst grows the ring)
 	slotArena      = 128 // bytes per slot in a leg's arena (a 20 ms packet up to 51 kbit/s)
 	driftAhead     = 10  // a leg ahead of the wall clock by more than this for two lead periods is fast: it slips
+	driftBehind    = 2   // a leg whose least delayed packets are behind by more than this for two lead periods is slow: it slips
 	minPeriod      = 100 // slots: the shortest lead period (2 s); a period is at least twice the longest burst
-	lateSlip       = 3   // consecutive late packets that re-align the leg
+	lateSlip       = 3   // consecutive packets after the frontier (which waited MaxBurst) that re-align the leg
 	plcSlots       = 3   // missing slots filled with concealment before silence
 	maxPacketSlots = 6   // the slots an Opus packet can span (120 ms)
 	maxGaps        = 10000
