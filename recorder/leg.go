@@ -251,6 +251,7 @@ type timeline struct {
 	firstSlot   int64 // slots before it: not started
 	firstW      int64 // the wall slot of its first packet
 	lastW       int64 // the wall slot of its previous packet
+	aheadRun    int   // paced packets ahead in a row, in its first MaxBurst
 	hiSlot      int64
 	hiEnd       int64 // past the last slot a packet arrived for (a silent leg is waited for from there)
 	seqEnd      int64 // past the slots of the newest packet (by sequence number)
@@ -436,15 +437,23 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		t.quiet = len(p.Payload) <= 2 // a TOC byte alone, or with an empty frame: no audio
 	}
 	lead := slot - w
-	if lead > 0 && w > t.lastW && w < t.firstW+r.burst && lead <= r.burst {
-		// In the leg's first MaxBurst, a packet that is not part of a burst
-		// (time passed since the previous one) is ahead: it is less
-		// delayed than the first packets, which were late (a backlog at
-		// the sender or in the network). The leg moves earlier, to where
-		// its on-time packets say; its slots that the frontier passed
-		// meanwhile are late.
-		t.shift(s, l, lead)
-		slot, lead = slot-lead, 0
+	if w > t.lastW && w < t.firstW+r.burst {
+		// In the leg's first MaxBurst, packets that are not part of a
+		// burst (each one arrived in a later slot than the previous one)
+		// and ahead by more than the reorder window (more than jitter),
+		// aheadShift times in a row: they are less delayed than the first
+		// packets, which were late (a backlog at the sender or in the
+		// network). The leg moves earlier, to where its on-time packets
+		// say; its slots that the frontier passed meanwhile are late.
+		t.aheadRun++
+		if lead <= r.window || lead > r.burst {
+			t.aheadRun = 0
+		}
+		if t.aheadRun >= aheadShift {
+			t.shift(s, l, lead)
+			slot, lead = slot-lead, 0
+			t.aheadRun = 0
+		}
 	}
 	t.lastW = w
 	if w >= t.leadFrom+r.period {

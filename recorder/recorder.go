@@ -61,6 +61,7 @@ const (
 	driftAhead     = 10  // a leg ahead of the wall clock by more than this for two lead periods is fast: it slips
 	driftBehind    = 2   // a leg whose least delayed packets are behind by more than this for two lead periods is slow: it slips
 	minPeriod      = 100 // slots: the shortest lead period (2 s); a period is at least twice the longest burst
+	aheadShift     = 3   // paced packets ahead in a row that move a leg earlier in its first MaxBurst
 	lateSlip       = 3   // consecutive packets after the frontier (which waited MaxBurst) that re-align the leg
 	plcSlots       = 3   // missing slots filled with concealment before silence
 	maxPacketSlots = 6   // the slots an Opus packet can span (120 ms)
