@@ -154,3 +154,44 @@ func TestStallKeepsLegsAligned(t *testing.T) {
 		})
 	}
 }
+
+// TestRealDrift: a sender clock 0.1 % slow or fast (a real phone's) still
+// slips, slowly and within bounds, although stalls no longer do: the slow
+// leg is never more than driftBehind+1 slots (60 ms) behind its arrival,
+// the fast one never more than driftAhead+1 (220 ms) ahead.
+func TestRealDrift(t *testing.T) {
+	const n = 12500 // 250 s: the fast leg gains 250 ms
+	arrival := func(i int, ppm float64) time.Duration {
+		return time.Duration(float64(time.Duration(i)*20*time.Millisecond) * (1 - ppm/1e6))
+	}
+	ppm := [2]float64{-1000, 1000}
+	metas, store := record(t, recorder.Config{Layout: recorder.LayoutMono}, func(rec *recorder.Recorder, cl, a *recorder.Leg) {
+		var evs []simEvent
+		for i := range n {
+			evs = append(evs, simEvent{at: arrival(i, ppm[0]), leg: cl, pkt: pkt(1, uint16(i), uint32(i*960), marked(0, i))})
+			evs = append(evs, simEvent{at: arrival(i, ppm[1]), leg: a, pkt: pkt(2, uint16(i), uint32(i*960), marked(1, i))})
+		}
+		evs = append(evs, simEvent{at: arrival(n, ppm[0]) + time.Second, fn: func() {}})
+		run(t, evs)
+	})
+	for i, m := range metas {
+		st := m.Legs[0]
+		t.Logf("%s %+v", m.Channels[0], st)
+		if st.Slips == 0 || st.Late != 0 || st.Lost != 0 {
+			t.Errorf("%s: %+v, want slips, no late packet, no loss", m.Channels[0], st)
+		}
+		pos := positions(t, store.Bytes(m.ID), byte(i), n)
+		lo, hi := 0, 0
+		for k, p := range pos {
+			if p < 0 {
+				continue // dropped by a fast clock's slip
+			}
+			d := p - int(arrival(k, ppm[i])/recorder.SlotDuration)
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		t.Logf("%s: placed %d to %d slots from its arrival", m.Channels[0], lo, hi)
+		if lo < -3 || hi > 11 {
+			t.Errorf("%s: placed %d to %d slots from its arrival", m.Channels[0], lo, hi)
+		}
+	}
+}
