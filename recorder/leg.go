@@ -241,6 +241,7 @@ type timeline struct {
 	gapOpen     bool
 	gapEnded    bool
 	quiet       bool // its newest packet was a DTX (no-data) frame: its silence is no stall
+	srOK        bool // sr holds a sender report of ssrc
 	lastTOC     byte
 	hiSeq       uint16
 	ssrc        uint32
@@ -252,6 +253,8 @@ type timeline struct {
 	firstW      int64 // the wall slot of its first packet
 	lastW       int64 // the wall slot of its previous packet
 	aheadRun    int   // paced packets ahead in a row, in its first MaxBurst
+	bias        int64 // slots the leg was moved later to align it with the other on NTP (RTCP)
+	sr          senderReport
 	hiSlot      int64
 	hiEnd       int64 // past the last slot a packet arrived for (a silent leg is waited for from there)
 	seqEnd      int64 // past the slots of the newest packet (by sequence number)
@@ -412,6 +415,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 			t.firstSlot, t.firstW = slot, w
 		}
 		t.anchored, t.ssrc, t.lastW = true, p.SSRC, w
+		t.srOK, t.bias = false, 0
 		t.lastTS, t.ext, t.anchorExt, t.anchorSlot = ts, 0, 0, slot
 		t.hiSeq, t.hiSlot = seq-1, slot-1
 		t.hiEnd, t.seqEnd = max(t.hiEnd, slot), slot
@@ -436,7 +440,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		t.hiSeq, t.seqEnd, newest = seq, slot+1, true
 		t.quiet = len(p.Payload) <= 2 // a TOC byte alone, or with an empty frame: no audio
 	}
-	lead := slot - w
+	lead := slot - w - t.bias
 	if w > t.lastW && w < t.firstW+r.burst {
 		// In the leg's first MaxBurst, packets that are not part of a
 		// burst (each one arrived in a later slot than the previous one)
@@ -453,6 +457,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 			t.shift(s, l, lead)
 			slot, lead = slot-lead, 0
 			t.aheadRun = 0
+			t.srOK = false // its anchor moved: align again on the next report
 		}
 	}
 	t.lastW = w
@@ -487,6 +492,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
+		t.bias, t.srOK = 0, false // re-aligned on arrival: align again on the next report
 		t.leadMin = min(t.leadMin, slot-w)
 		t.leadMax = max(t.leadMax, slot-w)
 	case lead > r.burst:
@@ -499,6 +505,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
+		t.bias, t.srOK = 0, false
 	case lead > driftAhead && t.leadMin > driftAhead && t.leadPrev > driftAhead:
 		// Ahead for two whole periods, never back on time between bursts:
 		// a fast clock. Drop 20 ms (this packet falls on its predecessor's
@@ -508,7 +515,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
-		t.leadMin = min(t.leadMin, slot-w)
+		t.leadMin = min(t.leadMin, slot-w-t.bias)
 	case lead < -driftBehind && t.leadMax < -driftBehind && t.leadMaxPrev < -driftBehind:
 		// Behind for two whole periods, even its least delayed packets: a
 		// slow clock (or a delay that grew for good; a stall, shorter than
@@ -520,7 +527,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
-		t.leadMax = max(t.leadMax, slot-w)
+		t.leadMax = max(t.leadMax, slot-w-t.bias)
 	default:
 		t.lateRun = 0
 	}
