@@ -56,8 +56,8 @@ const (
 
 const (
 	slotSamples    = 960
-	ringSize       = 32  // per-leg slots buffered ahead of the write frontier at steady state (a burst grows the ring)
-	slotArena      = 128 // bytes per slot in a leg's arena (a 20 ms packet up to 51 kbit/s)
+	ringSize       = 16  // per-leg slots buffered ahead of the write frontier at steady state (a burst or a stall of the other leg grows the ring)
+	slotArena      = 128 // at most this many bytes per slot in a leg's arena (a 20 ms packet up to 51 kbit/s; the arena is sized to the leg's packets)
 	driftAhead     = 10  // a leg ahead of the wall clock by more than this for two lead periods is fast: it slips
 	driftBehind    = 2   // a leg whose least delayed packets are behind by more than this for two lead periods is slow: it slips
 	minPeriod      = 100 // slots: the shortest lead period (2 s); a period is at least twice the longest burst
