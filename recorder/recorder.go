@@ -50,7 +50,8 @@ const (
 	// of 20 ms slots, each holding a leg's audio or a filler.
 	SlotDuration = 20 * time.Millisecond
 	// FlushInterval bounds the audio a crash can lose: pages are written at
-	// least this often (plus the reorder window).
+	// least this often (plus the reorder window, plus up to MaxBurst while
+	// a leg is silent without a sign of DTX).
 	FlushInterval = time.Second
 )
 
@@ -98,12 +99,23 @@ type Config struct {
 	// MaxBurst is how far ahead of the wall clock a leg's packets may
 	// arrive (a sender's burst: ffmpeg -re, a media server, a network
 	// releasing queued packets) and still be placed by their timestamps,
-	// buffered until their time comes. Zero: DefaultMaxBurst; at most
-	// MaxMaxBurst. A packet further ahead (a timestamp jump) re-aligns the
-	// leg at once (a slip). A leg's buffers grow during a burst and shrink
-	// back a few seconds after. A leg that stays more than 200 ms ahead for
-	// two periods of max(2 s, 2×MaxBurst) has a fast clock: it slips 20 ms
-	// at a time back to 200 ms ahead.
+	// buffered until their time comes; and how long the writing waits for
+	// a leg that went silent without a sign of DTX (a sender stall), whose
+	// backlog is then written at its slots: a stall of up to MaxBurst never
+	// shifts a leg nor loses a packet. Zero: DefaultMaxBurst; at most
+	// MaxMaxBurst. The wait costs latency (pages reach storage up to
+	// MaxBurst later while a leg is silent) and memory (the other leg's
+	// buffer grows to hold MaxBurst, about 11 KiB at 1 s, and shrinks back
+	// a few seconds after), never audio. A packet further ahead (a
+	// timestamp jump), or packets later than MaxBurst three times in a row,
+	// re-align the leg at once (a slip). In a leg's first MaxBurst, packets
+	// arriving paced and ahead by more than the reorder window three times
+	// in a row move it earlier (its first packets were late: a backlog).
+	// Clock drift moves the least delay steadily: a leg that stays more
+	// than 200 ms ahead for two periods of max(2 s, 2×MaxBurst) has a fast
+	// clock and slips 20 ms at a time back to 200 ms ahead; one whose least
+	// delayed packets stay more than 40 ms behind for two periods has a
+	// slow clock and gains a 20 ms filler at a time.
 	MaxBurst time.Duration
 	// MaxPause is the longest pause (R22): past it the recording resumes
 	// by itself (actor "system", reason "max-pause"). Zero:
