@@ -433,11 +433,15 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		// The next sequence number with a timestamp that jumped over
 		// slots: the sender sent nothing for them (DTX). A gap in sequence
 		// numbers is loss; late packets (a stall) keep their timestamps.
-		if ds == 1 && slot > t.seqEnd {
+		dtx := ds == 1 && slot > t.seqEnd
+		if dtx {
 			t.dtxFrom, t.dtxTo = t.seqEnd, slot
 		}
 		t.hiSeq, t.seqEnd, newest = seq, slot+1, true
-		t.quiet = len(p.Payload) <= 2 // a TOC byte alone, or with an empty frame: no audio
+		// Its silence after this packet is DTX, not a stall, if this packet
+		// has no audio (a TOC byte alone, or with an empty frame) or came
+		// after a DTX silence (WebRTC sends one such packet every 400 ms).
+		t.quiet = len(p.Payload) <= 2 || dtx
 	}
 	lead := slot - w - t.bias
 	if w > t.lastW && w < t.firstW+r.burst {
