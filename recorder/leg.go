@@ -253,7 +253,6 @@ type timeline struct {
 	firstW      int64 // the wall slot of its first packet
 	lastW       int64 // the wall slot of its previous packet
 	aheadRun    int   // paced packets ahead in a row, in its first MaxBurst
-	sizeHint    int   // the size of the packet being stored (regionSize)
 	bias        int64 // slots the leg was moved later to align it with the other on NTP (RTCP)
 	sr          senderReport
 	hiSlot      int64
@@ -331,12 +330,11 @@ func (t *timeline) grow(hi, next int64) {
 			empty++
 		}
 	}
-	rsz := t.regionSize()
-	extra := make([]byte, empty*rsz)
+	extra := make([]byte, empty*slotArena)
 	for i := range ring {
 		if ring[i].data == nil {
-			ring[i].data = extra[:0:rsz]
-			extra = extra[rsz:]
+			ring[i].data = extra[:0:slotArena]
+			extra = extra[slotArena:]
 		}
 	}
 	t.ring, t.mask = ring, mask
@@ -641,25 +639,15 @@ func (t *timeline) shift(s *session, l *Leg, d int64) {
 
 // region returns the arena region of ring index i (in the base ring; a
 // larger ring's entries all have buffers). The arena is made on the leg's
-// first packet, its regions sized to what the leg sends (regionSize).
+// first packet. A packet larger than a region moves its slot out of the
+// arena for good: at most one allocation per ring entry, never one per
+// packet.
 func (t *timeline) region(i int64) []byte {
 	if t.arena == nil {
-		t.arena = make([]byte, ringSize*t.regionSize())
+		t.arena = make([]byte, ringSize*slotArena)
 	}
-	rsz := int64(len(t.arena) / ringSize)
 	i &= ringSize - 1
-	return t.arena[i*rsz : i*rsz : (i+1)*rsz]
-}
-
-// regionSize is the bytes per slot of the leg's arena: half as much again
-// as its first packet (Opus VBR varies about that much), rounded up to 16,
-// from 32 to slotArena. A larger packet moves its slot out of the arena
-// for good: at most one allocation per ring entry, never one per packet.
-func (t *timeline) regionSize() int {
-	if t.arena != nil {
-		return len(t.arena) / ringSize
-	}
-	return min(max((t.sizeHint*3/2+15)&^15, 32), slotArena)
+	return t.arena[i*slotArena : i*slotArena : (i+1)*slotArena]
 }
 
 // store validates payload and buffers it in its slot(s). It returns the
@@ -674,9 +662,7 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) in
 	}
 	fs := frameSamples48(o.toc)
 	total := o.n * fs
-	t.sizeHint = len(payload)
 	if fs == 480 && o.n == 1 {
-		t.sizeHint *= 2 // two in a slot
 		part := 0
 		if sub >= 480 {
 			part = 1
