@@ -242,6 +242,10 @@ type timeline struct {
 	gapEnded    bool
 	quiet       bool // its newest packet was a DTX (no-data) frame: its silence is no stall
 	srOK        bool // sr holds a sender report of ssrc
+	holeOpen    bool // packets holeSeq to holeEnd-1, missing after a silence, may still come
+	holeSeq     uint16
+	holeEnd     uint16
+	holeSlot    int64 // the first slot of the hole: the writing waits there, as for a stall
 	lastTOC     byte
 	hiSeq       uint16
 	ssrc        uint32
@@ -412,7 +416,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 			t.firstSlot, t.firstW = slot, w
 		}
 		t.anchored, t.ssrc, t.lastW = true, p.SSRC, w
-		t.srOK, t.bias = false, 0
+		t.srOK, t.bias, t.holeOpen = false, 0, false
 		t.lastTS, t.ext, t.anchorExt, t.anchorSlot = ts, 0, 0, slot
 		t.hiSeq, t.hiSlot = seq-1, slot-1
 		t.hiEnd, t.seqEnd = max(t.hiEnd, slot), slot
@@ -435,11 +439,21 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		if dtx {
 			t.dtxFrom, t.dtxTo = t.seqEnd, slot
 		}
+		if ds > 1 && w-t.lastW > r.window {
+			// Packets missing right after a silence: a stall's backlog may
+			// come out of order (sent or read through several sockets);
+			// the writing waits for them as for the stall.
+			t.holeOpen, t.holeSeq, t.holeEnd, t.holeSlot = true, t.hiSeq+1, seq, t.seqEnd
+		}
 		t.hiSeq, t.seqEnd, newest = seq, slot+1, true
 		// Its silence after this packet is DTX, not a stall, if this packet
 		// has no audio (a TOC byte alone, or with an empty frame) or came
 		// after a DTX silence (WebRTC sends one such packet every 400 ms).
 		t.quiet = len(p.Payload) <= 2 || dtx
+	}
+	if t.holeOpen && seq == t.holeSeq {
+		t.holeSeq, t.holeSlot = seq+1, slot+1
+		t.holeOpen = t.holeSeq != t.holeEnd
 	}
 	lead := slot - w - t.bias
 	if w > t.lastW && w < t.firstW+r.burst {
@@ -575,7 +589,8 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 // slot w: those whose reorder window has passed, except that it waits for
 // a leg that went silent (no packet at all, its newest packet no DTX frame)
 // for up to MaxBurst: a sender stall, whose backlog is then written at its
-// slots, not dropped as late.
+// slots, not dropped as late; and, the same way, for the packets missing
+// when a leg resumed after a silence (its backlog reordered).
 //
 // The cost is latency and memory, never audio: while a leg is waited for,
 // the other leg's slots stay buffered (its ring grows to hold MaxBurst: 64
@@ -588,8 +603,15 @@ func (s *session) frontier(w int64) int64 {
 		if l == nil || l.closed {
 			continue
 		}
-		if t := &l.tl; t.anchored && !t.quiet && t.hiEnd < lim && w-t.hiEnd <= r.burst {
+		t := &l.tl
+		if !t.anchored {
+			continue
+		}
+		if !t.quiet && t.hiEnd < lim && w-t.hiEnd <= r.burst {
 			lim = t.hiEnd
+		}
+		if t.holeOpen && t.holeSlot < lim && w-t.holeSlot <= r.burst {
+			lim = t.holeSlot
 		}
 	}
 	return lim

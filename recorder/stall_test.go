@@ -82,10 +82,12 @@ func TestStallKeepsLegsAligned(t *testing.T) {
 		startLate   time.Duration
 		stallsEvery time.Duration
 		bothLate    bool // both legs start late (a loaded host)
+		reversed    bool // the second half of the backlog arrives first (two sockets, two readers)
 	}{
 		{name: "stall-100ms", stallAt: 3 * time.Second, stall: 100 * time.Millisecond},
 		{name: "stall-150ms", stallAt: 3 * time.Second, stall: 150 * time.Millisecond},
 		{name: "stall-190ms", stallAt: 3 * time.Second, stall: 190 * time.Millisecond},
+		{name: "stall-190ms-halves-swapped", stallAt: 3 * time.Second, stall: 190 * time.Millisecond, reversed: true},
 		{name: "stall-900ms", stallAt: 3 * time.Second, stall: 900 * time.Millisecond},
 		{name: "stalls-190ms-every-1s", stallAt: time.Second, stall: 190 * time.Millisecond, stallsEvery: time.Second},
 		{name: "backlog-at-start-500ms", startLate: 500 * time.Millisecond},
@@ -100,6 +102,9 @@ func TestStallKeepsLegsAligned(t *testing.T) {
 					for from := c.stallAt; c.stall > 0 && from <= due; from += c.stallsEvery {
 						if due < from+c.stall {
 							at = from + c.stall // held by the sender, then sent at once
+							if c.reversed && due < from+c.stall/2 {
+								at += time.Microsecond
+							}
 						}
 						if c.stallsEvery == 0 {
 							break
