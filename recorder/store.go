@@ -122,18 +122,14 @@ type Meta struct {
 	State         State          `json:"state"`
 	Created       time.Time      `json:"created"`
 	Finalized     time.Time      `json:"finalized,omitzero"`
-	// Origin is the wall-clock instant of the recording's slot 0 (its
-	// first 20 ms of audio): a gap at offset d happened at Origin.Add(d).
-	// Start sets it before the store's Create (so it precedes Created);
-	// zero for recordings made before it existed.
-	Origin      time.Time     `json:"origin,omitzero"`
-	Duration    time.Duration `json:"duration"` // playable length (pre-skip excluded)
-	Size        int64         `json:"size"`
-	SHA256      string        `json:"sha256,omitempty"` // hex, of the stored bytes
-	Gaps        []Gap         `json:"gaps,omitempty"`
-	GapsDropped int           `json:"gaps_dropped,omitempty"` // gap entries beyond the index's cap
-	Legs        []LegStats    `json:"legs,omitempty"`
-	Recovered   bool          `json:"recovered,omitempty"` // finalized by crash recovery
+	Duration      time.Duration  `json:"duration"` // playable length (pre-skip excluded)
+	Size          int64          `json:"size"`
+	SHA256        string         `json:"sha256,omitempty"` // hex, of the stored bytes
+	Gaps          []Gap          `json:"gaps,omitempty"`
+	GapsDropped   int            `json:"gaps_dropped,omitempty"` // gap entries beyond the index's cap
+	Legs          []LegStats     `json:"legs,omitempty"`
+	Recovered     bool           `json:"recovered,omitempty"` // finalized by crash recovery
+	Origin        time.Time      `json:"origin,omitzero"`    // wall clock at slot 0 (Start sets it before Create): a gap at d began at Origin.Add(d)
 
 	// What the policy's grant fixed when the recording started (R8, R9):
 	// kept with the file so that every path that finalizes it (Stop,
@@ -165,7 +161,7 @@ type Final struct {
 // unknown id gives an error wrapping fs.ErrNotExist.
 type Store interface {
 	// Create starts a new recording described by m (ID, CallID, Purpose,
-	// PolicyVersion, Layout, Channels, Group, Origin...; the store sets State and
+	// PolicyVersion, Layout, Channels, Group, Origin; the store sets State and
 	// Created if zero) and returns the writer appending to it. An existing
 	// id gives an error wrapping ErrExist.
 	Create(ctx context.Context, m Meta) (Writer, error)
