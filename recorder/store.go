@@ -129,7 +129,7 @@ type Meta struct {
 	GapsDropped   int            `json:"gaps_dropped,omitempty"` // gap entries beyond the index's cap
 	Legs          []LegStats     `json:"legs,omitempty"`
 	Recovered     bool           `json:"recovered,omitempty"` // finalized by crash recovery
-	Origin        time.Time      `json:"origin,omitzero"`    // wall clock at slot 0 (Start sets it before Create): a gap at d began at Origin.Add(d)
+	Origin        time.Time      `json:"origin,omitzero"`     // wall clock at slot 0 (Start sets it before Create): a gap at d began at Origin.Add(d)
 
 	// What the policy's grant fixed when the recording started (R8, R9):
 	// kept with the file so that every path that finalizes it (Stop,
