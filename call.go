@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/retention"
 	"github.com/consentrec/consentrec/retention/fromrecorder"
+	"github.com/pion/interceptor"
 	"github.com/pion/rtp"
 	"github.com/pion/webrtc/v4"
 )
@@ -241,6 +243,51 @@ func (c *Call) Consume(ctx context.Context, role recorder.Role, src recorder.Sou
 	defer stop()
 	context.AfterFunc(c.ctx, stop)
 	return l.Consume(ctx, src)
+}
+
+// RTCPReader reads one raw (decrypted) RTCP compound packet per call to
+// Read, as *webrtc.RTPReceiver does. Read returns an error once the stream
+// is over (io.EOF, io.ErrClosedPipe).
+type RTCPReader interface {
+	Read(b []byte) (n int, a interceptor.Attributes, err error)
+}
+
+// ConsumeRTCP feeds a party's RTCP to the call from r until r ends (nil),
+// ctx is done (checked between packets) or the call hangs up: once both
+// legs' senders sent reports, the legs are aligned on their clocks (see
+// recorder.Leg.WriteRTCP). Run it beside Consume, with the track's
+// receiver:
+//
+//	pc.OnTrack(func(t *webrtc.TrackRemote, r *webrtc.RTPReceiver) {
+//		go call.Consume(ctx, recorder.Customer, t)
+//		go call.ConsumeRTCP(ctx, recorder.Customer, r)
+//	})
+//
+// Malformed packets are skipped; it allocates one buffer.
+func (c *Call) ConsumeRTCP(ctx context.Context, role recorder.Role, r RTCPReader) error {
+	l, err := c.leg(recorder.LegConfig{Role: role})
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 1500)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if c.ctx.Err() != nil {
+			return nil
+		}
+		n, _, err := r.Read(b)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrClosedPipe) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("consentrec: call %s: %s leg rtcp: %w", c.info.ID, role, err)
+		}
+		if err := l.WriteRTCP(b[:n]); errors.Is(err, recorder.ErrClosed) {
+			return nil
+		}
+	}
 }
 
 // WriteRTP hands one packet of a party's leg to the call (push-style: RTP

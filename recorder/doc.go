@@ -64,13 +64,28 @@
 // (LegStats.Panics), logged, audited (integrity-failure, reason
 // "leg-panic") and returned as a [*LegFault] (see [ErrLegFailed]).
 //
+// # Timeline
+//
+// Each file is a sequence of 20 ms slots. A leg's packets are placed by
+// their RTP timestamps against an anchor that follows the packets arriving
+// with the least delay: a sender stall or a backlog only adds delay, so up
+// to Config.MaxBurst it never shifts the leg; the slots are written once
+// every leg has them, or once their reorder window passed, except that the
+// writing waits (up to MaxBurst) for a leg that went silent without a sign
+// of DTX, whose backlog is then written at its slots. DTX (consecutive
+// sequence numbers, a timestamp jump), loss (a sequence number gap), a late
+// packet and a slip (a re-alignment: clock drift, an SSRC change, a
+// timestamp jump) are told apart in the gap index. When both legs send
+// RTCP sender reports ([Leg.WriteRTCP]) they are aligned on their senders'
+// NTP clock. [Meta].Origin is the wall-clock instant of slot 0.
+//
 // # Storage and crash safety
 //
 // Files go to a [Store] ([FileStore] by default; recordertest.MemStore is a
 // fake; recordertest.TestStore checks both). Pages are written at least
 // every second (one write per page), under a temporary name renamed at
 // finalization: a kill -9 loses about one second (the last page, plus the
-// reorder window); fsync happens at finalization (power loss is another
+// reorder window, plus up to MaxBurst while a leg stalls); fsync happens at finalization (power loss is another
 // matter). [Recover] finalizes what a crash left behind, with a gap index
 // rebuilt from the fillers, and marks it Recovered. [Store.Open] verifies
 // the SHA-256 before handing a file out.
@@ -78,7 +93,7 @@
 // # Cost
 //
 // Writing a packet costs less than pion's oggwriter and allocates nothing;
-// a leg holds about 12 KiB at steady state. See BenchmarkWriteRTP, BenchmarkRealtime10kLegs
+// a leg holds about 9 KiB at steady state. See BenchmarkWriteRTP, BenchmarkRealtime10kLegs
 // and BenchmarkMemoryPerLeg.
 //
 // [Inspect] reports a file's channels, duration, tags, gaps and SHA-256;

@@ -310,8 +310,8 @@ func TestTimerPanicEndsLegs(t *testing.T) {
 				panic("timer fault")
 			}
 		})
-		time.Sleep(time.Second) // the timer writes the buffered slots
-		synctest.Wait()         // and reports the faults
+		time.Sleep(time.Second + DefaultMaxBurst) // the timer writes the buffered slots (a silent leg is waited for up to MaxBurst)
+		synctest.Wait()                           // and reports the faults
 		if err := g.legs[0].WriteRTP(g.packet(0)); !errors.Is(err, ErrClosed) {
 			t.Fatalf("write after the timer's fault: %v", err)
 		}

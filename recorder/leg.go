@@ -240,6 +240,12 @@ type timeline struct {
 	unsupported bool
 	gapOpen     bool
 	gapEnded    bool
+	quiet       bool // its newest packet was a DTX (no-data) frame: its silence is no stall
+	srOK        bool // sr holds a sender report of ssrc
+	holeOpen    bool // packets holeSeq to holeEnd-1, missing after a silence, may still come
+	holeSeq     uint16
+	holeEnd     uint16
+	holeSlot    int64 // the first slot of the hole: the writing waits there, as for a stall
 	lastTOC     byte
 	hiSeq       uint16
 	ssrc        uint32
@@ -248,7 +254,14 @@ type timeline struct {
 	anchorExt   int64
 	anchorSlot  int64
 	firstSlot   int64 // slots before it: not started
+	firstW      int64 // the wall slot of its first packet
+	lastW       int64 // the wall slot of its previous packet
+	aheadRun    int   // paced packets ahead in a row, in its first MaxBurst
+	bias        int64 // slots the leg was moved later to align it with the other on NTP (RTCP)
+	sr          senderReport
 	hiSlot      int64
+	hiEnd       int64 // past the last slot a packet arrived for (a silent leg is waited for from there)
+	seqEnd      int64 // past the slots of the newest packet (by sequence number)
 	coverUntil  int64
 	lateRun     int
 	missRun     int
@@ -258,6 +271,8 @@ type timeline struct {
 	leadFrom    int64     // the wall slot where the current lead period began
 	leadMin     int64     // the least lead (slot minus wall slot) in the current period
 	leadPrev    int64     // the least lead in the previous period
+	leadMax     int64     // the greatest lead (the least delay) in the current period
+	leadMaxPrev int64     // the greatest lead in the previous period
 	bigAt       int64     // the last wall slot at which the leg needed more than the base ring
 	mask        int64     // len(ring)-1
 	ring        []slotBuf // base, or a larger ring during a burst
@@ -347,19 +362,16 @@ func (t *timeline) shrink(next int64) bool {
 			pending[b.slot&(ringSize-1)] = b
 		}
 	}
-	if t.arena == nil {
-		t.arena = make([]byte, ringSize*slotArena)
-	}
 	for i := range t.base {
 		d := &t.base[i]
-		region := t.arena[i*slotArena : i*slotArena : (i+1)*slotArena]
+		region := t.region(int64(i))
 		e := pending[i]
 		if e == nil {
 			*d = slotBuf{data: region}
 			continue
 		}
 		data := e.data
-		if len(data) <= slotArena {
+		if len(data) <= cap(region) {
 			data = append(region, data...) // the same region or another buffer: never a pending slot's
 		}
 		*d = *e
@@ -378,10 +390,19 @@ func floorDiv(a, b int64) int64 {
 }
 
 // receive places one Opus packet of leg l on the session's timeline.
+//
+// A packet's slot is its RTP timestamp against the leg's anchor. The anchor
+// is set by the first packet and then follows the packets that arrive with
+// the least delay, never the late ones: a sender stall or a backlog only
+// adds delay, so it never moves the leg (the write frontier waits for a leg
+// that went silent, see frontier); a backlog at the leg's start is found out
+// by the on-time packets after it, which move the leg back before any of it
+// is written (shift); a clock that drifts moves the least delay steadily and
+// slips the leg 20 ms at a time, once it was off for two whole periods.
 func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	r := s.r
 	w := s.wallSlot(now)
-	s.advanceTo(w-r.window, false)
+	s.advanceTo(s.frontier(w), false)
 	t := &l.tl
 	ts, seq := p.Timestamp, p.SequenceNumber
 	if !t.anchored || p.SSRC != t.ssrc {
@@ -392,13 +413,16 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		}
 		slot := max(w, s.next)
 		if !t.anchored {
-			t.firstSlot = slot
+			t.firstSlot, t.firstW = slot, w
 		}
-		t.anchored, t.ssrc = true, p.SSRC
+		t.anchored, t.ssrc, t.lastW = true, p.SSRC, w
+		t.srOK, t.bias, t.holeOpen = false, 0, false
 		t.lastTS, t.ext, t.anchorExt, t.anchorSlot = ts, 0, 0, slot
 		t.hiSeq, t.hiSlot = seq-1, slot-1
+		t.hiEnd, t.seqEnd = max(t.hiEnd, slot), slot
 		t.lateRun = 0
 		t.leadFrom, t.leadMin, t.leadPrev = w, slot-w, slot-w
+		t.leadMax, t.leadMaxPrev = slot-w, slot-w
 	} else {
 		t.ext += int64(int32(ts - t.lastTS))
 		t.lastTS = ts
@@ -406,17 +430,58 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	off := t.ext - t.anchorExt
 	slot := t.anchorSlot + floorDiv(off, slotSamples)
 	sub := off - floorDiv(off, slotSamples)*slotSamples
+	newest := false
 	if ds := int16(seq - t.hiSeq); ds > 0 {
-		if slot > t.hiSlot+1 && ds == 1 {
-			t.dtxFrom, t.dtxTo = t.hiSlot+1, slot
+		// The next sequence number with a timestamp that jumped over
+		// slots: the sender sent nothing for them (DTX). A gap in sequence
+		// numbers is loss; late packets (a stall) keep their timestamps.
+		dtx := ds == 1 && slot > t.seqEnd
+		if dtx {
+			t.dtxFrom, t.dtxTo = t.seqEnd, slot
 		}
-		t.hiSeq = seq
+		if ds > 1 && w-t.lastW > r.window {
+			// Packets missing right after a silence: a stall's backlog may
+			// come out of order (sent or read through several sockets);
+			// the writing waits for them as for the stall.
+			t.holeOpen, t.holeSeq, t.holeEnd, t.holeSlot = true, t.hiSeq+1, seq, t.seqEnd
+		}
+		t.hiSeq, t.seqEnd, newest = seq, slot+1, true
+		// Its silence after this packet is DTX, not a stall, if this packet
+		// has no audio (a TOC byte alone, or with an empty frame) or came
+		// after a DTX silence (WebRTC sends one such packet every 400 ms).
+		t.quiet = len(p.Payload) <= 2 || dtx
 	}
-	lead := slot - w
+	if t.holeOpen && seq == t.holeSeq {
+		t.holeSeq, t.holeSlot = seq+1, slot+1
+		t.holeOpen = t.holeSeq != t.holeEnd
+	}
+	lead := slot - w - t.bias
+	if w > t.lastW && w < t.firstW+r.burst {
+		// In the leg's first MaxBurst, packets that are not part of a
+		// burst (each one arrived in a later slot than the previous one)
+		// and ahead by more than the reorder window (more than jitter),
+		// aheadShift times in a row: they are less delayed than the first
+		// packets, which were late (a backlog at the sender or in the
+		// network). The leg moves earlier, to where its on-time packets
+		// say; its slots that the frontier passed meanwhile are late.
+		t.aheadRun++
+		if lead <= r.window || lead > r.burst {
+			t.aheadRun = 0
+		}
+		if t.aheadRun >= aheadShift {
+			t.shift(s, l, lead)
+			slot, lead = slot-lead, 0
+			t.aheadRun = 0
+			t.srOK = false // its anchor moved: align again on the next report
+		}
+	}
+	t.lastW = w
 	if w >= t.leadFrom+r.period {
 		t.leadFrom, t.leadPrev, t.leadMin = w, t.leadMin, lead
+		t.leadMaxPrev, t.leadMax = t.leadMax, lead
 	} else {
 		t.leadMin = min(t.leadMin, lead)
+		t.leadMax = max(t.leadMax, lead)
 	}
 	switch {
 	case slot < s.next && s.pausedIn(slot, max(s.next, slot+maxPacketSlots)):
@@ -432,16 +497,19 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 			l.stats.Late++
 			return
 		}
-		// The leg keeps arriving late: its clock is slow against ours or
-		// its delay grew. Re-align it on its arrival, which leaves it the
-		// whole reorder window again (the skipped slots become fillers).
+		// The leg keeps arriving after the frontier passed, which waited
+		// for it up to MaxBurst: its delay grew beyond that for good.
+		// Re-align it on its arrival, which leaves it the whole reorder
+		// window again (the skipped slots become fillers).
 		n := max(w, s.next)
 		t.anchorSlot += n - slot
 		slot = n
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
+		t.bias, t.srOK = 0, false // re-aligned on arrival: align again on the next report
 		t.leadMin = min(t.leadMin, slot-w)
+		t.leadMax = max(t.leadMax, slot-w)
 	case lead > r.burst:
 		// Further ahead than any burst: a timestamp jump (or a clock so
 		// fast that the slips below could not keep up). Re-align on the
@@ -452,6 +520,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
+		t.bias, t.srOK = 0, false
 	case lead > driftAhead && t.leadMin > driftAhead && t.leadPrev > driftAhead:
 		// Ahead for two whole periods, never back on time between bursts:
 		// a fast clock. Drop 20 ms (this packet falls on its predecessor's
@@ -461,7 +530,19 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		l.stats.Slips++
 		t.slipPending = true
 		t.lateRun = 0
-		t.leadMin = min(t.leadMin, slot-w)
+		t.leadMin = min(t.leadMin, slot-w-t.bias)
+	case lead < -driftBehind && t.leadMax < -driftBehind && t.leadMaxPrev < -driftBehind:
+		// Behind for two whole periods, even its least delayed packets: a
+		// slow clock (or a delay that grew for good; a stall, shorter than
+		// a period, leaves on-time packets in each). Insert 20 ms (a
+		// filler before this packet), until the leg is back at
+		// driftBehind.
+		t.anchorSlot++
+		slot++
+		l.stats.Slips++
+		t.slipPending = true
+		t.lateRun = 0
+		t.leadMax = max(t.leadMax, slot-w-t.bias)
 	default:
 		t.lateRun = 0
 	}
@@ -479,13 +560,17 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	if slot > t.hiSlot {
 		t.hiSlot = slot
 	}
+	t.hiEnd = max(t.hiEnd, slot+1)
 	if s.paused(slot) {
 		// Never written; the pause extends over it (audio captured while
 		// paused is never written, even if the leg's clock maps it later).
 		s.pauseDropHi = max(s.pauseDropHi, slot+1)
 		return
 	}
-	t.store(s, l, p.Payload, slot, sub)
+	if n := t.store(s, l, p.Payload, slot, sub); newest {
+		t.seqEnd = slot + n
+		t.hiEnd = max(t.hiEnd, t.seqEnd)
+	}
 	if slot != s.next+1 && slot != s.next {
 		return // the frontier's readiness did not change
 	}
@@ -500,14 +585,102 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	}
 }
 
-// store validates payload and buffers it in its slot(s).
-func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
+// frontier returns the slot up to which the slots may be written at wall
+// slot w: those whose reorder window has passed, except that it waits for
+// a leg that went silent (no packet at all, its newest packet no DTX frame)
+// for up to MaxBurst: a sender stall, whose backlog is then written at its
+// slots, not dropped as late; and, the same way, for the packets missing
+// when a leg resumed after a silence (its backlog reordered).
+//
+// The cost is latency and memory, never audio: while a leg is waited for,
+// the other leg's slots stay buffered (its ring grows to hold MaxBurst: 64
+// slots, about 11 KiB, at the default 1 s), and pages reach storage up to
+// MaxBurst later (a crash then loses up to FlushInterval plus MaxBurst).
+func (s *session) frontier(w int64) int64 {
+	r := s.r
+	lim := w - r.window
+	for _, l := range r.legs {
+		if l == nil || l.closed {
+			continue
+		}
+		t := &l.tl
+		if !t.anchored {
+			continue
+		}
+		if !t.quiet && t.hiEnd < lim && w-t.hiEnd <= r.burst {
+			lim = t.hiEnd
+		}
+		if t.holeOpen && t.holeSlot < lim && w-t.holeSlot <= r.burst {
+			lim = t.holeSlot
+		}
+	}
+	return lim
+}
+
+// shift moves the leg d slots earlier: its anchor and its buffered slots,
+// those that land before the frontier are dropped (late).
+func (t *timeline) shift(s *session, l *Leg, d int64) {
+	next := s.next
+	lo, hi := next, t.hiEnd
+	if hi-next >= int64(len(t.ring)) {
+		t.grow(hi, next)
+	}
+	for k := lo; k < hi; k++ {
+		src := t.buf(k)
+		if src.kind == slotEmpty || src.slot != k {
+			continue
+		}
+		if k-d < next {
+			src.kind = slotEmpty
+			l.stats.Late++
+			continue
+		}
+		i := (k - d) & t.mask
+		dst := &t.ring[i]
+		data := dst.data
+		if data == nil {
+			data = t.region(i)
+		}
+		*dst = *src
+		dst.slot = k - d
+		dst.data = append(data[:0], src.data...)
+		src.kind = slotEmpty
+	}
+	t.anchorSlot -= d
+	t.firstSlot -= d
+	t.hiSlot -= d
+	t.hiEnd -= d
+	t.seqEnd -= d
+	t.dtxFrom -= d
+	t.dtxTo -= d
+	t.leadMin -= d
+	t.leadPrev -= d
+	t.leadMax -= d
+	t.leadMaxPrev -= d
+}
+
+// region returns the arena region of ring index i (in the base ring; a
+// larger ring's entries all have buffers). The arena is made on the leg's
+// first packet. A packet larger than a region moves its slot out of the
+// arena for good: at most one allocation per ring entry, never one per
+// packet.
+func (t *timeline) region(i int64) []byte {
+	if t.arena == nil {
+		t.arena = make([]byte, ringSize*slotArena)
+	}
+	i &= ringSize - 1
+	return t.arena[i*slotArena : i*slotArena : (i+1)*slotArena]
+}
+
+// store validates payload and buffers it in its slot(s). It returns the
+// number of slots from slot on that the packet reaches.
+func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) int64 {
 	var op opusPacket // on the stack: hot in cache, unlike a per-leg scratch
 	o := &op
 	injectFault("store", l, nil)
 	if err := parseOpus(payload, false, o); err != nil {
 		l.stats.Invalid++
-		return
+		return 1
 	}
 	fs := frameSamples48(o.toc)
 	total := o.n * fs
@@ -517,10 +690,12 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
 			part = 1
 		}
 		t.putHalf(s, l, slot, part, payload)
-		return
+		return 1
 	}
+	n := int64(max(total/slotSamples, 1))
 	if sub >= 480 {
 		slot++ // round a misaligned timestamp to the nearest slot
+		n++
 	}
 	switch {
 	case total == slotSamples:
@@ -549,6 +724,7 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) {
 		l.stats.Unsupported++
 		t.unsupported = true
 	}
+	return n
 }
 
 // slotFor returns the empty buffer of slot, or nil (counted) if the slot
@@ -567,10 +743,7 @@ func (t *timeline) slotFor(s *session, l *Leg, slot int64) *slotBuf {
 	if b.data == nil {
 		// Slots start in one arena per leg: one allocation, contiguous
 		// memory; a larger packet moves its slot out for good.
-		if t.arena == nil {
-			t.arena = make([]byte, ringSize*slotArena)
-		}
-		b.data = t.arena[i*slotArena : i*slotArena : (i+1)*slotArena]
+		b.data = t.region(i)
 	}
 	b.slot = slot
 	b.kind = slotEmpty

@@ -50,17 +50,20 @@ const (
 	// of 20 ms slots, each holding a leg's audio or a filler.
 	SlotDuration = 20 * time.Millisecond
 	// FlushInterval bounds the audio a crash can lose: pages are written at
-	// least this often (plus the reorder window).
+	// least this often (plus the reorder window, plus up to MaxBurst while
+	// a leg is silent without a sign of DTX).
 	FlushInterval = time.Second
 )
 
 const (
 	slotSamples    = 960
-	ringSize       = 32  // per-leg slots buffered ahead of the write frontier at steady state (a burst grows the ring)
-	slotArena      = 128 // bytes per slot in a leg's arena (a 20 ms packet up to 51 kbit/s)
+	ringSize       = 16  // per-leg slots buffered ahead of the write frontier at steady state (a burst or a stall of the other leg grows the ring)
+	slotArena      = 96  // bytes per slot in a leg's arena (a 20 ms packet up to 38 kbit/s: the speech fixture's 99th percentile is 90 bytes)
 	driftAhead     = 10  // a leg ahead of the wall clock by more than this for two lead periods is fast: it slips
+	driftBehind    = 2   // a leg whose least delayed packets are behind by more than this for two lead periods is slow: it slips
 	minPeriod      = 100 // slots: the shortest lead period (2 s); a period is at least twice the longest burst
-	lateSlip       = 3   // consecutive late packets that re-align the leg
+	aheadShift     = 3   // paced packets ahead in a row that move a leg earlier in its first MaxBurst
+	lateSlip       = 3   // consecutive packets after the frontier (which waited MaxBurst) that re-align the leg
 	plcSlots       = 3   // missing slots filled with concealment before silence
 	maxPacketSlots = 6   // the slots an Opus packet can span (120 ms)
 	maxGaps        = 10000
@@ -96,12 +99,23 @@ type Config struct {
 	// MaxBurst is how far ahead of the wall clock a leg's packets may
 	// arrive (a sender's burst: ffmpeg -re, a media server, a network
 	// releasing queued packets) and still be placed by their timestamps,
-	// buffered until their time comes. Zero: DefaultMaxBurst; at most
-	// MaxMaxBurst. A packet further ahead (a timestamp jump) re-aligns the
-	// leg at once (a slip). A leg's buffers grow during a burst and shrink
-	// back a few seconds after. A leg that stays more than 200 ms ahead for
-	// two periods of max(2 s, 2×MaxBurst) has a fast clock: it slips 20 ms
-	// at a time back to 200 ms ahead.
+	// buffered until their time comes; and how long the writing waits for
+	// a leg that went silent without a sign of DTX (a sender stall), whose
+	// backlog is then written at its slots: a stall of up to MaxBurst never
+	// shifts a leg nor loses a packet. Zero: DefaultMaxBurst; at most
+	// MaxMaxBurst. The wait costs latency (pages reach storage up to
+	// MaxBurst later while a leg is silent) and memory (the other leg's
+	// buffer grows to hold MaxBurst, about 11 KiB at 1 s, and shrinks back
+	// a few seconds after), never audio. A packet further ahead (a
+	// timestamp jump), or packets later than MaxBurst three times in a row,
+	// re-align the leg at once (a slip). In a leg's first MaxBurst, packets
+	// arriving paced and ahead by more than the reorder window three times
+	// in a row move it earlier (its first packets were late: a backlog).
+	// Clock drift moves the least delay steadily: a leg that stays more
+	// than 200 ms ahead for two periods of max(2 s, 2×MaxBurst) has a fast
+	// clock and slips 20 ms at a time back to 200 ms ahead; one whose least
+	// delayed packets stay more than 40 ms behind for two periods has a
+	// slow clock and gains a 20 ms filler at a time.
 	MaxBurst time.Duration
 	// MaxPause is the longest pause (R22): past it the recording resumes
 	// by itself (actor "system", reason "max-pause"). Zero:
@@ -374,9 +388,15 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 		s.ids = []string{group + "-" + string(Customer), group + "-" + string(Agent)}
 		roles = [][]Role{{Customer}, {Agent}}
 	}
+	// Slot 0 is the instant Start began, before the store and the audit
+	// log are called (they may take hundreds of milliseconds): its Meta
+	// carries it (Origin), so the host can turn gap offsets into wall times.
+	// Packets arriving while Start runs are not recorded: their slots hold
+	// silence ("not-started").
+	t0 := r.now()
 	for i, id := range s.ids {
 		m := Meta{
-			ID: id, Group: group, CallID: r.cfg.CallID, Purpose: g.Purpose(),
+			ID: id, Group: group, CallID: r.cfg.CallID, Purpose: g.Purpose(), Origin: t0.UTC(),
 			PolicyVersion: g.PolicyVersion(), Layout: r.cfg.Layout, Channels: roles[i],
 			LawfulBasis: g.LawfulBasis(), Retention: g.Retention(), Deadline: g.Deadline(),
 			Subject: r.cfg.Subject, Evidence: g.Receipts(), KeepUntil: g.KeepUntil(), AccessRoles: g.AccessRoles(),
@@ -398,7 +418,6 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 		}
 		s.streams = append(s.streams, st)
 	}
-	t0 := r.now()
 	for _, id := range s.ids {
 		e := r.eventAt(t0, audit.KindRecordingStarted, id, actor, "",
 			audit.Attr{Key: "layout", Value: string(r.cfg.Layout)}, audit.Attr{Key: "group", Value: group})

@@ -55,7 +55,7 @@ func TestRecoverReadErrorKeepsTheFile(t *testing.T) {
 			c.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i]))
 			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(time.Second)
+		time.Sleep(time.Second + recorder.DefaultMaxBurst) // a silent leg is waited for up to MaxBurst
 	})
 	part := filepath.Join(dir, id+".opus.partial")
 	before, err := os.ReadFile(part)

@@ -28,7 +28,7 @@ func TestRecoverDamagedTails(t *testing.T) {
 			c.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i]))
 			time.Sleep(20 * time.Millisecond)
 		}
-		time.Sleep(time.Second) // a silent second: its page reaches the file too
+		time.Sleep(time.Second + recorder.DefaultMaxBurst) // a silent second (after MaxBurst, the wait for a stalled leg): its page reaches the file too
 	})
 	part := filepath.Join(full, id+".opus.partial")
 	meta, err := os.ReadFile(filepath.Join(full, id+".json"))

@@ -67,6 +67,22 @@ func FuzzLegSequence(f *testing.F) {
 		b = append(b, 0x20|0x40, 0, 0, 0, 20, byte(len(raw)))
 		return append(b, raw...)
 	}))
+	f.Add(seedSequence(0, func(b []byte) []byte { // both legs send sender reports, 300 ms apart on NTP
+		for i := range 60 {
+			b = recordertest.AppendStep(b, i&1, 0, false, false, 1, 8*int16(1-i&1), uint8(20*(i&1)), opus20)
+			if i == 30 || i == 31 {
+				ssrc := []byte{0, 0, 0, 1}
+				if i&1 == 1 {
+					ssrc = []byte{0x80, 0, 0, 0}
+				}
+				sr := append([]byte{0x80, 200, 0, 6}, ssrc...)
+				sr = append(sr, 0xE8, 0x78, 0x9C, 0x80, byte(0x4C*(i&1)), 0, 0, 0, 0, 0, 0x03, 0xE8, 0, 0, 0, 1, 0, 0, 0, 9)
+				b = append(b, 0x20|byte(i&1)<<6, 0, 0, 0, 0, byte(len(sr)))
+				b = append(b, sr...)
+			}
+		}
+		return b
+	}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) == 0 {
 			return
@@ -114,6 +130,13 @@ func runSequence(t *testing.T, cfg byte, steps []recordertest.Step) {
 			}
 			if err != nil && !errors.Is(err, recorder.ErrState) {
 				t.Fatalf("step %d: pause/resume: %v", i, err)
+			}
+			continue
+		}
+		if d := s.Datagram; s.Raw && len(d) > 1 && d[1] >= 192 && d[1] <= 223 {
+			// RTCP (rtcp-mux), as recorder/rtpudp hands it over.
+			if err := legs[s.Leg].WriteRTCP(d); err != nil && !errors.Is(err, recorder.ErrBadPacket) {
+				t.Fatalf("step %d: rtcp: %v", i, err)
 			}
 			continue
 		}

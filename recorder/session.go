@@ -117,7 +117,7 @@ func (s *session) onTick() {
 		return
 	}
 	defer s.recoverTick() // a panic ends every leg and the timer, never the process
-	s.advanceTo(s.wallSlot(r.now())-r.window, false)
+	s.advanceTo(s.frontier(s.wallSlot(r.now())), false)
 	if s.err != nil && r.cfg.OnError != nil && !s.errReported {
 		// Stop returns it as well; OnError hosts learn it early.
 		s.errReported = true

@@ -129,6 +129,7 @@ type Meta struct {
 	GapsDropped   int            `json:"gaps_dropped,omitempty"` // gap entries beyond the index's cap
 	Legs          []LegStats     `json:"legs,omitempty"`
 	Recovered     bool           `json:"recovered,omitempty"` // finalized by crash recovery
+	Origin        time.Time      `json:"origin,omitzero"`     // wall clock at slot 0 (Start sets it before Create): a gap at d began at Origin.Add(d)
 
 	// What the policy's grant fixed when the recording started (R8, R9):
 	// kept with the file so that every path that finalizes it (Stop,
@@ -160,7 +161,7 @@ type Final struct {
 // unknown id gives an error wrapping fs.ErrNotExist.
 type Store interface {
 	// Create starts a new recording described by m (ID, CallID, Purpose,
-	// PolicyVersion, Layout, Channels, Group; the store sets State and
+	// PolicyVersion, Layout, Channels, Group, Origin; the store sets State and
 	// Created if zero) and returns the writer appending to it. An existing
 	// id gives an error wrapping ErrExist.
 	Create(ctx context.Context, m Meta) (Writer, error)

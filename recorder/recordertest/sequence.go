@@ -25,6 +25,9 @@ type Step struct {
 	Packet *rtp.Packet
 	// Raw is set for a step decoded as a datagram.
 	Raw bool
+	// Datagram is a raw step's payload bytes (RTCP, with rtcp-mux, when
+	// its second byte is 192 to 223: RFC 5761).
+	Datagram []byte
 }
 
 // StepHeaderLen is the size of one step's header in a Sequence's input.
@@ -66,7 +69,7 @@ func Sequence(data []byte, pts [8]uint8, tsUnit uint32, max int) []Step {
 		s := Step{Wait: time.Duration(data[4]) * time.Millisecond, Leg: leg, Sel: int(b0 & 7)}
 		data = data[StepHeaderLen+n:]
 		if b0&0x20 != 0 {
-			s.Raw = true
+			s.Raw, s.Datagram = true, payload
 			p := &rtp.Packet{}
 			if p.Unmarshal(payload) == nil {
 				s.Packet = p
