@@ -104,6 +104,11 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// MaxBatch caps the appends sequenced together (default 256).
 	MaxBatch int
+	// LeafVersion is the leaf format of a new log: audit.LeafV2 (the
+	// default, for 0) or audit.LeafV1 (chained leaves, byte-identical to
+	// the file log's). An existing log keeps the format of its entry 0;
+	// a LeafVersion other than 0 and that format is an ErrOptions error.
+	LeafVersion int
 }
 
 // Errors of this package.
@@ -150,8 +155,24 @@ type Log struct {
 
 	mu     sync.Mutex // guards failed
 	failed error
-	next   uint64    // committer only
-	prev   tlog.Hash // committer only
+	next   uint64    // committer only (v1)
+	prev   tlog.Hash // committer only (v1)
+
+	version  int    // audit.LeafV1 or audit.LeafV2
+	openings string // the openings table (see createOpenings)
+
+	// v2: the batches added to Tessera whose futures are awaited, and the
+	// indexes learnt from them, written to the openings table with the
+	// next batch's openings (or by resolve, or at Close).
+	inflight sync.WaitGroup
+	pmu      sync.Mutex
+	pending  []placed
+}
+
+// placed: the entry of commitment was sequenced at idx.
+type placed struct {
+	commit tlog.Hash
+	idx    uint64
 }
 
 type req struct {
@@ -216,8 +237,14 @@ func newLog(opts Options) (*Log, note.Signer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
+	switch opts.LeafVersion {
+	case 0, audit.LeafV1, audit.LeafV2:
+	default:
+		return nil, nil, fmt.Errorf("tesseralog: open: leaf version %d: %w", opts.LeafVersion, ErrOptions)
+	}
 	l := &Log{origin: opts.Origin, verifier: ver, now: opts.Now, rnd: opts.Rand, maxBatch: opts.MaxBatch,
-		reqs: make(chan *req), quit: make(chan struct{}), done: make(chan struct{})}
+		version: opts.LeafVersion,
+		reqs:    make(chan *req), quit: make(chan struct{}), done: make(chan struct{})}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -248,15 +275,12 @@ func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci 
 		}
 		defer unlock()
 	}
-	if _, err := l.db.ExecContext(ctx, createOpenings); err != nil {
-		return fail(err)
-	}
 	bctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	ao := tessera.NewAppendOptions().
 		WithCheckpointSigner(ns).
 		WithCheckpointInterval(ci).
-		// One batch in flight at a time (see run): flush it at once.
+		// Flush a batch at once: the committer already gathered it.
 		WithBatching(uint(l.maxBatch), time.Millisecond).
 		WithPushback(uint(4 * l.maxBatch))
 	app, shutdown, reader, err := tessera.NewAppender(bctx, drv, ao)
@@ -268,29 +292,81 @@ func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci 
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fail(err)
 	}
-	l.prev = audit.Genesis(l.origin)
+	// The log's leaf format is its entry 0's; a new log writes v2.
+	want := l.version
+	l.version = 0
 	if size > 0 {
-		last, err := l.leaf(ctx, size-1, size)
+		first, err := l.leaf(ctx, 0, size)
 		if err != nil {
 			return fail(err)
 		}
-		l.prev = last.Hash()
+		l.version = first.Version
 	}
-	l.next = size
+	switch {
+	case size == 0 && want == 0:
+		l.version = audit.LeafV2
+	case size == 0:
+		l.version = want
+	case want != 0 && want != l.version:
+		return fail(fmt.Errorf("the log holds v%d leaves, LeafVersion is %d: %w", l.version, want, ErrOptions))
+	}
 	l.size.Store(size)
-	// Openings of entries that never became durable (a crash between the
-	// openings' commit and Tessera's) belong to no leaf.
-	if _, err := l.db.ExecContext(ctx, `DELETE FROM consentrec_openings WHERE idx >= ?`, int64(size)); err != nil {
-		return fail(err)
+	if l.version == audit.LeafV1 {
+		l.openings = "consentrec_openings"
+		if _, err := l.db.ExecContext(ctx, createOpenings); err != nil {
+			return fail(err)
+		}
+		l.prev = audit.Genesis(l.origin)
+		if size > 0 {
+			last, err := l.leaf(ctx, size-1, size)
+			if err != nil {
+				return fail(err)
+			}
+			l.prev = last.Hash()
+		}
+		l.next = size
+		// Openings of entries that never became durable (a crash between the
+		// openings' commit and Tessera's) belong to no leaf.
+		if _, err := l.db.ExecContext(ctx, `DELETE FROM consentrec_openings WHERE idx >= ?`, int64(size)); err != nil {
+			return fail(err)
+		}
+	} else {
+		l.openings = "consentrec_openings2"
+		if _, err := l.db.ExecContext(ctx, createOpenings2); err != nil {
+			return fail(err)
+		}
+		// Place the openings whose index a crash left unwritten; with a
+		// single writer (POSIX), those still unplaced belong to no leaf.
+		// (With several writers, another process may have them in flight:
+		// they stay, unplaced and unread.)
+		if err := l.resolve(ctx); err != nil {
+			return fail(err)
+		}
+		if l.batchLock == nil {
+			if _, err := l.db.ExecContext(ctx, `DELETE FROM consentrec_openings2 WHERE idx IS NULL`); err != nil {
+				return fail(err)
+			}
+		}
 	}
 	go l.run()
 	return l, nil
 }
 
-// createOpenings is valid SQLite and MySQL/MariaDB.
-const createOpenings = `CREATE TABLE IF NOT EXISTS consentrec_openings (
+// createOpenings (v1 logs: keyed by the index the leaf carries) and
+// createOpenings2 (v2 logs: keyed by the leaf's commitment, stored before
+// Tessera assigns the index; idx is filled in once known, min_idx is the
+// tree size when it was stored, a lower bound of its index) are valid
+// SQLite and MySQL/MariaDB.
+const (
+	createOpenings = `CREATE TABLE IF NOT EXISTS consentrec_openings (
 	idx BIGINT NOT NULL PRIMARY KEY, time BIGINT NOT NULL, kind INT NOT NULL,
 	salt VARBINARY(32), payload MEDIUMBLOB, subj_salt VARBINARY(32), subject TEXT)`
+	createOpenings2 = `CREATE TABLE IF NOT EXISTS consentrec_openings2 (
+	commitment VARBINARY(32) NOT NULL PRIMARY KEY, idx BIGINT NULL, min_idx BIGINT NOT NULL,
+	time BIGINT NOT NULL, kind INT NOT NULL,
+	salt VARBINARY(32), payload MEDIUMBLOB, subj_salt VARBINARY(32), subject TEXT,
+	UNIQUE (idx))`
+)
 
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "tesseralog.lock"), os.O_CREATE|os.O_RDWR, 0o644)
@@ -357,7 +433,7 @@ func (l *Log) Append(ctx context.Context, e audit.Event) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("tesseralog: append: %w", err)
 	}
-	r := &req{leaf: audit.Leaf{Time: e.Time, Kind: e.Kind, Commitment: o.Commitment()}, open: o, done: make(chan result, 1)}
+	r := &req{leaf: audit.Leaf{Version: l.version, Time: e.Time, Kind: e.Kind, Commitment: o.Commitment()}, open: o, done: make(chan result, 1)}
 	select {
 	case l.reqs <- r:
 	case <-l.quit:
@@ -371,8 +447,11 @@ func (l *Log) Append(ctx context.Context, e audit.Event) (uint64, error) {
 	return res.index, res.err
 }
 
-// run is the committer: it assigns indexes and chain values, stores the
-// openings, adds the batch to Tessera in order and waits for it.
+// run is the committer: it gathers the appends waiting into a batch,
+// stores their openings in one transaction and adds the batch to Tessera.
+// For v1 leaves it assigns indexes and chain values and waits for the
+// batch before the next; v2 batches are awaited by their own goroutine,
+// so that the next batch is stored and added meanwhile.
 func (l *Log) run() {
 	defer close(l.done)
 	for {
@@ -392,8 +471,196 @@ func (l *Log) run() {
 				break gather
 			}
 		}
-		l.commit(batch)
+		if l.version == audit.LeafV2 {
+			l.commitV2(batch)
+		} else {
+			l.commit(batch)
+		}
 	}
+}
+
+// commitV2 stores the openings of a batch of v2 leaves (with the indexes
+// learnt since the last batch), adds the leaves to Tessera and leaves
+// their futures to a goroutine, which answers each append as soon as its
+// index is durable. Nothing is serialized beyond Tessera's own
+// sequencing: several processes append to one MySQL log at once.
+func (l *Log) commitV2(batch []*req) {
+	if err := l.failedErr(); err != nil {
+		for _, r := range batch {
+			r.done <- result{0, err}
+		}
+		return
+	}
+	ctx := context.Background()
+	pend := l.takePending()
+	if err := l.storeOpenings2(ctx, batch, l.Size(), pend); err != nil {
+		l.putPending(pend)
+		for _, r := range batch {
+			r.done <- result{0, fmt.Errorf("tesseralog: append: openings: %w", err)}
+		}
+		return
+	}
+	futures := make([]tessera.IndexFuture, len(batch))
+	for i, r := range batch {
+		raw, _ := r.leaf.MarshalBinary()
+		futures[i] = l.add(ctx, tessera.NewEntry(raw))
+	}
+	l.inflight.Add(1)
+	go func() {
+		defer l.inflight.Done()
+		for i, f := range futures {
+			r := batch[i]
+			idx, err := f()
+			if err != nil {
+				// Not logged: the opening stays unplaced (no leaf reads it).
+				if errors.Is(err, tessera.ErrPushback) {
+					err = fmt.Errorf("%w: %v", ErrRetry, err)
+				}
+				r.done <- result{0, fmt.Errorf("tesseralog: append: %w", err)}
+				continue
+			}
+			l.pmu.Lock()
+			l.pending = append(l.pending, placed{r.leaf.Commitment, idx.Index})
+			l.pmu.Unlock()
+			for {
+				n := l.size.Load()
+				if n > idx.Index || l.size.CompareAndSwap(n, idx.Index+1) {
+					break
+				}
+			}
+			r.done <- result{idx.Index, nil}
+		}
+	}()
+}
+
+func (l *Log) takePending() []placed {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	p := l.pending
+	l.pending = nil
+	return p
+}
+
+func (l *Log) putPending(p []placed) {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	l.pending = append(l.pending, p...)
+}
+
+// storeOpenings2 inserts the openings of batch (v2, not yet placed, with
+// min_idx floor) and places the openings of pend, in one transaction.
+func (l *Log) storeOpenings2(ctx context.Context, batch []*req, floor uint64, pend []placed) error {
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := placeTx(ctx, tx, pend); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		st, err := tx.PrepareContext(ctx, `INSERT INTO consentrec_openings2 (commitment, idx, min_idx, time, kind, salt, payload, subj_salt, subject) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, r := range batch {
+			o := r.open
+			var ss, subj any
+			if o.Subject != "" {
+				ss, subj = o.SubjectSalt[:], o.Subject
+			}
+			if _, err := st.ExecContext(ctx, r.leaf.Commitment[:], int64(floor), r.leaf.Time.UnixNano(), int(r.leaf.Kind), o.Salt[:], o.Payload, ss, subj); err != nil {
+				return err
+			}
+		}
+	}
+	return tx.Commit()
+}
+
+func placeTx(ctx context.Context, tx *sql.Tx, pend []placed) error {
+	if len(pend) == 0 {
+		return nil
+	}
+	st, err := tx.PrepareContext(ctx, `UPDATE consentrec_openings2 SET idx = ? WHERE commitment = ?`)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	for _, p := range pend {
+		if _, err := st.ExecContext(ctx, int64(p.idx), p.commit[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolve places every v2 opening whose index is not yet stored: first
+// the indexes learnt from Tessera's futures, then, for openings left
+// unplaced by a crash (or still in flight), the leaves from their min_idx
+// up to the log's size are searched for their commitment. Prune, Shred and
+// Open call it, so that every durable entry's opening has its index.
+func (l *Log) resolve(ctx context.Context) error {
+	if l.version != audit.LeafV2 {
+		return nil
+	}
+	if pend := l.takePending(); len(pend) > 0 {
+		tx, err := l.db.BeginTx(ctx, nil)
+		if err == nil {
+			if err = placeTx(ctx, tx, pend); err == nil {
+				err = tx.Commit()
+			} else {
+				tx.Rollback()
+			}
+		}
+		if err != nil {
+			l.putPending(pend)
+			return fmt.Errorf("place openings: %w", err)
+		}
+	}
+	size := l.Size()
+	rows, err := l.db.QueryContext(ctx, `SELECT commitment, min_idx FROM consentrec_openings2 WHERE idx IS NULL AND min_idx < ?`, int64(size))
+	if err != nil {
+		return fmt.Errorf("place openings: %w", err)
+	}
+	want := map[tlog.Hash]bool{}
+	from := size
+	for rows.Next() {
+		var c []byte
+		var floor int64
+		if err := rows.Scan(&c, &floor); err != nil {
+			rows.Close()
+			return fmt.Errorf("place openings: %w", err)
+		}
+		want[tlog.Hash(c)] = true
+		from = min(from, uint64(floor))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("place openings: %w", err)
+	}
+	var found []placed
+	for i := from; i < size && len(found) < len(want); i++ {
+		lf, err := l.leaf(ctx, i, size)
+		if err != nil {
+			return err
+		}
+		if want[lf.Commitment] {
+			found = append(found, placed{lf.Commitment, i})
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	tx, err := l.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("place openings: %w", err)
+	}
+	defer tx.Rollback()
+	if err := placeTx(ctx, tx, found); err != nil {
+		return fmt.Errorf("place openings: %w", err)
+	}
+	return tx.Commit()
 }
 
 func (l *Log) commit(batch []*req) {
@@ -541,6 +808,12 @@ func (l *Log) leaf(ctx context.Context, i, size uint64) (audit.Leaf, error) {
 	if err := lf.UnmarshalBinary(b.Entries[k]); err != nil {
 		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemContent, Msg: err.Error()}
 	}
+	if l.version != 0 && lf.Version != l.version {
+		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemFormat, Msg: fmt.Sprintf("v%d leaf in a log of v%d leaves", lf.Version, l.version)}
+	}
+	if !lf.Chained() {
+		lf.Index = i // its position in the tree
+	}
 	if lf.Index != i {
 		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemOrder, Msg: fmt.Sprintf("leaf carries index %d", lf.Index)}
 	}
@@ -563,7 +836,7 @@ func (l *Log) Entry(ctx context.Context, i uint64) (audit.Entry, error) {
 	if err != nil {
 		return audit.Entry{}, err
 	}
-	o, err := l.opening(ctx, i)
+	o, err := l.opening(ctx, i, lf.Commitment)
 	if err != nil {
 		return audit.Entry{}, err
 	}
@@ -579,10 +852,19 @@ func (l *Log) Entry(ctx context.Context, i uint64) (audit.Entry, error) {
 	return en, nil
 }
 
-func (l *Log) opening(ctx context.Context, i uint64) (*audit.Opening, error) {
+// opening reads the opening of entry i, whose leaf has commitment c: by
+// index (v1) or by commitment (v2, whose opening is stored before its
+// index is known).
+func (l *Log) opening(ctx context.Context, i uint64, c tlog.Hash) (*audit.Opening, error) {
 	var salt, payload, ss []byte
 	var subj sql.NullString
-	err := l.db.QueryRowContext(ctx, `SELECT salt, payload, subj_salt, subject FROM consentrec_openings WHERE idx = ?`, int64(i)).Scan(&salt, &payload, &ss, &subj)
+	var row *sql.Row
+	if l.version == audit.LeafV2 {
+		row = l.db.QueryRowContext(ctx, `SELECT salt, payload, subj_salt, subject FROM consentrec_openings2 WHERE commitment = ?`, c[:])
+	} else {
+		row = l.db.QueryRowContext(ctx, `SELECT salt, payload, subj_salt, subject FROM consentrec_openings WHERE idx = ?`, int64(i))
+	}
+	err := row.Scan(&salt, &payload, &ss, &subj)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && payload == nil) {
 		return nil, nil
 	}
@@ -714,6 +996,9 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) 
 	// The prune is an event first (audit.PruneEvent), signed into a
 	// checkpoint, and only then are openings deleted: a payload may be
 	// absent only where a signed prune event covers it.
+	if err := l.resolve(ctx); err != nil {
+		return 0, fmt.Errorf("tesseralog: prune: %w", err)
+	}
 	upto := l.Size()
 	where := ` WHERE payload IS NOT NULL AND idx < ? AND time < ? AND kind NOT IN (?, ?)`
 	args := []any{int64(upto), cutoff.UnixNano(), int(audit.KindAuditPruned), int(audit.KindAuditShredded)}
@@ -724,7 +1009,7 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) 
 		}
 	}
 	var n int
-	if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM consentrec_openings`+where, args...).Scan(&n); err != nil {
+	if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM `+l.openings+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
 	if _, err := l.Append(ctx, audit.PruneEvent(audit.PruneOptions{Before: cutoff, Kinds: kinds}, upto, n)); err != nil {
@@ -733,7 +1018,7 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) 
 	if _, err := l.Checkpoint(ctx); err != nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
-	res, err := l.db.ExecContext(ctx, `UPDATE consentrec_openings SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL`+where, args...)
+	res, err := l.db.ExecContext(ctx, `UPDATE `+l.openings+` SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL`+where, args...)
 	if err != nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
@@ -752,7 +1037,11 @@ func (l *Log) Shred(ctx context.Context, subject string) (int, error) {
 	// The shred is recorded first (audit.ShredEvents lists the entries it
 	// covers, never the subject), signed into a checkpoint, and only then
 	// are the subject openings deleted.
-	rows, err := l.db.QueryContext(ctx, `SELECT idx FROM consentrec_openings WHERE subject = ? ORDER BY idx`, subject)
+	if err := l.resolve(ctx); err != nil {
+		return 0, fmt.Errorf("tesseralog: shred: %w", err)
+	}
+	// Unplaced openings (v2: in flight, or of no leaf) are not entries yet.
+	rows, err := l.db.QueryContext(ctx, `SELECT idx FROM `+l.openings+` WHERE subject = ? AND idx IS NOT NULL AND idx < ? ORDER BY idx`, subject, int64(l.Size()))
 	if err != nil {
 		return 0, fmt.Errorf("tesseralog: shred: %w", err)
 	}
@@ -779,7 +1068,7 @@ func (l *Log) Shred(ctx context.Context, subject string) (int, error) {
 	}
 	var n int64
 	for _, i := range entries {
-		res, err := l.db.ExecContext(ctx, `UPDATE consentrec_openings SET subj_salt = NULL, subject = NULL WHERE idx = ? AND subject = ?`, int64(i), subject)
+		res, err := l.db.ExecContext(ctx, `UPDATE `+l.openings+` SET subj_salt = NULL, subject = NULL WHERE idx = ? AND subject = ?`, int64(i), subject)
 		if err != nil {
 			return int(n), fmt.Errorf("tesseralog: shred: %w", err)
 		}
@@ -796,10 +1085,18 @@ func (l *Log) Close() error {
 	l.quitOnce.Do(func() {
 		close(l.quit)
 		<-l.done
+		l.inflight.Wait()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		if err := l.shutdown(ctx); err != nil {
 			l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+		}
+		if pend := l.takePending(); len(pend) > 0 {
+			// Place the openings still waiting for the next batch (else
+			// the next Open searches the leaves for them).
+			if err := l.storeOpenings2(ctx, nil, 0, pend); err != nil && l.closeErr == nil {
+				l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+			}
 		}
 		l.cancel()
 		if l.closeDB {

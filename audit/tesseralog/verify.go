@@ -15,8 +15,9 @@ import (
 // VerifyTiles verifies a copy of the log's tiles (fsys rooted at the
 // "tlog" directory: checkpoint, tile/, tile/entries/) without the
 // openings and without the database: the checkpoint's signature by key;
-// every leaf of the entry bundles up to the checkpoint's size (format,
-// index, chain from audit.Genesis); the tree recomputed from the leaves
+// every leaf of the entry bundles up to the checkpoint's size (format, one
+// leaf version throughout, and for v1 leaves the index they carry and the
+// chain from audit.Genesis); the tree recomputed from the leaves
 // against every stored hash tile and against the checkpoint's root. It
 // returns the checkpoint, or a *audit.VerifyError naming the first bad
 // entry (for a hash tile, the first entry under the bad hash; for a bad
@@ -53,6 +54,7 @@ func VerifyTiles(ctx context.Context, fsys fs.FS, key note.Verifier) (audit.Chec
 		return out, nil
 	})
 	prev := audit.Genesis(cp.Origin)
+	version := 0 // entry 0's leaf format, the log's
 	var chainErr *audit.VerifyError
 	for bi := uint64(0); bi*layout.EntryBundleWidth < n; bi++ {
 		if err := ctx.Err(); err != nil {
@@ -77,10 +79,16 @@ func VerifyTiles(ctx context.Context, fsys fs.FS, key note.Verifier) (audit.Chec
 			if err := lf.UnmarshalBinary(entries[k]); err != nil {
 				return audit.Checkpoint{}, &audit.VerifyError{Index: i, Problem: audit.ProblemFormat, Msg: err.Error()}
 			}
-			// Index and chain are reported after the tiles: a changed leaf
-			// shows there at its own index, before it breaks the next
-			// leaf's chain.
-			if chainErr == nil {
+			if i == 0 {
+				version = lf.Version
+			}
+			if lf.Version != version {
+				return audit.Checkpoint{}, &audit.VerifyError{Index: i, Problem: audit.ProblemFormat, Msg: fmt.Sprintf("v%d leaf in a log of v%d leaves", lf.Version, version)}
+			}
+			// Index and chain (v1 leaves) are reported after the tiles: a
+			// changed leaf shows there at its own index, before it breaks
+			// the next leaf's chain. A v2 leaf's index is its position.
+			if chainErr == nil && lf.Chained() {
 				switch {
 				case lf.Index < i:
 					chainErr = &audit.VerifyError{Index: i, Problem: audit.ProblemOrder, Msg: fmt.Sprintf("leaf carries index %d", lf.Index)}
@@ -148,7 +156,7 @@ func readPartialOrFull(fsys fs.FS, path func(uint8) string, p uint8) ([]byte, er
 
 // splitBundle splits an entry bundle (uint16 big-endian length, then the
 // entry) into at most want leaves. It returns the position of the first
-// entry whose length is not a leaf's or runs past the data, or -1.
+// entry whose length is not a leaf's (v1 or v2) or runs past the data, or -1.
 func splitBundle(data []byte, want uint64) ([][]byte, int) {
 	var out [][]byte
 	for uint64(len(out)) < want && len(data) > 0 {
@@ -156,7 +164,7 @@ func splitBundle(data []byte, want uint64) ([][]byte, int) {
 			return out, len(out)
 		}
 		n := int(data[0])<<8 | int(data[1])
-		if n != audit.LeafSize || len(data) < 2+n {
+		if (n != audit.LeafSize && n != audit.LeafSizeV2) || len(data) < 2+n {
 			return out, len(out)
 		}
 		out = append(out, data[2:2+n])
