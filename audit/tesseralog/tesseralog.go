@@ -6,38 +6,59 @@
 //
 // # Leaf format, and what changes for an auditor
 //
-// The Tessera leaves are exactly the leaves of the file log
-// ([audit.Leaf], "consentrec/audit-leaf/v1": index, previous leaf hash,
-// time, kind, salted commitment), so the tree, the checkpoints, proofs and
-// receipts are byte-for-byte the same kind of object as the file log's, and
-// [audit.CheckReceipt] and tlog.CheckRecord work unchanged. Tessera hashes
-// an entry before it assigns the index; this backend therefore assigns the
-// index and the previous hash itself, in one committer goroutine that adds
-// each batch to Tessera in order and waits for it before the next batch,
-// and it checks that every index Tessera returns is the one the leaf
-// carries. A mismatch stops the log ([audit.ErrClosed]) rather than log a
-// leaf whose index lies. Within one process Tessera's queue keeps the
-// order of Add, but only by timing: a batch split by its 1 ms age timer
-// could in principle reach the sequencer after its second half if the
-// goroutine flushing the first half stalls for over a millisecond; the
-// check turns that into a stopped log, never a wrong leaf.
+// New logs write v2 leaves ([audit.LeafV2], "consentrec/audit-leaf/v2":
+// time, kind and the salted commitment; no index and no previous leaf
+// hash). Tessera hashes an entry before it assigns its index, and the
+// Merkle tree already orders the entries, so a leaf need not state its
+// own position: its index is where it sits in the tree, and every
+// inclusion proof binds the leaf to that index (an RFC 6962 proof for
+// index i does not verify for any other). What a v2 leaf proves, against
+// a signed checkpoint it is proven into: that an event with this
+// commitment (so, opened, this exact event) of this kind and time was
+// logged at this index, before every entry of a larger index, and that
+// the log's history up to the checkpoint's size contains it and keeps it
+// (consistency proofs between checkpoints). What it no longer carries is
+// the chain: a v1 leaf also names the leaf before it without the tree;
+// with v2 only the tree says so, and it says the same. The order that
+// remains is the tree's: entries of several writers interleave in the
+// order Tessera sequenced them, and a leaf's time is the time its writer
+// gave the event, so times are non-decreasing per writer at most (not
+// across writers, and not even within one writer when callers pass their
+// own times). Receipts of v2 entries carry the index beside the leaf
+// ("consentrec audit receipt v2", an "index" line); [audit.CheckReceipt]
+// checks the checkpoint's signature (and the listed witnesses'
+// cosignatures), the inclusion proof of the leaf at that index, and the
+// event against the commitment; v1 receipts verify as before.
+//
+// Existing logs keep their format: a log whose entry 0 is a v1 leaf
+// ([audit.LeafV1], "consentrec/audit-leaf/v1", byte-identical to the file
+// log's) keeps writing v1 leaves, chained: one committer assigns each
+// leaf's index and previous hash and waits for every batch, checks that
+// Tessera put each leaf at the index it carries (a mismatch stops the
+// log, [audit.ErrClosed], rather than log a leaf whose index lies), and
+// with several writers (MySQL) sequences each batch under a database lock
+// after reading the tree's size and last leaf, so batches of different
+// processes alternate. [Options].LeafVersion creates a v1 log on purpose;
+// asking an existing log for the other format is [ErrOptions]. A log never
+// mixes formats: [VerifyTiles] takes entry 0's format as the log's and
+// reports any other leaf as a format error at its index.
 //
 // Writers: [OpenPOSIX] is one process per directory (locked, as the file
 // log is). [OpenMySQL] lets several processes append to one database at
-// the same time: each batch is sequenced under a database lock, under
-// which the committer reads the tree's size and last leaf, so batches of
-// different processes alternate. A leaf without index and previous hash
-// (the tree alone orders entries; the receipt carries the index beside
-// the leaf) would let batches of several writers overlap, but audit.Leaf,
-// audit.CheckReceipt and audittest.TestLog's chain check do not accept one
-// yet.
+// the same time. With v2 leaves nothing is serialized beyond Tessera's
+// own sequencing: the committer stores a batch's openings, adds the batch
+// and goes on with the next one while a goroutine awaits the first one's
+// indexes; the batches of several processes interleave.
 //
 // For an auditor: the log is a set of tiles ("tile/...",
 // "tile/entries/...", "checkpoint": the "tlog" directory of the POSIX
 // driver, or [Log.TilesFS] over either driver) that any tlog-tiles client
 // can read and prove against, plus the openings (salt, event, subject salt
 // and subject: "openings.db", an SQLite file, or a MySQL table) that Prune
-// and Shred delete. The tiles are public and never change; the openings are private.
+// and Shred delete (a v2 opening is keyed by its leaf's commitment: it is
+// stored before Tessera assigns the index, which is written beside it
+// once known). The tiles are public and never change; the openings are
+// private.
 // Verifying = reading every entry bundle, recomputing the tree against the
 // signed checkpoint, and opening each commitment that still has its
 // opening ([VerifyTiles] for the tiles alone, [Log.Entry] for an opening).
@@ -49,8 +70,12 @@
 // O_SYNC, linked or renamed into place, directory synced); the MySQL
 // driver has committed the bundle and the tree in one transaction. The
 // opening is committed first (SQLite in WAL mode with synchronous=FULL,
-// or the consentrec_openings table of the MySQL database), then the leaf
-// is added; openings past the tree size after a crash are deleted at Open.
+// or a table of the MySQL database), then the leaf is added. After a
+// crash, Open deletes v1 openings past the tree size, and finds the leaves
+// of v2 openings whose index was not yet written (searching from the tree
+// size they were stored at); with one writer (POSIX), v2 openings of no
+// leaf are deleted, with several (MySQL) they stay, unread, since another
+// process may still be adding their leaf.
 // Concurrent appends are group-committed: every append that arrives while
 // a batch is being sequenced joins the next batch.
 //
