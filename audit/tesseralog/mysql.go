@@ -50,6 +50,11 @@ func OpenMySQL(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 		}, nil
 	}
 	l.db = db
+	l.cosigned = mysqlCosigned(db)
+	if _, err := db.ExecContext(ctx, createCosigned); err != nil {
+		l.release()
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
 	drv, err := mysql.New(ctx, db)
 	if err != nil {
 		l.release()

@@ -130,6 +130,15 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// MaxBatch caps the appends sequenced together (default 256).
 	MaxBatch int
+	// Witnesses cosign the log's checkpoints (see CosignedPath): every
+	// checkpoint Tessera publishes, at most once per CheckpointInterval,
+	// and the checkpoints returned by Checkpoint and made by Close. Their
+	// failures do not stop the log; Checkpoint returns them beside the
+	// checkpoint. This is the file log's audit.Options.Witnesses, run by
+	// the same code (audit.WitnessSet).
+	Witnesses []audit.Witness
+	// WitnessTimeout bounds each witness call (default 5 s).
+	WitnessTimeout time.Duration
 	// LeafVersion is the leaf format of a new log: audit.LeafV2 (the
 	// default, for 0) or audit.LeafV1 (chained leaves, byte-identical to
 	// the file log's). An existing log keeps the format of its entry 0;
@@ -192,6 +201,11 @@ type Log struct {
 	// Close).
 	pmu     sync.Mutex
 	pending []placed
+
+	cosigned cosignedStore // where the cosigned checkpoint is kept
+	wmu      sync.Mutex    // guards wit's fields
+	wit      *witnessing   // nil without witnesses
+	witOpts  Options
 }
 
 // placed: the entry of commitment was sequenced at idx.
@@ -234,6 +248,7 @@ func OpenPOSIX(ctx context.Context, dir string, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
 	l.closeDB = true
+	l.cosigned = posixCosigned(filepath.Join(dir, "tlog"))
 	drv, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, "tlog")})
 	if err != nil {
 		l.release()
@@ -268,8 +283,8 @@ func newLog(opts Options) (*Log, note.Signer, error) {
 		return nil, nil, fmt.Errorf("tesseralog: open: leaf version %d: %w", opts.LeafVersion, ErrOptions)
 	}
 	l := &Log{origin: opts.Origin, verifier: ver, now: opts.Now, rnd: opts.Rand, maxBatch: opts.MaxBatch,
-		version: opts.LeafVersion,
-		reqs:    make(chan *req), quit: make(chan struct{}), done: make(chan struct{})}
+		version: opts.LeafVersion, witOpts: opts,
+		reqs: make(chan *req), quit: make(chan struct{}), done: make(chan struct{})}
 	if l.now == nil {
 		l.now = time.Now
 	}
@@ -372,6 +387,9 @@ func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci 
 				return fail(err)
 			}
 		}
+	}
+	if err := l.startWitnesses(ctx, l.witOpts.Witnesses, l.witOpts.WitnessTimeout, ci); err != nil {
+		return fail(err)
 	}
 	go l.run()
 	return l, nil
@@ -965,7 +983,10 @@ func toHashes(p [][]byte) ([]tlog.Hash, error) {
 }
 
 // Checkpoint implements audit.Log: it waits until Tessera has published a
-// checkpoint covering every entry durable when it was called.
+// checkpoint covering every entry durable when it was called. With
+// witnesses, it returns that checkpoint cosigned (see CosignedPath), and
+// the failures of the witnesses that did not cosign beside it (the
+// checkpoint, signed by the log, is returned even then).
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 	want := l.Size()
 	if want == 0 {
@@ -984,7 +1005,7 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 				return nil, fmt.Errorf("tesseralog: checkpoint: %w", err)
 			}
 			if c.Size >= want {
-				return raw, nil
+				return l.cosign(ctx, raw)
 			}
 		}
 		select {
@@ -1000,7 +1021,7 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 // Receipt implements audit.Log (the audit receipt format).
 func (l *Log) Receipt(ctx context.Context, index uint64) (*audit.Receipt, error) {
 	cp, err := l.Checkpoint(ctx)
-	if err != nil {
+	if cp == nil {
 		return nil, err
 	}
 	c, _, err := audit.OpenCheckpoint(cp, l.verifier)
@@ -1037,7 +1058,7 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) 
 	if _, err := l.Append(ctx, audit.PruneEvent(audit.PruneOptions{Before: cutoff, Kinds: kinds}, upto, n)); err != nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
-	if _, err := l.Checkpoint(ctx); err != nil {
+	if cp, err := l.Checkpoint(ctx); cp == nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
 	res, err := l.db.ExecContext(ctx, `UPDATE `+l.openings+` SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL`+where, args...)
@@ -1085,7 +1106,7 @@ func (l *Log) Shred(ctx context.Context, subject string) (int, error) {
 			return 0, fmt.Errorf("tesseralog: shred: %w", err)
 		}
 	}
-	if _, err := l.Checkpoint(ctx); err != nil {
+	if cp, err := l.Checkpoint(ctx); cp == nil {
 		return 0, fmt.Errorf("tesseralog: shred: %w", err)
 	}
 	var n int64
@@ -1111,6 +1132,15 @@ func (l *Log) Close() error {
 		defer cancel()
 		if err := l.shutdown(ctx); err != nil {
 			l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+		}
+		if l.wit != nil {
+			// Have the final checkpoint cosigned.
+			<-l.wit.done
+			if raw, err := l.reader.ReadCheckpoint(ctx); err == nil {
+				if _, err := l.cosign(ctx, raw); err != nil && l.closeErr == nil {
+					l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+				}
+			}
 		}
 		if pend := l.takePending(); len(pend) > 0 {
 			// Place the openings still waiting for the next batch (else
