@@ -75,7 +75,9 @@
 // witnesses are still read). A verifier lists the witnesses it trusts and a
 // quorum ([VerifyOptions].Witnesses and Quorum, `consentrec audit verify
 // --witness KEY... --quorum N`): fewer cosignatures is an error
-// ([ErrQuorum]), never a silent count.
+// ([ErrQuorum]), never a silent count. [WitnessSet] is how a log calls its
+// witnesses (the file log, and audit/tesseralog), [CheckWitnesses] how any
+// verifier counts their cosignatures on a checkpoint.
 //
 // # Rollback: the anchor, and what only a witness closes
 //

@@ -64,6 +64,24 @@
 // signed checkpoint, and opening each commitment that still has its
 // opening ([VerifyTiles] for the tiles alone, [Log.Entry] for an opening).
 //
+// # Witnesses
+//
+// [Options].Witnesses are the file log's witnesses ([audit.Witness]: the
+// tlog-witness exchange, timestamped C2SP cosignature/v1 signatures),
+// called by the same code ([audit.WitnessSet]: the size each witness holds,
+// a consistency proof from it, built from Tessera's tiles). Tessera
+// publishes its "checkpoint" on its own; the log has every published
+// checkpoint cosigned (at most once per CheckpointInterval, and on
+// [Log.Checkpoint] and Close) and keeps the cosigned note beside the tiles
+// ([CosignedPath]), so that a copy of the tiles carries it. A witness that
+// fails does not stop the log: [Log.Checkpoint] returns its error beside
+// the checkpoint. An auditor lists the witnesses it trusts and a quorum
+// ([VerifyTilesWith], [Log.Verify]): fewer cosignatures is an error
+// wrapping [audit.ErrQuorum] that names the missing witnesses, and tiles
+// rolled back behind the cosigned checkpoint are truncation
+// ([audit.ErrRollback]). Receipts carry the cosigned checkpoint, so
+// [audit.CheckReceipt] checks their witnesses too.
+//
 // # Durability
 //
 // Append returns once Tessera's future resolved: the POSIX driver has then
