@@ -24,8 +24,8 @@
 // before it assigns its index (the Tessera backend, audit/tesseralog)
 // write it. Its index is its position in the tree, which every inclusion
 // proof binds it to; there is no chain, the tree alone orders the entries
-// (the same order a chain would state), and times are only as ordered as
-// each writer made them. A v2 [Receipt] carries the index beside the leaf
+// (the same order a chain would state); times are the writers' claims,
+// not ordered along the tree. A v2 [Receipt] carries the index beside the leaf
 // ("consentrec audit receipt v2"); [CheckReceipt] verifies both versions
 // and proves the leaf at the index the receipt states. [Leaf.Version]
 // tells them apart; a log holds leaves of one version only.

@@ -21,10 +21,12 @@
 // the chain: a v1 leaf also names the leaf before it without the tree;
 // with v2 only the tree says so, and it says the same. The order that
 // remains is the tree's: entries of several writers interleave in the
-// order Tessera sequenced them, and a leaf's time is the time its writer
-// gave the event, so times are non-decreasing per writer at most (not
-// across writers, and not even within one writer when callers pass their
-// own times). Receipts of v2 entries carry the index beside the leaf
+// order Tessera sequenced them. A leaf's time is the time its Append took
+// (or the caller gave), not a sequence number: concurrent appends reach a
+// writer's committer in any order and writers' clocks differ, so times
+// are not ordered along the tree, not even per writer; an auditor orders
+// by index and reads the time as the writer's claim. (v1 leaves are no
+// different in this: their chain follows the index, not the time.) Receipts of v2 entries carry the index beside the leaf
 // ("consentrec audit receipt v2", an "index" line); [audit.CheckReceipt]
 // checks the checkpoint's signature (and the listed witnesses'
 // cosignatures), the inclusion proof of the leaf at that index, and the
