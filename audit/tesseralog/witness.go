@@ -28,8 +28,7 @@ const CosignedPath = "checkpoint.cosigned"
 // witnessing is the witness side of a Log (guarded by Log.wmu).
 type witnessing struct {
 	set     *audit.WitnessSet
-	size    uint64 // size of the cosigned checkpoint stored
-	err     error  // the witnesses' failures on that checkpoint
+	err     error // the witnesses' failures on the checkpoint stored
 	timeout time.Duration
 	done    chan struct{} // closed when witnessLoop returns
 }
@@ -121,10 +120,10 @@ func (l *Log) cosign(ctx context.Context, signed []byte) ([]byte, error) {
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
-	if c.Size <= l.wit.size {
-		// Already cosigned (perhaps a larger one, by another writer).
-		cur, err := l.cosigned.load(ctx)
-		if err == nil {
+	// Already cosigned, by this writer or (MySQL) another one, perhaps
+	// at a larger size: that one covers c.
+	if cur, err := l.cosigned.load(ctx); err == nil {
+		if cc, _, err := audit.OpenCheckpoint(cur, l.verifier); err == nil && cc.Size >= c.Size {
 			return cur, l.wit.err
 		}
 	}
@@ -142,7 +141,7 @@ func (l *Log) cosign(ctx context.Context, signed []byte) ([]byte, error) {
 	if err := l.cosigned.store(ctx, out, c.Size); err != nil {
 		return out, errors.Join(werr, fmt.Errorf("tesseralog: store cosigned checkpoint: %w", err))
 	}
-	l.wit.size, l.wit.err = c.Size, werr
+	l.wit.err = werr
 	return out, werr
 }
 
@@ -166,8 +165,8 @@ func (l *Log) witnessLoop(interval time.Duration) {
 	}
 }
 
-// startWitnesses reads the size of the cosigned checkpoint stored, and
-// starts the witness loop. Without witnesses it does nothing.
+// startWitnesses checks the cosigned checkpoint stored (signed by this
+// log) and starts the witness loop. Without witnesses it does nothing.
 func (l *Log) startWitnesses(ctx context.Context, ws []audit.Witness, timeout, interval time.Duration) error {
 	if len(ws) == 0 {
 		return nil
@@ -182,11 +181,9 @@ func (l *Log) startWitnesses(ctx context.Context, ws []audit.Witness, timeout, i
 	case err != nil:
 		return fmt.Errorf("cosigned checkpoint: %w", err)
 	default:
-		c, _, err := audit.OpenCheckpoint(raw, l.verifier)
-		if err != nil {
+		if _, _, err := audit.OpenCheckpoint(raw, l.verifier); err != nil {
 			return fmt.Errorf("cosigned checkpoint: %w", err)
 		}
-		l.wit.size = c.Size
 	}
 	go l.witnessLoop(interval)
 	return nil
