@@ -26,11 +26,12 @@
 // writer's committer in any order and writers' clocks differ, so times
 // are not ordered along the tree, not even per writer; an auditor orders
 // by index and reads the time as the writer's claim. (v1 leaves are no
-// different in this: their chain follows the index, not the time.) Receipts of v2 entries carry the index beside the leaf
-// ("consentrec audit receipt v2", an "index" line); [audit.CheckReceipt]
-// checks the checkpoint's signature (and the listed witnesses'
-// cosignatures), the inclusion proof of the leaf at that index, and the
-// event against the commitment; v1 receipts verify as before.
+// different in this: their chain follows the index, not the time.)
+// Receipts of v2 entries carry the index beside the leaf ("consentrec
+// audit receipt v2", an "index" line); [audit.CheckReceipt] checks the
+// checkpoint's signature (and the listed witnesses' cosignatures), the
+// inclusion proof of the leaf at that index, and the event against the
+// commitment; v1 receipts verify as before.
 //
 // Existing logs keep their format: a log whose entry 0 is a v1 leaf
 // ([audit.LeafV1], "consentrec/audit-leaf/v1", byte-identical to the file
