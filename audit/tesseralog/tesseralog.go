@@ -123,6 +123,7 @@ import (
 	"time"
 
 	"github.com/consentrec/consentrec/audit"
+	"github.com/go-sql-driver/mysql"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -611,11 +612,34 @@ func (l *Log) putPending(p []placed) {
 // storeOpenings2 inserts the openings of batch (v2, not yet placed, with
 // min_idx floor) and places the openings of pend, in one transaction.
 func (l *Log) storeOpenings2(ctx context.Context, batch []*req, floor uint64, pend []placed) error {
-	tx, err := l.db.BeginTx(ctx, nil)
-	if err != nil {
+	return l.inTx(ctx, func(tx *sql.Tx) error { return insertTx(ctx, tx, batch, floor, pend) })
+}
+
+// inTx runs f in a transaction and commits it, running it again (up to 5
+// times) when a MySQL server chose it as a deadlock victim (error 1213)
+// or timed out its locks (1205): the openings transactions of several
+// writers can deadlock on InnoDB's index locks, and the server rolled
+// the whole transaction back.
+func (l *Log) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		tx, err := l.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err = f(tx); err == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+		var me *mysql.MySQLError
+		if err != nil && attempt < 5 && errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205) {
+			continue
+		}
 		return err
 	}
-	defer tx.Rollback()
+}
+
+func insertTx(ctx context.Context, tx *sql.Tx, batch []*req, floor uint64, pend []placed) error {
 	if err := placeTx(ctx, tx, pend); err != nil {
 		return err
 	}
@@ -640,7 +664,7 @@ func (l *Log) storeOpenings2(ctx context.Context, batch []*req, floor uint64, pe
 			return err
 		}
 	}
-	return tx.Commit()
+	return nil
 }
 
 // placeTx writes the indexes of pend, one statement per chunk.
@@ -674,15 +698,7 @@ func (l *Log) resolve(ctx context.Context) error {
 		return nil
 	}
 	if pend := l.takePending(); len(pend) > 0 {
-		tx, err := l.db.BeginTx(ctx, nil)
-		if err == nil {
-			if err = placeTx(ctx, tx, pend); err == nil {
-				err = tx.Commit()
-			} else {
-				tx.Rollback()
-			}
-		}
-		if err != nil {
+		if err := l.inTx(ctx, func(tx *sql.Tx) error { return placeTx(ctx, tx, pend) }); err != nil {
 			l.putPending(pend)
 			return fmt.Errorf("place openings: %w", err)
 		}
@@ -721,15 +737,10 @@ func (l *Log) resolve(ctx context.Context) error {
 	if len(found) == 0 {
 		return nil
 	}
-	tx, err := l.db.BeginTx(ctx, nil)
-	if err != nil {
+	if err := l.inTx(ctx, func(tx *sql.Tx) error { return placeTx(ctx, tx, found) }); err != nil {
 		return fmt.Errorf("place openings: %w", err)
 	}
-	defer tx.Rollback()
-	if err := placeTx(ctx, tx, found); err != nil {
-		return fmt.Errorf("place openings: %w", err)
-	}
-	return tx.Commit()
+	return nil
 }
 
 func (l *Log) commit(batch []*req) {
