@@ -18,6 +18,18 @@
 // (golang.org/x/mod/sumdb/tlog): leaf hash SHA-256(0x00 || leaf), node hash
 // SHA-256(0x01 || left || right).
 //
+// That is the v1 leaf ([LeafV1], "consentrec/audit-leaf/v1"), the file
+// log's. A v2 leaf ([LeafV2], "consentrec/audit-leaf/v2") holds only the
+// time, the kind and the commitment: logs whose engine hashes an entry
+// before it assigns its index (the Tessera backend, audit/tesseralog)
+// write it. Its index is its position in the tree, which every inclusion
+// proof binds it to; there is no chain, the tree alone orders the entries
+// (the same order a chain would state); times are the writers' claims,
+// not ordered along the tree. A v2 [Receipt] carries the index beside the leaf
+// ("consentrec audit receipt v2"); [CheckReceipt] verifies both versions
+// and proves the leaf at the index the receipt states. [Leaf.Version]
+// tells them apart; a log holds leaves of one version only.
+//
 // The event itself, with the 32-byte random salt, is the entry's [Opening],
 // stored beside the leaf. The data subject never appears in clear: the
 // event holds a salted commitment to its keyed hash ([github.com/consentrec/consentrec/policy.SubjectKey]),
@@ -63,7 +75,9 @@
 // witnesses are still read). A verifier lists the witnesses it trusts and a
 // quorum ([VerifyOptions].Witnesses and Quorum, `consentrec audit verify
 // --witness KEY... --quorum N`): fewer cosignatures is an error
-// ([ErrQuorum]), never a silent count.
+// ([ErrQuorum]), never a silent count. [WitnessSet] is how a log calls its
+// witnesses (the file log, and audit/tesseralog), [CheckWitnesses] how any
+// verifier counts their cosignatures on a checkpoint.
 //
 // # Rollback: the anchor, and what only a witness closes
 //

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -16,6 +17,7 @@ import (
 const (
 	eventLabel   = "consentrec/audit-event/v1\x00"
 	leafLabel    = "consentrec/audit-leaf/v1\x00"
+	leafLabelV2  = "consentrec/audit-leaf/v2\x00"
 	commitLabel  = "consentrec/audit-commit/v1\x00"
 	subjectLabel = "consentrec/audit-subject/v1\x00"
 	genesisLabel = "consentrec/audit-genesis/v1\x00"
@@ -24,8 +26,11 @@ const (
 // Sizes of the fixed parts of the encoding.
 const (
 	SaltSize = 32                                   // bytes of a commitment salt
-	LeafSize = len(leafLabel) + 8 + 32 + 8 + 2 + 32 // bytes of an encoded leaf
-	maxField = 1 << 16                              // bytes of one string field
+	LeafSize = len(leafLabel) + 8 + 32 + 8 + 2 + 32 // bytes of an encoded v1 leaf
+	// LeafSizeV2 is the size of an encoded v2 leaf (no index, no
+	// previous hash).
+	LeafSizeV2 = len(leafLabelV2) + 8 + 2 + 32
+	maxField   = 1 << 16 // bytes of one string field
 	// MaxEventSize is the largest canonical event encoding accepted.
 	MaxEventSize = 1 << 20
 )
@@ -128,22 +133,56 @@ func Genesis(origin string) tlog.Hash {
 	return sha256.Sum256(append([]byte(genesisLabel), origin...))
 }
 
-// Leaf is what the Merkle tree and the hash chain commit to for one entry.
-// It holds no personal data: the event is behind Commitment.
+// Leaf formats (Leaf.Version).
+const (
+	// LeafV1 ("consentrec/audit-leaf/v1") is the chained leaf of the file
+	// log: it carries its own index and the hash of the previous leaf, so
+	// the leaves form a hash chain from Genesis besides the tree. The
+	// zero Version means LeafV1.
+	LeafV1 = 1
+	// LeafV2 ("consentrec/audit-leaf/v2") carries no index and no
+	// previous hash: time, kind and commitment only. Its index is its
+	// position in the Merkle tree, which alone orders the entries (an
+	// inclusion proof binds a leaf to its index); a receipt carries the
+	// index beside the leaf. Logs whose engine hashes an entry before it
+	// assigns the index (Tessera) write it.
+	LeafV2 = 2
+)
+
+// Leaf is what the Merkle tree (and, for v1 leaves, the hash chain)
+// commits to for one entry. It holds no personal data: the event is
+// behind Commitment.
 type Leaf struct {
+	// Version is the leaf format, LeafV1 (or 0) or LeafV2. A v2 leaf
+	// encodes neither Index nor Prev: Index is its position in the tree,
+	// set by whoever read it (a log, a receipt), and Prev stays zero.
+	Version    int
 	Index      uint64
-	Prev       tlog.Hash // Hash of the previous leaf; Genesis(origin) for entry 0
+	Prev       tlog.Hash // v1: Hash of the previous leaf; Genesis(origin) for entry 0
 	Time       time.Time // the event's time (UTC, nanoseconds)
 	Kind       Kind
 	Commitment tlog.Hash // Opening.Commitment()
 }
 
-// AppendBinary appends the canonical encoding of l (LeafSize bytes):
-// label, index, prev, unix nanoseconds, kind, commitment, big-endian.
+// Chained reports whether l is a v1 leaf: one that carries its index and
+// the previous leaf's hash.
+func (l *Leaf) Chained() bool { return l.Version == 0 || l.Version == LeafV1 }
+
+// AppendBinary appends the canonical encoding of l: label, index, prev,
+// unix nanoseconds, kind, commitment, big-endian (LeafSize bytes) for v1;
+// label, unix nanoseconds, kind, commitment (LeafSizeV2 bytes) for v2. An
+// unknown Version is an error wrapping ErrMalformed.
 func (l *Leaf) AppendBinary(b []byte) ([]byte, error) {
-	b = append(b, leafLabel...)
-	b = binary.BigEndian.AppendUint64(b, l.Index)
-	b = append(b, l.Prev[:]...)
+	switch l.Version {
+	case 0, LeafV1:
+		b = append(b, leafLabel...)
+		b = binary.BigEndian.AppendUint64(b, l.Index)
+		b = append(b, l.Prev[:]...)
+	case LeafV2:
+		b = append(b, leafLabelV2...)
+	default:
+		return b, fmt.Errorf("leaf: version %d: %w", l.Version, ErrMalformed)
+	}
 	b = binary.BigEndian.AppendUint64(b, uint64(l.Time.UnixNano()))
 	b = binary.BigEndian.AppendUint16(b, uint16(l.Kind))
 	b = append(b, l.Commitment[:]...)
@@ -153,27 +192,40 @@ func (l *Leaf) AppendBinary(b []byte) ([]byte, error) {
 // MarshalBinary returns the canonical encoding of l.
 func (l *Leaf) MarshalBinary() ([]byte, error) { return l.AppendBinary(make([]byte, 0, LeafSize)) }
 
-// UnmarshalBinary decodes a canonical leaf; it wraps ErrMalformed.
+// UnmarshalBinary decodes a canonical leaf of either version; it wraps
+// ErrMalformed. A v2 leaf decodes with Index 0 (its position in the tree
+// is not part of it) and Prev zero.
 func (l *Leaf) UnmarshalBinary(b []byte) error {
-	if len(b) != LeafSize || string(b[:len(leafLabel)]) != leafLabel {
+	switch {
+	case len(b) == LeafSize && string(b[:len(leafLabel)]) == leafLabel:
+		b = b[len(leafLabel):]
+		l.Version = LeafV1
+		l.Index = binary.BigEndian.Uint64(b)
+		copy(l.Prev[:], b[8:40])
+		b = b[40:]
+	case len(b) == LeafSizeV2 && string(b[:len(leafLabelV2)]) == leafLabelV2:
+		b = b[len(leafLabelV2):]
+		l.Version, l.Index, l.Prev = LeafV2, 0, tlog.Hash{}
+	default:
 		return fmt.Errorf("leaf: %w", ErrMalformed)
 	}
-	b = b[len(leafLabel):]
-	l.Index = binary.BigEndian.Uint64(b)
-	copy(l.Prev[:], b[8:40])
-	l.Time = time.Unix(0, int64(binary.BigEndian.Uint64(b[40:]))).UTC()
-	l.Kind = Kind(binary.BigEndian.Uint16(b[48:]))
-	copy(l.Commitment[:], b[50:82])
+	l.Time = time.Unix(0, int64(binary.BigEndian.Uint64(b))).UTC()
+	l.Kind = Kind(binary.BigEndian.Uint16(b[8:]))
+	copy(l.Commitment[:], b[10:42])
 	if l.Kind == KindUnknown {
 		return fmt.Errorf("leaf: kind 0: %w", ErrMalformed)
 	}
 	return nil
 }
 
-// Hash returns the leaf's RFC 6962 record hash, SHA-256(0x00 || leaf).
+// Hash returns the leaf's RFC 6962 record hash, SHA-256(0x00 || leaf). A
+// leaf of an unknown Version has the zero hash, which no tree contains.
 func (l *Leaf) Hash() tlog.Hash {
 	var buf [LeafSize]byte
-	b, _ := l.AppendBinary(buf[:0])
+	b, err := l.AppendBinary(buf[:0])
+	if err != nil {
+		return tlog.Hash{}
+	}
 	return tlog.RecordHash(b)
 }
 
@@ -339,8 +391,11 @@ func (d *decoder) str() string {
 
 // Seal prepares e for the log: it encodes it canonically with a salted
 // subject commitment and returns the opening (random salts from rnd).
-// e.Time must already be set.
+// e.Time must already be set. A nil rnd means crypto/rand.
 func Seal(e *Event, rnd func([]byte) error) (*Opening, error) {
+	if rnd == nil {
+		rnd = func(b []byte) error { _, err := rand.Read(b); return err }
+	}
 	o := &Opening{}
 	var salts [2 * SaltSize]byte
 	if err := rnd(salts[:]); err != nil {

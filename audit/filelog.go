@@ -66,18 +66,17 @@ type Options struct {
 // signed checkpoint, replaced atomically), "checkpoint.pub" (the verifier
 // key). Memory: about 72 bytes per entry (tree hashes and offsets).
 type FileLog struct {
-	fsys      FS
-	origin    string
-	signer    note.Signer
-	verifier  note.Verifier
-	now       func() time.Time
-	rnd       func([]byte) error
-	interval  time.Duration
-	maxBatch  int
-	witnesses []Witness
-	witTO     time.Duration
-	trimmed   int64
-	anchor    Anchor
+	fsys     FS
+	origin   string
+	signer   note.Signer
+	verifier note.Verifier
+	now      func() time.Time
+	rnd      func([]byte) error
+	interval time.Duration
+	maxBatch int
+	wit      *WitnessSet // committer only
+	trimmed  int64
+	anchor   Anchor
 
 	reqs     chan *appendReq
 	ops      chan func()
@@ -92,7 +91,6 @@ type FileLog struct {
 	buf       []byte
 	tail      []tlog.Hash
 	offs      []int64
-	witOld    []uint64
 	timerC    <-chan time.Time
 	timer     *time.Timer
 	lastWitEr error
@@ -141,7 +139,7 @@ func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
 	}
 	l := &FileLog{
 		fsys: fsys, now: opts.Now, rnd: opts.Rand, interval: opts.CheckpointInterval,
-		maxBatch: opts.MaxBatch, witnesses: opts.Witnesses, witTO: opts.WitnessTimeout, anchor: opts.Anchor,
+		maxBatch: opts.MaxBatch, anchor: opts.Anchor,
 		reqs: make(chan *appendReq, 1024), ops: make(chan func()),
 		quit: make(chan struct{}), done: make(chan struct{}),
 	}
@@ -157,10 +155,7 @@ func Open(ctx context.Context, fsys FS, opts Options) (*FileLog, error) {
 	if l.maxBatch <= 0 {
 		l.maxBatch = 4096
 	}
-	if l.witTO <= 0 {
-		l.witTO = 5 * time.Second
-	}
-	l.witOld = make([]uint64, len(l.witnesses))
+	l.wit = NewWitnessSet(opts.Witnesses, opts.WitnessTimeout)
 	if err := l.open(ctx, opts); err != nil {
 		if l.f != nil {
 			l.f.Close()
@@ -577,17 +572,9 @@ func (l *FileLog) sign(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: checkpoint: sign: %w", err)
 	}
-	l.lastWitEr = nil
-	for i, w := range l.witnesses {
-		sigs, err := l.witness(ctx, i, w, signed, store)
-		if err != nil {
-			l.lastWitEr = errors.Join(l.lastWitEr, fmt.Errorf("audit: witness %d: %w", i, err))
-			continue
-		}
-		if withSigs, err := Cosign(signed, sigs); err == nil {
-			signed = withSigs
-		}
-	}
+	signed, l.lastWitEr = l.wit.Cosign(ctx, signed, l.n, func(_ context.Context, old uint64) (tlog.TreeProof, error) {
+		return tlog.ProveTree(int64(l.n), int64(old), store)
+	})
 	if err := writeFileAtomic(l.fsys, checkpointFile, signed, 0o644); err != nil {
 		return nil, fmt.Errorf("audit: checkpoint: %w", err)
 	}
@@ -615,31 +602,6 @@ func (l *FileLog) storeAnchor(ctx context.Context, n uint64) error {
 	}
 	l.anchored = c.Size
 	return nil
-}
-
-func (l *FileLog) witness(ctx context.Context, i int, w Witness, signed []byte, store tlog.HashReader) ([]note.Signature, error) {
-	for attempt := 0; ; attempt++ {
-		old := l.witOld[i]
-		var proof tlog.TreeProof
-		if old > 0 && old < l.n {
-			var err error
-			if proof, err = tlog.ProveTree(int64(l.n), int64(old), store); err != nil {
-				return nil, err
-			}
-		}
-		wctx, cancel := context.WithTimeout(ctx, l.witTO)
-		sigs, err := w.AddCheckpoint(wctx, old, proof, signed)
-		cancel()
-		var conflict *WitnessConflictError
-		if errors.As(err, &conflict) && attempt == 0 && conflict.Size <= l.n {
-			l.witOld[i] = conflict.Size
-			continue
-		}
-		if err == nil {
-			l.witOld[i] = l.n
-		}
-		return sigs, err
-	}
 }
 
 // do runs f on the committer goroutine.

@@ -22,7 +22,10 @@ type Receipt struct {
 	Checkpoint []byte // signed checkpoint note
 }
 
-const receiptMagic = "consentrec audit receipt v1"
+const (
+	receiptMagic   = "consentrec audit receipt v1" // a v1 (chained) leaf, which carries its index
+	receiptMagicV2 = "consentrec audit receipt v2" // a v2 leaf, with its index beside it
+)
 
 // HideSubject removes the subject opening from the receipt: it still
 // verifies, and shows the event without its subject.
@@ -37,8 +40,9 @@ func (r *Receipt) HideSubject() {
 // MarshalText encodes the receipt as text: header lines, a blank line and
 // the signed checkpoint note.
 //
-//	consentrec audit receipt v1
+//	consentrec audit receipt v1  (v2 for a v2 leaf)
 //	leaf <base64>
+//	index <decimal>        v2 only: the leaf's position in the tree
 //	salt <base64>          } unless pruned
 //	event <base64>         }
 //	subject-salt <base64>  } if the subject is disclosed
@@ -49,9 +53,18 @@ func (r *Receipt) HideSubject() {
 func (r *Receipt) MarshalText() ([]byte, error) {
 	var b bytes.Buffer
 	b64 := base64.StdEncoding.EncodeToString
-	raw, _ := r.Leaf.MarshalBinary()
-	b.WriteString(receiptMagic + "\n")
-	b.WriteString("leaf " + b64(raw) + "\n")
+	raw, err := r.Leaf.MarshalBinary()
+	if err != nil {
+		return nil, fmt.Errorf("receipt: %w", err)
+	}
+	if r.Leaf.Chained() {
+		b.WriteString(receiptMagic + "\n")
+		b.WriteString("leaf " + b64(raw) + "\n")
+	} else {
+		b.WriteString(receiptMagicV2 + "\n")
+		b.WriteString("leaf " + b64(raw) + "\n")
+		b.WriteString("index " + strconv.FormatUint(r.Leaf.Index, 10) + "\n")
+	}
 	if o := r.Opening; o != nil {
 		b.WriteString("salt " + b64(o.Salt[:]) + "\n")
 		b.WriteString("event " + b64(o.Payload) + "\n")
@@ -79,8 +92,9 @@ func ParseReceipt(data []byte) (*Receipt, error) {
 		return nil, bad("no checkpoint")
 	}
 	lines := strings.Split(string(head), "\n")
-	if lines[0] != receiptMagic {
-		return nil, bad("not a v1 receipt")
+	v2 := lines[0] == receiptMagicV2
+	if lines[0] != receiptMagic && !v2 {
+		return nil, bad("not a v1 or v2 receipt")
 	}
 	lines = lines[1:]
 	field := func(name string) ([]byte, bool) {
@@ -100,8 +114,18 @@ func ParseReceipt(data []byte) (*Receipt, error) {
 	}
 	r := &Receipt{Checkpoint: cp}
 	raw, ok := field("leaf")
-	if !ok || r.Leaf.UnmarshalBinary(raw) != nil {
+	if !ok || r.Leaf.UnmarshalBinary(raw) != nil || r.Leaf.Chained() == v2 {
 		return nil, bad("leaf")
+	}
+	if v2 {
+		// The index, in its one canonical decimal form.
+		v, ok := strings.CutPrefix(firstOr(lines), "index ")
+		i, err := strconv.ParseUint(v, 10, 63)
+		if !ok || err != nil || strconv.FormatUint(i, 10) != v {
+			return nil, bad("index")
+		}
+		r.Leaf.Index = i
+		lines = lines[1:]
 	}
 	if salt, ok := field("salt"); ok {
 		ev, ok := field("event")
@@ -139,7 +163,9 @@ func firstOr(s []string) string {
 
 // CheckReceipt verifies a receipt offline: the checkpoint's signature by
 // logKey, a cosignature by every witness given, the entry's inclusion in
-// the checkpoint's tree, and the event against the leaf's commitment. It
+// the checkpoint's tree at the index the receipt states (a v1 leaf's own
+// index; a v2 receipt's index line), and the event against the leaf's
+// commitment. It
 // returns the entry (Event zero but Kind and Time when pruned) and the
 // checkpoint. Errors wrap ErrMalformed, ErrSignature or ErrBadProof.
 func CheckReceipt(data []byte, logKey note.Verifier, witnesses ...note.Verifier) (Entry, Checkpoint, error) {

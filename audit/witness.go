@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -75,4 +76,92 @@ func parseUnverified(signed []byte) (*note.Note, error) {
 	n := une.Note
 	n.Sigs, n.UnverifiedSigs = n.UnverifiedSigs, nil
 	return n, nil
+}
+
+// WitnessSet asks a list of witnesses to cosign the successive checkpoints
+// of one log: the file log's Options.Witnesses, and any other backend's
+// (audit/tesseralog). It remembers the size of the checkpoint each witness
+// last cosigned, proves the new checkpoint consistent with it, and retries
+// once from the size a witness says it holds (*WitnessConflictError). Not
+// safe for concurrent use: one goroutine signs a log's checkpoints.
+type WitnessSet struct {
+	witnesses []Witness
+	timeout   time.Duration
+	old       []uint64
+}
+
+// NewWitnessSet returns a set of the witnesses ws, each call bounded by
+// timeout (5 s when zero or negative).
+func NewWitnessSet(ws []Witness, timeout time.Duration) *WitnessSet {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	return &WitnessSet{witnesses: ws, timeout: timeout, old: make([]uint64, len(ws))}
+}
+
+// Len returns the number of witnesses.
+func (s *WitnessSet) Len() int { return len(s.witnesses) }
+
+// Cosign asks every witness to cosign signed, the log's signed checkpoint
+// of size n; prove(ctx, oldSize) returns the proof that the tree of size
+// n extends the tree of oldSize (0 < oldSize < n). It returns the
+// checkpoint with every cosignature obtained, and the failures of the
+// other witnesses joined ("audit: witness <i>: ..."), or nil: the
+// checkpoint is returned even then, signed by the log.
+func (s *WitnessSet) Cosign(ctx context.Context, signed []byte, n uint64, prove func(ctx context.Context, oldSize uint64) (tlog.TreeProof, error)) ([]byte, error) {
+	var errs error
+	for i, w := range s.witnesses {
+		sigs, err := s.witness(ctx, i, w, signed, n, prove)
+		if err != nil {
+			errs = errors.Join(errs, fmt.Errorf("audit: witness %d: %w", i, err))
+			continue
+		}
+		if withSigs, err := Cosign(signed, sigs); err == nil {
+			signed = withSigs
+		}
+	}
+	return signed, errs
+}
+
+func (s *WitnessSet) witness(ctx context.Context, i int, w Witness, signed []byte, n uint64, prove func(context.Context, uint64) (tlog.TreeProof, error)) ([]note.Signature, error) {
+	for attempt := 0; ; attempt++ {
+		old := s.old[i]
+		var proof tlog.TreeProof
+		if old > 0 && old < n {
+			var err error
+			if proof, err = prove(ctx, old); err != nil {
+				return nil, err
+			}
+		}
+		wctx, cancel := context.WithTimeout(ctx, s.timeout)
+		sigs, err := w.AddCheckpoint(wctx, old, proof, signed)
+		cancel()
+		var conflict *WitnessConflictError
+		if errors.As(err, &conflict) && attempt == 0 && conflict.Size <= n {
+			s.old[i] = conflict.Size
+			continue
+		}
+		if err == nil {
+			s.old[i] = n
+		}
+		return sigs, err
+	}
+}
+
+// CheckWitnesses opens a signed checkpoint with the log's key and returns
+// it with the cosignatures of the witnesses listed that verify on it.
+// Unless quorum of them (all when quorum is 0) cosigned, the error wraps
+// ErrQuorum and names the missing witnesses; a checkpoint the log did not
+// sign is ErrSignature. With no witnesses listed, only the log's
+// signature is checked.
+func CheckWitnesses(signed []byte, logKey note.Verifier, witnesses []note.Verifier, quorum int) (Checkpoint, []Cosignature, error) {
+	cp, n, err := OpenCheckpoint(signed, logKey, witnesses...)
+	if err != nil {
+		return Checkpoint{}, nil, err
+	}
+	got := cosignatures(n, witnesses)
+	if err := checkQuorum(got, witnesses, quorum); err != nil {
+		return cp, got, fmt.Errorf("checkpoint of size %d: %w", cp.Size, err)
+	}
+	return cp, got, nil
 }

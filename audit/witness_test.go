@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/audit/audittest"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 func logVerifier(t *testing.T, origin string) note.Verifier {
@@ -148,4 +150,54 @@ func TestCheckpointInterval(t *testing.T) {
 			t.Fatalf("after the interval the checkpoint covers %d entries, want 2", n)
 		}
 	})
+}
+
+// TestWitnessSetAndCheckWitnesses: a WitnessSet cosigns successive
+// checkpoints of a log (proving consistency from the size each witness
+// holds); CheckWitnesses counts the listed witnesses and names the
+// missing ones under ErrQuorum.
+func TestWitnessSetAndCheckWitnesses(t *testing.T) {
+	ctx := context.Background()
+	l := audittest.NewLog("example.com/witnessset", nil)
+	a := audittest.NewWitness("witness.example/a", l.VerifierKey())
+	b := audittest.NewWitness("witness.example/b", l.VerifierKey())
+	off := audittest.NewWitness("witness.example/offline", l.VerifierKey())
+	down := audit.WitnessFunc(func(context.Context, uint64, tlog.TreeProof, []byte) ([]note.Signature, error) {
+		return nil, errors.New("unreachable")
+	})
+	set := audit.NewWitnessSet([]audit.Witness{a, b, down}, 0)
+	var signed []byte
+	for round := range 3 {
+		for i := range 4 {
+			if _, err := l.Append(ctx, audittest.Sample(round*4+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cp, err := l.Checkpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := l.Size()
+		signed, err = set.Cosign(ctx, cp, n, func(ctx context.Context, old uint64) (tlog.TreeProof, error) {
+			return l.ProveConsistency(ctx, old, n)
+		})
+		if err == nil || !strings.Contains(err.Error(), "witness 2: unreachable") {
+			t.Fatalf("round %d: Cosign error %v, want witness 2's failure", round, err)
+		}
+		if got, ok := a.Latest("example.com/witnessset"); !ok || got.Size != n {
+			t.Fatalf("round %d: witness a holds %d, want %d", round, got.Size, n)
+		}
+	}
+	ws := []note.Verifier{a.Verifier(), b.Verifier(), off.Verifier()}
+	cp, got, err := audit.CheckWitnesses(signed, l.VerifierKey(), ws, 2)
+	if err != nil || len(got) != 2 || cp.Size != 12 || got[0].Time.IsZero() {
+		t.Fatalf("quorum 2 of 3: %v, %d cosignatures, size %d", err, len(got), cp.Size)
+	}
+	_, _, err = audit.CheckWitnesses(signed, l.VerifierKey(), ws, 0)
+	if !errors.Is(err, audit.ErrQuorum) || !strings.Contains(err.Error(), "missing: witness.example/offline") {
+		t.Fatalf("all 3 required: %v, want ErrQuorum naming witness.example/offline", err)
+	}
+	if _, _, err := audit.CheckWitnesses(signed, off.Verifier(), nil, 0); !errors.Is(err, audit.ErrSignature) {
+		t.Fatalf("under a witness's key as the log's: %v, want ErrSignature", err)
+	}
 }

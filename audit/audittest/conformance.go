@@ -15,8 +15,9 @@ import (
 
 // TestLog is the conformance suite of audit.Log. newLog returns a fresh,
 // empty log for each subtest; TestLog closes it. It checks concurrent
-// appends and their indexes, exact read-back of every field, the hash
-// chain, signed checkpoints, inclusion and consistency proofs, receipts,
+// appends and their indexes, exact read-back of every field, the leaf
+// format (one version per log; the hash chain of v1 leaves), signed
+// checkpoints, inclusion and consistency proofs, receipts,
 // pruning, crypto-shredding, invalid events, cancellation and Close.
 func TestLog(t *testing.T, newLog func(t *testing.T) audit.Log) {
 	ctx := context.Background()
@@ -88,6 +89,38 @@ func TestLog(t *testing.T, newLog func(t *testing.T) audit.Log) {
 			t.Fatalf("zero time not filled: %v", first.Event.Time)
 		}
 		cp := checkpoint(t, l)
+		// Every leaf has the log's one format, and shows its event's time
+		// and kind. Only chained (v1) leaves carry their index and the
+		// previous leaf's hash; a v2 leaf's index is its position in the
+		// tree (checked by every proof and receipt below).
+		for i := range l.Size() {
+			en, err := l.Entry(ctx, i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if en.Version != first.Version || en.Chained() != first.Chained() {
+				t.Fatalf("entry %d has leaf version %d, entry 0 %d", i, en.Version, first.Version)
+			}
+			if !en.Time.Equal(en.Event.Time) || en.Kind != en.Event.Kind {
+				t.Fatalf("entry %d: leaf time/kind %v %v, event %v %v", i, en.Time, en.Kind, en.Event.Time, en.Event.Kind)
+			}
+			var back audit.Leaf
+			if err := back.UnmarshalBinary(mustLeaf(en.Leaf)); err != nil {
+				t.Fatalf("entry %d: leaf does not decode: %v", i, err)
+			}
+			if back.Hash() != en.Hash() || en.Index != i {
+				t.Fatalf("entry %d: leaf (index %d) does not round-trip", i, en.Index)
+			}
+			if back.Chained() && back.Index != i {
+				t.Fatalf("entry %d: v1 leaf carries index %d", i, back.Index)
+			}
+			if !back.Chained() && (back.Prev != (tlog.Hash{}) || en.Prev != (tlog.Hash{})) {
+				t.Fatalf("entry %d: v2 leaf with a previous hash", i)
+			}
+		}
+		if !first.Chained() {
+			return
+		}
 		if first.Prev != audit.Genesis(cp.Origin) {
 			t.Fatal("entry 0 does not commit to the genesis of its origin")
 		}

@@ -51,7 +51,9 @@ func newInlineVerifier(ctx context.Context, l Checkpointer) (*inlineVerifier, er
 }
 
 func (v *inlineVerifier) add(en *audit.Entry) error {
-	if en.Prev != v.prev {
+	// Only chained (v1) leaves carry the previous leaf's hash; the tree
+	// (its root checked against the checkpoint) orders v2 leaves.
+	if en.Chained() && en.Prev != v.prev {
 		return &audit.VerifyError{Index: en.Index, Problem: audit.ProblemChain, Msg: "entry does not chain to the one before it"}
 	}
 	if en.Leaf.Index != en.Index {

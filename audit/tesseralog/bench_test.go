@@ -2,6 +2,7 @@ package tesseralog_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -15,15 +16,16 @@ import (
 
 // BenchmarkAppend64 measures durable appends from 64 concurrent
 // appenders, the file log, the Tessera POSIX log and the Tessera MySQL log
-// (when CONSENTREC_TEST_MYSQL_DSN is set) in the same run. Each
+// (when CONSENTREC_TEST_MYSQL_DSN is set; also as two writers of one
+// database) in the same run. Each
 // Append returns once its entry is durable (the file log's fsync; the
 // resolution of Tessera's future).
 func BenchmarkAppend64(b *testing.B) {
 	for _, c := range []struct {
 		name string
-		open func(b *testing.B) audit.Log
+		open func(b *testing.B) appendCloser
 	}{
-		{"filelog", func(b *testing.B) audit.Log {
+		{"filelog", func(b *testing.B) appendCloser {
 			o := testOptions(b)
 			l, err := audit.Open(context.Background(), audit.DirFS(b.TempDir()), audit.Options{Signer: o.Signer, Origin: o.Origin})
 			if err != nil {
@@ -31,13 +33,27 @@ func BenchmarkAppend64(b *testing.B) {
 			}
 			return l
 		}},
-		{"tessera-posix", func(b *testing.B) audit.Log { return openPOSIX(b, b.TempDir(), testOptions(b)) }},
-		{"tessera-mysql", func(b *testing.B) audit.Log {
+		{"tessera-posix", func(b *testing.B) appendCloser { return openPOSIX(b, b.TempDir(), testOptions(b)) }},
+		{"tessera-mysql", func(b *testing.B) appendCloser {
 			l, err := tesseralog.OpenMySQL(context.Background(), freshDB(b), testOptions(b))
 			if err != nil {
 				b.Fatal(err)
 			}
 			return l
+		}},
+		{"tessera-mysql-2writers", func(b *testing.B) appendCloser {
+			// Two writers on one database, as two nodes: the appenders
+			// alternate between them.
+			db, o := freshDB(b), testOptions(b)
+			var ls twoLogs
+			for i := range ls {
+				l, err := tesseralog.OpenMySQL(context.Background(), db, o)
+				if err != nil {
+					b.Fatal(err)
+				}
+				ls[i] = l
+			}
+			return &ls
 		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -136,3 +152,20 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "entries/s")
 	})
 }
+
+type appendCloser interface {
+	Append(context.Context, audit.Event) (uint64, error)
+	Close() error
+}
+
+// twoLogs sends appends to two writers of one log in turn (only Append and
+// Close are used).
+type twoLogs [2]*tesseralog.Log
+
+var twoNext atomic.Uint64
+
+func (t *twoLogs) Append(ctx context.Context, e audit.Event) (uint64, error) {
+	return t[twoNext.Add(1)%2].Append(ctx, e)
+}
+
+func (t *twoLogs) Close() error { return errors.Join(t[0].Close(), t[1].Close()) }

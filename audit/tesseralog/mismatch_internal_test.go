@@ -16,7 +16,7 @@ import (
 // append fails and the log stops instead of chaining more leaves.
 func TestIndexMismatchStops(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(nil)
-	l, err := OpenPOSIX(context.Background(), t.TempDir(), Options{Signer: priv, Origin: "example.com/mismatch"})
+	l, err := OpenPOSIX(context.Background(), t.TempDir(), Options{Signer: priv, Origin: "example.com/mismatch", LeafVersion: audit.LeafV1})
 	if err != nil {
 		t.Fatal(err)
 	}

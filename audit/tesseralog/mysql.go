@@ -15,12 +15,16 @@ import (
 // database. The caller keeps db and closes it after Close.
 //
 // Several processes (nodes, the CLI) may open the same database and append
-// at the same time, with the same Origin and key: each batch is sequenced
-// under a database lock (GET_LOCK on one connection of db, named after the
-// origin), under which the committer reads the tree's size and last leaf,
-// so that leaves still carry their index and previous hash. Batches of
-// different processes therefore alternate rather than overlap. The
-// checkpoint interval is at least one second (Tessera's MySQL minimum).
+// at the same time, with the same Origin and key. Open runs under a
+// database lock (GET_LOCK on one connection of db, named after the
+// origin): Tessera's first open of an empty database writes its initial
+// tree state, and two at once deadlock. Appends of v2 leaves (the default)
+// take no lock of ours: Tessera sequences the batches of every process,
+// which interleave. A v1 log (chained leaves) sequences each batch under
+// that lock, after reading the tree's size and last leaf, so that leaves
+// carry their index and previous hash: batches of different processes
+// alternate rather than overlap. The checkpoint interval is at least one
+// second (Tessera's MySQL minimum).
 func OpenMySQL(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 	l, ns, err := newLog(opts)
 	if err != nil {
@@ -46,6 +50,11 @@ func OpenMySQL(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 		}, nil
 	}
 	l.db = db
+	l.cosigned = mysqlCosigned(db)
+	if _, err := db.ExecContext(ctx, createCosigned); err != nil {
+		l.release()
+		return nil, fmt.Errorf("tesseralog: open: %w", err)
+	}
 	drv, err := mysql.New(ctx, db)
 	if err != nil {
 		l.release()

@@ -23,13 +23,19 @@ import (
 
 // TestMySQLTwoProcesses runs two processes (this test binary, re-executed)
 // that append concurrently to one MySQL-backed log, 8 goroutines each.
-// Every acknowledged entry must be in the log once, at its index, chained
-// and proven into the final checkpoint.
+// Every acknowledged entry must be in the log once, at its index, proven
+// into the final checkpoint, and chained when the leaves are v1; the
+// tiles alone must verify.
 func TestMySQLTwoProcesses(t *testing.T) {
 	if os.Getenv("TESSERALOG_CHILD") != "" {
 		child(t)
 		return
 	}
+	t.Run("v1", func(t *testing.T) { twoProcesses(t, audit.LeafV1) })
+	t.Run("v2", func(t *testing.T) { twoProcesses(t, audit.LeafV2) })
+}
+
+func twoProcesses(t *testing.T, version int) {
 	db := freshDB(t)
 	var dbName string
 	if err := db.QueryRow("SELECT DATABASE()").Scan(&dbName); err != nil {
@@ -45,7 +51,8 @@ func TestMySQLTwoProcesses(t *testing.T) {
 		wg.Go(func() {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestMySQLTwoProcesses$", "-test.count=1")
 			cmd.Env = append(os.Environ(), "TESSERALOG_CHILD="+strconv.Itoa(p), "TESSERALOG_DB="+dbName,
-				"TESSERALOG_SEED="+hex.EncodeToString(seed), fmt.Sprintf("TESSERALOG_N=%d", perProc))
+				"TESSERALOG_SEED="+hex.EncodeToString(seed), fmt.Sprintf("TESSERALOG_N=%d", perProc),
+				fmt.Sprintf("TESSERALOG_LEAF=%d", version))
 			var out, errb bytes.Buffer
 			cmd.Stdout, cmd.Stderr = &out, &errb
 			if err := cmd.Run(); err != nil {
@@ -112,7 +119,10 @@ func TestMySQLTwoProcesses(t *testing.T) {
 		if en.Event.CallID != acked[i] {
 			t.Fatalf("entry %d holds %q, acknowledged %q", i, en.Event.CallID, acked[i])
 		}
-		if en.Prev != prev {
+		if en.Version != version || en.Index != i {
+			t.Fatalf("entry %d: leaf version %d index %d, want version %d", i, en.Version, en.Index, version)
+		}
+		if version == audit.LeafV1 && en.Prev != prev {
 			t.Fatalf("entry %d does not chain to entry %d", i, i-1)
 		}
 		prev = en.Hash()
@@ -144,7 +154,8 @@ func child(t *testing.T) {
 	defer db.Close()
 	seed, _ := hex.DecodeString(os.Getenv("TESSERALOG_SEED"))
 	n, _ := strconv.Atoi(os.Getenv("TESSERALOG_N"))
-	l, err := tesseralog.OpenMySQL(context.Background(), db, tesseralog.Options{Signer: ed25519.NewKeyFromSeed(seed), Origin: "example.com/audit/procs"})
+	v, _ := strconv.Atoi(os.Getenv("TESSERALOG_LEAF"))
+	l, err := tesseralog.OpenMySQL(context.Background(), db, tesseralog.Options{Signer: ed25519.NewKeyFromSeed(seed), Origin: "example.com/audit/procs", LeafVersion: v})
 	if err != nil {
 		t.Fatal(err)
 	}

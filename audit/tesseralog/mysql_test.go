@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -80,4 +81,18 @@ func TestMySQLConformance(t *testing.T) {
 		}
 		return l
 	})
+}
+
+// TestMySQLWitnesses: witnesses over the MySQL driver; the cosigned
+// checkpoint is kept in the database and TilesFS serves it to the
+// auditor's VerifyTilesWith.
+func TestMySQLWitnesses(t *testing.T) {
+	db := freshDB(t)
+	testWitnesses(t, func(t *testing.T, o tesseralog.Options) *tesseralog.Log {
+		l, err := tesseralog.OpenMySQL(context.Background(), db, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}, func(l *tesseralog.Log) fs.FS { return l.TilesFS(context.Background()) })
 }

@@ -20,12 +20,19 @@ import (
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// tiles builds a closed log of n entries and returns its tlog directory
-// loaded into memory, and the log's key.
+// tiles builds a closed log of n entries (v2 leaves) and returns its tlog
+// directory loaded into memory, and the log's key.
 func tiles(t testing.TB, n int) (fstest.MapFS, note.Verifier) {
+	return tilesV(t, n, audit.LeafV2)
+}
+
+// tilesV is tiles with leaves of the given version.
+func tilesV(t testing.TB, n, version int) (fstest.MapFS, note.Verifier) {
 	t.Helper()
 	dir := t.TempDir()
-	l := openPOSIX(t, dir, testOptions(t))
+	opts := testOptions(t)
+	opts.LeafVersion = version
+	l := openPOSIX(t, dir, opts)
 	var wg sync.WaitGroup
 	for w := range 16 {
 		wg.Go(func() {
@@ -80,10 +87,15 @@ func readPath(m fstest.MapFS, path func(uint8) string, p uint8) string {
 
 // TestTamperTiles flips bytes of every hash tile, entry bundle and the
 // checkpoint the verifier reads: each flip must be reported, with the
-// index of the entry under the changed bytes.
+// index of the entry under the changed bytes, for both leaf versions.
 func TestTamperTiles(t *testing.T) {
+	t.Run("v1", func(t *testing.T) { tamperTiles(t, audit.LeafV1, audit.LeafSize) })
+	t.Run("v2", func(t *testing.T) { tamperTiles(t, audit.LeafV2, audit.LeafSizeV2) })
+}
+
+func tamperTiles(t *testing.T, version, leafSize int) {
 	const n = 300
-	m, key := tiles(t, n)
+	m, key := tilesV(t, n, version)
 	ctx := context.Background()
 	type target struct {
 		path   string
@@ -103,7 +115,7 @@ func TestTamperTiles(t *testing.T) {
 	}
 	for bi := uint64(0); bi*256 < n; bi++ {
 		path := readPath(m, func(p uint8) string { return layout.EntriesPath(bi, p) }, layout.PartialTileSize(0, bi, n))
-		targets = append(targets, target{path, func(off int) uint64 { return bi*256 + uint64(off/(2+audit.LeafSize)) }, 37})
+		targets = append(targets, target{path, func(off int) uint64 { return bi*256 + uint64(off/(2+leafSize)) }, 37})
 	}
 	for _, tg := range targets {
 		data := m[tg.path].Data
@@ -157,5 +169,35 @@ func TestTamperMissing(t *testing.T) {
 		if !errors.Is(err, audit.ErrRollback) {
 			t.Fatalf("without %s: %v, want ErrRollback", p, err)
 		}
+	}
+}
+
+// TestMixedLeafVersions: a v1 leaf among v2 leaves (or the reverse) is a
+// format error at its index, even where the tiles were rebuilt to match.
+func TestMixedLeafVersions(t *testing.T) {
+	m, key := tilesV(t, 10, audit.LeafV2)
+	path := layout.EntriesPath(0, 10)
+	data := m[path].Data
+	var out []byte
+	for k := 0; len(data) > 0; k++ {
+		n := int(data[0])<<8 | int(data[1])
+		entry := data[2 : 2+n]
+		data = data[2+n:]
+		if k == 6 {
+			var lf audit.Leaf
+			if err := lf.UnmarshalBinary(entry); err != nil {
+				t.Fatal(err)
+			}
+			lf.Version, lf.Index = audit.LeafV1, 6
+			entry, _ = lf.MarshalBinary()
+		}
+		out = append(out, byte(len(entry)>>8), byte(len(entry)))
+		out = append(out, entry...)
+	}
+	m[path] = &fstest.MapFile{Data: out}
+	_, err := tesseralog.VerifyTiles(context.Background(), m, key)
+	var ve *audit.VerifyError
+	if !errors.As(err, &ve) || ve.Index != 6 || ve.Problem != audit.ProblemFormat {
+		t.Fatalf("v1 leaf at 6 among v2 leaves: %v, want a format error at entry 6", err)
 	}
 }

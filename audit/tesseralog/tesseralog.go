@@ -6,41 +6,84 @@
 //
 // # Leaf format, and what changes for an auditor
 //
-// The Tessera leaves are exactly the leaves of the file log
-// ([audit.Leaf], "consentrec/audit-leaf/v1": index, previous leaf hash,
-// time, kind, salted commitment), so the tree, the checkpoints, proofs and
-// receipts are byte-for-byte the same kind of object as the file log's, and
-// [audit.CheckReceipt] and tlog.CheckRecord work unchanged. Tessera hashes
-// an entry before it assigns the index; this backend therefore assigns the
-// index and the previous hash itself, in one committer goroutine that adds
-// each batch to Tessera in order and waits for it before the next batch,
-// and it checks that every index Tessera returns is the one the leaf
-// carries. A mismatch stops the log ([audit.ErrClosed]) rather than log a
-// leaf whose index lies. Within one process Tessera's queue keeps the
-// order of Add, but only by timing: a batch split by its 1 ms age timer
-// could in principle reach the sequencer after its second half if the
-// goroutine flushing the first half stalls for over a millisecond; the
-// check turns that into a stopped log, never a wrong leaf.
+// New logs write v2 leaves ([audit.LeafV2], "consentrec/audit-leaf/v2":
+// time, kind and the salted commitment; no index and no previous leaf
+// hash). Tessera hashes an entry before it assigns its index, and the
+// Merkle tree already orders the entries, so a leaf need not state its
+// own position: its index is where it sits in the tree, and every
+// inclusion proof binds the leaf to that index (an RFC 6962 proof for
+// index i does not verify for any other). What a v2 leaf proves, against
+// a signed checkpoint it is proven into: that an event with this
+// commitment (so, opened, this exact event) of this kind and time was
+// logged at this index, before every entry of a larger index, and that
+// the log's history up to the checkpoint's size contains it and keeps it
+// (consistency proofs between checkpoints). What it no longer carries is
+// the chain: a v1 leaf also names the leaf before it without the tree;
+// with v2 only the tree says so, and it says the same. The order that
+// remains is the tree's: entries of several writers interleave in the
+// order Tessera sequenced them. A leaf's time is the time its Append took
+// (or the caller gave), not a sequence number: concurrent appends reach a
+// writer's committer in any order and writers' clocks differ, so times
+// are not ordered along the tree, not even per writer; an auditor orders
+// by index and reads the time as the writer's claim. (v1 leaves are no
+// different in this: their chain follows the index, not the time.)
+// Receipts of v2 entries carry the index beside the leaf ("consentrec
+// audit receipt v2", an "index" line); [audit.CheckReceipt] checks the
+// checkpoint's signature (and the listed witnesses' cosignatures), the
+// inclusion proof of the leaf at that index, and the event against the
+// commitment; v1 receipts verify as before.
+//
+// Existing logs keep their format: a log whose entry 0 is a v1 leaf
+// ([audit.LeafV1], "consentrec/audit-leaf/v1", byte-identical to the file
+// log's) keeps writing v1 leaves, chained: one committer assigns each
+// leaf's index and previous hash and waits for every batch, checks that
+// Tessera put each leaf at the index it carries (a mismatch stops the
+// log, [audit.ErrClosed], rather than log a leaf whose index lies), and
+// with several writers (MySQL) sequences each batch under a database lock
+// after reading the tree's size and last leaf, so batches of different
+// processes alternate. [Options].LeafVersion creates a v1 log on purpose;
+// asking an existing log for the other format is [ErrOptions]. A log never
+// mixes formats: [VerifyTiles] takes entry 0's format as the log's and
+// reports any other leaf as a format error at its index.
 //
 // Writers: [OpenPOSIX] is one process per directory (locked, as the file
 // log is). [OpenMySQL] lets several processes append to one database at
-// the same time: each batch is sequenced under a database lock, under
-// which the committer reads the tree's size and last leaf, so batches of
-// different processes alternate. A leaf without index and previous hash
-// (the tree alone orders entries; the receipt carries the index beside
-// the leaf) would let batches of several writers overlap, but audit.Leaf,
-// audit.CheckReceipt and audittest.TestLog's chain check do not accept one
-// yet.
+// the same time. With v2 leaves nothing is serialized across processes
+// beyond Tessera's own sequencing: each process's committer stores a
+// batch's openings, adds the batch and waits for it (the appends arriving
+// meanwhile make the next batch), and the batches of several processes
+// interleave.
 //
 // For an auditor: the log is a set of tiles ("tile/...",
 // "tile/entries/...", "checkpoint": the "tlog" directory of the POSIX
 // driver, or [Log.TilesFS] over either driver) that any tlog-tiles client
 // can read and prove against, plus the openings (salt, event, subject salt
 // and subject: "openings.db", an SQLite file, or a MySQL table) that Prune
-// and Shred delete. The tiles are public and never change; the openings are private.
+// and Shred delete (a v2 opening is keyed by its leaf's commitment: it is
+// stored before Tessera assigns the index, which is written beside it
+// once known). The tiles are public and never change; the openings are
+// private.
 // Verifying = reading every entry bundle, recomputing the tree against the
 // signed checkpoint, and opening each commitment that still has its
 // opening ([VerifyTiles] for the tiles alone, [Log.Entry] for an opening).
+//
+// # Witnesses
+//
+// [Options].Witnesses are the file log's witnesses ([audit.Witness]: the
+// tlog-witness exchange, timestamped C2SP cosignature/v1 signatures),
+// called by the same code ([audit.WitnessSet]: the size each witness holds,
+// a consistency proof from it, built from Tessera's tiles). Tessera
+// publishes its "checkpoint" on its own; the log has every published
+// checkpoint cosigned (at most once per CheckpointInterval, and on
+// [Log.Checkpoint] and Close) and keeps the cosigned note beside the tiles
+// ([CosignedPath]), so that a copy of the tiles carries it. A witness that
+// fails does not stop the log: [Log.Checkpoint] returns its error beside
+// the checkpoint. An auditor lists the witnesses it trusts and a quorum
+// ([VerifyTilesWith], [Log.Verify]): fewer cosignatures is an error
+// wrapping [audit.ErrQuorum] that names the missing witnesses, and tiles
+// rolled back behind the cosigned checkpoint are truncation
+// ([audit.ErrRollback]). Receipts carry the cosigned checkpoint, so
+// [audit.CheckReceipt] checks their witnesses too.
 //
 // # Durability
 //
@@ -49,8 +92,12 @@
 // O_SYNC, linked or renamed into place, directory synced); the MySQL
 // driver has committed the bundle and the tree in one transaction. The
 // opening is committed first (SQLite in WAL mode with synchronous=FULL,
-// or the consentrec_openings table of the MySQL database), then the leaf
-// is added; openings past the tree size after a crash are deleted at Open.
+// or a table of the MySQL database), then the leaf is added. After a
+// crash, Open deletes v1 openings past the tree size, and finds the leaves
+// of v2 openings whose index was not yet written (searching from the tree
+// size they were stored at); with one writer (POSIX), v2 openings of no
+// leaf are deleted, with several (MySQL) they stay, unread, since another
+// process may still be adding their leaf.
 // Concurrent appends are group-committed: every append that arrives while
 // a batch is being sequenced joins the next batch.
 //
@@ -76,6 +123,7 @@ import (
 	"time"
 
 	"github.com/consentrec/consentrec/audit"
+	"github.com/go-sql-driver/mysql"
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -104,6 +152,20 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// MaxBatch caps the appends sequenced together (default 256).
 	MaxBatch int
+	// Witnesses cosign the log's checkpoints (see CosignedPath): every
+	// checkpoint Tessera publishes, at most once per CheckpointInterval,
+	// and the checkpoints returned by Checkpoint and made by Close. Their
+	// failures do not stop the log; Checkpoint returns them beside the
+	// checkpoint. This is the file log's audit.Options.Witnesses, run by
+	// the same code (audit.WitnessSet).
+	Witnesses []audit.Witness
+	// WitnessTimeout bounds each witness call (default 5 s).
+	WitnessTimeout time.Duration
+	// LeafVersion is the leaf format of a new log: audit.LeafV2 (the
+	// default, for 0) or audit.LeafV1 (chained leaves, byte-identical to
+	// the file log's). An existing log keeps the format of its entry 0;
+	// a LeafVersion other than 0 and that format is an ErrOptions error.
+	LeafVersion int
 }
 
 // Errors of this package.
@@ -150,8 +212,28 @@ type Log struct {
 
 	mu     sync.Mutex // guards failed
 	failed error
-	next   uint64    // committer only
-	prev   tlog.Hash // committer only
+	next   uint64    // committer only (v1)
+	prev   tlog.Hash // committer only (v1)
+
+	version  int    // audit.LeafV1 or audit.LeafV2
+	openings string // the openings table (see createOpenings)
+
+	// v2: the indexes learnt from Tessera's futures, written to the
+	// openings table with the next batch's openings (or by resolve, or at
+	// Close).
+	pmu     sync.Mutex
+	pending []placed
+
+	cosigned cosignedStore // where the cosigned checkpoint is kept
+	wmu      sync.Mutex    // guards wit's fields
+	wit      *witnessing   // nil without witnesses
+	witOpts  Options
+}
+
+// placed: the entry of commitment was sequenced at idx.
+type placed struct {
+	commit tlog.Hash
+	idx    uint64
 }
 
 type req struct {
@@ -188,6 +270,7 @@ func OpenPOSIX(ctx context.Context, dir string, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
 	l.closeDB = true
+	l.cosigned = posixCosigned(filepath.Join(dir, "tlog"))
 	drv, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, "tlog")})
 	if err != nil {
 		l.release()
@@ -216,7 +299,13 @@ func newLog(opts Options) (*Log, note.Signer, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
+	switch opts.LeafVersion {
+	case 0, audit.LeafV1, audit.LeafV2:
+	default:
+		return nil, nil, fmt.Errorf("tesseralog: open: leaf version %d: %w", opts.LeafVersion, ErrOptions)
+	}
 	l := &Log{origin: opts.Origin, verifier: ver, now: opts.Now, rnd: opts.Rand, maxBatch: opts.MaxBatch,
+		version: opts.LeafVersion, witOpts: opts,
 		reqs: make(chan *req), quit: make(chan struct{}), done: make(chan struct{})}
 	if l.now == nil {
 		l.now = time.Now
@@ -248,15 +337,12 @@ func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci 
 		}
 		defer unlock()
 	}
-	if _, err := l.db.ExecContext(ctx, createOpenings); err != nil {
-		return fail(err)
-	}
 	bctx, cancel := context.WithCancel(context.Background())
 	l.cancel = cancel
 	ao := tessera.NewAppendOptions().
 		WithCheckpointSigner(ns).
 		WithCheckpointInterval(ci).
-		// One batch in flight at a time (see run): flush it at once.
+		// Flush a batch at once: the committer already gathered it.
 		WithBatching(uint(l.maxBatch), time.Millisecond).
 		WithPushback(uint(4 * l.maxBatch))
 	app, shutdown, reader, err := tessera.NewAppender(bctx, drv, ao)
@@ -268,29 +354,84 @@ func (l *Log) start(ctx context.Context, drv tessera.Driver, ns note.Signer, ci 
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fail(err)
 	}
-	l.prev = audit.Genesis(l.origin)
+	// The log's leaf format is its entry 0's; a new log writes v2.
+	want := l.version
+	l.version = 0
 	if size > 0 {
-		last, err := l.leaf(ctx, size-1, size)
+		first, err := l.leaf(ctx, 0, size)
 		if err != nil {
 			return fail(err)
 		}
-		l.prev = last.Hash()
+		l.version = first.Version
 	}
-	l.next = size
+	switch {
+	case size == 0 && want == 0:
+		l.version = audit.LeafV2
+	case size == 0:
+		l.version = want
+	case want != 0 && want != l.version:
+		return fail(fmt.Errorf("the log holds v%d leaves, LeafVersion is %d: %w", l.version, want, ErrOptions))
+	}
 	l.size.Store(size)
-	// Openings of entries that never became durable (a crash between the
-	// openings' commit and Tessera's) belong to no leaf.
-	if _, err := l.db.ExecContext(ctx, `DELETE FROM consentrec_openings WHERE idx >= ?`, int64(size)); err != nil {
+	if l.version == audit.LeafV1 {
+		l.openings = "consentrec_openings"
+		if _, err := l.db.ExecContext(ctx, createOpenings); err != nil {
+			return fail(err)
+		}
+		l.prev = audit.Genesis(l.origin)
+		if size > 0 {
+			last, err := l.leaf(ctx, size-1, size)
+			if err != nil {
+				return fail(err)
+			}
+			l.prev = last.Hash()
+		}
+		l.next = size
+		// Openings of entries that never became durable (a crash between the
+		// openings' commit and Tessera's) belong to no leaf.
+		if _, err := l.db.ExecContext(ctx, `DELETE FROM consentrec_openings WHERE idx >= ?`, int64(size)); err != nil {
+			return fail(err)
+		}
+	} else {
+		l.openings = "consentrec_openings2"
+		if _, err := l.db.ExecContext(ctx, createOpenings2); err != nil {
+			return fail(err)
+		}
+		// Place the openings whose index a crash left unwritten; with a
+		// single writer (POSIX), those still unplaced belong to no leaf.
+		// (With several writers, another process may have them in flight:
+		// they stay, unplaced and unread.)
+		if err := l.resolve(ctx); err != nil {
+			return fail(err)
+		}
+		if l.batchLock == nil {
+			if _, err := l.db.ExecContext(ctx, `DELETE FROM consentrec_openings2 WHERE idx IS NULL`); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if err := l.startWitnesses(ctx, l.witOpts.Witnesses, l.witOpts.WitnessTimeout, ci); err != nil {
 		return fail(err)
 	}
 	go l.run()
 	return l, nil
 }
 
-// createOpenings is valid SQLite and MySQL/MariaDB.
-const createOpenings = `CREATE TABLE IF NOT EXISTS consentrec_openings (
+// createOpenings (v1 logs: keyed by the index the leaf carries) and
+// createOpenings2 (v2 logs: keyed by the leaf's commitment, stored before
+// Tessera assigns the index; idx is filled in once known, min_idx is the
+// tree size when it was stored, a lower bound of its index) are valid
+// SQLite and MySQL/MariaDB.
+const (
+	createOpenings = `CREATE TABLE IF NOT EXISTS consentrec_openings (
 	idx BIGINT NOT NULL PRIMARY KEY, time BIGINT NOT NULL, kind INT NOT NULL,
 	salt VARBINARY(32), payload MEDIUMBLOB, subj_salt VARBINARY(32), subject TEXT)`
+	createOpenings2 = `CREATE TABLE IF NOT EXISTS consentrec_openings2 (
+	commitment VARBINARY(32) NOT NULL PRIMARY KEY, idx BIGINT NULL, min_idx BIGINT NOT NULL,
+	time BIGINT NOT NULL, kind INT NOT NULL,
+	salt VARBINARY(32), payload MEDIUMBLOB, subj_salt VARBINARY(32), subject TEXT,
+	UNIQUE (idx))`
+)
 
 func lockDir(dir string) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "tesseralog.lock"), os.O_CREATE|os.O_RDWR, 0o644)
@@ -357,7 +498,7 @@ func (l *Log) Append(ctx context.Context, e audit.Event) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("tesseralog: append: %w", err)
 	}
-	r := &req{leaf: audit.Leaf{Time: e.Time, Kind: e.Kind, Commitment: o.Commitment()}, open: o, done: make(chan result, 1)}
+	r := &req{leaf: audit.Leaf{Version: l.version, Time: e.Time, Kind: e.Kind, Commitment: o.Commitment()}, open: o, done: make(chan result, 1)}
 	select {
 	case l.reqs <- r:
 	case <-l.quit:
@@ -371,8 +512,10 @@ func (l *Log) Append(ctx context.Context, e audit.Event) (uint64, error) {
 	return res.index, res.err
 }
 
-// run is the committer: it assigns indexes and chain values, stores the
-// openings, adds the batch to Tessera in order and waits for it.
+// run is the committer: it gathers the appends waiting into a batch,
+// stores their openings in one transaction and adds the batch to Tessera.
+// It waits for each batch before the next; for v1 leaves it also assigns
+// indexes and chain values.
 func (l *Log) run() {
 	defer close(l.done)
 	for {
@@ -392,8 +535,212 @@ func (l *Log) run() {
 				break gather
 			}
 		}
-		l.commit(batch)
+		if l.version == audit.LeafV2 {
+			l.commitV2(batch)
+		} else {
+			l.commit(batch)
+		}
 	}
+}
+
+// commitV2 stores the openings of a batch of v2 leaves (with the indexes
+// learnt since the last batch), adds the leaves to Tessera and answers
+// each append as soon as its index is durable. The appends that arrive
+// meanwhile form the next batch (adding it before this one resolved made
+// one-entry batches: 20 times slower on POSIX). Nothing is serialized
+// beyond Tessera's own sequencing and this process's committer: several
+// processes append to one MySQL log at once.
+func (l *Log) commitV2(batch []*req) {
+	if err := l.failedErr(); err != nil {
+		for _, r := range batch {
+			r.done <- result{0, err}
+		}
+		return
+	}
+	ctx := context.Background()
+	pend := l.takePending()
+	if err := l.storeOpenings2(ctx, batch, l.Size(), pend); err != nil {
+		l.putPending(pend)
+		for _, r := range batch {
+			r.done <- result{0, fmt.Errorf("tesseralog: append: openings: %w", err)}
+		}
+		return
+	}
+	futures := make([]tessera.IndexFuture, len(batch))
+	for i, r := range batch {
+		raw, _ := r.leaf.MarshalBinary()
+		futures[i] = l.add(ctx, tessera.NewEntry(raw))
+	}
+	for i, f := range futures {
+		r := batch[i]
+		idx, err := f()
+		if err != nil {
+			// Not logged: the opening stays unplaced (no leaf reads it).
+			if errors.Is(err, tessera.ErrPushback) {
+				err = fmt.Errorf("%w: %v", ErrRetry, err)
+			}
+			r.done <- result{0, fmt.Errorf("tesseralog: append: %w", err)}
+			continue
+		}
+		l.pmu.Lock()
+		l.pending = append(l.pending, placed{r.leaf.Commitment, idx.Index})
+		l.pmu.Unlock()
+		for {
+			n := l.size.Load()
+			if n > idx.Index || l.size.CompareAndSwap(n, idx.Index+1) {
+				break
+			}
+		}
+		r.done <- result{idx.Index, nil}
+	}
+}
+
+func (l *Log) takePending() []placed {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	p := l.pending
+	l.pending = nil
+	return p
+}
+
+func (l *Log) putPending(p []placed) {
+	l.pmu.Lock()
+	defer l.pmu.Unlock()
+	l.pending = append(l.pending, p...)
+}
+
+// storeOpenings2 inserts the openings of batch (v2, not yet placed, with
+// min_idx floor) and places the openings of pend, in one transaction.
+func (l *Log) storeOpenings2(ctx context.Context, batch []*req, floor uint64, pend []placed) error {
+	return l.inTx(ctx, func(tx *sql.Tx) error { return insertTx(ctx, tx, batch, floor, pend) })
+}
+
+// inTx runs f in a transaction and commits it, running it again (up to 5
+// times) when a MySQL server chose it as a deadlock victim (error 1213)
+// or timed out its locks (1205): the openings transactions of several
+// writers can deadlock on InnoDB's index locks, and the server rolled
+// the whole transaction back.
+func (l *Log) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		tx, err := l.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if err = f(tx); err == nil {
+			err = tx.Commit()
+		} else {
+			tx.Rollback()
+		}
+		var me *mysql.MySQLError
+		if err != nil && attempt < 5 && errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205) {
+			continue
+		}
+		return err
+	}
+}
+
+func insertTx(ctx context.Context, tx *sql.Tx, batch []*req, floor uint64, pend []placed) error {
+	if err := placeTx(ctx, tx, pend); err != nil {
+		return err
+	}
+	// One statement per chunk of rows: a round trip per row to a MySQL
+	// server made v2 appends slower than v1's.
+	const cols = 8
+	for len(batch) > 0 {
+		chunk := batch[:min(len(batch), 256)]
+		batch = batch[len(chunk):]
+		q := `INSERT INTO consentrec_openings2 (commitment, idx, min_idx, time, kind, salt, payload, subj_salt, subject) VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?)` +
+			strings.Repeat(`, (?, NULL, ?, ?, ?, ?, ?, ?, ?)`, len(chunk)-1)
+		args := make([]any, 0, cols*len(chunk))
+		for _, r := range chunk {
+			o := r.open
+			var ss, subj any
+			if o.Subject != "" {
+				ss, subj = o.SubjectSalt[:], o.Subject
+			}
+			args = append(args, r.leaf.Commitment[:], int64(floor), r.leaf.Time.UnixNano(), int(r.leaf.Kind), o.Salt[:], o.Payload, ss, subj)
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// placeTx writes the indexes of pend, one statement per chunk.
+func placeTx(ctx context.Context, tx *sql.Tx, pend []placed) error {
+	for len(pend) > 0 {
+		chunk := pend[:min(len(pend), 256)]
+		pend = pend[len(chunk):]
+		q := `UPDATE consentrec_openings2 SET idx = CASE commitment` + strings.Repeat(` WHEN ? THEN ?`, len(chunk)) +
+			` END WHERE commitment IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `)`
+		args := make([]any, 0, 3*len(chunk))
+		for _, p := range chunk {
+			args = append(args, p.commit[:], int64(p.idx))
+		}
+		for _, p := range chunk {
+			args = append(args, p.commit[:])
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolve places every v2 opening whose index is not yet stored: first
+// the indexes learnt from Tessera's futures, then, for openings left
+// unplaced by a crash (or still in flight), the leaves from their min_idx
+// up to the log's size are searched for their commitment. Prune, Shred and
+// Open call it, so that every durable entry's opening has its index.
+func (l *Log) resolve(ctx context.Context) error {
+	if l.version != audit.LeafV2 {
+		return nil
+	}
+	if pend := l.takePending(); len(pend) > 0 {
+		if err := l.inTx(ctx, func(tx *sql.Tx) error { return placeTx(ctx, tx, pend) }); err != nil {
+			l.putPending(pend)
+			return fmt.Errorf("place openings: %w", err)
+		}
+	}
+	size := l.Size()
+	rows, err := l.db.QueryContext(ctx, `SELECT commitment, min_idx FROM consentrec_openings2 WHERE idx IS NULL AND min_idx < ?`, int64(size))
+	if err != nil {
+		return fmt.Errorf("place openings: %w", err)
+	}
+	want := map[tlog.Hash]bool{}
+	from := size
+	for rows.Next() {
+		var c []byte
+		var floor int64
+		if err := rows.Scan(&c, &floor); err != nil {
+			rows.Close()
+			return fmt.Errorf("place openings: %w", err)
+		}
+		want[tlog.Hash(c)] = true
+		from = min(from, uint64(floor))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("place openings: %w", err)
+	}
+	var found []placed
+	for i := from; i < size && len(found) < len(want); i++ {
+		lf, err := l.leaf(ctx, i, size)
+		if err != nil {
+			return err
+		}
+		if want[lf.Commitment] {
+			found = append(found, placed{lf.Commitment, i})
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	if err := l.inTx(ctx, func(tx *sql.Tx) error { return placeTx(ctx, tx, found) }); err != nil {
+		return fmt.Errorf("place openings: %w", err)
+	}
+	return nil
 }
 
 func (l *Log) commit(batch []*req) {
@@ -541,6 +888,12 @@ func (l *Log) leaf(ctx context.Context, i, size uint64) (audit.Leaf, error) {
 	if err := lf.UnmarshalBinary(b.Entries[k]); err != nil {
 		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemContent, Msg: err.Error()}
 	}
+	if l.version != 0 && lf.Version != l.version {
+		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemFormat, Msg: fmt.Sprintf("v%d leaf in a log of v%d leaves", lf.Version, l.version)}
+	}
+	if !lf.Chained() {
+		lf.Index = i // its position in the tree
+	}
 	if lf.Index != i {
 		return audit.Leaf{}, &audit.VerifyError{Index: i, Problem: audit.ProblemOrder, Msg: fmt.Sprintf("leaf carries index %d", lf.Index)}
 	}
@@ -563,7 +916,7 @@ func (l *Log) Entry(ctx context.Context, i uint64) (audit.Entry, error) {
 	if err != nil {
 		return audit.Entry{}, err
 	}
-	o, err := l.opening(ctx, i)
+	o, err := l.opening(ctx, i, lf.Commitment)
 	if err != nil {
 		return audit.Entry{}, err
 	}
@@ -579,10 +932,19 @@ func (l *Log) Entry(ctx context.Context, i uint64) (audit.Entry, error) {
 	return en, nil
 }
 
-func (l *Log) opening(ctx context.Context, i uint64) (*audit.Opening, error) {
+// opening reads the opening of entry i, whose leaf has commitment c: by
+// index (v1) or by commitment (v2, whose opening is stored before its
+// index is known).
+func (l *Log) opening(ctx context.Context, i uint64, c tlog.Hash) (*audit.Opening, error) {
 	var salt, payload, ss []byte
 	var subj sql.NullString
-	err := l.db.QueryRowContext(ctx, `SELECT salt, payload, subj_salt, subject FROM consentrec_openings WHERE idx = ?`, int64(i)).Scan(&salt, &payload, &ss, &subj)
+	var row *sql.Row
+	if l.version == audit.LeafV2 {
+		row = l.db.QueryRowContext(ctx, `SELECT salt, payload, subj_salt, subject FROM consentrec_openings2 WHERE commitment = ?`, c[:])
+	} else {
+		row = l.db.QueryRowContext(ctx, `SELECT salt, payload, subj_salt, subject FROM consentrec_openings WHERE idx = ?`, int64(i))
+	}
+	err := row.Scan(&salt, &payload, &ss, &subj)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && payload == nil) {
 		return nil, nil
 	}
@@ -661,7 +1023,10 @@ func toHashes(p [][]byte) ([]tlog.Hash, error) {
 }
 
 // Checkpoint implements audit.Log: it waits until Tessera has published a
-// checkpoint covering every entry durable when it was called.
+// checkpoint covering every entry durable when it was called. With
+// witnesses, it returns that checkpoint cosigned (see CosignedPath), and
+// the failures of the witnesses that did not cosign beside it (the
+// checkpoint, signed by the log, is returned even then).
 func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 	want := l.Size()
 	if want == 0 {
@@ -680,7 +1045,7 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 				return nil, fmt.Errorf("tesseralog: checkpoint: %w", err)
 			}
 			if c.Size >= want {
-				return raw, nil
+				return l.cosign(ctx, raw)
 			}
 		}
 		select {
@@ -696,7 +1061,7 @@ func (l *Log) Checkpoint(ctx context.Context) ([]byte, error) {
 // Receipt implements audit.Log (the audit receipt format).
 func (l *Log) Receipt(ctx context.Context, index uint64) (*audit.Receipt, error) {
 	cp, err := l.Checkpoint(ctx)
-	if err != nil {
+	if cp == nil {
 		return nil, err
 	}
 	c, _, err := audit.OpenCheckpoint(cp, l.verifier)
@@ -714,6 +1079,9 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) 
 	// The prune is an event first (audit.PruneEvent), signed into a
 	// checkpoint, and only then are openings deleted: a payload may be
 	// absent only where a signed prune event covers it.
+	if err := l.resolve(ctx); err != nil {
+		return 0, fmt.Errorf("tesseralog: prune: %w", err)
+	}
 	upto := l.Size()
 	where := ` WHERE payload IS NOT NULL AND idx < ? AND time < ? AND kind NOT IN (?, ?)`
 	args := []any{int64(upto), cutoff.UnixNano(), int(audit.KindAuditPruned), int(audit.KindAuditShredded)}
@@ -724,16 +1092,16 @@ func (l *Log) Prune(ctx context.Context, cutoff time.Time, kinds ...audit.Kind) 
 		}
 	}
 	var n int
-	if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM consentrec_openings`+where, args...).Scan(&n); err != nil {
+	if err := l.db.QueryRowContext(ctx, `SELECT count(*) FROM `+l.openings+where, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
 	if _, err := l.Append(ctx, audit.PruneEvent(audit.PruneOptions{Before: cutoff, Kinds: kinds}, upto, n)); err != nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
-	if _, err := l.Checkpoint(ctx); err != nil {
+	if cp, err := l.Checkpoint(ctx); cp == nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
-	res, err := l.db.ExecContext(ctx, `UPDATE consentrec_openings SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL`+where, args...)
+	res, err := l.db.ExecContext(ctx, `UPDATE `+l.openings+` SET salt = NULL, payload = NULL, subj_salt = NULL, subject = NULL`+where, args...)
 	if err != nil {
 		return 0, fmt.Errorf("tesseralog: prune: %w", err)
 	}
@@ -752,7 +1120,11 @@ func (l *Log) Shred(ctx context.Context, subject string) (int, error) {
 	// The shred is recorded first (audit.ShredEvents lists the entries it
 	// covers, never the subject), signed into a checkpoint, and only then
 	// are the subject openings deleted.
-	rows, err := l.db.QueryContext(ctx, `SELECT idx FROM consentrec_openings WHERE subject = ? ORDER BY idx`, subject)
+	if err := l.resolve(ctx); err != nil {
+		return 0, fmt.Errorf("tesseralog: shred: %w", err)
+	}
+	// Unplaced openings (v2: in flight, or of no leaf) are not entries yet.
+	rows, err := l.db.QueryContext(ctx, `SELECT idx FROM `+l.openings+` WHERE subject = ? AND idx IS NOT NULL AND idx < ? ORDER BY idx`, subject, int64(l.Size()))
 	if err != nil {
 		return 0, fmt.Errorf("tesseralog: shred: %w", err)
 	}
@@ -774,12 +1146,12 @@ func (l *Log) Shred(ctx context.Context, subject string) (int, error) {
 			return 0, fmt.Errorf("tesseralog: shred: %w", err)
 		}
 	}
-	if _, err := l.Checkpoint(ctx); err != nil {
+	if cp, err := l.Checkpoint(ctx); cp == nil {
 		return 0, fmt.Errorf("tesseralog: shred: %w", err)
 	}
 	var n int64
 	for _, i := range entries {
-		res, err := l.db.ExecContext(ctx, `UPDATE consentrec_openings SET subj_salt = NULL, subject = NULL WHERE idx = ? AND subject = ?`, int64(i), subject)
+		res, err := l.db.ExecContext(ctx, `UPDATE `+l.openings+` SET subj_salt = NULL, subject = NULL WHERE idx = ? AND subject = ?`, int64(i), subject)
 		if err != nil {
 			return int(n), fmt.Errorf("tesseralog: shred: %w", err)
 		}
@@ -800,6 +1172,22 @@ func (l *Log) Close() error {
 		defer cancel()
 		if err := l.shutdown(ctx); err != nil {
 			l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+		}
+		if l.wit != nil {
+			// Have the final checkpoint cosigned.
+			<-l.wit.done
+			if raw, err := l.reader.ReadCheckpoint(ctx); err == nil {
+				if _, err := l.cosign(ctx, raw); err != nil && l.closeErr == nil {
+					l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+				}
+			}
+		}
+		if pend := l.takePending(); len(pend) > 0 {
+			// Place the openings still waiting for the next batch (else
+			// the next Open searches the leaves for them).
+			if err := l.storeOpenings2(ctx, nil, 0, pend); err != nil && l.closeErr == nil {
+				l.closeErr = fmt.Errorf("tesseralog: close: %w", err)
+			}
 		}
 		l.cancel()
 		if l.closeDB {

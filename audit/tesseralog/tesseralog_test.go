@@ -32,3 +32,13 @@ func TestPOSIXConformance(t *testing.T) {
 		return openPOSIX(t, t.TempDir(), testOptions(t))
 	})
 }
+
+// TestPOSIXConformanceV1: a log of chained v1 leaves (Options.LeafVersion)
+// passes the suite too, chain check included.
+func TestPOSIXConformanceV1(t *testing.T) {
+	audittest.TestLog(t, func(t *testing.T) audit.Log {
+		o := testOptions(t)
+		o.LeafVersion = audit.LeafV1
+		return openPOSIX(t, t.TempDir(), o)
+	})
+}

@@ -15,15 +15,17 @@ import (
 
 // TilesFS returns the log's checkpoint, hash tiles and entry bundles, as
 // Tessera's reader serves them (from the POSIX directory or the MySQL
-// tables), as a read-only fs.FS with the tlog-tiles paths ("checkpoint",
+// tables), and the cosigned checkpoint (CosignedPath, when witnesses
+// cosigned one), as a read-only fs.FS with the tlog-tiles paths ("checkpoint",
 // "tile/0/000", "tile/entries/000.p/5", ...): [VerifyTiles] reads either
 // backend through it. Reads use ctx. The FS serves files only; it lists
 // no directories.
-func (l *Log) TilesFS(ctx context.Context) fs.FS { return readerFS{ctx, l.reader} }
+func (l *Log) TilesFS(ctx context.Context) fs.FS { return readerFS{ctx, l.reader, l.cosigned.load} }
 
 type readerFS struct {
-	ctx context.Context
-	r   tessera.LogReader
+	ctx      context.Context
+	r        tessera.LogReader
+	cosigned func(context.Context) ([]byte, error)
 }
 
 func (f readerFS) Open(name string) (fs.File, error) {
@@ -43,6 +45,9 @@ func (f readerFS) Open(name string) (fs.File, error) {
 func (f readerFS) read(name string) ([]byte, error) {
 	if name == layout.CheckpointPath {
 		return f.r.ReadCheckpoint(f.ctx)
+	}
+	if name == CosignedPath {
+		return f.cosigned(f.ctx)
 	}
 	rest, ok := strings.CutPrefix(name, "tile/")
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -15,14 +16,64 @@ import (
 // VerifyTiles verifies a copy of the log's tiles (fsys rooted at the
 // "tlog" directory: checkpoint, tile/, tile/entries/) without the
 // openings and without the database: the checkpoint's signature by key;
-// every leaf of the entry bundles up to the checkpoint's size (format,
-// index, chain from audit.Genesis); the tree recomputed from the leaves
+// every leaf of the entry bundles up to the checkpoint's size (format, one
+// leaf version throughout, and for v1 leaves the index they carry and the
+// chain from audit.Genesis); the tree recomputed from the leaves
 // against every stored hash tile and against the checkpoint's root. It
 // returns the checkpoint, or a *audit.VerifyError naming the first bad
 // entry (for a hash tile, the first entry under the bad hash; for a bad
 // checkpoint signature, the last entry it claims to cover). Memory: the
 // tree's stored hashes, about 64 bytes per entry.
 func VerifyTiles(ctx context.Context, fsys fs.FS, key note.Verifier) (audit.Checkpoint, error) {
+	return VerifyTilesWith(ctx, fsys, VerifyOptions{Key: key})
+}
+
+// VerifyOptions configures VerifyTilesWith and Log.Verify.
+type VerifyOptions struct {
+	// Key verifies the log's signature (Log.Verify: the log's own key
+	// when nil).
+	Key note.Verifier
+	// Witnesses are the witnesses whose cosignatures count (cosignature/v1
+	// keys, audit.NewCosignatureVerifier, or plain Ed25519 note keys).
+	// When listed, the cosigned checkpoint (CosignedPath) must be signed
+	// by the log, cosigned by Quorum of them (all when Quorum is 0), and
+	// the tree must extend it; otherwise the error wraps audit.ErrQuorum
+	// and names the missing witnesses.
+	Witnesses []note.Verifier
+	Quorum    int
+}
+
+// VerifyTilesWith is VerifyTiles with witnesses: it also checks the
+// cosigned checkpoint (CosignedPath) against opts.Witnesses and
+// opts.Quorum, and that the tree recomputed from the entry bundles has
+// its root at its size (the witnessed history is the log's). A cosigned
+// checkpoint larger than the log's own checkpoint makes the bundles up to
+// its size required (a log rolled back behind what its witnesses saw is
+// truncated). It returns the log's checkpoint.
+func VerifyTilesWith(ctx context.Context, fsys fs.FS, opts VerifyOptions) (audit.Checkpoint, error) {
+	key := opts.Key
+	var witnessed audit.Checkpoint
+	if len(opts.Witnesses) > 0 {
+		raw, err := fs.ReadFile(fsys, CosignedPath)
+		if errors.Is(err, fs.ErrNotExist) {
+			names := make([]string, len(opts.Witnesses))
+			for i, w := range opts.Witnesses {
+				names[i] = w.Name()
+			}
+			return audit.Checkpoint{}, fmt.Errorf("tesseralog: verify: no cosigned checkpoint (missing: %s): %w", strings.Join(names, ", "), audit.ErrQuorum)
+		}
+		if err != nil {
+			return audit.Checkpoint{}, fmt.Errorf("tesseralog: verify: %w", err)
+		}
+		c, _, err := audit.CheckWitnesses(raw, key, opts.Witnesses, opts.Quorum)
+		switch {
+		case errors.Is(err, audit.ErrQuorum):
+			return audit.Checkpoint{}, fmt.Errorf("tesseralog: verify: %w", err)
+		case err != nil:
+			return audit.Checkpoint{}, &audit.VerifyError{Index: max(c.Size, 1) - 1, Problem: audit.ProblemSignature, Msg: "cosigned checkpoint: " + err.Error()}
+		}
+		witnessed = c
+	}
 	raw, err := fs.ReadFile(fsys, layout.CheckpointPath)
 	if err != nil {
 		return audit.Checkpoint{}, fmt.Errorf("tesseralog: verify: %w", err)
@@ -40,7 +91,7 @@ func VerifyTiles(ctx context.Context, fsys fs.FS, key note.Verifier) (audit.Chec
 		}
 		return audit.Checkpoint{}, &audit.VerifyError{Index: last, Problem: audit.ProblemSignature, Msg: err.Error()}
 	}
-	n := cp.Size
+	n := max(cp.Size, witnessed.Size)
 	hashes := make([]tlog.Hash, 0, 2*n)
 	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
 		out := make([]tlog.Hash, len(idx))
@@ -53,6 +104,7 @@ func VerifyTiles(ctx context.Context, fsys fs.FS, key note.Verifier) (audit.Chec
 		return out, nil
 	})
 	prev := audit.Genesis(cp.Origin)
+	version := 0 // entry 0's leaf format, the log's
 	var chainErr *audit.VerifyError
 	for bi := uint64(0); bi*layout.EntryBundleWidth < n; bi++ {
 		if err := ctx.Err(); err != nil {
@@ -77,10 +129,16 @@ func VerifyTiles(ctx context.Context, fsys fs.FS, key note.Verifier) (audit.Chec
 			if err := lf.UnmarshalBinary(entries[k]); err != nil {
 				return audit.Checkpoint{}, &audit.VerifyError{Index: i, Problem: audit.ProblemFormat, Msg: err.Error()}
 			}
-			// Index and chain are reported after the tiles: a changed leaf
-			// shows there at its own index, before it breaks the next
-			// leaf's chain.
-			if chainErr == nil {
+			if i == 0 {
+				version = lf.Version
+			}
+			if lf.Version != version {
+				return audit.Checkpoint{}, &audit.VerifyError{Index: i, Problem: audit.ProblemFormat, Msg: fmt.Sprintf("v%d leaf in a log of v%d leaves", lf.Version, version)}
+			}
+			// Index and chain (v1 leaves) are reported after the tiles: a
+			// changed leaf shows there at its own index, before it breaks
+			// the next leaf's chain. A v2 leaf's index is its position.
+			if chainErr == nil && lf.Chained() {
 				switch {
 				case lf.Index < i:
 					chainErr = &audit.VerifyError{Index: i, Problem: audit.ProblemOrder, Msg: fmt.Sprintf("leaf carries index %d", lf.Index)}
@@ -126,12 +184,24 @@ func VerifyTiles(ctx context.Context, fsys fs.FS, key note.Verifier) (audit.Chec
 	if chainErr != nil {
 		return audit.Checkpoint{}, chainErr
 	}
-	root, err := tlog.TreeHash(int64(n), hr)
-	if err != nil {
-		return audit.Checkpoint{}, fmt.Errorf("tesseralog: verify: %w", err)
+	checks := []struct {
+		cp   audit.Checkpoint
+		what string
+	}{{cp, "signed checkpoint"}}
+	if len(opts.Witnesses) > 0 {
+		checks = append(checks, struct {
+			cp   audit.Checkpoint
+			what string
+		}{witnessed, "cosigned checkpoint"})
 	}
-	if root != cp.Root {
-		return audit.Checkpoint{}, &audit.VerifyError{Index: n - 1, Problem: audit.ProblemInconsistent, Msg: "tree root differs from the signed checkpoint"}
+	for _, c := range checks {
+		root, err := tlog.TreeHash(int64(c.cp.Size), hr)
+		if err != nil {
+			return audit.Checkpoint{}, fmt.Errorf("tesseralog: verify: %w", err)
+		}
+		if root != c.cp.Root {
+			return audit.Checkpoint{}, &audit.VerifyError{Index: max(c.cp.Size, 1) - 1, Problem: audit.ProblemInconsistent, Msg: "tree root differs from the " + c.what}
+		}
 	}
 	return cp, nil
 }
@@ -148,7 +218,7 @@ func readPartialOrFull(fsys fs.FS, path func(uint8) string, p uint8) ([]byte, er
 
 // splitBundle splits an entry bundle (uint16 big-endian length, then the
 // entry) into at most want leaves. It returns the position of the first
-// entry whose length is not a leaf's or runs past the data, or -1.
+// entry whose length is not a leaf's (v1 or v2) or runs past the data, or -1.
 func splitBundle(data []byte, want uint64) ([][]byte, int) {
 	var out [][]byte
 	for uint64(len(out)) < want && len(data) > 0 {
@@ -156,7 +226,7 @@ func splitBundle(data []byte, want uint64) ([][]byte, int) {
 			return out, len(out)
 		}
 		n := int(data[0])<<8 | int(data[1])
-		if n != audit.LeafSize || len(data) < 2+n {
+		if (n != audit.LeafSize && n != audit.LeafSizeV2) || len(data) < 2+n {
 			return out, len(out)
 		}
 		out = append(out, data[2:2+n])
@@ -193,4 +263,15 @@ func bodyOf(signed []byte) string {
 		}
 	}
 	return string(signed)
+}
+
+// Verify checks the log as an auditor would (VerifyTilesWith over
+// TilesFS): the tiles against the signed checkpoint, and with
+// opts.Witnesses the cosigned checkpoint against them (audit.ErrQuorum
+// naming the missing witnesses). opts.Key nil means the log's own key.
+func (l *Log) Verify(ctx context.Context, opts VerifyOptions) (audit.Checkpoint, error) {
+	if opts.Key == nil {
+		opts.Key = l.verifier
+	}
+	return VerifyTilesWith(ctx, l.TilesFS(ctx), opts)
 }
