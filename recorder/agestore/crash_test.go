@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +80,8 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	rec, err := recorder.New(recorder.Config{CallID: "crash", Purpose: policy.Quality, Store: st, Audit: audit.Discard, Now: clk.now})
+	writers := &recorder.Writers{}
+	rec, err := recorder.New(recorder.Config{CallID: "crash", Purpose: policy.Quality, Store: st, Audit: audit.Discard, Now: clk.now, Writers: writers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,6 +101,13 @@ func TestCrashChild(t *testing.T) {
 			at := float64(i+1) * 0.02
 			fmt.Printf("at %.3f\n", at)
 			if stopAt > 0 && at >= stopAt {
+				// Alive and idle, as in real time: the pages queued so
+				// far reach the store, those still being built wait for
+				// the flush.
+				for st := writers.Stats(); st.Queued > 0 || st.Goroutines > 0; st = writers.Stats() {
+					runtime.Gosched()
+				}
+				fmt.Printf("idle\n")
 				select {} // wait for SIGKILL, mid-call
 			}
 		}
@@ -142,9 +151,12 @@ func TestCrashRecoveryEncrypted(t *testing.T) {
 			sc := bufio.NewScanner(out)
 			var reached float64
 			for sc.Scan() {
+				if sc.Text() == "idle" {
+					break // stopped at stopAt, its queued pages written
+				}
 				if f, ok := strings.CutPrefix(sc.Text(), "at "); ok {
 					reached, _ = strconv.ParseFloat(f, 64)
-					if reached >= killAfter {
+					if stopAt == "" && reached >= killAfter {
 						break
 					}
 				}
