@@ -49,8 +49,9 @@ const (
 	// SlotDuration is the unit of the timeline: every file is a sequence
 	// of 20 ms slots, each holding a leg's audio or a filler.
 	SlotDuration = 20 * time.Millisecond
-	// FlushInterval bounds the audio a crash can lose: pages are written at
-	// least this often (plus the reorder window).
+	// FlushInterval bounds the audio a crash can lose: pages are queued
+	// for writing at least this often (plus the reorder window; see Writers
+	// for the queue).
 	FlushInterval = time.Second
 )
 
