@@ -390,12 +390,8 @@ func (s *session) queuePage(st *oggStream, start int) {
 		p.stats.MaxQueued = max(p.stats.MaxQueued, p.queued)
 		q.run[i] = nil // a page follows the run: it can no longer grow
 		p.push(q, op)
-		b := p.takeBuf(st.channels)
+		st.buf = p.newPageBuf(st.channels, len(st.buf))
 		p.mu.Unlock()
-		if b == nil {
-			b = make([]byte, pageReserve, pageReserve+pageBodyCap(st.channels))
-		}
-		st.buf = b[:pageReserve]
 		st.seq++
 		return
 	}

@@ -13,8 +13,9 @@ const (
 	// DefaultWriteGoroutines is how many goroutines write at most at once
 	// by default. A page takes about 10 µs to reach a FileStore (the page
 	// cache), so a few suffice for 10,000 legs (5,000-10,000 pages per
-	// second); a store with latency L per write needs pages/s × L of them
-	// (10,000 legs on a 150 ms store: about 1,500).
+	// second: one page a second per file); a store with latency L per write
+	// needs pages/s × L of them (10,000 legs on a 150 ms store: 750 in
+	// dual-channel files, 1,500 in mono files).
 	DefaultWriteGoroutines = 16
 	// DefaultQueueBytes bounds the page bytes waiting to be written, all
 	// recordings together: about 2 s of 10,000 legs at 24 kbit/s, 10 s of
@@ -75,7 +76,7 @@ type Writers struct {
 	readyTail *wqueue
 	running   int
 	queued    int64
-	free      [2][][]byte // spare page buffers, mono and dual-channel
+	free      [2][bufClasses][][]byte // spare page buffers: mono and dual-channel, by size class
 	freeBytes int64
 	freeOps   *wop
 	stats     WritersStats
@@ -217,18 +218,49 @@ func (p *Writers) freeOp(op *wop) {
 	p.freeOps = op
 }
 
-// takeBuf returns a spare page buffer for a stream of channels, or nil.
-func (p *Writers) takeBuf(channels int) []byte {
-	l := &p.free[channels-1]
-	n := len(*l)
-	if n == 0 {
-		return nil
+// pageBufCap is the usual capacity of a page buffer (a second at 24
+// kbit/s per channel).
+func pageBufCap(channels int) int { return pageReserve + pageBodyCap(channels) }
+
+// Page buffers come in size classes: class k holds at least
+// pageBufCap<<k bytes (the largest, 32 times the usual, holds any page). A
+// stream takes a buffer of the class its last page needs, so that larger
+// buffers (a page of higher bit rate) stay with the streams that need them
+// instead of spreading to every stream, and a page rarely outgrows its
+// buffer.
+const bufClasses = 6
+
+// needClass is the class whose buffers hold n bytes.
+func needClass(n, channels int) int {
+	k := 0
+	for k < bufClasses-1 && pageBufCap(channels)<<k < n {
+		k++
 	}
-	b := (*l)[n-1]
-	(*l)[n-1] = nil
-	*l = (*l)[:n-1]
-	p.freeBytes -= int64(cap(b))
-	return b
+	return k
+}
+
+// bufClass is the class of b: the largest whose size it holds.
+func bufClass(b []byte, channels int) int {
+	k := 0
+	for k < bufClasses-1 && pageBufCap(channels)<<(k+1) <= cap(b) {
+		k++
+	}
+	return k
+}
+
+// newPageBuf returns a spare page buffer for a stream of channels whose
+// last page took used bytes.
+func (p *Writers) newPageBuf(channels, used int) []byte {
+	k := needClass(used, channels)
+	l := &p.free[channels-1][k]
+	if n := len(*l); n > 0 {
+		b := (*l)[n-1]
+		(*l)[n-1] = nil
+		*l = (*l)[:n-1]
+		p.freeBytes -= int64(cap(b))
+		return b[:pageReserve]
+	}
+	return make([]byte, pageReserve, pageBufCap(channels)<<k)
 }
 
 // putBuf keeps b for reuse, up to as many bytes as the queue holds.
@@ -236,7 +268,8 @@ func (p *Writers) putBuf(b []byte, channels int) {
 	if p.freeBytes+int64(cap(b)) > p.limit() {
 		return
 	}
-	p.free[channels-1] = append(p.free[channels-1], b)
+	l := &p.free[channels-1][bufClass(b, channels)]
+	*l = append(*l, b)
 	p.freeBytes += int64(cap(b))
 }
 
