@@ -61,9 +61,8 @@ const (
 // last page, written with EOS at close, always carries packets.
 //
 // Once a recording runs (sess set), its pages are not written here but
-// handed to the session's Writers queue (session.queuePage) with their
-// buffer, and a spare buffer takes its place: the packet path never waits
-// for the store. The header pages at Start, the last page at Stop and
+// queued, copied, for the session's Writers (session.queuePage): the
+// packet path never waits for the store. The header pages at Start, the last page at Stop and
 // recovery write directly.
 type oggStream struct {
 	// Hot fields first (one cache line), the segment table last.

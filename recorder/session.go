@@ -366,31 +366,33 @@ func (s *session) failAsync(err error) {
 	s.r.mu.Unlock()
 }
 
-// queuePage hands the page of st that starts at st.buf[start:] (its header
-// filled but for the CRC) to the session's Writers, and gives st a spare
-// buffer for the next page. If the queue is full, the page is dropped:
+// queuePage queues a copy of the page of st that starts at st.buf[start:]
+// (its header filled but for the CRC) for the session's Writers; st builds
+// the next page in its buffer. If the queue is full, the page is dropped:
 // a silence run stands for it (see Writers), counted in the legs' stats
 // and the gap index. Called with the recorder's lock held.
 func (s *session) queuePage(st *oggStream, start int) {
 	p, q, i := s.pool, &s.q, st.idx
-	n := int64(cap(st.buf))
+	h := st.buf[start:]
+	n := int64(qbufSize(len(h)))
+	st.buf = st.buf[:pageReserve]
 	p.mu.Lock()
 	if q.err[i] != nil || q.cancelled {
 		// The file failed (Stop reports it): its pages are no longer written.
 		p.mu.Unlock()
-		st.buf = st.buf[:pageReserve]
 		st.seq++
 		return
 	}
 	if p.queued+n <= p.limit() && q.bytes+n <= p.recordingLimit() {
 		op := p.newOp()
-		op.kind, op.stream, op.buf, op.off = opPage, i, st.buf, start
+		op.kind, op.stream = opPage, i
+		op.buf = append(p.getBuf(len(h)), h...)
+		n = int64(cap(op.buf)) // what the workers subtract
 		q.bytes += n
 		p.queued += n
 		p.stats.MaxQueued = max(p.stats.MaxQueued, p.queued)
 		q.run[i] = nil // a page follows the run: it can no longer grow
 		p.push(q, op)
-		st.buf = p.newPageBuf(st.channels, len(st.buf))
 		p.mu.Unlock()
 		st.seq++
 		return
@@ -406,7 +408,6 @@ func (s *session) queuePage(st *oggStream, start int) {
 	st.seq = run.seq + uint32(silencePages(run.to-run.from))
 	p.stats.Dropped++
 	p.mu.Unlock()
-	st.buf = st.buf[:pageReserve]
 	s.overloaded(st)
 }
 

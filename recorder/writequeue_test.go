@@ -126,11 +126,9 @@ func TestStuckStoreDropsCountedPages(t *testing.T) {
 	for _, layout := range []recorder.Layout{recorder.LayoutDual, recorder.LayoutMono} {
 		t.Run(string(layout), func(t *testing.T) {
 			mem := &recordertest.MemStore{}
-			// Room for two pages per file: one being written (stuck), one queued.
-			w := &recorder.Writers{Goroutines: 2, RecordingBytes: 14 << 10}
-			if layout == recorder.LayoutMono {
-				w.RecordingBytes = 15 << 10
-			}
+			// Room for two pages (8 KiB buffers in dual, 4 KiB in mono
+			// with two files): one being written (stuck), one queued.
+			w := &recorder.Writers{Goroutines: 2, RecordingBytes: 16 << 10}
 			var metas []recorder.Meta
 			synctest.Test(t, func(t *testing.T) {
 				release := make(chan struct{})

@@ -19,7 +19,7 @@ const (
 	DefaultWriteGoroutines = 16
 	// DefaultQueueBytes bounds the page bytes waiting to be written, all
 	// recordings together: about 2 s of 10,000 legs at 24 kbit/s, 10 s of
-	// 2,000. Up to as much again may be kept in free page buffers.
+	// 2,000. An eighth of it more may be kept in spare buffers.
 	DefaultQueueBytes = 32 << 20
 	// DefaultRecordingQueueBytes bounds the page bytes waiting for one
 	// recording (40 to 80 pages: 40 s of a dual-channel file at 24 kbit/s
@@ -51,9 +51,10 @@ const (
 // where it belongs. The loss is never silent: LegStats.Overload counts its
 // 20 ms slots for each leg the page carried (its packets leave
 // LegStats.Packets), and the gap index records the span with reason
-// GapOverload. Whole pages are dropped rather than single packets because
-// the page being built is the only one a recording holds: a dropped page
-// frees its buffer for the next at once, and the queue never reorders audio.
+// GapOverload. Whole pages are dropped rather than single packets: the
+// queue holds whole pages (a copy of each, in buffers of the Writers'
+// bounded pool, so a recording keeps only the page it builds), a dropped
+// one costs nothing to keep, and the queue never reorders audio.
 //
 // The zero value is ready to use, with the defaults. Recorders share the
 // Writers of their Config, else that of their Config.Clock, else the
@@ -76,7 +77,7 @@ type Writers struct {
 	readyTail *wqueue
 	running   int
 	queued    int64
-	free      [2][bufClasses][][]byte // spare page buffers: mono and dual-channel, by size class
+	free      [qbufClasses][][]byte // spare buffers for queued pages, by size class
 	freeBytes int64
 	freeOps   *wop
 	stats     WritersStats
@@ -129,7 +130,7 @@ func (p *Writers) recordingLimit() int64 {
 
 // Queued operations.
 const (
-	opPage       = iota // write buf[off:], one page
+	opPage       = iota // write buf, one page
 	opSilence           // write silence pages for granules [from, to)
 	opCheckpoint        // Sync and Checkpoint every file of the recording
 )
@@ -138,7 +139,6 @@ type wop struct {
 	next   *wop
 	kind   uint8
 	stream uint8
-	off    int
 	buf    []byte
 	// opSilence: the first page's sequence number and the granule span.
 	seq      uint32
@@ -218,58 +218,48 @@ func (p *Writers) freeOp(op *wop) {
 	p.freeOps = op
 }
 
-// pageBufCap is the usual capacity of a page buffer (a second at 24
-// kbit/s per channel).
-func pageBufCap(channels int) int { return pageReserve + pageBodyCap(channels) }
+// Queued pages are copies in buffers of size classes: 1 KiB, 2 KiB, ...
+// 128 KiB (a page holds at most 65,307 bytes). Only the pages waiting or
+// being written take them: each recording keeps only the page it builds.
+const (
+	qbufMin     = 1 << 10
+	qbufClasses = 8
+)
 
-// Page buffers come in size classes: class k holds at least
-// pageBufCap<<k bytes (the largest, 32 times the usual, holds any page). A
-// stream takes a buffer of the class its last page needs, so that larger
-// buffers (a page of higher bit rate) stay with the streams that need them
-// instead of spreading to every stream, and a page rarely outgrows its
-// buffer.
-const bufClasses = 6
-
-// needClass is the class whose buffers hold n bytes.
-func needClass(n, channels int) int {
+// qbufClass is the class of a buffer holding n bytes.
+func qbufClass(n int) int {
 	k := 0
-	for k < bufClasses-1 && pageBufCap(channels)<<k < n {
+	for k < qbufClasses-1 && qbufMin<<k < n {
 		k++
 	}
 	return k
 }
 
-// bufClass is the class of b: the largest whose size it holds.
-func bufClass(b []byte, channels int) int {
-	k := 0
-	for k < bufClasses-1 && pageBufCap(channels)<<(k+1) <= cap(b) {
-		k++
-	}
-	return k
-}
+// qbufSize is the capacity of the buffer a page of n bytes is copied to.
+func qbufSize(n int) int { return max(n, qbufMin<<qbufClass(n)) }
 
-// newPageBuf returns a spare page buffer for a stream of channels whose
-// last page took used bytes.
-func (p *Writers) newPageBuf(channels, used int) []byte {
-	k := needClass(used, channels)
-	l := &p.free[channels-1][k]
-	if n := len(*l); n > 0 {
-		b := (*l)[n-1]
-		(*l)[n-1] = nil
-		*l = (*l)[:n-1]
+// getBuf returns an empty buffer for a page of n bytes.
+func (p *Writers) getBuf(n int) []byte {
+	l := &p.free[qbufClass(n)]
+	if k := len(*l); k > 0 {
+		b := (*l)[k-1]
+		(*l)[k-1] = nil
+		*l = (*l)[:k-1]
 		p.freeBytes -= int64(cap(b))
-		return b[:pageReserve]
+		return b[:0]
 	}
-	return make([]byte, pageReserve, pageBufCap(channels)<<k)
+	return make([]byte, 0, qbufSize(n))
 }
 
-// putBuf keeps b for reuse, up to as many bytes as the queue holds.
-func (p *Writers) putBuf(b []byte, channels int) {
-	if p.freeBytes+int64(cap(b)) > p.limit() {
+// putBuf keeps b for reuse, up to an eighth of the queue's bytes (what
+// the pages in flight at once need: a few hundred KiB for 10,000 legs on a
+// local disk).
+func (p *Writers) putBuf(b []byte) {
+	k := qbufClass(cap(b))
+	if cap(b) != qbufMin<<k || p.freeBytes+int64(cap(b)) > p.limit()/8 {
 		return
 	}
-	l := &p.free[channels-1][bufClass(b, channels)]
-	*l = append(*l, b)
+	p.free[k] = append(p.free[k], b)
 	p.freeBytes += int64(cap(b))
 }
 
@@ -313,7 +303,7 @@ func (p *Writers) work() {
 			n := int64(cap(op.buf))
 			q.bytes -= n
 			p.queued -= n
-			p.putBuf(op.buf, q.s.streams[i].channels)
+			p.putBuf(op.buf)
 			if failed == nil && err == nil {
 				p.stats.Pages++
 			}
@@ -356,7 +346,7 @@ func (q *wqueue) exec(op *wop, failed error) error {
 		if failed != nil {
 			return nil
 		}
-		h := op.buf[op.off:]
+		h := op.buf
 		binary.LittleEndian.PutUint32(h[22:], oggChecksum(0, h))
 		_, err := s.writers[op.stream].Write(h)
 		return err
@@ -429,7 +419,7 @@ func (p *Writers) cancel(q *wqueue) {
 			n := int64(cap(op.buf))
 			q.bytes -= n
 			p.queued -= n
-			p.putBuf(op.buf, q.s.streams[op.stream].channels)
+			p.putBuf(op.buf)
 		}
 		p.freeOp(op)
 		op = next
