@@ -18,13 +18,16 @@ const (
 	// dual-channel files, 1,500 in mono files).
 	DefaultWriteGoroutines = 16
 	// DefaultQueueBytes bounds the page bytes waiting to be written, all
-	// recordings together: about 2 s of 10,000 legs at 24 kbit/s, 10 s of
-	// 2,000. An eighth of it more may be kept in spare buffers.
+	// recordings together. A queued page takes a buffer of 4 KiB (a mono
+	// file at 24 kbit/s) or 8 KiB (a dual-channel one) for its second of
+	// audio: 32 MiB hold about 0.8 s of 10,000 legs, 4 s of 2,000 (a store
+	// stalling longer loses pages, counted). An eighth of it more may be
+	// kept in spare buffers.
 	DefaultQueueBytes = 32 << 20
 	// DefaultRecordingQueueBytes bounds the page bytes waiting for one
-	// recording (40 to 80 pages: 40 s of a dual-channel file at 24 kbit/s
-	// a leg), so that one stuck store or writer cannot fill the queue of
-	// every other recording.
+	// recording (32 pages of 8 KiB: about 30 s of a call), so that one
+	// stuck store or writer cannot fill the queue of every other
+	// recording.
 	DefaultRecordingQueueBytes = 256 << 10
 )
 
