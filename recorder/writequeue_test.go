@@ -3,6 +3,7 @@ package recorder_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -220,6 +221,8 @@ func TestStuckStoreDropsCountedPages(t *testing.T) {
 	}
 }
 
+const preSkip = 312 * time.Second / 48000
+
 func g0(gs []recorder.Gap) time.Duration { return gs[0].Start }
 
 var errDiskFull = errors.New("disk full")
@@ -283,6 +286,164 @@ func TestStoreErrorFailsRecording(t *testing.T) {
 		}
 		if m, err := mem.Stat(context.Background(), id); err != nil || m.State != recorder.StateRecording {
 			t.Errorf("after a failed write: %+v, %v; want it left for Recover", m, err)
+		}
+	})
+}
+
+// loggingStore's writers log their calls ("write", "sync", "checkpoint")
+// and block in Write after the header pages until release is closed.
+type loggingStore struct {
+	*recordertest.MemStore
+	release chan struct{}
+	mu      *sync.Mutex
+	log     *[]string
+}
+
+func (s loggingStore) Create(ctx context.Context, m recorder.Meta) (recorder.Writer, error) {
+	w, err := s.MemStore.Create(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return &loggingWriter{stuckWriter: stuckWriter{checkpointWriter: w.(checkpointWriter), release: s.release}, s: s}, nil
+}
+
+type loggingWriter struct {
+	stuckWriter
+	s loggingStore
+}
+
+func (w *loggingWriter) note(op string) {
+	w.s.mu.Lock()
+	*w.s.log = append(*w.s.log, op)
+	w.s.mu.Unlock()
+}
+
+func (w *loggingWriter) Write(p []byte) (int, error) {
+	n, err := w.stuckWriter.Write(p)
+	w.note("write")
+	return n, err
+}
+
+func (w *loggingWriter) Sync() error {
+	w.note("sync")
+	return w.stuckWriter.Sync()
+}
+
+func (w *loggingWriter) Checkpoint(ctx context.Context, f recorder.Final) error {
+	w.note("checkpoint")
+	return w.stuckWriter.Checkpoint(ctx, f)
+}
+
+// A checkpoint (the pause made durable for Recover) is written after the
+// pages queued before it, even when the store is slow: never ahead of the
+// audio it describes.
+func TestCheckpointAfterQueuedPages(t *testing.T) {
+	speech := fixture(t, "speech.opus")
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var log []string
+		release := make(chan struct{})
+		mem := &recordertest.MemStore{}
+		rec, _ := recorder.New(recorder.Config{CallID: "ckpt", Purpose: policy.Quality, Store: loggingStore{mem, release, &mu, &log},
+			Audit: audit.Discard, Writers: &recorder.Writers{}})
+		c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+		id, _ := rec.Start(context.Background(), policytest.GrantFor(t, rec), "a")
+		for i := range 250 {
+			if i == 175 { // 3.5 s: three pages queued behind the stuck store
+				if err := rec.Pause(context.Background(), "card-data", "agent-1"); err != nil {
+					t.Fatal(err)
+				}
+				if m, _ := mem.Stat(context.Background(), id); len(m.Gaps) != 0 {
+					t.Errorf("pause durable before the pages before it: %+v", m.Gaps)
+				}
+				close(release)
+			}
+			c.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i]))
+			time.Sleep(20 * time.Millisecond)
+		}
+		mu.Lock()
+		got := slices.Clone(log)
+		mu.Unlock()
+		want := []string{"write", "write", "write", "write", "write", "sync", "checkpoint"} // 2 headers, 3 pages
+		if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+			t.Errorf("store calls %v, want %v first", got, want)
+		}
+		m, _ := mem.Stat(context.Background(), id)
+		if g := hasGap(m.Gaps, "", recorder.GapPause); g == nil || g.Actor != "agent-1" || g.Start != 3500*time.Millisecond {
+			t.Errorf("checkpointed gaps %+v", m.Gaps)
+		}
+		if _, err := rec.Stop(context.Background(), "a"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// Stop waits for the recording's queued pages only as long as its ctx
+// allows: with the store stuck it returns the ctx's error and leaves the
+// file unfinalized, for Recover once the store is back.
+func TestStopBoundedByContext(t *testing.T) {
+	speech := fixture(t, "speech.opus")
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		mem := &recordertest.MemStore{}
+		rec, _ := recorder.New(recorder.Config{CallID: "stop", Purpose: policy.Quality, Store: stuckStore{mem, release},
+			Audit: audit.Discard, Writers: &recorder.Writers{}})
+		c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+		id, _ := rec.Start(context.Background(), policytest.GrantFor(t, rec), "a")
+		for i := range 150 {
+			c.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i]))
+			time.Sleep(20 * time.Millisecond)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		metas, err := rec.Stop(ctx, "a")
+		if !errors.Is(err, context.DeadlineExceeded) || len(metas) != 0 || time.Since(start) != 2*time.Second {
+			t.Errorf("Stop with the store stuck: %+v, %v after %v; want the deadline's error after 2 s", metas, err, time.Since(start))
+		}
+		close(release)
+		synctest.Wait() // the queued pages reach the store
+		m, err := mem.Stat(context.Background(), id)
+		if err != nil || m.State != recorder.StateRecording {
+			t.Fatalf("after the failed Stop: %+v, %v", m, err)
+		}
+		ms, err := recorder.Recover(context.Background(), mem, audit.Discard)
+		// The two pages queued (2 s, less the pre-skip); the one being
+		// built when Stop gave up is lost.
+		if err != nil || len(ms) != 1 || ms[0].Duration != 2*time.Second-preSkip {
+			t.Errorf("Recover: %+v, %v; want the pages written after the store came back", ms, err)
+		}
+	})
+}
+
+// Discard drops the pages still queued: only the one being written is
+// waited for, then the files are removed.
+func TestDiscardDropsQueuedPages(t *testing.T) {
+	speech := fixture(t, "speech.opus")
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		mem := &recordertest.MemStore{}
+		w := &recorder.Writers{}
+		rec, _ := recorder.New(recorder.Config{CallID: "discard", Purpose: policy.Quality, Store: stuckStore{mem, release},
+			Audit: audit.Discard, Writers: w})
+		c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+		rec.Start(context.Background(), policytest.GrantFor(t, rec), "a")
+		for i := range 250 {
+			c.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i]))
+			time.Sleep(20 * time.Millisecond)
+		}
+		go func() {
+			time.Sleep(time.Second)
+			close(release) // the page being written goes through
+		}()
+		if err := rec.Discard(context.Background(), "objection", "caller"); err != nil {
+			t.Fatal(err)
+		}
+		if st := w.Stats(); st.Pages != 1 || st.Queued != 0 {
+			t.Errorf("writers after Discard: %+v; want the one page being written, the others dropped", st)
+		}
+		if ms, _ := mem.List(context.Background()); len(ms) != 0 {
+			t.Errorf("after Discard: %+v", ms)
 		}
 	})
 }
