@@ -62,8 +62,8 @@ const (
 //
 // Once a recording runs (sess set), its pages are not written here but
 // queued, copied, for the session's Writers (session.queuePage): the
-// packet path never waits for the store. The header pages at Start, the last page at Stop and
-// recovery write directly.
+// packet path never waits for the store. The header pages at Start, the
+// last page at Stop and recovery are written directly.
 type oggStream struct {
 	// Hot fields first (one cache line), the segment table last.
 	err       error
