@@ -18,9 +18,12 @@ const wheelSlots = 25
 //
 // The goroutine runs only while a recording is in progress; a Clock
 // needs no closing. Its methods are safe for concurrent use. A recording's
-// flush runs on the Clock's goroutine under that recording's lock: a slow
-// Store delays the other recordings' flushes of the same tick.
+// flush runs on the Clock's goroutine under that recording's lock; it only
+// queues pages: the Clock's Writers (unless Config.Writers names others)
+// write them, so a slow Store delays no flush.
 type Clock struct {
+	writers Writers
+
 	mu      sync.Mutex
 	wheel   [wheelSlots][]*session
 	pos     int // the group flushed next

@@ -85,8 +85,18 @@
 // fake; recordertest.TestStore checks both). Pages are written at least
 // every second (one write per page), under a temporary name renamed at
 // finalization: a kill -9 loses about one second (the last page, plus the
-// reorder window, plus up to MaxBurst while a leg stalls); fsync happens at finalization (power loss is another
-// matter). [Recover] finalizes what a crash left behind, with a gap index
+// reorder window, plus up to MaxBurst while a leg stalls, plus the pages
+// still queued); fsync happens at pauses and at finalization (power loss
+// is another matter).
+//
+// Pages are written off the media path: [Leg.WriteRTP] and the flush timer
+// only queue them, and a small pool of goroutines ([Writers], shared by the
+// process or by a [Clock]) writes them in order, so a slow store never
+// delays reading packets. The queue is bounded in bytes; a page that finds
+// it full is written as silence instead, never silently: LegStats.Overload
+// counts it and the gap index says "overload" ([GapOverload]).
+//
+// [Recover] finalizes what a crash left behind, with a gap index
 // rebuilt from the fillers, and marks it Recovered. [Store.Open] verifies
 // the SHA-256 before handing a file out.
 //

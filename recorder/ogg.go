@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 )
 
@@ -58,6 +59,11 @@ const (
 // per page. Pages hold about one second of audio: a page is written when
 // the next packet would take it past a second (or 255 segments), so that the
 // last page, written with EOS at close, always carries packets.
+//
+// Once a recording runs (sess set), its pages are not written here but
+// queued, copied, for the session's Writers (session.queuePage): the
+// packet path never waits for the store. The header pages at Start, the
+// last page at Stop and recovery are written directly.
 type oggStream struct {
 	// Hot fields first (one cache line), the segment table last.
 	err       error
@@ -67,44 +73,98 @@ type oggStream struct {
 	npk       int
 	buf       []byte
 	w         io.Writer
+	sess      *session // queued mode: pages go to sess's Writers
 	serial    uint32
 	seq       uint32
-	size      int64 // bytes written
-	channels  int   // 1: mono; 2: the dual-channel layout (two streams)
+	channels  int      // 1: mono; 2: the dual-channel layout (two streams)
+	idx       uint8    // the file's index in its session
+	pk        [2]int32 // packets of each leg in the buffered page (LegStats.Packets)
 	lacing    [maxSegments]byte
 }
+
+// pageBodyCap is the body a page buffer holds without growing: a second at
+// 24 kbit/s per channel.
+func pageBodyCap(channels int) int { return 3072 * channels }
 
 func newOggStream(w io.Writer, serial uint32, channels, bodyCap int) *oggStream {
 	return &oggStream{w: w, serial: serial, channels: channels, buf: make([]byte, pageReserve, pageReserve+bodyCap)}
 }
 
-// writePage writes the buffered packets as one page.
+// writePage writes the buffered packets as one page, or queues it.
 func (s *oggStream) writePage(flags byte, granule int64) error {
 	if s.err != nil {
 		return s.err
 	}
 	start := pageReserve - pageHeaderLen - s.nseg
 	h := s.buf[start:]
+	putPageHeader(h, flags, granule, s.serial, s.seq, s.lacing[:s.nseg])
+	if s.sess != nil {
+		s.sess.queuePage(s, start) // sets buf and seq for the next page
+	} else {
+		binary.LittleEndian.PutUint32(h[22:], oggChecksum(0, h))
+		_, err := s.w.Write(h)
+		s.seq++
+		s.buf = s.buf[:pageReserve]
+		if err != nil {
+			s.err = err
+		}
+	}
+	s.nseg, s.npk = 0, 0
+	s.pk = [2]int32{}
+	s.pageStart = s.granule
+	return s.err
+}
+
+// putPageHeader fills the header and segment table at the start of h, with
+// a zero CRC (computed over the whole page once it is complete).
+func putPageHeader(h []byte, flags byte, granule int64, serial, seq uint32, lacing []byte) {
 	copy(h, "OggS")
 	h[4] = 0
 	h[5] = flags
 	binary.LittleEndian.PutUint64(h[6:], uint64(granule))
-	binary.LittleEndian.PutUint32(h[14:], s.serial)
-	binary.LittleEndian.PutUint32(h[18:], s.seq)
+	binary.LittleEndian.PutUint32(h[14:], serial)
+	binary.LittleEndian.PutUint32(h[18:], seq)
 	binary.LittleEndian.PutUint32(h[22:], 0)
-	h[26] = byte(s.nseg)
-	copy(h[27:], s.lacing[:s.nseg])
-	binary.LittleEndian.PutUint32(h[22:], oggChecksum(0, h))
-	n, err := s.w.Write(h)
-	s.size += int64(n)
-	s.seq++
-	s.buf = s.buf[:pageReserve]
-	s.nseg, s.npk = 0, 0
-	s.pageStart = s.granule
-	if err != nil {
-		s.err = err
+	h[26] = byte(len(lacing))
+	copy(h[27:], lacing)
+}
+
+// silenceDual is 20 ms of silence in both streams of the dual-channel
+// layout (the first self-delimited).
+var silenceDual = []byte{0xF8, 0x02, 0xFF, 0xFE, 0xF8, 0xFF, 0xFE}
+
+// writeSilence writes the pages of 20 ms silence packets that stand for
+// granules [from, to) of a stream (pages dropped for overload): 50 packets
+// a page, the first page numbered seq. from and to are multiples of 20 ms.
+func writeSilence(w io.Writer, serial uint32, channels int, seq uint32, from, to int64) error {
+	pk := silence20
+	if channels == 2 {
+		pk = silenceDual
 	}
-	return err
+	const perPage = pageSamples / slotSamples
+	var lacing [perPage]byte
+	for i := range lacing {
+		lacing[i] = byte(len(pk))
+	}
+	buf := make([]byte, pageHeaderLen+perPage*(1+len(pk)))
+	for g := from; g < to; seq++ {
+		n := min(to-g, pageSamples) / slotSamples
+		if n == 0 {
+			return fmt.Errorf("recorder: silence run of %d samples: not whole 20 ms packets", to-from)
+		}
+		g += n * slotSamples
+		h := buf[:pageHeaderLen+int(n)*(1+len(pk))]
+		putPageHeader(h, 0, g, serial, seq, lacing[:n])
+		body := h[pageHeaderLen+int(n):]
+		for i := range n {
+			copy(body[int(i)*len(pk):], pk)
+		}
+		binary.LittleEndian.PutUint32(h[22:], oggChecksum(0, h))
+		if _, err := w.Write(h); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeHeader writes one header packet (OpusHead, OpusTags) on its own page.
@@ -169,7 +229,7 @@ func (s *oggStream) close() error {
 		// (in every stream) so that the EOS page carries a packet.
 		p := silence20
 		if s.channels == 2 {
-			p = []byte{0xF8, 0x02, 0xFF, 0xFE, 0xF8, 0xFF, 0xFE}
+			p = silenceDual
 		}
 		if err := s.add(p, 960); err != nil {
 			return err

@@ -15,13 +15,13 @@ import (
 	"github.com/consentrec/consentrec/recorder"
 )
 
-// slowStore delays Create, as a network disk or an fsync under load does.
-type slowStore struct {
+// slowCreateStore delays Create, as a network disk or an fsync under load does.
+type slowCreateStore struct {
 	recorder.Store
 	delay time.Duration
 }
 
-func (s slowStore) Create(ctx context.Context, m recorder.Meta) (recorder.Writer, error) {
+func (s slowCreateStore) Create(ctx context.Context, m recorder.Meta) (recorder.Writer, error) {
 	time.Sleep(s.delay)
 	return s.Store.Create(ctx, m)
 }
@@ -40,7 +40,7 @@ func TestMetaOrigin(t *testing.T) {
 					t.Fatal(err)
 				}
 				rec, err := recorder.New(recorder.Config{CallID: "c", Purpose: policy.Quality, Layout: layout,
-					Store: slowStore{fs, 300 * time.Millisecond}, Audit: audit.Discard})
+					Store: slowCreateStore{fs, 300 * time.Millisecond}, Audit: audit.Discard})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -49,9 +49,10 @@ const (
 	// SlotDuration is the unit of the timeline: every file is a sequence
 	// of 20 ms slots, each holding a leg's audio or a filler.
 	SlotDuration = 20 * time.Millisecond
-	// FlushInterval bounds the audio a crash can lose: pages are written at
-	// least this often (plus the reorder window, plus up to MaxBurst while
-	// a leg is silent without a sign of DTX).
+	// FlushInterval bounds the audio a crash can lose: pages are queued
+	// for writing at least this often (plus the reorder window, plus up to
+	// MaxBurst while a leg is silent without a sign of DTX; see Writers
+	// for the queue).
 	FlushInterval = time.Second
 )
 
@@ -148,6 +149,11 @@ type Config struct {
 	// of its own: for hosts recording thousands of calls. Nil: a timer per
 	// Recorder.
 	Clock *Clock
+	// Writers, when set, writes this call's pages to Store, off the media
+	// path, with the goroutines and the bounded queue it shares with every
+	// Recorder given the same Writers. Nil: the Clock's Writers when Clock
+	// is set, else the process's (both with the defaults of Writers).
+	Writers *Writers
 	// Now returns the current time; nil means time.Now. For simulations and
 	// benchmarks; tests use testing/synctest instead.
 	Now func() time.Time
@@ -407,7 +413,7 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 			return "", fmt.Errorf("recorder: start: %w", err)
 		}
 		s.writers = append(s.writers, w)
-		st := newOggStream(w, serialOf(id), len(roles[i]), 3072*len(roles[i])) // a second at 24 kbit/s per channel
+		st := newOggStream(w, serialOf(id), len(roles[i]), pageBodyCap(len(roles[i])))
 		if err := st.writeHeader(opusHead(len(roles[i])), flagBOS); err != nil {
 			s.abort(ctx)
 			return "", fmt.Errorf("recorder: start: %w", err)
@@ -434,6 +440,13 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 		return "", fmt.Errorf("recorder: start: %w", ErrClosed)
 	}
 	s.t0 = t0
+	// From now on pages go through the queue: the packet path never
+	// waits for the store.
+	s.pool = r.writers()
+	s.q.s = s
+	for i, st := range s.streams {
+		st.sess, st.idx = s, uint8(i)
+	}
 	for _, l := range r.legs {
 		if l != nil {
 			l.tl.reset()
@@ -449,6 +462,17 @@ func (r *Recorder) Start(ctx context.Context, g policy.Grant, actor string) (str
 	}
 	s.unwatch = g.AfterRevoke(func(cause error) { r.revoked(s, cause) })
 	return group, nil
+}
+
+// writers returns the Writers of the recorder's pages.
+func (r *Recorder) writers() *Writers {
+	switch {
+	case r.cfg.Writers != nil:
+		return r.cfg.Writers
+	case r.cfg.Clock != nil:
+		return &r.cfg.Clock.writers
+	}
+	return &processWriters
 }
 
 // Files returns the ids of every file this recorder created and did not
@@ -530,16 +554,13 @@ func (r *Recorder) Pause(ctx context.Context, reason, actor string) error {
 		pauseIdx := len(s.pauses) - 1
 		s.pauseTimer = time.AfterFunc(r.cfg.MaxPause, func() { r.autoResume(s, pauseIdx) })
 	}
-	cperr := s.checkpoint(ctx)
+	s.checkpoint()
 	id := s.group
 	at := s.t0.Add(slotTime(from))
 	r.mu.Unlock()
 	e := r.eventAt(at, audit.KindRecordingPaused, id, actor, reason)
 	if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
 		return fmt.Errorf("recorder: pause: audit: %w", err)
-	}
-	if cperr != nil {
-		return fmt.Errorf("recorder: pause: %w", cperr)
 	}
 	return nil
 }
@@ -554,15 +575,12 @@ func (r *Recorder) Resume(ctx context.Context, actor string) error {
 	}
 	s.endPause(r.now())
 	at := s.t0.Add(slotTime(s.pauses[len(s.pauses)-1].to))
-	cperr := s.checkpoint(ctx)
+	s.checkpoint()
 	id := s.group
 	r.mu.Unlock()
 	e := r.eventAt(at, audit.KindRecordingResumed, id, actor, "")
 	if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
 		return fmt.Errorf("recorder: resume: audit: %w", err)
-	}
-	if cperr != nil {
-		return fmt.Errorf("recorder: resume: %w", cperr)
 	}
 	return nil
 }
@@ -575,11 +593,7 @@ func (r *Recorder) autoResume(s *session, pauseIdx int) {
 	}
 	s.endPause(r.now())
 	at := s.t0.Add(slotTime(s.pauses[pauseIdx].to))
-	if err := s.checkpoint(context.Background()); err != nil {
-		r.mu.Unlock()
-		r.asyncErr(fmt.Errorf("recorder: automatic resume: %w", err))
-		r.mu.Lock()
-	}
+	s.checkpoint()
 	id := s.group
 	r.mu.Unlock()
 	e := r.eventAt(at, audit.KindRecordingResumed, id, "system", "max-pause",
@@ -630,19 +644,35 @@ func (r *Recorder) stop(ctx context.Context, actor string) ([]Meta, error) {
 		r.report(lf)
 	}
 
+	// The pages queued before are written first; a store error among
+	// them fails its file as a synchronous one did.
+	werr := s.pool.wait(ctx, &s.q)
 	var metas []Meta
 	errs := []error{asyncErr}
-	if s.err != nil {
+	r.mu.Lock()
+	if s.err != nil { // set by the writing goroutines too
 		errs = append(errs, s.err)
 	}
+	r.mu.Unlock()
 	for _, id := range s.ids {
 		e := r.eventAt(stopAt, audit.KindRecordingStopped, id, actor, "")
 		if _, err := r.cfg.Audit.Append(ctx, e); err != nil {
 			errs = append(errs, fmt.Errorf("audit: %w", err))
 		}
 	}
+	if werr != nil {
+		// Pages are still being written: the files cannot be finalized
+		// now. They stay in the store unfinalized, for Recover.
+		errs = append(errs, werr)
+		return nil, fmt.Errorf("recorder: stop: %w", errors.Join(errs...))
+	}
 	for i, w := range s.writers {
-		if err := s.streams[i].close(); err != nil {
+		st := s.streams[i]
+		st.sess = nil // the last page is written here
+		if err := s.pool.fileErr(&s.q, i); err != nil && st.err == nil {
+			st.err = err
+		}
+		if err := st.close(); err != nil {
 			errs = append(errs, err)
 			continue
 		}
@@ -694,9 +724,16 @@ func (r *Recorder) Discard(ctx context.Context, reason, actor string) error {
 		}
 	}()
 	if s != nil {
-		for _, w := range s.writers {
-			if err := w.Abort(ctx); err != nil {
-				errs = append(errs, err)
+		// Queued pages are dropped; one being written is waited for (a
+		// Writer is not safe for concurrent use).
+		s.pool.cancel(&s.q)
+		if err := s.pool.wait(ctx, &s.q); err != nil {
+			errs = append(errs, err)
+		} else {
+			for _, w := range s.writers {
+				if err := w.Abort(ctx); err != nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}

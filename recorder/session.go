@@ -28,6 +28,8 @@ type session struct {
 	group   string
 	ids     []string
 	writers []Writer
+	pool    *Writers // writes the pages
+	q       wqueue   // the pages and checkpoints waiting for pool
 	gaps    []Gap
 	dropped int
 	tick    *time.Timer // nil with a Config.Clock
@@ -174,6 +176,7 @@ type part struct {
 	p         []byte
 	hdr, last int
 	samples   int
+	packet    bool // a packet the leg sent (counted in LegStats.Packets), not a filler
 }
 
 var silencePart = part{p: silence20, hdr: 1, last: 2, samples: slotSamples}
@@ -202,7 +205,9 @@ func (s *session) collect(k int64, parts *[2]part) {
 				s.legGap(i, k, GapNotStarted)
 			}
 		default:
+			n := l.stats.Packets
 			parts[i] = l.tl.take(s, l, k)
+			parts[i].packet = l.stats.Packets != n
 		}
 	}
 }
@@ -226,6 +231,8 @@ func (s *session) emitPair(k int64) {
 			st.buf = j0.append(st.buf, true)
 			st.buf = j1.append(st.buf, false)
 			st.end(n, 2*slotSamples)
+			st.pk[0] += packets(&a[0], &b[0])
+			st.pk[1] += packets(&a[1], &b[1])
 			return
 		}
 		s.writeSlot(&a)
@@ -242,11 +249,24 @@ func (s *session) emitPair(k int64) {
 			}
 			st.buf = j.append(st.buf, false)
 			st.end(j.size, 2*slotSamples)
+			st.pk[i] += packets(&a[i], &b[i])
 			continue
 		}
 		s.writeMono(i, &a[i])
 		s.writeMono(i, &b[i])
 	}
+}
+
+// packets counts the parts that are packets.
+func packets(a, b *part) int32 {
+	n := int32(0)
+	if a.packet {
+		n++
+	}
+	if b.packet {
+		n++
+	}
+	return n
 }
 
 // joinable reports whether two consecutive 20 ms parts can form one packet.
@@ -306,6 +326,12 @@ func (s *session) writeSlot(parts *[2]part) {
 		st.buf = append(st.buf, p0.p[p0.hdr:]...)
 		st.buf = append(st.buf, p1.p...)
 		st.end(n, slotSamples)
+		if p0.packet {
+			st.pk[0]++
+		}
+		if p1.packet {
+			st.pk[1]++
+		}
 		return
 	}
 	for i := range parts {
@@ -317,8 +343,13 @@ func (s *session) writeMono(i int, p *part) {
 	if p.samples == 0 { // covered by a longer packet
 		return
 	}
-	if err := s.streams[i].add(p.p, p.samples); err != nil {
+	st := s.streams[i]
+	if err := st.add(p.p, p.samples); err != nil {
 		s.fail(err)
+		return
+	}
+	if p.packet {
+		st.pk[i]++
 	}
 }
 
@@ -326,6 +357,77 @@ func (s *session) fail(err error) {
 	if s.err == nil {
 		s.err = err
 	}
+}
+
+// failAsync fails the session from a writing goroutine.
+func (s *session) failAsync(err error) {
+	s.r.mu.Lock()
+	s.fail(err)
+	s.r.mu.Unlock()
+}
+
+// queuePage queues a copy of the page of st that starts at st.buf[start:]
+// (its header filled but for the CRC) for the session's Writers; st builds
+// the next page in its buffer. If the queue is full, the page is dropped:
+// a silence run stands for it (see Writers), counted in the legs' stats
+// and the gap index. Called with the recorder's lock held.
+func (s *session) queuePage(st *oggStream, start int) {
+	p, q, i := s.pool, &s.q, st.idx
+	h := st.buf[start:]
+	n := int64(qbufSize(len(h)))
+	st.buf = st.buf[:pageReserve]
+	p.mu.Lock()
+	if q.err[i] != nil || q.cancelled {
+		// The file failed (Stop reports it): its pages are no longer written.
+		p.mu.Unlock()
+		st.seq++
+		return
+	}
+	if p.queued+n <= p.limit() && q.bytes+n <= p.recordingLimit() {
+		op := p.newOp()
+		op.kind, op.stream = opPage, i
+		op.buf = append(p.getBuf(len(h)), h...)
+		n = int64(cap(op.buf)) // what the workers subtract
+		q.bytes += n
+		p.queued += n
+		p.stats.MaxQueued = max(p.stats.MaxQueued, p.queued)
+		q.run[i] = nil // a page follows the run: it can no longer grow
+		p.push(q, op)
+		p.mu.Unlock()
+		st.seq++
+		return
+	}
+	run := q.run[i]
+	if run == nil {
+		run = p.newOp()
+		run.kind, run.stream, run.seq, run.from = opSilence, i, st.seq, st.pageStart
+		p.push(q, run)
+		q.run[i] = run
+	}
+	run.to = st.granule
+	st.seq = run.seq + uint32(silencePages(run.to-run.from))
+	p.stats.Dropped++
+	p.mu.Unlock()
+	s.overloaded(st)
+}
+
+// overloaded accounts for the page of st dropped for overload (the page
+// being built: pageStart to granule).
+func (s *session) overloaded(st *oggStream) {
+	from, to := st.pageStart/slotSamples, st.granule/slotSamples
+	var leg Role // dual: every leg
+	if !s.r.dual {
+		leg = []Role{Customer, Agent}[st.idx]
+	}
+	for i, l := range s.r.legs {
+		if l == nil || (!s.r.dual && i != int(st.idx)) {
+			continue
+		}
+		l.stats.Overload += to - from
+		l.stats.Packets -= int64(st.pk[i])
+	}
+	s.addGap(Gap{Start: slotTime(from), End: slotTime(to), Leg: leg, Reason: GapOverload,
+		Note: "write queue full: the store could not keep up"})
 }
 
 func lenSize(n int) int {
@@ -401,10 +503,21 @@ func (s *session) abort(ctx context.Context) {
 	}
 }
 
-// checkpoint makes the pauses (ended or not) and the gaps so far durable in
-// each file's metadata, where the store can (Checkpointer). Called under
-// the recorder's lock: writers are not used concurrently.
-func (s *session) checkpoint(ctx context.Context) error {
+// checkpoint queues a checkpoint of every file (Writer.Sync, then
+// Checkpointer.Checkpoint where the store can): the pauses (ended or not)
+// and the gaps so far become durable in each file's metadata once the pages
+// queued before are written. Called under the recorder's lock. An error
+// fails the recording (Stop and Config.OnError report it).
+func (s *session) checkpoint() {
+	can := false
+	for _, w := range s.writers {
+		if _, ok := w.(Checkpointer); ok {
+			can = true
+		}
+	}
+	if !can {
+		return
+	}
 	var gaps []Gap
 	for _, g := range s.gaps {
 		if g.Reason == GapPause {
@@ -419,12 +532,8 @@ func (s *session) checkpoint(ctx context.Context) error {
 		}
 		gaps = append(gaps, g) // End 0: still paused
 	}
-	var errs []error
-	for i, w := range s.writers {
-		c, ok := w.(Checkpointer)
-		if !ok {
-			continue
-		}
+	fins := make([]Final, len(s.writers))
+	for i := range s.writers {
 		f := Final{Duration: slotTime(s.next), Gaps: gaps}
 		if !s.r.dual {
 			role := []Role{Customer, Agent}[i]
@@ -435,9 +544,12 @@ func (s *session) checkpoint(ctx context.Context) error {
 				}
 			}
 		}
-		if err := c.Checkpoint(ctx, f); err != nil {
-			errs = append(errs, err)
-		}
+		fins[i] = f
 	}
-	return errors.Join(errs...)
+	p := s.pool
+	p.mu.Lock()
+	op := p.newOp()
+	op.kind, op.fin = opCheckpoint, fins
+	p.push(&s.q, op)
+	p.mu.Unlock()
 }

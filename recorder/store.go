@@ -77,6 +77,7 @@ const (
 	GapSlip        GapReason = "slip"        // clock drift or a timing jump: the leg was re-aligned
 	GapUnsupported GapReason = "unsupported" // audio that cannot be muxed without transcoding (e.g. a 60 ms SILK frame in a dual file)
 	GapRecovered   GapReason = "filler"      // a filler found by crash recovery (the reason was not durable)
+	GapOverload    GapReason = "overload"    // the store could not keep up: the page was written as silence (see Writers)
 )
 
 // Gap is one span of a recording without captured audio. Start and End are
@@ -103,6 +104,11 @@ type LegStats struct {
 	DTMF        int64 `json:"dtmf"`         // telephone-event packets seen (not written)
 	Invalid     int64 `json:"invalid"`      // malformed Opus packets (dropped)
 	Unsupported int64 `json:"unsupported"`  // packets that cannot be muxed without transcoding (dropped)
+	// Overload counts the 20 ms slots of the leg written as silence because
+	// the store could not keep up: the write queue was full when their page
+	// was ready (see Writers). Their span is in the gap index (GapOverload);
+	// their packets are not counted in Packets.
+	Overload int64 `json:"overload,omitempty"`
 
 	// Panics counts the internal faults recovered on the leg's path (see
 	// LegFault): the first ended the leg.

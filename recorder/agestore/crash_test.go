@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +80,8 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	rec, err := recorder.New(recorder.Config{CallID: "crash", Purpose: policy.Quality, Store: st, Audit: audit.Discard, Now: clk.now})
+	writers := &recorder.Writers{}
+	rec, err := recorder.New(recorder.Config{CallID: "crash", Purpose: policy.Quality, Store: st, Audit: audit.Discard, Now: clk.now, Writers: writers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +98,13 @@ func TestCrashChild(t *testing.T) {
 				Payload: src[i%len(src)]})
 		}
 		if i%5 == 4 {
+			// Fed far faster than real time, the writing goroutines
+			// would lag behind by many pages: wait for them, as real time
+			// would (a page takes microseconds to write, and comes once a
+			// second), so that "at" means queued pages were written.
+			for st := writers.Stats(); st.Queued > 0 || st.Goroutines > 0; st = writers.Stats() {
+				runtime.Gosched()
+			}
 			at := float64(i+1) * 0.02
 			fmt.Printf("at %.3f\n", at)
 			if stopAt > 0 && at >= stopAt {
