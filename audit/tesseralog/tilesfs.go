@@ -3,7 +3,9 @@ package tesseralog
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
@@ -11,6 +13,9 @@ import (
 
 	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
+	"github.com/transparency-dev/tessera/storage/mysql"
+
+	gomysql "github.com/go-sql-driver/mysql"
 )
 
 // TilesFS returns the log's checkpoint, hash tiles and entry bundles, as
@@ -24,9 +29,19 @@ func (l *Log) TilesFS(ctx context.Context) fs.FS { return readerFS{ctx, l.reader
 
 type readerFS struct {
 	ctx      context.Context
-	r        tessera.LogReader
+	r        tileReader
 	cosigned func(context.Context) ([]byte, error)
 }
+
+// tileReader is the part of tessera.LogReader the tiles need; Tessera's
+// MySQL storage has it without an appender.
+type tileReader interface {
+	ReadCheckpoint(ctx context.Context) ([]byte, error)
+	ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error)
+	ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error)
+}
+
+var _ tileReader = tessera.LogReader(nil)
 
 func (f readerFS) Open(name string) (fs.File, error) {
 	if !fs.ValidPath(name) {
@@ -85,3 +100,23 @@ func (m *memFile) Mode() fs.FileMode          { return 0o444 }
 func (m *memFile) ModTime() time.Time         { return time.Time{} }
 func (m *memFile) IsDir() bool                { return false }
 func (m *memFile) Sys() any                   { return nil }
+
+// MySQLTilesFS serves the tiles of the Tessera log in db, as TilesFS does,
+// without opening the log: no signing key, no openings, nothing written.
+// An auditor with read access to the database verifies it with
+// VerifyTiles or VerifyTilesWith. Reads use ctx.
+func MySQLTilesFS(ctx context.Context, db *sql.DB) (fs.FS, error) {
+	st, err := mysql.New(ctx, db)
+	if err != nil {
+		return nil, fmt.Errorf("tesseralog: mysql tiles: %w", err)
+	}
+	load := mysqlCosigned(db).load
+	cosigned := func(ctx context.Context) ([]byte, error) {
+		b, err := load(ctx)
+		if me := (*gomysql.MySQLError)(nil); errors.As(err, &me) && me.Number == 1146 {
+			return nil, os.ErrNotExist // no witness ever cosigned: no table
+		}
+		return b, err
+	}
+	return readerFS{ctx, st, cosigned}, nil
+}

@@ -102,12 +102,12 @@ func auditVerify(e *env, args []string) error {
 		return err
 	} else if tfs != nil {
 		defer closeTiles()
-		if len(wits) > 0 || len(known) > 0 || *anchorArg != "" {
-			return usagef("--witness, --checkpoint and --anchor apply to the file log only (a Tessera log's checkpoints carry no cosignatures yet)")
+		if len(known) > 0 || *anchorArg != "" {
+			return usagef("--checkpoint and --anchor apply to the file log only (a Tessera log's witnesses keep its cosigned checkpoint beside the tiles: --witness)")
 		}
 		// The data directory's own backend also has the openings.
 		withOpenings := *tiles == "" && *mysqlDSN == ""
-		return auditVerifyTiles(e, *data, tfs, key, withOpenings)
+		return auditVerifyTiles(e, *data, tfs, tesseralog.VerifyOptions{Key: key, Witnesses: witnesses, Quorum: *quorum}, withOpenings)
 	}
 	var knownCPs [][]byte
 	for _, k := range known {
@@ -262,29 +262,34 @@ func tesseraVerifierKey(data string, tiles fs.FS) (string, error) {
 	return audit.VerifierKey(origin, pub)
 }
 
-// auditVerifyTiles verifies a Tessera log's tiles (tesseralog.VerifyTiles)
-// with key, or without it with the data directory's signing key under the
-// origin of the log's checkpoint, and prints what audit verify prints for
-// the file log. withOpenings, it then opens the data directory's log and
-// checks every entry's opening (event payload and subject) against its
-// leaf, as the file log's verification does.
-func auditVerifyTiles(e *env, data string, tiles fs.FS, key note.Verifier, withOpenings bool) error {
+// auditVerifyTiles verifies a Tessera log's tiles
+// (tesseralog.VerifyTilesWith: with witnesses, their quorum on the
+// cosigned checkpoint kept beside the tiles) with opts.Key, or without it
+// with the data directory's signing key under the origin of the log's
+// checkpoint, and prints what audit verify prints for the file log.
+// withOpenings, it then opens the data directory's log and checks every
+// entry's opening (event payload and subject) against its leaf, as the file
+// log's verification does.
+func auditVerifyTiles(e *env, data string, tiles fs.FS, opts tesseralog.VerifyOptions, withOpenings bool) error {
 	ctx := context.Background()
-	if key == nil {
+	if opts.Key == nil {
 		vkey, err := tesseraVerifierKey(data, tiles)
 		if err != nil {
 			return err
 		}
-		if key, err = note.NewVerifier(vkey); err != nil {
+		if opts.Key, err = note.NewVerifier(vkey); err != nil {
 			return err
 		}
 	}
-	cp, err := tesseralog.VerifyTiles(ctx, tiles, key)
+	cp, err := tesseralog.VerifyTilesWith(ctx, tiles, opts)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "ok: %d entries, root %s\n", cp.Size, base64.StdEncoding.EncodeToString(cp.Root[:]))
 	fmt.Fprintf(e.stdout, "origin: %s\n", cp.Origin)
+	if len(opts.Witnesses) > 0 {
+		fmt.Fprintf(e.stdout, "witnesses: the cosigned checkpoint holds a quorum of the %d listed\n", len(opts.Witnesses))
+	}
 	if !withOpenings {
 		fmt.Fprintf(e.stdout, "checkpoint: %d entries signed (tiles only: payloads and subjects are not in the tiles)\n", cp.Size)
 		return nil

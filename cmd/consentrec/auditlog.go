@@ -20,10 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
-	"github.com/transparency-dev/tessera"
 	"github.com/transparency-dev/tessera/api/layout"
 	tesseramysql "github.com/transparency-dev/tessera/storage/mysql"
 	"golang.org/x/mod/sumdb/note"
@@ -362,79 +360,6 @@ var quietTessera = sync.OnceFunc(func() {
 	klog.SetOutput(io.Discard)
 })
 
-// tesseraReader reads a Tessera log's checkpoint and tiles without opening
-// it for writing (no key needed).
-type tesseraReader interface {
-	ReadCheckpoint(ctx context.Context) ([]byte, error)
-	ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error)
-	ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error)
-}
-
-var _ tesseraReader = (tessera.LogReader)(nil)
-
-// tilesFS serves a Tessera reader's checkpoint, hash tiles and entry
-// bundles under their tlog-tiles paths, for tesseralog.VerifyTiles. It
-// lists no directories.
-type tilesFS struct {
-	ctx context.Context
-	r   tesseraReader
-}
-
-func (f tilesFS) Open(name string) (fs.File, error) {
-	if !fs.ValidPath(name) {
-		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
-	}
-	data, err := f.read(name)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			err = fs.ErrNotExist
-		}
-		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
-	}
-	return &memFile{name: name, Reader: bytes.NewReader(data), size: int64(len(data))}, nil
-}
-
-func (f tilesFS) read(name string) ([]byte, error) {
-	if name == layout.CheckpointPath {
-		return f.r.ReadCheckpoint(f.ctx)
-	}
-	rest, ok := strings.CutPrefix(name, "tile/")
-	if !ok {
-		return nil, fs.ErrNotExist
-	}
-	if idx, ok := strings.CutPrefix(rest, "entries/"); ok {
-		i, p, err := layout.ParseTileIndexPartial(idx)
-		if err != nil {
-			return nil, fs.ErrNotExist
-		}
-		return f.r.ReadEntryBundle(f.ctx, i, p)
-	}
-	level, idx, ok := strings.Cut(rest, "/")
-	if !ok {
-		return nil, fs.ErrNotExist
-	}
-	lv, i, p, err := layout.ParseTileLevelIndexPartial(level, idx)
-	if err != nil {
-		return nil, fs.ErrNotExist
-	}
-	return f.r.ReadTile(f.ctx, lv, i, p)
-}
-
-type memFile struct {
-	name string
-	*bytes.Reader
-	size int64
-}
-
-func (m *memFile) Stat() (fs.FileInfo, error) { return m, nil }
-func (m *memFile) Close() error               { return nil }
-func (m *memFile) Name() string               { return m.name[strings.LastIndex(m.name, "/")+1:] }
-func (m *memFile) Size() int64                { return m.size }
-func (m *memFile) Mode() fs.FileMode          { return 0o444 }
-func (m *memFile) ModTime() time.Time         { return time.Time{} }
-func (m *memFile) IsDir() bool                { return false }
-func (m *memFile) Sys() any                   { return nil }
-
 // openTiles returns the tiles of a Tessera backend, read-only: the POSIX
 // directory's tlog, or the MySQL tables. close releases them.
 func (ab auditBackend) openTiles(ctx context.Context) (fsys fs.FS, close func() error, err error) {
@@ -450,12 +375,12 @@ func (ab auditBackend) openTiles(ctx context.Context) (fsys fs.FS, close func() 
 	if err != nil {
 		return nil, nil, err
 	}
-	st, err := tesseramysql.New(ctx, db)
+	fsys, err = tesseralog.MySQLTilesFS(ctx, db)
 	if err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("%s: not a Tessera log: %w", ab, err)
 	}
-	return tilesFS{ctx, st}, db.Close, nil
+	return fsys, db.Close, nil
 }
 
 // auditLogExists returns root's audit backend once it knows there is a log

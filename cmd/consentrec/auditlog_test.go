@@ -18,11 +18,15 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	mysqldrv "github.com/go-sql-driver/mysql"
+	"golang.org/x/mod/sumdb/note"
 
 	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
+	"github.com/consentrec/consentrec/audit/audittest"
+	"github.com/consentrec/consentrec/audit/tesseralog"
 )
 
 // TestMain lets a test run the CLI in a child process (this test binary,
@@ -247,8 +251,9 @@ func TestAuditBackendPOSIX(t *testing.T) {
 	if code, out, errOut := cli(t, "audit", "prune", "--data", root, "--older-than", "30"); code != 0 || !strings.Contains(out, "pruned 0 access-log entries") {
 		t.Errorf("audit prune: exit %d\n%s%s", code, out, errOut)
 	}
-	if code, _, errOut := cli(t, "audit", "verify", "--data", root, "--witness", vkey); code != 2 {
-		t.Errorf("audit verify --witness on Tessera: exit %d, want 2: %s", code, errOut)
+	// No witness ever cosigned this log: a witness asked for is missing.
+	if code, _, errOut := cli(t, "audit", "verify", "--data", root, "--witness", vkey); code != 1 || !strings.Contains(errOut, "missing") {
+		t.Errorf("audit verify --witness on a Tessera log no witness cosigned: exit %d, want 1 naming the missing witness: %s", code, errOut)
 	}
 	// The same tiles, copied by an auditor, verify with the key alone, to
 	// the same output.
@@ -571,14 +576,14 @@ func TestAuditBackendMySQLSharedLog(t *testing.T) {
 	// A changed opening (the event behind entry 3's commitment): the data
 	// directory's verify opens every entry and names it; the tiles alone
 	// cannot tell.
-	flipRow(t, db, "SELECT payload FROM consentrec_openings WHERE idx = 3", "UPDATE consentrec_openings SET payload = ? WHERE idx = 3", 4)
+	flipRow(t, db, "SELECT payload FROM consentrec_openings2 WHERE idx = 3", "UPDATE consentrec_openings2 SET payload = ? WHERE idx = 3", 4)
 	if code, _, errOut := cli(t, "audit", "verify", "--data", node); code != 1 || !strings.Contains(errOut, "entry 3 ") {
 		t.Fatalf("verify --data of a changed opening: exit %d, want 1 naming entry 3: %s", code, errOut)
 	}
 	if code, _, errOut := cli(t, "audit", "verify", "--mysql", dsn, "--key", vkey); code != 0 {
 		t.Fatalf("verify --mysql (tiles only) of a changed opening: exit %d: %s", code, errOut)
 	}
-	flipRow(t, db, "SELECT payload FROM consentrec_openings WHERE idx = 3", "UPDATE consentrec_openings SET payload = ? WHERE idx = 3", 4)
+	flipRow(t, db, "SELECT payload FROM consentrec_openings2 WHERE idx = 3", "UPDATE consentrec_openings2 SET payload = ? WHERE idx = 3", 4)
 
 	// An UPDATE of one tile row: verify names an entry and exits 1.
 	flipRow(t, db, "SELECT `nodes` FROM Subtree WHERE `level` = 0 AND `index` = 0", "UPDATE Subtree SET `nodes` = ? WHERE `level` = 0 AND `index` = 0", 5*32+7)
@@ -667,5 +672,55 @@ func TestAuditKeyFileLog(t *testing.T) {
 	}
 	if code, out, errOut := cli(t, "audit", "verify", "--data", root, "--key", strings.TrimSpace(vkey)); code != 0 {
 		t.Fatalf("verify --key (audit key's): exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+// A Tessera log whose host has witnesses: audit verify --witness checks
+// their quorum on the cosigned checkpoint kept beside the tiles (in the
+// data directory and in a copy of the tiles), and names a witness that
+// never cosigned.
+func TestAuditVerifyTesseraWitnesses(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	writeBackends(t, root, backends{Audit: "tessera+posix:audit-tiles"})
+	opts, err := tesseraOptions(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vkey := dataDirVerifierKey(t, root, opts.Origin)
+	logKey, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := audittest.NewWitness("witness.example/a", logKey)
+	b := audittest.NewWitness("witness.example/b", logKey)
+	opts.Witnesses = []audit.Witness{a, b}
+	l, err := tesseralog.OpenPOSIX(ctx, filepath.Join(root, "audit-tiles"), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := l.Append(ctx, audit.Event{Kind: audit.KindBreach, Time: time.Unix(int64(1e9+i), 0), Actor: "host"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, where := range [][]string{{"--data", root}, {"--tiles", filepath.Join(root, "audit-tiles", "tlog"), "--key", vkey}} {
+		args := append([]string{"audit", "verify"}, where...)
+		ok := append(append([]string{}, args...), "--witness", a.VerifierKey(), "--witness", b.VerifierKey())
+		if code, out, errOut := cli(t, ok...); code != 0 || !strings.Contains(out, "ok: 3 entries") || !strings.Contains(out, "witnesses:") {
+			t.Errorf("%v: exit %d\n%s%s", ok, code, out, errOut)
+		}
+		c := audittest.NewWitness("witness.example/c", logKey)
+		missing := append(append([]string{}, ok...), "--witness", c.VerifierKey())
+		if code, _, errOut := cli(t, missing...); code != 1 || !strings.Contains(errOut, "witness.example/c") {
+			t.Errorf("%v: exit %d, want 1 naming witness.example/c: %s", missing, code, errOut)
+		}
+		quorum := append(append([]string{}, missing...), "--quorum", "2")
+		if code, _, errOut := cli(t, quorum...); code != 0 {
+			t.Errorf("%v: exit %d, want 0 (2 of 3 cosigned): %s", quorum, code, errOut)
+		}
 	}
 }
