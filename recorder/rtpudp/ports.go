@@ -7,7 +7,6 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/pion/rtp"
@@ -61,8 +60,7 @@ type Ports struct {
 // portSock is one socket and its Writer.
 type portSock struct {
 	id   int32
-	c    *net.UDPConn
-	rc   syscall.RawConn // c's, got once (SyscallConn allocates)
+	sock sysSock // the platform's socket
 	st   stream
 	addr string
 
@@ -105,29 +103,17 @@ func (p *Ports) Listen(network, addr string, w Writer) (net.Addr, error) {
 	if p.closed.Load() {
 		return nil, fmt.Errorf("rtpudp: listen %s: %w", addr, ErrClosed)
 	}
-	c, err := listen(network, addr, false)
+	sock, la, err := openSock(network, addr, p.cfg.ReadBuffer)
 	if err != nil {
 		return nil, fmt.Errorf("rtpudp: listen: %w", err)
 	}
-	if err := c.SetReadBuffer(p.cfg.ReadBuffer); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("rtpudp: read buffer: %w", err)
-	}
-	if got := readBuffer(c); got >= 0 && got < p.cfg.ReadBuffer {
-		forceReadBuffer(c, p.cfg.ReadBuffer)
-	}
-	rc, err := c.SyscallConn()
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("rtpudp: listen: %w", err)
-	}
-	s := &portSock{c: c, rc: rc, addr: c.LocalAddr().String()}
+	s := &portSock{sock: sock, addr: la.String()}
 	s.st.w = w
 	s.st.rtcp, _ = w.(RTCPWriter)
 	p.mu.Lock()
 	if p.closed.Load() {
 		p.mu.Unlock()
-		c.Close()
+		s.sock.close()
 		return nil, fmt.Errorf("rtpudp: listen %s: %w", addr, ErrClosed)
 	}
 	p.nextID++
@@ -144,10 +130,10 @@ func (p *Ports) Listen(network, addr string, w Writer) (net.Addr, error) {
 	}
 	p.mu.Unlock()
 	if err != nil {
-		c.Close()
+		s.sock.close()
 		return nil, fmt.Errorf("rtpudp: listen %s: %w", addr, err)
 	}
-	return c.LocalAddr(), nil
+	return la, nil
 }
 
 // Remove closes the socket of local address addr (as Listen returned it).
@@ -166,10 +152,7 @@ func (p *Ports) Remove(addr net.Addr) error {
 	if s == nil {
 		return fmt.Errorf("rtpudp: remove %s: %w", key, ErrNotFound)
 	}
-	s.mu.Lock() // waits for the reader to be done with it
-	s.removed = true
-	s.mu.Unlock()
-	if err := s.c.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+	if err := s.shut(); err != nil {
 		return fmt.Errorf("rtpudp: remove %s: %w", key, err)
 	}
 	return nil
@@ -247,11 +230,27 @@ func (p *Ports) closeSockets() error {
 	p.mu.Unlock()
 	var first error
 	for _, s := range all {
-		if err := s.c.Close(); err != nil && first == nil && !errors.Is(err, net.ErrClosed) {
+		if err := s.shut(); err != nil && first == nil {
 			first = err
 		}
 	}
 	return first
+}
+
+// shut marks s removed, once the reader is done with it, then closes its
+// socket: the reader never uses a closed socket (nor a number the kernel
+// gave to another since).
+func (s *portSock) shut() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.removed {
+		return nil
+	}
+	s.removed = true
+	if err := s.sock.close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
 }
 
 // portCounts accumulates one round's counters before they go to Ports'

@@ -1,6 +1,9 @@
 package rtpudp
 
 import (
+	"errors"
+	"net"
+	"os"
 	"syscall"
 	"unsafe"
 
@@ -8,29 +11,100 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// poller is an epoll instance over every socket of a Ports, plus an
-// eventfd (token 0) that Close writes to wake the reader. Level-triggered:
-// a socket left with datagrams is reported again on the next wait.
+// sysSock is a UDP socket the Go runtime does not watch: a bare
+// non-blocking descriptor, so that a datagram wakes only Ports' epoll
+// instance (a net.UDPConn would also be in the runtime's, which would do
+// the same work again for each datagram).
+type sysSock struct{ fd int }
+
+func (s sysSock) close() error { return unix.Close(s.fd) }
+
+// openSock opens and binds a non-blocking UDP socket with a receive
+// buffer of rbuf bytes (SO_RCVBUFFORCE if net.core.rmem_max caps it and
+// the process may).
+func openSock(network, addr string, rbuf int) (sysSock, net.Addr, error) {
+	ua, err := net.ResolveUDPAddr(network, addr)
+	if err != nil {
+		return sysSock{}, nil, err
+	}
+	family := unix.AF_INET
+	var sa unix.Sockaddr
+	if ip4 := ua.IP.To4(); network != "udp6" && (ua.IP == nil || ip4 != nil) {
+		a := &unix.SockaddrInet4{Port: ua.Port}
+		if ip4 != nil {
+			copy(a.Addr[:], ip4)
+		}
+		sa = a
+	} else {
+		if network == "udp4" {
+			return sysSock{}, nil, &net.AddrError{Err: "not an IPv4 address", Addr: addr}
+		}
+		family = unix.AF_INET6
+		a := &unix.SockaddrInet6{Port: ua.Port}
+		copy(a.Addr[:], ua.IP.To16())
+		if ua.Zone != "" {
+			if ifi, err := net.InterfaceByName(ua.Zone); err == nil {
+				a.ZoneId = uint32(ifi.Index)
+			}
+		}
+		sa = a
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
+	if err != nil {
+		return sysSock{}, nil, os.NewSyscallError("socket", err)
+	}
+	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rbuf); err != nil {
+		unix.Close(fd)
+		return sysSock{}, nil, os.NewSyscallError("setsockopt", err)
+	}
+	if got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil && got/2 < rbuf {
+		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rbuf) // needs CAP_NET_ADMIN
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return sysSock{}, nil, os.NewSyscallError("bind", err)
+	}
+	local, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return sysSock{}, nil, os.NewSyscallError("getsockname", err)
+	}
+	var la *net.UDPAddr
+	switch a := local.(type) {
+	case *unix.SockaddrInet4:
+		la = &net.UDPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port}
+	case *unix.SockaddrInet6:
+		la = &net.UDPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port, Zone: ua.Zone}
+	default:
+		unix.Close(fd)
+		return sysSock{}, nil, errors.New("getsockname: not an IP address")
+	}
+	return sysSock{fd: fd}, la, nil
+}
+
+// poller is an epoll instance over every socket of a Ports (level-
+// triggered: a socket left with datagrams is reported again), itself
+// watched by the Go runtime's poller: the reader goroutine parks there
+// like any network reader, and Close wakes it by closing the instance.
 type poller struct {
-	epfd, evfd int
+	epf  *os.File
+	eprc syscall.RawConn
 }
 
 func (p *Ports) openPoller() error {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		return err
+		return os.NewSyscallError("epoll_create1", err)
 	}
-	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
+	if err := unix.SetNonblock(epfd, true); err != nil {
 		unix.Close(epfd)
+		return os.NewSyscallError("fcntl", err)
+	}
+	p.epf = os.NewFile(uintptr(epfd), "epoll")
+	if p.eprc, err = p.epf.SyscallConn(); err != nil {
+		p.epf.Close()
 		return err
 	}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: 0}); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
-		return err
-	}
-	p.epfd, p.evfd = epfd, evfd
 	return nil
 }
 
@@ -38,28 +112,26 @@ func (p *Ports) openPoller() error {
 // the kernel may give to a new socket once s is closed). p.mu held.
 func (p *Ports) watch(s *portSock) error {
 	var cerr error
-	if err := s.rc.Control(func(fd uintptr) {
-		cerr = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, int(fd), &unix.EpollEvent{Events: unix.EPOLLIN, Fd: s.id})
+	if err := p.eprc.Control(func(epfd uintptr) {
+		cerr = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, s.sock.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: s.id})
 	}); err != nil {
 		return err
 	}
-	return cerr
+	if cerr != nil {
+		return os.NewSyscallError("epoll_ctl", cerr)
+	}
+	return nil
 }
 
-// unwatch removes s from the epoll set. p.mu held.
+// unwatch removes s from the epoll set (before its socket closes). p.mu
+// held.
 func (p *Ports) unwatch(s *portSock) {
-	_ = s.rc.Control(func(fd uintptr) { _ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, int(fd), nil) })
+	_ = p.eprc.Control(func(epfd uintptr) { _ = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, s.sock.fd, nil) })
 }
 
-func (p *Ports) wake() {
-	one := [8]byte{1}
-	_, _ = unix.Write(p.evfd, one[:])
-}
+func (p *Ports) wake() { p.epf.Close() } // the reader's wait fails: it returns
 
-func (p *Ports) closePoller() {
-	unix.Close(p.epfd)
-	unix.Close(p.evfd)
-}
+func (p *Ports) closePoller() { p.epf.Close() }
 
 // portReader is the reader's state, allocated once.
 type portReader struct {
@@ -70,11 +142,10 @@ type portReader struct {
 	iovs   []syscall.Iovec
 	pk     rtp.Packet
 	events []unix.EpollEvent
+	nev    int
 	ready  []*portSock
 	counts portCounts
-	n      int
-	errno  syscall.Errno
-	recv   func(fd uintptr) // allocated once: recvmmsg into hdrs
+	wait   func(epfd uintptr) bool // allocated once: epoll_wait without blocking
 }
 
 func newPortReader(p *Ports) *portReader {
@@ -89,10 +160,13 @@ func newPortReader(p *Ports) *portReader {
 		r.hdrs[i].hdr.Iov = &r.iovs[i]
 		r.hdrs[i].hdr.Iovlen = 1
 	}
-	r.recv = func(fd uintptr) {
-		m, _, e := syscall.Syscall6(syscall.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.hdrs[0])), uintptr(len(r.hdrs)),
-			syscall.MSG_DONTWAIT, 0, 0)
-		r.n, r.errno = int(m), e
+	r.wait = func(epfd uintptr) bool {
+		n, err := unix.EpollWait(int(epfd), r.events, 0)
+		if err == unix.EINTR || (err == nil && n == 0) {
+			return false // nothing ready: park in the runtime's poller
+		}
+		r.nev = n
+		return true
 	}
 	return r
 }
@@ -101,19 +175,20 @@ func newPortReader(p *Ports) *portReader {
 func (p *Ports) serve() error {
 	r := newPortReader(p)
 	for {
-		n, err := unix.EpollWait(p.epfd, r.events, -1)
-		if err == unix.EINTR {
-			continue
-		}
+		r.nev = -1
+		err := p.eprc.Read(r.wait)
 		if p.closed.Load() {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
+		if r.nev < 0 {
+			return errors.New("epoll_wait failed")
+		}
 		r.ready = r.ready[:0]
 		p.mu.RLock()
-		for _, ev := range r.events[:n] {
+		for _, ev := range r.events[:r.nev] {
 			if s := p.byid[ev.Fd]; s != nil {
 				r.ready = append(r.ready, s)
 			}
@@ -124,7 +199,7 @@ func (p *Ports) serve() error {
 			r.ready[i] = nil
 		}
 		p.flush(&r.counts)
-		if n < len(r.events) {
+		if r.nev < len(r.events) {
 			p.sleepCoalesce() // drained: let the next round gather
 		}
 	}
@@ -136,20 +211,20 @@ func (p *Ports) serve() error {
 func (r *portReader) drain(s *portSock) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for !s.removed {
-		// Control holds the fd open: a concurrent Close cannot hand its
-		// number to another socket while recvmmsg runs.
-		if s.rc.Control(r.recv) != nil || r.errno != 0 || r.n <= 0 {
-			return // closed, EAGAIN (drained) or a pending socket error
+	for !s.removed { // not removed: s.sock.fd is open (shut closes it under s.mu)
+		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.sock.fd), uintptr(unsafe.Pointer(&r.hdrs[0])),
+			uintptr(len(r.hdrs)), syscall.MSG_DONTWAIT, 0, 0)
+		if e != 0 || n == 0 {
+			return // EAGAIN (drained) or a pending socket error, consumed
 		}
-		for i := range r.n {
+		for i := range int(n) {
 			r.lens[i] = int(r.hdrs[i].len)
 			if r.hdrs[i].hdr.Flags&syscall.MSG_TRUNC != 0 {
 				r.lens[i] = maxDatagram + 1 // truncated: malformed
 			}
 		}
-		dispatchPort(s, r.bufs, r.lens, &r.pk, r.n, &r.counts)
-		if r.n < len(r.bufs) {
+		dispatchPort(s, r.bufs, r.lens, &r.pk, int(n), &r.counts)
+		if int(n) < len(r.bufs) {
 			return
 		}
 	}

@@ -3,10 +3,28 @@
 package rtpudp
 
 import (
+	"net"
 	"sync"
 
 	"github.com/pion/rtp"
 )
+
+// sysSock is a net.UDPConn outside Linux.
+type sysSock struct{ c *net.UDPConn }
+
+func (s sysSock) close() error { return s.c.Close() }
+
+func openSock(network, addr string, rbuf int) (sysSock, net.Addr, error) {
+	c, err := listen(network, addr, false)
+	if err != nil {
+		return sysSock{}, nil, err
+	}
+	if err := c.SetReadBuffer(rbuf); err != nil {
+		c.Close()
+		return sysSock{}, nil, err
+	}
+	return sysSock{c}, c.LocalAddr(), nil
+}
 
 // poller, outside Linux: one goroutine per socket, reading with
 // newBatchReader (golang.org/x/net/ipv4's ReadBatch).
@@ -66,7 +84,7 @@ func (p *Ports) read(s *portSock) {
 	for i := range bufs {
 		bufs[i] = make([]byte, maxDatagram+1)
 	}
-	br, err := newBatchReader(s.c, bufs)
+	br, err := newBatchReader(s.sock.c, bufs)
 	if err != nil {
 		return
 	}

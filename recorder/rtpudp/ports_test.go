@@ -307,3 +307,34 @@ func TestPortsCloseBeforeServe(t *testing.T) {
 		t.Fatal("second Serve: no error")
 	}
 }
+
+// TestPortsIPv6: a socket on ::1 receives (skipped without IPv6).
+func TestPortsIPv6(t *testing.T) {
+	if c, err := net.ListenPacket("udp6", "[::1]:0"); err != nil {
+		t.Skip("no IPv6 loopback")
+	} else {
+		c.Close()
+	}
+	p := newTestPorts(t)
+	w := &seqWriter{got: make(chan uint16, 1)}
+	a, err := p.Listen("udp6", "[::1]:0", w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ua := a.(*net.UDPAddr); !ua.IP.Equal(net.IPv6loopback) || ua.Port == 0 {
+		t.Fatalf("local address %s", a)
+	}
+	if _, err := p.Listen("udp4", "[::1]:0", w); err == nil {
+		t.Fatal("udp4 on ::1: no error")
+	}
+	go p.Serve()
+	c, err := net.DialUDP("udp6", nil, a.(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write(packet(5, 42, 0xf8))
+	if got := <-w.got; got != 42 {
+		t.Fatalf("seq %d, want 42", got)
+	}
+}
