@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -83,12 +84,15 @@ func openSock(network, addr string, rbuf int) (sysSock, net.Addr, error) {
 }
 
 // poller is an epoll instance over every socket of a Ports (level-
-// triggered: a socket left with datagrams is reported again), itself
-// watched by the Go runtime's poller: the reader goroutine parks there
-// like any network reader, and Close wakes it by closing the instance.
+// triggered: a socket left with datagrams is reported again), and an
+// eventfd (token 0) that Close writes to wake the reader. The reader
+// blocks in epoll_wait on a thread of its own: the instance is not put in
+// the Go runtime's poller, whose every poll would then walk its ready
+// sockets again (a nested epoll instance is polled by scanning its ready
+// list).
 type poller struct {
-	epf  *os.File
-	eprc syscall.RawConn
+	epfd, evfd int
+	closeOnce  sync.Once
 }
 
 func (p *Ports) openPoller() error {
@@ -96,42 +100,46 @@ func (p *Ports) openPoller() error {
 	if err != nil {
 		return os.NewSyscallError("epoll_create1", err)
 	}
-	if err := unix.SetNonblock(epfd, true); err != nil {
+	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
 		unix.Close(epfd)
-		return os.NewSyscallError("fcntl", err)
+		return os.NewSyscallError("eventfd", err)
 	}
-	p.epf = os.NewFile(uintptr(epfd), "epoll")
-	if p.eprc, err = p.epf.SyscallConn(); err != nil {
-		p.epf.Close()
-		return err
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: 0}); err != nil {
+		unix.Close(epfd)
+		unix.Close(evfd)
+		return os.NewSyscallError("epoll_ctl", err)
 	}
+	p.epfd, p.evfd = epfd, evfd
 	return nil
 }
 
 // watch adds s to the epoll set, its id as the token (never the fd, which
 // the kernel may give to a new socket once s is closed). p.mu held.
 func (p *Ports) watch(s *portSock) error {
-	var cerr error
-	if err := p.eprc.Control(func(epfd uintptr) {
-		cerr = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_ADD, s.sock.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: s.id})
-	}); err != nil {
-		return err
-	}
-	if cerr != nil {
-		return os.NewSyscallError("epoll_ctl", cerr)
+	err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, s.sock.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: s.id})
+	if err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
 	}
 	return nil
 }
 
 // unwatch removes s from the epoll set (before its socket closes). p.mu
 // held.
-func (p *Ports) unwatch(s *portSock) {
-	_ = p.eprc.Control(func(epfd uintptr) { _ = unix.EpollCtl(int(epfd), unix.EPOLL_CTL_DEL, s.sock.fd, nil) })
+func (p *Ports) unwatch(s *portSock) { _ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.sock.fd, nil) }
+
+func (p *Ports) wake() {
+	one := [8]byte{1}
+	_, _ = unix.Write(p.evfd, one[:]) // stays readable: a wait to come returns too
 }
 
-func (p *Ports) wake() { p.epf.Close() } // the reader's wait fails: it returns
-
-func (p *Ports) closePoller() { p.epf.Close() }
+// closePoller closes the instance once the reader is gone (or never ran).
+func (p *Ports) closePoller() {
+	p.closeOnce.Do(func() {
+		unix.Close(p.epfd)
+		unix.Close(p.evfd)
+	})
+}
 
 // portReader is the reader's state, allocated once.
 type portReader struct {
@@ -142,10 +150,8 @@ type portReader struct {
 	iovs   []syscall.Iovec
 	pk     rtp.Packet
 	events []unix.EpollEvent
-	nev    int
 	ready  []*portSock
 	counts portCounts
-	wait   func(epfd uintptr) bool // allocated once: epoll_wait without blocking
 }
 
 func newPortReader(p *Ports) *portReader {
@@ -160,14 +166,6 @@ func newPortReader(p *Ports) *portReader {
 		r.hdrs[i].hdr.Iov = &r.iovs[i]
 		r.hdrs[i].hdr.Iovlen = 1
 	}
-	r.wait = func(epfd uintptr) bool {
-		n, err := unix.EpollWait(int(epfd), r.events, 0)
-		if err == unix.EINTR || (err == nil && n == 0) {
-			return false // nothing ready: park in the runtime's poller
-		}
-		r.nev = n
-		return true
-	}
 	return r
 }
 
@@ -175,20 +173,26 @@ func newPortReader(p *Ports) *portReader {
 func (p *Ports) serve() error {
 	r := newPortReader(p)
 	for {
-		r.nev = -1
-		err := p.eprc.Read(r.wait)
+		// A first look that does not block: after a Coalesce wait, under
+		// load, sockets are ready, and the thread stays out of a blocking
+		// system call (which the runtime's sysmon must watch and hand the
+		// P over from).
+		n, err := unix.EpollWait(p.epfd, r.events, 0)
+		if err == nil && n == 0 {
+			n, err = unix.EpollWait(p.epfd, r.events, -1)
+		}
 		if p.closed.Load() {
 			return nil
 		}
-		if err != nil {
-			return err
+		if err == unix.EINTR {
+			continue
 		}
-		if r.nev < 0 {
-			return errors.New("epoll_wait failed")
+		if err != nil {
+			return os.NewSyscallError("epoll_wait", err)
 		}
 		r.ready = r.ready[:0]
 		p.mu.RLock()
-		for _, ev := range r.events[:r.nev] {
+		for _, ev := range r.events[:n] {
 			if s := p.byid[ev.Fd]; s != nil {
 				r.ready = append(r.ready, s)
 			}
@@ -199,7 +203,7 @@ func (p *Ports) serve() error {
 			r.ready[i] = nil
 		}
 		p.flush(&r.counts)
-		if r.nev < len(r.events) {
+		if n < len(r.events) {
 			p.sleepCoalesce() // drained: let the next round gather
 		}
 	}
