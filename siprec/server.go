@@ -125,7 +125,12 @@ func (s *Server) init() error {
 		if s.rtp, s.initErr = rtpudp.NewPorts(rtpudp.Config{Logger: s.log}); s.initErr != nil {
 			return
 		}
-		go s.rtp.Serve() // returns nil on Close; an epoll error closes every socket (the streams end)
+		go func() {
+			// nil on Close; a poller error closes every socket (the streams end).
+			if err := s.rtp.Serve(); err != nil {
+				s.log.Error("siprec: rtp reader", "err", err)
+			}
+		}()
 		s.srv.OnInvite(s.onInvite)
 		s.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
 		s.srv.OnBye(s.onBye)
@@ -455,8 +460,12 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (s *Server) end(ctx context.Context, ss *session) error {
-	res, err := ss.call.Hangup(ctx)
+	// The ports close first: the shared reader then never waits on this
+	// call's leg while Hangup finalizes it (which would hold up every
+	// other stream). What is still queued in the sockets after the BYE (a
+	// few milliseconds) is dropped.
 	s.closeMedia(ss)
+	res, err := ss.call.Hangup(ctx)
 	s.log.Info("siprec: ended", "call_id", ss.id, "recordings", len(res.Recordings), "purged", res.Purged)
 	return err
 }
