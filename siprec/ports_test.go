@@ -3,8 +3,11 @@ package siprec_test
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,14 +22,21 @@ import (
 )
 
 // freeRange returns lo such that ports lo..lo+n-1 are free on 127.0.0.1
-// (nothing holds them once it returns).
+// (nothing holds them once it returns), below the kernel's ephemeral range
+// so that no socket bound to port 0 (this test's senders, other tests)
+// takes one of them meanwhile.
 func freeRange(t *testing.T, n int) int {
 	t.Helper()
-	for range 50 {
-		lo := freeUDPPort(t)
-		if lo+n > 65535 {
-			continue
+	top := 32768 // Linux's default ip_local_port_range starts there
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil && v > 10000+n {
+				top = v
+			}
 		}
+	}
+	for range 50 {
+		lo := 10000 + rand.IntN(top-10000-n)
 		ok := true
 		var held []*net.UDPConn
 		for p := lo; p < lo+n && ok; p++ {
