@@ -32,8 +32,12 @@ const DefaultPortReadBuffer = 256 << 10
 // has drained every ready socket, so that the next wake-up finds many
 // sockets ready. Elsewhere each socket has a goroutine of its own.
 //
-// Config.Sockets is ignored. Config.ReadBuffer is per socket (zero:
-// DefaultPortReadBuffer); Config.Batch bounds one read of one socket.
+// Config.Sockets and Config.Logger are ignored (a capped receive buffer is
+// not logged: at 50 datagrams/s per socket the default holds seconds).
+// Config.ReadBuffer is per socket (zero: DefaultPortReadBuffer);
+// Config.Batch bounds one read of one socket. On Linux the sockets are
+// bare descriptors, outside the Go runtime's poller, so that a datagram
+// wakes one epoll instance, not two.
 //
 // The reader calls Writer.WriteRTP (and, for RTCP multiplexed on the port,
 // RTCPWriter.WriteRTCP, when the Writer implements it) synchronously, one
