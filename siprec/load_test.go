@@ -122,10 +122,11 @@ func TestSIPpLoad(t *testing.T) {
 	time.Sleep(8 * time.Second)
 	cpu1, at1 := procCPU(t, srv.Process.Pid), time.Now()
 	rss := procRSS(t, srv.Process.Pid)
+	threads := procStatus(t, srv.Process.Pid, "Threads:")
 	load, _ := os.ReadFile("/proc/loadavg")
 	core := (cpu1 - cpu0).Seconds() / at1.Sub(at0).Seconds()
-	t.Logf("siprec load: calls=%d up=%d cpu_core=%.3f cpu_per_call=%.2f%% rss_mib=%.1f rss_kib_per_call=%.0f loadavg=%s",
-		n, up, core, 100*core/float64(up), float64(rss)/(1<<20), float64(rss)/1024/float64(up), strings.TrimSpace(string(load)))
+	t.Logf("siprec load: calls=%d up=%d cpu_core=%.3f cpu_per_call=%.2f%% rss_mib=%.1f rss_kib_per_call=%.0f threads=%d loadavg=%s",
+		n, up, core, 100*core/float64(up), float64(rss)/(1<<20), float64(rss)/1024/float64(up), threads, strings.TrimSpace(string(load)))
 	sp.Wait()
 	close(stop)
 	if up < n {
@@ -177,14 +178,20 @@ func procCPU(t *testing.T, pid int) time.Duration {
 
 // procRSS returns the resident memory of process pid, in bytes.
 func procRSS(t *testing.T, pid int) int64 {
+	return procStatus(t, pid, "VmRSS:") << 10
+}
+
+// procStatus returns the number of a /proc/PID/status line ("VmRSS:" in
+// KiB, "Threads:"), or 0.
+func procStatus(t *testing.T, pid int, key string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
+		if v, ok := strings.CutPrefix(l, key); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
 		}
 	}
 	return 0

@@ -8,8 +8,11 @@
 // participants and streams to the call's legs (customer and agent, by
 // Server.AgentAOR), opens a consentrec.Call (the policy decides; nothing is
 // written before it allows), answers with receive-only audio lines on ports
-// of its range, and feeds each stream (Opus as is, G.711 through
-// codec/g711opus) to its leg. RFC 4733 keys on the caller's stream object
+// of its range, and feeds each stream to its leg: Opus as is, every Opus
+// stream of every session read by one goroutine (recorder/rtpudp.Ports:
+// the port tells the stream, as SIPREC's SDP gives no SSRC); G.711 through
+// codec/g711opus, which pulls from its socket on a goroutine of its own.
+// RFC 4733 keys on the caller's stream object
 // or consent as elsewhere. A re-INVITE whose media is a=inactive pauses the
 // recording (the SRC's own pause, e.g. for card data); a=sendonly or
 // sendrecv resumes it. BYE hangs up: the recording is finalized,
@@ -41,6 +44,7 @@ import (
 	"github.com/consentrec/consentrec/codec/g711opus"
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/recorder/rtpudp"
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"github.com/pion/interceptor"
@@ -82,13 +86,16 @@ type Server struct {
 	nextPort int
 	ua       *sipgo.UserAgent
 	srv      *sipgo.Server
+	rtp      *rtpudp.Ports // the Opus streams' sockets, one goroutine for all
 	initErr  error
 }
 
 type session struct {
 	id    string
 	call  *consentrec.Call
-	conns []*net.UDPConn
+	addrs []net.Addr     // the Opus streams' sockets in s.rtp
+	conns []*net.UDPConn // the G.711 streams' sockets, each read by its goroutine
+	ports []int          // every stream's port, in offer order
 	media []media
 	pause bool
 	wg    sync.WaitGroup
@@ -115,6 +122,15 @@ func (s *Server) init() error {
 		if s.srv, s.initErr = sipgo.NewServer(s.ua); s.initErr != nil {
 			return
 		}
+		if s.rtp, s.initErr = rtpudp.NewPorts(rtpudp.Config{Logger: s.log}); s.initErr != nil {
+			return
+		}
+		go func() {
+			// nil on Close; a poller error closes every socket (the streams end).
+			if err := s.rtp.Serve(); err != nil {
+				s.log.Error("siprec: rtp reader", "err", err)
+			}
+		}()
 		s.srv.OnInvite(s.onInvite)
 		s.srv.OnAck(func(*sip.Request, sip.ServerTransaction) {})
 		s.srv.OnBye(s.onBye)
@@ -158,7 +174,7 @@ func (s *Server) Close(ctx context.Context) error {
 	for _, ss := range all {
 		errs = append(errs, s.end(ctx, ss))
 	}
-	errs = append(errs, s.srv.Close())
+	errs = append(errs, s.srv.Close(), s.rtp.Close())
 	return errors.Join(errs...)
 }
 
@@ -173,11 +189,7 @@ func (s *Server) Ports(id string) []int {
 	if ss == nil {
 		return nil
 	}
-	var ps []int
-	for _, c := range ss.conns {
-		ps = append(ps, c.LocalAddr().(*net.UDPAddr).Port)
-	}
-	return ps
+	return append([]int(nil), ss.ports...)
 }
 
 // CallIDs returns the SIP Call-IDs of the recording sessions in progress.
@@ -320,36 +332,17 @@ func (s *Server) open(ctx context.Context, id string, md *Metadata, ms []media) 
 	ok := false
 	defer func() {
 		if !ok {
-			for _, c := range ss.conns {
-				c.Close()
-			}
+			s.closeMedia(ss)
 			call.Hangup(context.WithoutCancel(ctx))
 		}
 	}()
-	ports := make([]int, len(ms))
-	for i := range ms {
-		c, err := s.listenRTP()
-		if err != nil {
-			return nil, err
-		}
-		ss.conns = append(ss.conns, c)
-		ports[i] = c.LocalAddr().(*net.UDPAddr).Port
-	}
-	var b [8]byte
-	rand.Read(b[:])
-	if ss.sdp, err = answer(s.Host, ms, ports, binary.BigEndian.Uint64(b[:])>>1); err != nil {
-		return nil, err
-	}
+	// Each leg is configured before its socket opens: a packet arriving at
+	// once must find the leg's payload types.
+	var g711 []int // the G.711 streams, by index in ms
 	for i, m := range ms {
 		cfg := recorder.LegConfig{Role: roles[i], OpusPT: m.PT, DTMFPT: m.DTMFPT, DTMFClockRate: m.DTMFRate}
-		var src recorder.Source = &udpSource{conn: ss.conns[i]}
 		if m.Codec != codecOpus {
-			tc, err := g711opus.New(src, g711opus.Config{OpusPT: 111, DTMFPT: m.DTMFPT})
-			if err != nil {
-				return nil, err
-			}
-			src = tc
-			cfg.OpusPT = 111
+			cfg.OpusPT = 111 // the transcoder's output
 			if cfg.DTMFClockRate == 0 {
 				cfg.DTMFClockRate = 8000
 			}
@@ -357,14 +350,57 @@ func (s *Server) open(ctx context.Context, id string, md *Metadata, ms []media) 
 		if err := call.Leg(cfg); err != nil {
 			return nil, err
 		}
+		if m.Codec == codecOpus {
+			// Pushed by the shared reader: no goroutine for this stream.
+			a, err := s.bindRTP(func(addr string) (net.Addr, error) {
+				return s.rtp.Listen("udp", addr, &legWriter{call: call, role: roles[i]})
+			})
+			if err != nil {
+				return nil, err
+			}
+			ss.addrs = append(ss.addrs, a)
+			ss.ports = append(ss.ports, a.(*net.UDPAddr).Port)
+			continue
+		}
+		// G.711: codec/g711opus pulls from a Source, so the stream keeps
+		// a socket and a goroutine of its own.
+		var c *net.UDPConn
+		a, err := s.bindRTP(func(addr string) (net.Addr, error) {
+			ua, err := net.ResolveUDPAddr("udp", addr)
+			if err != nil {
+				return nil, err
+			}
+			if c, err = net.ListenUDP("udp", ua); err != nil {
+				return nil, err
+			}
+			return c.LocalAddr(), nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		ss.conns = append(ss.conns, c)
+		ss.ports = append(ss.ports, a.(*net.UDPAddr).Port)
+		g711 = append(g711, i)
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	if ss.sdp, err = answer(s.Host, ms, ss.ports, binary.BigEndian.Uint64(b[:])>>1); err != nil {
+		return nil, err
+	}
+	for k, i := range g711 {
+		tc, err := g711opus.New(&udpSource{conn: ss.conns[k]}, g711opus.Config{OpusPT: 111, DTMFPT: ms[i].DTMFPT})
+		if err != nil {
+			return nil, err
+		}
 		ss.wg.Add(1)
 		go func() {
 			defer ss.wg.Done()
-			if err := call.Consume(context.Background(), roles[i], src); err != nil {
+			if err := call.Consume(context.Background(), roles[i], tc); err != nil {
 				s.log.Info("siprec: stream ended", "call_id", id, "role", roles[i], "err", err)
 			}
 		}()
 	}
+	ports := ss.ports
 	if s.NoticeBySRC {
 		if err := call.Informed(ctx, "siprec src (SIP Call-ID "+id+")"); err != nil {
 			return nil, err
@@ -424,20 +460,38 @@ func (s *Server) onBye(req *sip.Request, tx sip.ServerTransaction) {
 }
 
 func (s *Server) end(ctx context.Context, ss *session) error {
+	// The ports close first: the shared reader then never waits on this
+	// call's leg while Hangup finalizes it (which would hold up every
+	// other stream). What is still queued in the sockets after the BYE (a
+	// few milliseconds) is dropped.
+	s.closeMedia(ss)
 	res, err := ss.call.Hangup(ctx)
-	for _, c := range ss.conns {
-		c.Close() // ends the stream readers
-	}
-	ss.wg.Wait()
 	s.log.Info("siprec: ended", "call_id", ss.id, "recordings", len(res.Recordings), "purged", res.Purged)
 	return err
 }
 
-// listenRTP opens a UDP socket on the next free port of the range.
-func (s *Server) listenRTP() (*net.UDPConn, error) {
+// closeMedia closes the session's sockets and waits for its G.711 readers.
+func (s *Server) closeMedia(ss *session) {
+	for _, a := range ss.addrs {
+		if err := s.rtp.Remove(a); err != nil && !errors.Is(err, rtpudp.ErrNotFound) {
+			s.log.Warn("siprec: close rtp port", "call_id", ss.id, "addr", a.String(), "err", err)
+		}
+	}
+	for _, c := range ss.conns {
+		c.Close() // ends the G.711 readers
+	}
+	ss.wg.Wait()
+}
+
+// bindRTP opens a stream's socket with open (given "host:port") on the
+// next free port of the range, or on any free port without a range.
+func (s *Server) bindRTP(open func(addr string) (net.Addr, error)) (net.Addr, error) {
+	at := func(port int) string {
+		return (&net.UDPAddr{IP: net.ParseIP(s.Host), Port: port}).String()
+	}
 	lo, hi := s.RTPPorts[0], s.RTPPorts[1]
 	if lo <= 0 || hi < lo {
-		return net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(s.Host)})
+		return open(at(0))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -445,13 +499,24 @@ func (s *Server) listenRTP() (*net.UDPConn, error) {
 	for range n {
 		p := lo + s.nextPort%n
 		s.nextPort++
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(s.Host), Port: p})
-		if err == nil {
-			return c, nil
+		if a, err := open(at(p)); err == nil {
+			return a, nil
+		} else if errors.Is(err, rtpudp.ErrClosed) {
+			return nil, err
 		}
 	}
 	return nil, fmt.Errorf("siprec: no free RTP port in %d-%d", lo, hi)
 }
+
+// legWriter hands an Opus stream's packets, read by s.rtp, to its leg of
+// the call (an rtpudp.Writer; it takes no RTCP, which is ignored as
+// before).
+type legWriter struct {
+	call *consentrec.Call
+	role recorder.Role
+}
+
+func (w *legWriter) WriteRTP(p *rtp.Packet) error { return w.call.WriteRTP(w.role, p) }
 
 // udpSource reads RTP packets from a UDP socket (one stream per socket).
 type udpSource struct {
