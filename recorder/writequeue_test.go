@@ -55,6 +55,7 @@ func TestSlowStoreLosesNothing(t *testing.T) {
 		t.Run(string(layout), func(t *testing.T) {
 			mem := &recordertest.MemStore{}
 			var metas []recorder.Meta
+			var starting time.Duration // Start writes the header pages itself
 			synctest.Test(t, func(t *testing.T) {
 				rec, err := recorder.New(recorder.Config{CallID: "slow", Purpose: policy.Quality, Layout: layout,
 					Store: slowStore{mem, 150 * time.Millisecond}, Audit: audit.Discard})
@@ -62,9 +63,11 @@ func TestSlowStoreLosesNothing(t *testing.T) {
 					t.Fatal(err)
 				}
 				c, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+				t0 := time.Now()
 				if _, err := rec.Start(context.Background(), policytest.GrantFor(t, rec), "a"); err != nil {
 					t.Fatal(err)
 				}
+				starting = time.Since(t0)
 				for i := range 251 {
 					if err := c.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i%len(speech)])); err != nil {
 						t.Fatal(err)
@@ -81,8 +84,14 @@ func TestSlowStoreLosesNothing(t *testing.T) {
 				t.Errorf("customer leg %+v, want all 251 packets written", st)
 			}
 			for _, g := range m.Gaps {
+				// The recording's origin is taken before the store's Create
+				// (Meta.Origin): until Start returned and the first packet
+				// came, the leg had not started. Nothing else.
+				if g.Reason == recorder.GapNotStarted && g.Start == 0 && g.End == starting {
+					continue
+				}
 				if g.Leg == recorder.Customer || g.Leg == "" {
-					t.Errorf("customer gap %+v", g)
+					t.Errorf("customer gap %+v (Start took %v)", g, starting)
 				}
 			}
 			checkFile(t, mem.Bytes(m.ID), m.Duration, len(m.Channels))
