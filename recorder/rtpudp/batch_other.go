@@ -15,7 +15,24 @@ type ipv4Reader struct {
 	msgs []ipv4.Message
 }
 
-func newBatchReader(c *net.UDPConn, bufs [][]byte) (batchReader, error) {
+// udpSock is one socket of a Server: a net.UDPConn outside Linux.
+type udpSock = *net.UDPConn
+
+// listenSock opens a socket on addr (sharing the port if reuse) with a
+// receive buffer of rbuf bytes; it returns the buffer obtained, or -1.
+func listenSock(network, addr string, reuse bool, rbuf int) (udpSock, int, error) {
+	c, err := listen(network, addr, reuse)
+	if err != nil {
+		return nil, -1, err
+	}
+	if err := c.SetReadBuffer(rbuf); err != nil {
+		c.Close()
+		return nil, -1, err
+	}
+	return c, readBuffer(c), nil
+}
+
+func newBatchReader(c udpSock, bufs [][]byte) (batchReader, error) {
 	r := &ipv4Reader{c: ipv4.NewPacketConn(c), msgs: make([]ipv4.Message, len(bufs))}
 	for i, b := range bufs {
 		r.msgs[i].Buffers = [][]byte{b}
@@ -30,5 +47,3 @@ func (r *ipv4Reader) read(bufs [][]byte, lens []int) (int, error) {
 	}
 	return n, err
 }
-
-func forceReadBuffer(*net.UDPConn, int) {}

@@ -24,9 +24,16 @@ func (s sysSock) close() error { return unix.Close(s.fd) }
 // buffer of rbuf bytes (SO_RCVBUFFORCE if net.core.rmem_max caps it and
 // the process may).
 func openSock(network, addr string, rbuf int) (sysSock, net.Addr, error) {
+	s, la, _, err := openSockReuse(network, addr, rbuf, false)
+	return s, la, err
+}
+
+// openSockReuse is openSock, sharing the port (SO_REUSEPORT) if reuse; it
+// also returns the receive buffer obtained (what SO_RCVBUF reports, halved).
+func openSockReuse(network, addr string, rbuf int, reuse bool) (sysSock, net.Addr, int, error) {
 	ua, err := net.ResolveUDPAddr(network, addr)
 	if err != nil {
-		return sysSock{}, nil, err
+		return sysSock{}, nil, 0, err
 	}
 	family := unix.AF_INET
 	var sa unix.Sockaddr
@@ -38,7 +45,7 @@ func openSock(network, addr string, rbuf int) (sysSock, net.Addr, error) {
 		sa = a
 	} else {
 		if network == "udp4" {
-			return sysSock{}, nil, &net.AddrError{Err: "not an IPv4 address", Addr: addr}
+			return sysSock{}, nil, 0, &net.AddrError{Err: "not an IPv4 address", Addr: addr}
 		}
 		family = unix.AF_INET6
 		a := &unix.SockaddrInet6{Port: ua.Port}
@@ -52,23 +59,33 @@ func openSock(network, addr string, rbuf int) (sysSock, net.Addr, error) {
 	}
 	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, unix.IPPROTO_UDP)
 	if err != nil {
-		return sysSock{}, nil, os.NewSyscallError("socket", err)
+		return sysSock{}, nil, 0, os.NewSyscallError("socket", err)
 	}
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, rbuf); err != nil {
 		unix.Close(fd)
-		return sysSock{}, nil, os.NewSyscallError("setsockopt", err)
+		return sysSock{}, nil, 0, os.NewSyscallError("setsockopt", err)
 	}
 	if got, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil && got/2 < rbuf {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, rbuf) // needs CAP_NET_ADMIN
 	}
+	got := -1
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF); err == nil {
+		got = v / 2 // Linux reports twice the usable size
+	}
+	if reuse {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEPORT, 1); err != nil {
+			unix.Close(fd)
+			return sysSock{}, nil, 0, os.NewSyscallError("setsockopt", err)
+		}
+	}
 	if err := unix.Bind(fd, sa); err != nil {
 		unix.Close(fd)
-		return sysSock{}, nil, os.NewSyscallError("bind", err)
+		return sysSock{}, nil, 0, os.NewSyscallError("bind", err)
 	}
 	local, err := unix.Getsockname(fd)
 	if err != nil {
 		unix.Close(fd)
-		return sysSock{}, nil, os.NewSyscallError("getsockname", err)
+		return sysSock{}, nil, 0, os.NewSyscallError("getsockname", err)
 	}
 	var la *net.UDPAddr
 	switch a := local.(type) {
@@ -78,9 +95,9 @@ func openSock(network, addr string, rbuf int) (sysSock, net.Addr, error) {
 		la = &net.UDPAddr{IP: net.IP(append([]byte(nil), a.Addr[:]...)), Port: a.Port, Zone: ua.Zone}
 	default:
 		unix.Close(fd)
-		return sysSock{}, nil, errors.New("getsockname: not an IP address")
+		return sysSock{}, nil, 0, errors.New("getsockname: not an IP address")
 	}
-	return sysSock{fd: fd}, la, nil
+	return sysSock{fd: fd}, la, got, nil
 }
 
 // poller is an epoll instance over every socket of a Ports (level-

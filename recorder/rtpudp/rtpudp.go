@@ -111,7 +111,7 @@ type stream struct {
 // concurrently.
 type Server struct {
 	cfg    Config
-	conns  []*net.UDPConn
+	conns  []udpSock
 	mu     sync.RWMutex
 	byssrc map[uint32]*stream
 	closed atomic.Bool
@@ -142,28 +142,21 @@ func Listen(network, addr string, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, byssrc: make(map[uint32]*stream)}
 	for i := range cfg.Sockets {
-		c, err := listen(network, addr, cfg.Sockets > 1)
+		// Capped by net.core.rmem_max, the buffer is forced past it when
+		// the process may (CAP_NET_ADMIN: SO_RCVBUFFORCE).
+		c, got, err := listenSock(network, addr, cfg.Sockets > 1, cfg.ReadBuffer)
 		if err != nil {
 			s.Close()
 			return nil, fmt.Errorf("rtpudp: listen: %w", err)
 		}
 		if i == 0 {
 			addr = c.LocalAddr().String() // the others share the port picked
-		}
-		s.conns = append(s.conns, c)
-		if err := c.SetReadBuffer(cfg.ReadBuffer); err != nil {
-			s.Close()
-			return nil, fmt.Errorf("rtpudp: read buffer: %w", err)
-		}
-		if got := readBuffer(c); got >= 0 && got < cfg.ReadBuffer {
-			// Capped by net.core.rmem_max: a process with CAP_NET_ADMIN
-			// may go past it (SO_RCVBUFFORCE).
-			forceReadBuffer(c, cfg.ReadBuffer)
-			if got := readBuffer(c); got < cfg.ReadBuffer && i == 0 {
+			if got >= 0 && got < cfg.ReadBuffer {
 				cfg.Logger.Warn("rtpudp: socket receive buffer capped by the kernel (raise net.core.rmem_max)",
 					"want", cfg.ReadBuffer, "got", got)
 			}
 		}
+		s.conns = append(s.conns, c)
 	}
 	return s, nil
 }
@@ -246,7 +239,7 @@ type batchReader interface {
 	read(bufs [][]byte, lens []int) (int, error)
 }
 
-func newReader(s *Server, c *net.UDPConn) (*reader, error) {
+func newReader(s *Server, c udpSock) (*reader, error) {
 	n := s.cfg.Batch
 	r := &reader{s: s, bufs: make([][]byte, n), lens: make([]int, n),
 		packets: make([]rtp.Packet, n), streams: make([]*stream, n)}
@@ -263,9 +256,12 @@ func newReader(s *Server, c *net.UDPConn) (*reader, error) {
 // truncated and fail to parse as the stream's packet.
 const maxDatagram = 1500
 
-func (s *Server) serve(c *net.UDPConn) error {
+func (s *Server) serve(c udpSock) error {
 	r, err := newReader(s, c)
 	if err != nil {
+		if s.closed.Load() {
+			return nil
+		}
 		return fmt.Errorf("rtpudp: %w", err)
 	}
 	for {
