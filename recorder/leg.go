@@ -58,13 +58,19 @@ func (l *Leg) Close() error {
 // packet, a closed leg (ErrClosed), or an internal fault that ended the leg
 // while this packet was processed (a *LegFault, see ErrLegFailed): no
 // packet panics the process.
-func (l *Leg) WriteRTP(p *rtp.Packet) error {
+func (l *Leg) WriteRTP(p *rtp.Packet) error { return l.WriteRTPAt(p, time.Time{}) }
+
+// WriteRTPAt is WriteRTP for a packet that arrived at the instant given
+// (the zero Time: now). A reader that takes many packets in one read
+// (recorder/rtpudp) reads the clock once for them all; the instant must
+// come from time.Now (monotonic), at or after the packet's arrival.
+func (l *Leg) WriteRTPAt(p *rtp.Packet, arrival time.Time) error {
 	if p == nil {
 		return fmt.Errorf("recorder: write rtp: nil packet: %w", ErrBadPacket)
 	}
 	r := l.r
 	r.mu.Lock()
-	ev, cb, group, lf, err := l.writeLocked(p)
+	ev, cb, group, lf, err := l.writeLocked(p, arrival)
 	r.mu.Unlock()
 	if lf != nil {
 		r.report(lf)
@@ -85,7 +91,7 @@ func (l *Leg) WriteRTP(p *rtp.Packet) error {
 // (without allocating on the normal path: the deferred closure stays on
 // the stack) and ends the leg. It returns the telephone-event to hand to
 // cb, if any.
-func (l *Leg) writeLocked(p *rtp.Packet) (ev DTMF, cb func(DTMF), group string, lf *lockedFault, err error) {
+func (l *Leg) writeLocked(p *rtp.Packet, now time.Time) (ev DTMF, cb func(DTMF), group string, lf *lockedFault, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			ev, cb, group, lf, err = DTMF{}, nil, "", l.fault(v), nil
@@ -96,7 +102,9 @@ func (l *Leg) writeLocked(p *rtp.Packet) (ev DTMF, cb func(DTMF), group string, 
 		return ev, nil, "", nil, fmt.Errorf("recorder: write rtp: %w", ErrClosed)
 	}
 	injectFault("write", l, p)
-	now := r.now()
+	if now.IsZero() {
+		now = r.now()
+	}
 	pt := int(p.PayloadType)
 	if l.isDTMF(p) {
 		ev, ok := l.dtmf.update(p, now, l.cfg)

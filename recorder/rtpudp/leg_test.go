@@ -11,3 +11,5 @@ var (
 	_ rtpudp.Writer     = (*recorder.Leg)(nil)
 	_ rtpudp.RTCPWriter = (*recorder.Leg)(nil)
 )
+
+var _ rtpudp.ArrivalWriter = (*recorder.Leg)(nil)

@@ -51,6 +51,13 @@ type Writer interface {
 	WriteRTP(p *rtp.Packet) error
 }
 
+// ArrivalWriter is implemented by Writers that take the instant a packet
+// arrived rather than read the clock for each (*recorder.Leg does): the
+// reader reads it once per batch.
+type ArrivalWriter interface {
+	WriteRTPAt(p *rtp.Packet, arrival time.Time) error
+}
+
 // RTCPWriter is implemented by Writers that take the RTCP of their stream
 // (a raw compound packet, in the reader's buffer: not retained after
 // WriteRTCP returns). *recorder.Leg is one.
@@ -104,7 +111,8 @@ var (
 
 type stream struct {
 	w    Writer
-	rtcp RTCPWriter // w, if it takes RTCP
+	at   ArrivalWriter // w, if it takes the arrival instant
+	rtcp RTCPWriter    // w, if it takes RTCP
 }
 
 // Server receives RTP on one UDP port. Its methods may be called
@@ -177,6 +185,7 @@ func (s *Server) Add(ssrc uint32, w Writer) error {
 	}
 	st := &stream{w: w}
 	st.rtcp, _ = w.(RTCPWriter)
+	st.at, _ = w.(ArrivalWriter)
 	s.byssrc[ssrc] = st
 	return nil
 }
@@ -286,6 +295,7 @@ func (r *reader) dispatch(n int) {
 	s.batches.Add(1)
 	s.datagrams.Add(int64(n))
 	var unknown, malformed, rejected, rtcp int64
+	now := time.Now() // every datagram of the batch had arrived
 	s.mu.RLock()
 	for i := range n {
 		b := r.bufs[i][:r.lens[i]]
@@ -331,7 +341,13 @@ func (r *reader) dispatch(n int) {
 			malformed++
 			continue
 		}
-		if st.w.WriteRTP(p) != nil {
+		var err error
+		if st.at != nil {
+			err = st.at.WriteRTPAt(p, now)
+		} else {
+			err = st.w.WriteRTP(p)
+		}
+		if err != nil {
 			rejected++
 		}
 	}
