@@ -313,6 +313,8 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 			return err
 		}
 	}
+	var ms0 runtime.MemStats
+	runtime.ReadMemStats(&ms0)
 	k0 := kernelDrops()
 	c0, w0, d0 := cpuTime(), time.Now(), received()
 	time.Sleep(dur)
@@ -324,8 +326,8 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	rss := rssKiB()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	fmt.Fprintf(os.Stderr, "loadtest: go heap in use %d KiB, idle %d KiB (released %d KiB), stacks %d KiB, runtime sys %d KiB, GCs %d\n",
-		ms.HeapInuse>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10, ms.Sys>>10, ms.NumGC)
+	fmt.Fprintf(os.Stderr, "loadtest: go heap in use %d KiB, idle %d KiB (released %d KiB), stacks %d KiB, runtime sys %d KiB, GCs %d (%d in the window, %d bytes allocated in it)\n",
+		ms.HeapInuse>>10, ms.HeapIdle>>10, ms.HeapReleased>>10, ms.StackInuse>>10, ms.Sys>>10, ms.NumGC, ms.NumGC-ms0.NumGC, ms.TotalAlloc-ms0.TotalAlloc)
 	if memProfile != "" {
 		f, err := os.Create(memProfile)
 		if err != nil {
