@@ -3,7 +3,9 @@ package tesseralog
 import (
 	"context"
 	"database/sql"
+	_ "embed" // Tessera's MySQL schema
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/transparency-dev/tessera/storage/mysql"
@@ -61,4 +63,35 @@ func OpenMySQL(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 		return nil, fmt.Errorf("tesseralog: open: %w", err)
 	}
 	return l.start(ctx, drv, ns, max(opts.CheckpointInterval, time.Second))
+}
+
+// mysqlSchema is Tessera's storage/mysql/schema.sql (v1.0.4, Apache-2.0):
+// every statement is idempotent.
+//
+//go:embed mysql-schema.sql
+var mysqlSchema string
+
+// LoadMySQLSchema creates Tessera's tables in db (its storage/mysql/
+// schema.sql, embedded), unless its version table is already there: a
+// user without CREATE may open a database prepared by someone who has it.
+// OpenMySQL needs them.
+func LoadMySQLSchema(ctx context.Context, db *sql.DB) error {
+	var v int64
+	if err := db.QueryRowContext(ctx, "SELECT compatibilityVersion FROM Tessera WHERE id = 0").Scan(&v); err == nil {
+		return nil
+	}
+	var stmt strings.Builder
+	for line := range strings.Lines(mysqlSchema) {
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+			continue
+		}
+		stmt.WriteString(line)
+		if strings.HasSuffix(strings.TrimSpace(line), ";") {
+			if _, err := db.ExecContext(ctx, stmt.String()); err != nil {
+				return fmt.Errorf("tesseralog: creating Tessera's tables: %w", err)
+			}
+			stmt.Reset()
+		}
+	}
+	return nil
 }

@@ -52,22 +52,8 @@ func freshDB(t testing.TB) *sql.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	schema, err := os.ReadFile("testdata/tessera-mysql-schema.sql")
-	if err != nil {
+	if err := tesseralog.LoadMySQLSchema(context.Background(), db); err != nil {
 		t.Fatal(err)
-	}
-	var stmt strings.Builder
-	for line := range strings.Lines(string(schema)) {
-		if strings.HasPrefix(strings.TrimSpace(line), "--") {
-			continue
-		}
-		stmt.WriteString(line)
-		if strings.HasSuffix(strings.TrimSpace(line), ";") {
-			if _, err := db.Exec(stmt.String()); err != nil {
-				t.Fatalf("schema: %v\n%s", err, stmt.String())
-			}
-			stmt.Reset()
-		}
 	}
 	return db
 }

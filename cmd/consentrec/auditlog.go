@@ -197,7 +197,7 @@ func (ab auditBackend) open(ctx context.Context, root string) (audit.Log, error)
 
 // openMySQLLog creates the tables if needed, then opens the log in db.
 func openMySQLLog(ctx context.Context, root string, db *sql.DB) (*tesseralog.Log, error) {
-	if err := ensureTesseraSchema(ctx, db); err != nil {
+	if err := tesseralog.LoadMySQLSchema(ctx, db); err != nil {
 		return nil, err
 	}
 	st, err := tesseramysql.New(ctx, db)
@@ -232,35 +232,6 @@ func openMySQL(cfg *mysqldrv.Config) (*sql.DB, error) {
 		return nil, err
 	}
 	return sql.OpenDB(conn), nil
-}
-
-// tesseraSchema is Tessera's storage/mysql/schema.sql (v1.0.4, Apache-2.0):
-// every statement is idempotent.
-//
-//go:embed tessera-mysql-schema.sql
-var tesseraSchema string
-
-// ensureTesseraSchema loads Tessera's schema into db unless its version
-// table is there (a user without CREATE may use a prepared database).
-func ensureTesseraSchema(ctx context.Context, db *sql.DB) error {
-	var v int64
-	if err := db.QueryRowContext(ctx, "SELECT compatibilityVersion FROM Tessera WHERE id = 0").Scan(&v); err == nil {
-		return nil
-	}
-	var stmt strings.Builder
-	for line := range strings.Lines(tesseraSchema) {
-		if strings.HasPrefix(strings.TrimSpace(line), "--") {
-			continue
-		}
-		stmt.WriteString(line)
-		if strings.HasSuffix(strings.TrimSpace(line), ";") {
-			if _, err := db.ExecContext(ctx, stmt.String()); err != nil {
-				return fmt.Errorf("creating Tessera's tables: %w", err)
-			}
-			stmt.Reset()
-		}
-	}
-	return nil
 }
 
 // tesseraOptions returns the signer and origin of a Tessera log whose
