@@ -79,6 +79,16 @@ func OpenDir(ctx context.Context, dataDir string, opts Options) (*FileLog, error
 	return Open(ctx, DirFS(auditDir), opts)
 }
 
+// LoadSigningKey reads the Ed25519 signing key (PKCS #8 PEM) at path, as
+// OpenDir keeps it (keys/SigningKeyFile). With create, a missing key is
+// created, whole or not at all, never over one created meanwhile (which
+// is then read); without, a missing key is an error wrapping
+// fs.ErrNotExist. Other backends signing the same log (audit/tesseralog
+// nodes) read and create their key with it.
+func LoadSigningKey(path string, create bool) (ed25519.PrivateKey, error) {
+	return loadOrCreateKey(path, create)
+}
+
 // loadOrCreateKey reads an Ed25519 PKCS #8 PEM key, creating it if allowed.
 func loadOrCreateKey(path string, create bool) (ed25519.PrivateKey, error) {
 	b, err := os.ReadFile(path)

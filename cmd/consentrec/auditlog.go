@@ -4,13 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"crypto/sha256"
-	"crypto/x509"
 	"database/sql"
 	_ "embed"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,7 +27,6 @@ import (
 	consentrec "github.com/consentrec/consentrec"
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/audit/tesseralog"
-	"github.com/consentrec/consentrec/internal/atomicfile"
 )
 
 // The "audit" entry of backends.json (see BackendsFile) names the audit
@@ -239,18 +235,12 @@ func openMySQL(cfg *mysqldrv.Config) (*sql.DB, error) {
 // signing key, created only for a log without a checkpoint.
 func tesseraOptions(root string, cp []byte) (tesseralog.Options, error) {
 	path := filepath.Join(consentrec.DataDir{Root: root}.Keys(), audit.SigningKeyFile)
-	raw, err := os.ReadFile(path)
+	// Created only for a log without a checkpoint: any other needs the
+	// key of the node that created it.
+	key, err := audit.LoadSigningKey(path, cp == nil)
 	if errors.Is(err, fs.ErrNotExist) {
-		if cp != nil {
-			return tesseralog.Options{}, fmt.Errorf("the log has signed checkpoints but %s is missing: copy the signing key of the node that created the log", path)
-		}
-		if raw, err = createSigningKey(path); err != nil {
-			return tesseralog.Options{}, fmt.Errorf("signing key: %w", err)
-		}
-	} else if err != nil {
-		return tesseralog.Options{}, fmt.Errorf("signing key: %w", err)
+		return tesseralog.Options{}, fmt.Errorf("the log has signed checkpoints but %s is missing: copy the signing key of the node that created the log", path)
 	}
-	key, err := audit.ParseSigningKey(raw)
 	if err != nil {
 		return tesseralog.Options{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -269,26 +259,6 @@ func tesseraOptions(root string, cp []byte) (tesseralog.Options, error) {
 		}
 	}
 	return tesseralog.Options{Signer: key, Origin: origin}, nil
-}
-
-// createSigningKey creates an Ed25519 key in PKCS #8 PEM at path, or
-// returns the one created there meanwhile.
-func createSigningKey(path string) ([]byte, error) {
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(priv)
-	if err != nil {
-		return nil, err
-	}
-	raw := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
-	if err := atomicfile.CreateNew(path, raw); errors.Is(err, fs.ErrExist) {
-		return os.ReadFile(path)
-	} else if err != nil {
-		return nil, err
-	}
-	return raw, nil
 }
 
 // tesseraOrigin is the origin of a new Tessera log signed by pub: every

@@ -353,7 +353,7 @@ func TestAuditBackendKeyRequired(t *testing.T) {
 		t.Errorf("a key was created for a log another key signs: %v", err)
 	}
 	// Another key in its place is refused too.
-	if _, err := createSigningKey(filepath.Join(consentrec.DataDir{Root: b}.Keys(), audit.SigningKeyFile)); err != nil {
+	if _, err := audit.LoadSigningKey(filepath.Join(consentrec.DataDir{Root: b}.Keys(), audit.SigningKeyFile), true); err != nil {
 		t.Fatal(err)
 	}
 	if code, _, errOut := cli(t, "breach", "report", "--data", b, "--what", "y"); code != 1 || !strings.Contains(errOut, "not signed by") {
