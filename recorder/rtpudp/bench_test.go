@@ -100,7 +100,7 @@ func BenchmarkPortsDispatch(b *testing.B) {
 	payload[0] = 0x78
 	lens[0] = copy(bufs[0], packet(1, 1, payload...))
 	var pk rtp.Packet
-	var c portCounts
+	var c counts
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {

@@ -58,7 +58,7 @@ type Ports struct {
 	done   chan struct{} // closed when Serve returns
 	poller               // the platform's
 
-	datagrams, batches, malformed, rejected, rtcp atomic.Int64
+	counters
 }
 
 // portSock is one socket and its Writer.
@@ -112,8 +112,7 @@ func (p *Ports) Listen(network, addr string, w Writer) (net.Addr, error) {
 		return nil, fmt.Errorf("rtpudp: listen: %w", err)
 	}
 	s := &portSock{sock: sock, addr: la.String()}
-	s.st.w = w
-	s.st.rtcp, _ = w.(RTCPWriter)
+	s.st = *newStream(w)
 	p.mu.Lock()
 	if p.closed.Load() {
 		p.mu.Unlock()
@@ -171,10 +170,7 @@ func (p *Ports) Len() int {
 
 // Stats returns the counters (Unknown stays zero: every datagram has a
 // Writer).
-func (p *Ports) Stats() Stats {
-	return Stats{Datagrams: p.datagrams.Load(), Batches: p.batches.Load(),
-		Malformed: p.malformed.Load(), Rejected: p.rejected.Load(), RTCP: p.rtcp.Load()}
-}
+func (p *Ports) Stats() Stats { return p.stats() }
 
 // Serve reads the sockets until Close, and returns nil then (or an error
 // of the poller, after closing every socket). It may be called once.
@@ -257,57 +253,19 @@ func (s *portSock) shut() error {
 	return nil
 }
 
-// portCounts accumulates one round's counters before they go to Ports'
-// atomics.
-type portCounts struct{ datagrams, batches, malformed, rejected, rtcp int64 }
-
-func (p *Ports) flush(c *portCounts) {
-	if c.datagrams != 0 {
-		p.datagrams.Add(c.datagrams)
-	}
-	if c.batches != 0 {
-		p.batches.Add(c.batches)
-	}
-	if c.malformed|c.rejected|c.rtcp != 0 {
-		p.malformed.Add(c.malformed)
-		p.rejected.Add(c.rejected)
-		p.rtcp.Add(c.rtcp)
-	}
-	*c = portCounts{}
-}
-
 // dispatchPort hands the first n datagrams read from one socket to its
 // Writer (the caller holds s.mu and checked s.removed).
-func dispatchPort(s *portSock, bufs [][]byte, lens []int, pk *rtp.Packet, n int, c *portCounts) {
+func dispatchPort(s *portSock, bufs [][]byte, lens []int, pk *rtp.Packet, n int, c *counts) {
 	c.batches++
 	c.datagrams += int64(n)
+	now := time.Now() // every datagram of the batch had arrived
 	for i := range n {
-		if lens[i] > maxDatagram || lens[i] < 8 {
+		b := bufs[i][:min(lens[i], maxDatagram)]
+		if !wellFormed(b, lens[i]) {
 			c.malformed++
 			continue
 		}
-		b := bufs[i][:lens[i]]
-		if b[0]>>6 != 2 {
-			c.malformed++
-			continue
-		}
-		if isRTCP(b) {
-			if s.st.rtcp == nil {
-				continue // the Writer takes no RTCP: ignored
-			}
-			c.rtcp++
-			if s.st.rtcp.WriteRTCP(b) != nil {
-				c.rejected++
-			}
-			continue
-		}
-		if len(b) < 12 || pk.Unmarshal(b) != nil {
-			c.malformed++
-			continue
-		}
-		if s.st.w.WriteRTP(pk) != nil {
-			c.rejected++
-		}
+		s.st.handle(b, pk, now, c)
 	}
 }
 

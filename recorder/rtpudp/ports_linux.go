@@ -168,7 +168,7 @@ type portReader struct {
 	pk     rtp.Packet
 	events []unix.EpollEvent
 	ready  []*portSock
-	counts portCounts
+	counts counts
 }
 
 func newPortReader(p *Ports) *portReader {
@@ -219,7 +219,7 @@ func (p *Ports) serve() error {
 			r.drain(s)
 			r.ready[i] = nil
 		}
-		p.flush(&r.counts)
+		p.add(&r.counts)
 		if n < len(r.events) {
 			p.sleepCoalesce() // drained: let the next round gather
 		}

@@ -89,7 +89,7 @@ func (p *Ports) read(s *portSock) {
 		return
 	}
 	var pk rtp.Packet
-	var c portCounts
+	var c counts
 	for {
 		m, err := br.read(bufs, lens)
 		if err != nil {
@@ -102,7 +102,7 @@ func (p *Ports) read(s *portSock) {
 		}
 		dispatchPort(s, bufs, lens, &pk, m, &c)
 		s.mu.Unlock()
-		p.flush(&c)
+		p.add(&c)
 		if m < n {
 			p.sleepCoalesce()
 		}

@@ -115,6 +115,72 @@ type stream struct {
 	rtcp RTCPWriter    // w, if it takes RTCP
 }
 
+func newStream(w Writer) *stream {
+	st := &stream{w: w}
+	st.rtcp, _ = w.(RTCPWriter)
+	st.at, _ = w.(ArrivalWriter)
+	return st
+}
+
+// wellFormed reports whether datagram b (n bytes read, more than
+// maxDatagram if truncated) may be RTP or RTCP: version 2, at least an
+// RTCP header.
+func wellFormed(b []byte, n int) bool { return n <= maxDatagram && len(b) >= 8 && b[0]>>6 == 2 }
+
+// handle gives datagram b (well formed, of this stream) to the Writer:
+// RTCP to its RTCPWriter if it has one (else ignored, as a host would),
+// RTP parsed into pk, with the batch's arrival instant if it takes it.
+func (st *stream) handle(b []byte, pk *rtp.Packet, now time.Time, c *counts) {
+	if isRTCP(b) {
+		if st.rtcp == nil {
+			return
+		}
+		c.rtcp++
+		if st.rtcp.WriteRTCP(b) != nil {
+			c.rejected++
+		}
+		return
+	}
+	if len(b) < 12 || pk.Unmarshal(b) != nil {
+		c.malformed++
+		return
+	}
+	var err error
+	if st.at != nil {
+		err = st.at.WriteRTPAt(pk, now)
+	} else {
+		err = st.w.WriteRTP(pk)
+	}
+	if err != nil {
+		c.rejected++
+	}
+}
+
+// counts are one read's counters, added to a counters' atomics at once.
+type counts struct{ datagrams, batches, unknown, malformed, rejected, rtcp int64 }
+
+// counters are what Stats reports, for a Server or a Ports.
+type counters struct {
+	datagrams, batches, unknown, malformed, rejected, rtcp atomic.Int64
+}
+
+func (a *counters) add(c *counts) {
+	a.datagrams.Add(c.datagrams)
+	a.batches.Add(c.batches)
+	if c.unknown|c.malformed|c.rejected|c.rtcp != 0 {
+		a.unknown.Add(c.unknown)
+		a.malformed.Add(c.malformed)
+		a.rejected.Add(c.rejected)
+		a.rtcp.Add(c.rtcp)
+	}
+	*c = counts{}
+}
+
+func (a *counters) stats() Stats {
+	return Stats{Datagrams: a.datagrams.Load(), Batches: a.batches.Load(), Unknown: a.unknown.Load(),
+		Malformed: a.malformed.Load(), Rejected: a.rejected.Load(), RTCP: a.rtcp.Load()}
+}
+
 // Server receives RTP on one UDP port. Its methods may be called
 // concurrently.
 type Server struct {
@@ -124,7 +190,7 @@ type Server struct {
 	byssrc map[uint32]*stream
 	closed atomic.Bool
 
-	datagrams, batches, unknown, malformed, rejected, rtcp atomic.Int64
+	counters
 }
 
 // Listen opens cfg.Sockets sockets on addr ("127.0.0.1:0" picks a port).
@@ -183,10 +249,7 @@ func (s *Server) Add(ssrc uint32, w Writer) error {
 	if _, ok := s.byssrc[ssrc]; ok {
 		return fmt.Errorf("rtpudp: add %d: %w", ssrc, ErrDuplicate)
 	}
-	st := &stream{w: w}
-	st.rtcp, _ = w.(RTCPWriter)
-	st.at, _ = w.(ArrivalWriter)
-	s.byssrc[ssrc] = st
+	s.byssrc[ssrc] = newStream(w)
 	return nil
 }
 
@@ -199,10 +262,7 @@ func (s *Server) Remove(ssrc uint32) {
 }
 
 // Stats returns the counters.
-func (s *Server) Stats() Stats {
-	return Stats{Datagrams: s.datagrams.Load(), Batches: s.batches.Load(), Unknown: s.unknown.Load(),
-		Malformed: s.malformed.Load(), Rejected: s.rejected.Load(), RTCP: s.rtcp.Load()}
-}
+func (s *Server) Stats() Stats { return s.stats() }
 
 // Serve reads every socket, one goroutine each, until Close. It returns
 // nil after Close, or the first read error.
@@ -292,71 +352,39 @@ func (s *Server) serve(c udpSock) error {
 // dispatch parses and hands over the first n messages.
 func (r *reader) dispatch(n int) {
 	s := r.s
-	s.batches.Add(1)
-	s.datagrams.Add(int64(n))
-	var unknown, malformed, rejected, rtcp int64
+	c := counts{batches: 1, datagrams: int64(n)}
 	now := time.Now() // every datagram of the batch had arrived
 	s.mu.RLock()
 	for i := range n {
-		b := r.bufs[i][:r.lens[i]]
+		b := r.bufs[i][:min(r.lens[i], maxDatagram)]
 		r.streams[i] = nil
-		if len(b) < 8 || b[0]>>6 != 2 || r.lens[i] > maxDatagram {
-			malformed++
+		if !wellFormed(b, r.lens[i]) {
+			c.malformed++
 			continue
 		}
 		at := 8 // RTP: the SSRC
 		if isRTCP(b) {
 			at = 4 // RTCP: the sender's SSRC
 		} else if len(b) < 12 {
-			malformed++
+			c.malformed++
 			continue
 		}
 		ssrc := uint32(b[at])<<24 | uint32(b[at+1])<<16 | uint32(b[at+2])<<8 | uint32(b[at+3])
 		st := s.byssrc[ssrc]
 		if st == nil {
-			unknown++
+			c.unknown++
 			continue
 		}
 		r.streams[i] = st
 	}
 	s.mu.RUnlock()
-	for i := range n {
-		st := r.streams[i]
-		if st == nil {
-			continue
-		}
-		r.streams[i] = nil
-		if b := r.bufs[i][:r.lens[i]]; isRTCP(b) {
-			if st.rtcp == nil {
-				continue // the Writer takes no RTCP: ignored, as a host would
-			}
-			rtcp++
-			if st.rtcp.WriteRTCP(b) != nil {
-				rejected++
-			}
-			continue
-		}
-		p := &r.packets[i]
-		if err := p.Unmarshal(r.bufs[i][:r.lens[i]]); err != nil {
-			malformed++
-			continue
-		}
-		var err error
-		if st.at != nil {
-			err = st.at.WriteRTPAt(p, now)
-		} else {
-			err = st.w.WriteRTP(p)
-		}
-		if err != nil {
-			rejected++
+	for i, st := range r.streams[:n] {
+		if st != nil {
+			r.streams[i] = nil
+			st.handle(r.bufs[i][:r.lens[i]], &r.packets[i], now, &c)
 		}
 	}
-	if unknown|malformed|rejected|rtcp != 0 {
-		s.unknown.Add(unknown)
-		s.malformed.Add(malformed)
-		s.rejected.Add(rejected)
-		s.rtcp.Add(rtcp)
-	}
+	s.add(&c)
 }
 
 // isRTCP tells RTCP from RTP on a shared port (RFC 5761 section 4): the

@@ -236,3 +236,40 @@ func TestCoalesce(t *testing.T) {
 		t.Fatalf("stats %+v: want %d datagrams in at most 8 reads (1 + 4 full batches, and a partial one for each wait that ended mid-send)", st, n)
 	}
 }
+
+// A datagram longer than the read buffers (a peer's, or a jumbo frame) is
+// truncated by the kernel, counted malformed and dropped; the stream goes
+// on.
+func TestOversizedDatagram(t *testing.T) {
+	s, err := Listen("udp4", "127.0.0.1:0", Config{Sockets: 1, Coalesce: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &chanWriter{ch: make(chan rtp.Packet, 10)}
+	if err := s.Add(1, a); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	c, err := net.DialUDP("udp4", nil, s.Addr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	big := packet(1, 1, make([]byte, 3000)...)
+	for _, d := range [][]byte{big, packet(1, 2, 0xf8)} {
+		if _, err := c.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := <-a.ch; p.SequenceNumber != 2 {
+		t.Fatalf("got seq %d, want only the packet after the oversized one", p.SequenceNumber)
+	}
+	if st := s.Stats(); st.Malformed != 1 {
+		t.Fatalf("stats %+v: want the oversized datagram counted malformed", st)
+	}
+	s.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+}
