@@ -19,20 +19,119 @@ type mmsghdr struct {
 	len uint32 // Go pads the struct to the C layout
 }
 
+// mmsgs is a recvmmsg(2) vector over buffers fixed at creation: no source
+// address is asked for, so nothing is allocated per datagram.
+type mmsgs struct {
+	hdrs []mmsghdr
+	iovs []syscall.Iovec
+}
+
+func newMmsgs(bufs [][]byte) *mmsgs {
+	m := &mmsgs{hdrs: make([]mmsghdr, len(bufs)), iovs: make([]syscall.Iovec, len(bufs))}
+	for i, b := range bufs {
+		m.iovs[i].Base = &b[0]
+		m.iovs[i].SetLen(len(b))
+		m.hdrs[i].hdr.Iov = &m.iovs[i]
+		m.hdrs[i].hdr.Iovlen = 1
+	}
+	return m
+}
+
+// recv reads what fd holds, up to one datagram per buffer, without
+// blocking (a raw system call: no hand-over of the P). lens gets their
+// lengths, maxDatagram+1 for one truncated. With none read it returns 0
+// and the errno (EAGAIN: nothing waiting; a pending socket error is
+// consumed).
+func (m *mmsgs) recv(fd int, lens []int) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&m.hdrs[0])),
+		uintptr(len(m.hdrs)), syscall.MSG_DONTWAIT, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	for i := range int(n) {
+		lens[i] = int(m.hdrs[i].len)
+		if m.hdrs[i].hdr.Flags&syscall.MSG_TRUNC != 0 {
+			lens[i] = maxDatagram + 1 // truncated: malformed
+		}
+	}
+	return int(n), 0
+}
+
+// epoll is an epoll instance (level-triggered) with an eventfd, token 0,
+// that wake writes: it stays readable, so a wait to come returns too.
+type epoll struct{ epfd, evfd int }
+
+func newEpoll() (epoll, error) {
+	e := epoll{-1, -1}
+	var err error
+	if e.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
+		return e, os.NewSyscallError("epoll_create1", err)
+	}
+	if e.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
+		e.close()
+		return e, os.NewSyscallError("eventfd", err)
+	}
+	if err := e.add(e.evfd, 0); err != nil {
+		e.close()
+		return e, err
+	}
+	return e, nil
+}
+
+func (e epoll) add(fd int, token int32) error {
+	if err := unix.EpollCtl(e.epfd, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: token}); err != nil {
+		return os.NewSyscallError("epoll_ctl", err)
+	}
+	return nil
+}
+
+func (e epoll) del(fd int) { _ = unix.EpollCtl(e.epfd, unix.EPOLL_CTL_DEL, fd, nil) }
+
+func (e epoll) wake() {
+	one := [8]byte{1}
+	_, _ = unix.Write(e.evfd, one[:])
+}
+
+// wait returns the ready tokens' events. It first looks without blocking:
+// after a Coalesce wait, under load, sockets are ready, and the thread
+// stays out of a blocking system call (which the runtime's sysmon must
+// watch and hand the P over from); then it blocks. An interrupted wait
+// returns 0 events.
+func (e epoll) wait(events []unix.EpollEvent) (int, error) {
+	n, err := unix.EpollWait(e.epfd, events, 0)
+	if err == nil && n == 0 {
+		n, err = unix.EpollWait(e.epfd, events, -1)
+	}
+	if err == unix.EINTR {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, os.NewSyscallError("epoll_wait", err)
+	}
+	return n, nil
+}
+
+func (e epoll) close() {
+	for _, fd := range []int{e.epfd, e.evfd} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}
+}
+
 // udpSock is one socket of a Server on Linux: a bare non-blocking
 // descriptor the Go runtime does not watch, read by recvmmsg and waited
-// for with an epoll instance of its own (with an eventfd that Close
-// writes). A net.UDPConn is in the runtime's poller, which wakes a thread
-// for every datagram that arrives while the reader waits out
-// Config.Coalesce: with datagrams from thousands of independent senders,
-// that tripled the CPU spent per datagram.
+// for with an epoll instance of its own (woken by Close). A net.UDPConn is
+// in the runtime's poller, which wakes a thread for every datagram that
+// arrives while the reader waits out Config.Coalesce: with datagrams from
+// thousands of independent senders, that tripled the CPU spent per
+// datagram.
 type udpSock = *rawSock
 
 type rawSock struct {
 	sock  sysSock
 	laddr net.Addr
-	epfd  int
-	evfd  int
+	ep    epoll
 
 	closed  atomic.Bool
 	mu      sync.Mutex // reading, and closing the descriptors
@@ -47,23 +146,16 @@ func listenSock(network, addr string, reuse bool, rbuf int) (udpSock, int, error
 	if err != nil {
 		return nil, -1, err
 	}
-	r := &rawSock{sock: s, laddr: la, epfd: -1, evfd: -1}
-	if r.epfd, err = unix.EpollCreate1(unix.EPOLL_CLOEXEC); err != nil {
-		r.closeFDs()
-		return nil, -1, os.NewSyscallError("epoll_create1", err)
+	ep, err := newEpoll()
+	if err == nil {
+		err = ep.add(s.fd, 1)
 	}
-	if r.evfd, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
-		r.closeFDs()
-		return nil, -1, os.NewSyscallError("eventfd", err)
+	if err != nil {
+		ep.close()
+		s.close()
+		return nil, -1, err
 	}
-	for _, fd := range []int{s.fd, r.evfd} {
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)} // level-triggered
-		if err := unix.EpollCtl(r.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
-			r.closeFDs()
-			return nil, -1, os.NewSyscallError("epoll_ctl", err)
-		}
-	}
-	return r, got, nil
+	return &rawSock{sock: s, laddr: la, ep: ep}, got, nil
 }
 
 func (r *rawSock) LocalAddr() net.Addr { return r.laddr }
@@ -77,56 +169,42 @@ func (r *rawSock) Close() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.reading {
-		var one = [8]byte{1}
-		_, err := unix.Write(r.evfd, one[:]) // the reader's epoll_wait returns
-		return err
+		r.ep.wake() // the reader's wait returns
+		return nil
 	}
 	r.closeFDs()
 	return nil
 }
 
 func (r *rawSock) closeFDs() {
-	if r.gone {
-		return
-	}
-	r.gone = true
-	for _, fd := range []int{r.sock.fd, r.epfd, r.evfd} {
-		if fd >= 0 {
-			unix.Close(fd)
-		}
+	if !r.gone {
+		r.gone = true
+		r.sock.close()
+		r.ep.close()
 	}
 }
 
-// mmsgReader calls recvmmsg(2) into buffers fixed at creation: no source
-// address is asked for, so nothing is allocated per datagram.
+// mmsgReader reads a rawSock.
 type mmsgReader struct {
 	s      *rawSock
-	hdrs   []mmsghdr
-	iovs   []syscall.Iovec
+	mm     *mmsgs
 	events [2]unix.EpollEvent
 }
 
 func newBatchReader(c udpSock, bufs [][]byte) (batchReader, error) {
-	r := &mmsgReader{s: c, hdrs: make([]mmsghdr, len(bufs)), iovs: make([]syscall.Iovec, len(bufs))}
-	for i, b := range bufs {
-		r.iovs[i].Base = &b[0]
-		r.iovs[i].SetLen(len(b))
-		r.hdrs[i].hdr.Iov = &r.iovs[i]
-		r.hdrs[i].hdr.Iovlen = 1
-	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed.Load() || c.reading {
 		return nil, net.ErrClosed
 	}
 	c.reading = true
-	return r, nil
+	return &mmsgReader{s: c, mm: newMmsgs(bufs)}, nil
 }
 
 // read returns what the socket holds (up to len(bufs) datagrams), waiting
 // for a first one if it holds none. After Close it returns net.ErrClosed
 // and closes the descriptors.
-func (r *mmsgReader) read(bufs [][]byte, lens []int) (int, error) {
+func (r *mmsgReader) read(_ [][]byte, lens []int) (int, error) {
 	s := r.s
 	for {
 		if s.closed.Load() {
@@ -136,25 +214,15 @@ func (r *mmsgReader) read(bufs [][]byte, lens []int) (int, error) {
 			s.mu.Unlock()
 			return 0, net.ErrClosed
 		}
-		// Not blocking: a raw system call, no hand-over of the P.
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.sock.fd), uintptr(unsafe.Pointer(&r.hdrs[0])),
-			uintptr(len(r.hdrs)), syscall.MSG_DONTWAIT, 0, 0)
-		switch {
-		case e == 0 && n > 0:
-			for i := range int(n) {
-				lens[i] = int(r.hdrs[i].len)
-				if r.hdrs[i].hdr.Flags&syscall.MSG_TRUNC != 0 {
-					lens[i] = maxDatagram + 1 // truncated: malformed
-				}
-			}
-			return int(n), nil
-		case e == 0, e == syscall.EAGAIN, e == syscall.EINTR:
-		default:
+		switch n, e := r.mm.recv(s.sock.fd, lens); {
+		case n > 0:
+			return n, nil
+		case e != 0 && e != syscall.EAGAIN && e != syscall.EINTR:
 			return 0, e // a pending socket error (ICMP), reported once
 		}
 		// Empty: wait, blocking this thread (the runtime hands its P over).
-		if _, err := unix.EpollWait(s.epfd, r.events[:], -1); err != nil && err != unix.EINTR {
-			return 0, os.NewSyscallError("epoll_wait", err)
+		if _, err := s.ep.wait(r.events[:]); err != nil {
+			return 0, err
 		}
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"net"
 	"os"
 	"sync"
-	"syscall"
-	"unsafe"
 
 	"github.com/pion/rtp"
 	"golang.org/x/sys/unix"
@@ -100,71 +98,40 @@ func openSockReuse(network, addr string, rbuf int, reuse bool) (sysSock, net.Add
 	return sysSock{fd: fd}, la, got, nil
 }
 
-// poller is an epoll instance over every socket of a Ports (level-
-// triggered: a socket left with datagrams is reported again), and an
-// eventfd (token 0) that Close writes to wake the reader. The reader
-// blocks in epoll_wait on a thread of its own: the instance is not put in
-// the Go runtime's poller, whose every poll would then walk its ready
-// sockets again (a nested epoll instance is polled by scanning its ready
-// list).
+// poller is the epoll instance over every socket of a Ports (socket ids
+// as tokens; 0 is its wake-up). The reader blocks in epoll_wait on a
+// thread of its own: the instance is not put in the Go runtime's poller,
+// whose every poll would then walk its ready sockets again (a nested epoll
+// instance is polled by scanning its ready list).
 type poller struct {
-	epfd, evfd int
-	closeOnce  sync.Once
+	ep        epoll
+	closeOnce sync.Once
 }
 
-func (p *Ports) openPoller() error {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return os.NewSyscallError("epoll_create1", err)
-	}
-	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		unix.Close(epfd)
-		return os.NewSyscallError("eventfd", err)
-	}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: 0}); err != nil {
-		unix.Close(epfd)
-		unix.Close(evfd)
-		return os.NewSyscallError("epoll_ctl", err)
-	}
-	p.epfd, p.evfd = epfd, evfd
-	return nil
+func (p *Ports) openPoller() (err error) {
+	p.ep, err = newEpoll()
+	return err
 }
 
 // watch adds s to the epoll set, its id as the token (never the fd, which
 // the kernel may give to a new socket once s is closed). p.mu held.
-func (p *Ports) watch(s *portSock) error {
-	err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, s.sock.fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: s.id})
-	if err != nil {
-		return os.NewSyscallError("epoll_ctl", err)
-	}
-	return nil
-}
+func (p *Ports) watch(s *portSock) error { return p.ep.add(s.sock.fd, s.id) }
 
 // unwatch removes s from the epoll set (before its socket closes). p.mu
 // held.
-func (p *Ports) unwatch(s *portSock) { _ = unix.EpollCtl(p.epfd, unix.EPOLL_CTL_DEL, s.sock.fd, nil) }
+func (p *Ports) unwatch(s *portSock) { p.ep.del(s.sock.fd) }
 
-func (p *Ports) wake() {
-	one := [8]byte{1}
-	_, _ = unix.Write(p.evfd, one[:]) // stays readable: a wait to come returns too
-}
+func (p *Ports) wake() { p.ep.wake() }
 
 // closePoller closes the instance once the reader is gone (or never ran).
-func (p *Ports) closePoller() {
-	p.closeOnce.Do(func() {
-		unix.Close(p.epfd)
-		unix.Close(p.evfd)
-	})
-}
+func (p *Ports) closePoller() { p.closeOnce.Do(p.ep.close) }
 
 // portReader is the reader's state, allocated once.
 type portReader struct {
 	p      *Ports
 	bufs   [][]byte
 	lens   []int
-	hdrs   []mmsghdr
-	iovs   []syscall.Iovec
+	mm     *mmsgs
 	pk     rtp.Packet
 	events []unix.EpollEvent
 	ready  []*portSock
@@ -173,16 +140,8 @@ type portReader struct {
 
 func newPortReader(p *Ports) *portReader {
 	n := p.cfg.Batch
-	r := &portReader{p: p, bufs: make([][]byte, n), lens: make([]int, n), hdrs: make([]mmsghdr, n),
-		iovs: make([]syscall.Iovec, n), events: make([]unix.EpollEvent, 1024)}
-	buf := make([]byte, n*maxDatagram)
-	for i := range r.bufs {
-		r.bufs[i] = buf[i*maxDatagram : (i+1)*maxDatagram : (i+1)*maxDatagram]
-		r.iovs[i].Base = &r.bufs[i][0]
-		r.iovs[i].SetLen(maxDatagram)
-		r.hdrs[i].hdr.Iov = &r.iovs[i]
-		r.hdrs[i].hdr.Iovlen = 1
-	}
+	r := &portReader{p: p, bufs: datagramBufs(n), lens: make([]int, n), events: make([]unix.EpollEvent, 1024)}
+	r.mm = newMmsgs(r.bufs)
 	return r
 }
 
@@ -190,22 +149,12 @@ func newPortReader(p *Ports) *portReader {
 func (p *Ports) serve() error {
 	r := newPortReader(p)
 	for {
-		// A first look that does not block: after a Coalesce wait, under
-		// load, sockets are ready, and the thread stays out of a blocking
-		// system call (which the runtime's sysmon must watch and hand the
-		// P over from).
-		n, err := unix.EpollWait(p.epfd, r.events, 0)
-		if err == nil && n == 0 {
-			n, err = unix.EpollWait(p.epfd, r.events, -1)
-		}
+		n, err := p.ep.wait(r.events)
 		if p.closed.Load() {
 			return nil
 		}
-		if err == unix.EINTR {
-			continue
-		}
 		if err != nil {
-			return os.NewSyscallError("epoll_wait", err)
+			return err
 		}
 		r.ready = r.ready[:0]
 		p.mu.RLock()
@@ -233,19 +182,12 @@ func (r *portReader) drain(s *portSock) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for !s.removed { // not removed: s.sock.fd is open (shut closes it under s.mu)
-		n, _, e := syscall.RawSyscall6(syscall.SYS_RECVMMSG, uintptr(s.sock.fd), uintptr(unsafe.Pointer(&r.hdrs[0])),
-			uintptr(len(r.hdrs)), syscall.MSG_DONTWAIT, 0, 0)
-		if e != 0 || n == 0 {
+		n, _ := r.mm.recv(s.sock.fd, r.lens)
+		if n == 0 {
 			return // EAGAIN (drained) or a pending socket error, consumed
 		}
-		for i := range int(n) {
-			r.lens[i] = int(r.hdrs[i].len)
-			if r.hdrs[i].hdr.Flags&syscall.MSG_TRUNC != 0 {
-				r.lens[i] = maxDatagram + 1 // truncated: malformed
-			}
-		}
-		dispatchPort(s, r.bufs, r.lens, &r.pk, int(n), &r.counts)
-		if int(n) < len(r.bufs) {
+		dispatchPort(s, r.bufs, r.lens, &r.pk, n, &r.counts)
+		if n < len(r.bufs) {
 			return
 		}
 	}

@@ -310,15 +310,21 @@ type batchReader interface {
 
 func newReader(s *Server, c udpSock) (*reader, error) {
 	n := s.cfg.Batch
-	r := &reader{s: s, bufs: make([][]byte, n), lens: make([]int, n),
+	r := &reader{s: s, bufs: datagramBufs(n), lens: make([]int, n),
 		packets: make([]rtp.Packet, n), streams: make([]*stream, n)}
-	buf := make([]byte, n*maxDatagram)
-	for i := range r.bufs {
-		r.bufs[i] = buf[i*maxDatagram : (i+1)*maxDatagram : (i+1)*maxDatagram]
-	}
 	var err error
 	r.batch, err = newBatchReader(c, r.bufs)
 	return r, err
+}
+
+// datagramBufs returns n buffers of maxDatagram bytes, in one allocation.
+func datagramBufs(n int) [][]byte {
+	bufs := make([][]byte, n)
+	buf := make([]byte, n*maxDatagram)
+	for i := range bufs {
+		bufs[i] = buf[i*maxDatagram : (i+1)*maxDatagram : (i+1)*maxDatagram]
+	}
+	return bufs
 }
 
 // maxDatagram is the largest datagram read whole; longer ones are
