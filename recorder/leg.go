@@ -410,13 +410,7 @@ func floorDiv(a, b int64) int64 {
 func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	r := s.r
 	w := s.wallSlot(now)
-	if s.next+1 < w-r.window {
-		// The frontier may have fallen behind the reorder window (it is
-		// never past it: the early writes below keep it ahead while every
-		// leg sends): write what it allows. Otherwise, nothing to do, and
-		// no need to look at every leg.
-		s.advanceTo(s.frontier(w), false)
-	}
+	s.advanceTo(s.frontier(w), false)
 	t := &l.tl
 	ts, seq := p.Timestamp, p.SequenceNumber
 	if !t.anchored || p.SSRC != t.ssrc {
