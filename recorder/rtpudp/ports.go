@@ -3,7 +3,6 @@ package rtpudp
 import (
 	"errors"
 	"fmt"
-	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -77,18 +76,7 @@ type portSock struct {
 // NewPorts returns an empty Ports: add sockets with Listen, read them with
 // Serve.
 func NewPorts(cfg Config) (*Ports, error) {
-	if cfg.ReadBuffer <= 0 {
-		cfg.ReadBuffer = DefaultPortReadBuffer
-	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = 64
-	}
-	if cfg.Coalesce == 0 {
-		cfg.Coalesce = DefaultCoalesce
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.setDefaults(DefaultPortReadBuffer)
 	p := &Ports{cfg: cfg, byid: map[int32]*portSock{}, byaddr: map[string]*portSock{}, done: make(chan struct{})}
 	if err := p.openPoller(); err != nil {
 		return nil, fmt.Errorf("rtpudp: ports: %w", err)

@@ -89,6 +89,22 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// setDefaults fills the zero fields of c, ReadBuffer with readBuffer.
+func (c *Config) setDefaults(readBuffer int) {
+	if c.ReadBuffer <= 0 {
+		c.ReadBuffer = readBuffer
+	}
+	if c.Batch <= 0 {
+		c.Batch = 64
+	}
+	if c.Coalesce == 0 {
+		c.Coalesce = DefaultCoalesce
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
 // DefaultCoalesce is Config.Coalesce's default: 2 ms, a tenth of an Opus
 // frame. At 250,000 datagrams/s on a socket, 500 wait in its buffer.
 const DefaultCoalesce = 2 * time.Millisecond
@@ -202,18 +218,7 @@ func Listen(network, addr string, cfg Config) (*Server, error) {
 	if !reusePortSupported {
 		cfg.Sockets = 1
 	}
-	if cfg.ReadBuffer <= 0 {
-		cfg.ReadBuffer = 16 << 20
-	}
-	if cfg.Batch <= 0 {
-		cfg.Batch = 64
-	}
-	if cfg.Coalesce == 0 {
-		cfg.Coalesce = DefaultCoalesce
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.Default()
-	}
+	cfg.setDefaults(16 << 20)
 	s := &Server{cfg: cfg, byssrc: make(map[uint32]*stream)}
 	for i := range cfg.Sockets {
 		// Capped by net.core.rmem_max, the buffer is forced past it when
