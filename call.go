@@ -177,13 +177,14 @@ func (c *Call) output(p notice.Party) (output, bool) {
 }
 
 // Leg configures a leg before its first packet, for hosts that know its
-// payload types (from SDP or pion's RTPReceiver parameters). Without it, a
-// leg learns Opus's payload type from its first dynamic-type packet and
-// recognises telephone-events by their shape.
-func (c *Call) Leg(cfg recorder.LegConfig) error {
-	_, err := c.leg(cfg)
-	return err
-}
+// payload types (from SDP or pion's RTPReceiver parameters), and returns
+// it. Without it, a leg learns Opus's payload type from its first
+// dynamic-type packet and recognises telephone-events by their shape. A
+// host that reads packets itself (recorder/rtpudp) registers the leg as
+// their Writer: it also takes the stream's RTCP (sender reports align the
+// legs) and a batch's arrival instant, and after Hangup returns
+// recorder.ErrClosed.
+func (c *Call) Leg(cfg recorder.LegConfig) (*recorder.Leg, error) { return c.leg(cfg) }
 
 func (c *Call) leg(cfg recorder.LegConfig) (*recorder.Leg, error) {
 	i := roleIndex(cfg.Role)

@@ -347,13 +347,14 @@ func (s *Server) open(ctx context.Context, id string, md *Metadata, ms []media) 
 				cfg.DTMFClockRate = 8000
 			}
 		}
-		if err := call.Leg(cfg); err != nil {
+		leg, err := call.Leg(cfg)
+		if err != nil {
 			return nil, err
 		}
 		if m.Codec == codecOpus {
 			// Pushed by the shared reader: no goroutine for this stream.
 			a, err := s.bindRTP(func(addr string) (net.Addr, error) {
-				return s.rtp.Listen("udp", addr, &legWriter{call: call, role: roles[i]})
+				return s.rtp.Listen("udp", addr, leg)
 			})
 			if err != nil {
 				return nil, err
@@ -507,16 +508,6 @@ func (s *Server) bindRTP(open func(addr string) (net.Addr, error)) (net.Addr, er
 	}
 	return nil, fmt.Errorf("siprec: no free RTP port in %d-%d", lo, hi)
 }
-
-// legWriter hands an Opus stream's packets, read by s.rtp, to its leg of
-// the call (an rtpudp.Writer; it takes no RTCP, which is ignored as
-// before).
-type legWriter struct {
-	call *consentrec.Call
-	role recorder.Role
-}
-
-func (w *legWriter) WriteRTP(p *rtp.Packet) error { return w.call.WriteRTP(w.role, p) }
 
 // udpSource reads RTP packets from a UDP socket (one stream per socket).
 type udpSource struct {
