@@ -97,23 +97,33 @@ func TestDemuxBySSRC(t *testing.T) {
 }
 
 // dispatch never panics and never hands a Writer anything but a parsed
-// packet of its SSRC, whatever the datagrams hold.
+// packet of its SSRC (or RTCP of that sender), whatever the datagrams
+// hold; a datagram longer than the buffers arrives truncated, as the
+// kernel hands it over (MSG_TRUNC).
 func FuzzDispatch(f *testing.F) {
 	f.Add(packet(1, 1, 0xf8), []byte{0x80})
 	f.Add([]byte{0x90, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 9}, packet(1, 2))
+	f.Add(packet(1, 1, make([]byte, 1600)...), senderReport(1, 1, 2))
 	f.Fuzz(func(t *testing.T, d1, d2 []byte) {
 		s := &Server{cfg: Config{Batch: 2}, byssrc: map[uint32]*stream{}}
-		w := &chanWriter{ch: make(chan rtp.Packet, 2)}
-		s.byssrc[1] = &stream{w: w}
-		r := &reader{s: s, bufs: make([][]byte, 2), lens: make([]int, 2), packets: make([]rtp.Packet, 2), streams: make([]*stream, 2)}
+		w := &rtcpWriter{chanWriter: chanWriter{ch: make(chan rtp.Packet, 2)}, rtcp: make(chan []byte, 2)}
+		s.byssrc[1] = newStream(w)
+		r := &reader{s: s, bufs: datagramBufs(2), lens: make([]int, 2), packets: make([]rtp.Packet, 2), streams: make([]*stream, 2)}
 		for i, d := range [][]byte{d1, d2} {
-			r.bufs[i] = make([]byte, maxDatagram)
 			r.lens[i] = copy(r.bufs[i], d)
+			if len(d) > maxDatagram {
+				r.lens[i] = maxDatagram + 1 // truncated
+			}
 		}
 		r.dispatch(2)
 		for len(w.ch) > 0 {
 			if p := <-w.ch; p.SSRC != 1 {
 				t.Fatalf("writer of ssrc 1 got ssrc %d", p.SSRC)
+			}
+		}
+		for len(w.rtcp) > 0 {
+			if b := <-w.rtcp; len(b) < 8 || b[4]|b[5]|b[6] != 0 || b[7] != 1 {
+				t.Fatalf("writer of ssrc 1 got the RTCP of another sender: % x", b)
 			}
 		}
 		st := s.Stats()
