@@ -144,6 +144,9 @@ func TestOpusStreamsOnSharedReader(t *testing.T) {
 		t.Fatalf("second INVITE: %d %s", code, reason)
 	}
 	ps2 := ports(t, sdp)
+	// The INVITE handler starts the G.711 stream's consumer: a goroutine
+	// not yet scheduled shows no Consume frame, so wait until it runs.
+	waitFor(t, "the G.711 stream's consumer", func() bool { return streamGoroutines(t) >= 1 })
 	if n := streamGoroutines(t); n != 1 {
 		t.Fatalf("%d goroutines consuming streams for three Opus and one G.711 stream, want 1 (G.711's)", n)
 	}
