@@ -352,7 +352,7 @@ func (s *Server) serve(c udpSock) error {
 			}
 			return fmt.Errorf("rtpudp: read: %w", err)
 		}
-		r.dispatch(n)
+		r.dispatch(n, time.Now()) // every datagram of the batch had arrived
 		if n < len(r.bufs) && s.cfg.Coalesce > 0 {
 			// Drained: let the next batch gather (see the package doc).
 			time.Sleep(s.cfg.Coalesce)
@@ -360,11 +360,11 @@ func (s *Server) serve(c udpSock) error {
 	}
 }
 
-// dispatch parses and hands over the first n messages.
-func (r *reader) dispatch(n int) {
+// dispatch parses and hands over the first n messages, which had all
+// arrived at now.
+func (r *reader) dispatch(n int, now time.Time) {
 	s := r.s
 	c := counts{batches: 1, datagrams: int64(n)}
-	now := time.Now() // every datagram of the batch had arrived
 	s.mu.RLock()
 	for i := range n {
 		b := r.bufs[i][:min(r.lens[i], maxDatagram)]

@@ -115,7 +115,7 @@ func FuzzDispatch(f *testing.F) {
 				r.lens[i] = maxDatagram + 1 // truncated
 			}
 		}
-		r.dispatch(2)
+		r.dispatch(2, time.Now())
 		for len(w.ch) > 0 {
 			if p := <-w.ch; p.SSRC != 1 {
 				t.Fatalf("writer of ssrc 1 got ssrc %d", p.SSRC)
