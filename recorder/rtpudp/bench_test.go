@@ -23,11 +23,10 @@ func BenchmarkDispatch(b *testing.B) {
 	for i := range ws {
 		s.byssrc[uint32(i+1)] = &stream{w: &ws[i]}
 	}
-	r := &reader{s: s, bufs: make([][]byte, batch), lens: make([]int, batch), packets: make([]rtp.Packet, batch), streams: make([]*stream, batch)}
+	r := s.newReaderBufs()
 	payload := make([]byte, 60)
 	payload[0] = 0x78
 	for i := range r.bufs {
-		r.bufs[i] = make([]byte, maxDatagram)
 		r.lens[i] = copy(r.bufs[i], packet(uint32(i*151%streams+1), uint16(i), payload...))
 	}
 	b.ReportAllocs()

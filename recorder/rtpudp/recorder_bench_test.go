@@ -14,7 +14,6 @@ import (
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
-	"github.com/pion/rtp"
 )
 
 // BenchmarkDispatchRecorder10k is the receive path after recvmmsg at the
@@ -27,6 +26,12 @@ import (
 // time (the page writers and the GC included) per datagram: 2 µs is one
 // core for 10,000 legs.
 func BenchmarkDispatchRecorder10k(b *testing.B) {
+	for _, pf := range []bool{false, true} {
+		b.Run(fmt.Sprint("prefetch=", pf), func(b *testing.B) { benchDispatchRecorder(b, pf) })
+	}
+}
+
+func benchDispatchRecorder(b *testing.B, pf bool) {
 	const calls, batch = 5000, 64
 	t0 := time.Now()
 	clk := t0
@@ -45,15 +50,18 @@ func BenchmarkDispatchRecorder10k(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			s.byssrc[uint32(2*i+j+1)] = newStream(l)
+			st := newStream(l)
+			if !pf {
+				st.pf = nil
+			}
+			s.byssrc[uint32(2*i+j+1)] = st
 		}
 		if _, err := rec.Start(context.Background(), policytest.GrantFor(b, rec), "bench"); err != nil {
 			b.Fatal(err)
 		}
 		recs[i] = rec
 	}
-	r := &reader{s: s, bufs: datagramBufs(batch), lens: make([]int, batch),
-		packets: make([]rtp.Packet, batch), streams: make([]*stream, batch)}
+	r := s.newReaderBufs()
 	rnd := rand.New(rand.NewPCG(1, 2))
 	payload := make([]byte, 80)
 	for i := range payload {

@@ -10,7 +10,10 @@
 // the senders (by address and port) over them, one reader per core.
 //
 // The reader calls Writer.WriteRTP synchronously: a Writer must return
-// quickly (recorder.Leg does: it places the packet and returns). Packets of
+// quickly (recorder.Leg does: it places the packet and returns). Before it
+// writes a batch, it lets the batch's Writers that implement Prefetcher
+// start loading what they will touch (recorder.Leg does), so that the
+// cache misses of thousands of streams overlap. Packets of
 // an unknown SSRC and malformed datagrams are counted in Stats and dropped.
 //
 // RTCP multiplexed on the same port (RFC 5761: packet types 192 to 223 in
@@ -63,6 +66,19 @@ type ArrivalWriter interface {
 // WriteRTCP returns). *recorder.Leg is one.
 type RTCPWriter interface {
 	WriteRTCP(b []byte) error
+}
+
+// Prefetcher is implemented by Writers whose work per packet waits mostly
+// on memory that no cache holds any more (*recorder.Leg is one: at 10,000
+// streams, each is touched once per 20 ms). Before writing a batch, the
+// reader calls Prefetch(0) for the Writer of every packet of the batch,
+// then Prefetch(1) for those that returned true, and so on: each call
+// starts loading what the next write will touch, without waiting for it,
+// so that the cache misses of the batch's streams overlap instead of
+// following one another. Prefetch must not block, nor change what the
+// Writer records.
+type Prefetcher interface {
+	Prefetch(stage int) bool
 }
 
 // Config configures a Server. The zero value is usable.
@@ -129,12 +145,14 @@ type stream struct {
 	w    Writer
 	at   ArrivalWriter // w, if it takes the arrival instant
 	rtcp RTCPWriter    // w, if it takes RTCP
+	pf   Prefetcher    // w, if it prefetches
 }
 
 func newStream(w Writer) *stream {
 	st := &stream{w: w}
 	st.rtcp, _ = w.(RTCPWriter)
 	st.at, _ = w.(ArrivalWriter)
+	st.pf, _ = w.(Prefetcher)
 	return st
 }
 
@@ -306,6 +324,7 @@ type reader struct {
 	lens    []int    // the length of each datagram read
 	packets []rtp.Packet
 	streams []*stream
+	pf      []Prefetcher // scratch of prefetch
 }
 
 // batchReader reads up to len(bufs) datagrams, at least one, blocking.
@@ -314,12 +333,18 @@ type batchReader interface {
 }
 
 func newReader(s *Server, c udpSock) (*reader, error) {
-	n := s.cfg.Batch
-	r := &reader{s: s, bufs: datagramBufs(n), lens: make([]int, n),
-		packets: make([]rtp.Packet, n), streams: make([]*stream, n)}
+	r := s.newReaderBufs()
 	var err error
 	r.batch, err = newBatchReader(c, r.bufs)
 	return r, err
+}
+
+// newReaderBufs returns a reader with its buffers, for cfg.Batch
+// datagrams, and no socket.
+func (s *Server) newReaderBufs() *reader {
+	n := s.cfg.Batch
+	return &reader{s: s, bufs: datagramBufs(n), lens: make([]int, n),
+		packets: make([]rtp.Packet, n), streams: make([]*stream, n), pf: make([]Prefetcher, 0, n)}
 }
 
 // datagramBufs returns n buffers of maxDatagram bytes, in one allocation.
@@ -389,6 +414,7 @@ func (r *reader) dispatch(n int, now time.Time) {
 		r.streams[i] = st
 	}
 	s.mu.RUnlock()
+	r.prefetch(n)
 	for i, st := range r.streams[:n] {
 		if st != nil {
 			r.streams[i] = nil
@@ -397,6 +423,29 @@ func (r *reader) dispatch(n int, now time.Time) {
 	}
 	s.add(&c)
 }
+
+// prefetch runs the stages of the batch's Prefetchers, each stage for
+// every packet before the next stage (see Prefetcher).
+func (r *reader) prefetch(n int) {
+	pf := r.pf[:0]
+	for _, st := range r.streams[:n] {
+		if st != nil && st.pf != nil {
+			pf = append(pf, st.pf)
+		}
+	}
+	for stage := 0; len(pf) > 0 && stage < maxPrefetchStages; stage++ {
+		more := pf[:0]
+		for _, p := range pf {
+			if p.Prefetch(stage) {
+				more = append(more, p)
+			}
+		}
+		pf = more
+	}
+}
+
+// maxPrefetchStages bounds the stages a Prefetcher is asked for.
+const maxPrefetchStages = 4
 
 // isRTCP tells RTCP from RTP on a shared port (RFC 5761 section 4): the
 // second byte of RTCP is its packet type, 192 to 223 (SR 200, RR 201, ...),

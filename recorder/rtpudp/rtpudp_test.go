@@ -108,7 +108,7 @@ func FuzzDispatch(f *testing.F) {
 		s := &Server{cfg: Config{Batch: 2}, byssrc: map[uint32]*stream{}}
 		w := &rtcpWriter{chanWriter: chanWriter{ch: make(chan rtp.Packet, 2)}, rtcp: make(chan []byte, 2)}
 		s.byssrc[1] = newStream(w)
-		r := &reader{s: s, bufs: datagramBufs(2), lens: make([]int, 2), packets: make([]rtp.Packet, 2), streams: make([]*stream, 2)}
+		r := s.newReaderBufs()
 		for i, d := range [][]byte{d1, d2} {
 			r.lens[i] = copy(r.bufs[i], d)
 			if len(d) > maxDatagram {
