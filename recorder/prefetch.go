@@ -33,9 +33,10 @@ func (l *Leg) Prefetch(stage int) bool {
 		prefetch.Lines(uintptr(unsafe.Pointer(l.r)), 2)
 		return true
 	case 1:
-		// Under the recorder's lock (now cached): the session, the other
-		// leg's lines that the write frontier reads, the ring entry and the
-		// buffer the packet will most likely go to.
+		// Under the recorder's lock (its line and the leg's are cached by
+		// now): the session, the other leg's lines that the write frontier
+		// and the pairing read, and the buffer of the slot the packet most
+		// likely goes to.
 		r := l.r
 		r.mu.Lock()
 		s := r.sess
@@ -43,41 +44,27 @@ func (l *Leg) Prefetch(stage int) bool {
 		if j := 1 - l.idx; j >= 0 && j < len(r.legs) {
 			o = r.legs[j]
 		}
-		var entry uintptr
+		var data uintptr
 		if t := &l.tl; s != nil && len(t.ring) > 0 {
-			entry = uintptr(unsafe.Pointer(&t.ring[(t.hiSlot+1)&t.mask]))
+			if b := &t.ring[(t.hiSlot+1)&t.mask]; cap(b.data) > 0 {
+				data = uintptr(unsafe.Pointer(unsafe.SliceData(b.data)))
+			}
 		}
 		r.mu.Unlock()
 		if s == nil {
 			return false
 		}
 		prefetch.Lines(uintptr(unsafe.Pointer(s)), 2)
-		if entry != 0 {
-			prefetch.Line(entry)
-		}
-		if o != nil {
-			p := uintptr(unsafe.Pointer(o))
-			prefetch.Line(p)       // closed
-			prefetch.Line(p + 128) // its timeline's flags
-			prefetch.Line(p + 256) // hiEnd
-			prefetch.Line(p + 384) // its ring
-		}
-		return entry != 0
-	case 2:
-		// The buffer of that ring entry (now cached).
-		r := l.r
-		r.mu.Lock()
-		var data uintptr
-		if t := &l.tl; r.sess != nil && len(t.ring) > 0 {
-			if b := &t.ring[(t.hiSlot+1)&t.mask]; cap(b.data) > 0 {
-				data = uintptr(unsafe.Pointer(unsafe.SliceData(b.data)))
-			}
-		}
-		r.mu.Unlock()
 		if data != 0 {
 			prefetch.Lines(data, 2)
 		}
-		return false
+		if o != nil {
+			p := uintptr(unsafe.Pointer(o))
+			prefetch.Line(p)       // closed, its counters
+			prefetch.Line(p + 128) // its timeline's flags and hole
+			prefetch.Line(p + 256) // hiEnd
+			prefetch.Line(p + 384) // its ring
+		}
 	}
 	return false
 }

@@ -55,8 +55,8 @@ func TestPrefetchChangesNothing(t *testing.T) {
 						evs[i].leg = nil
 						p := evs[i].pkt
 						evs[i].fn = func() {
-							if got := prefetchAll(l); got != 3 {
-								t.Errorf("%d prefetch stages while recording, want 3", got)
+							if got := prefetchAll(l); got != 2 {
+								t.Errorf("%d prefetch stages while recording, want 2", got)
 							}
 							if err := l.WriteRTP(p); err != nil {
 								t.Error(err)
