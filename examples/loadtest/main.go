@@ -173,6 +173,25 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// procCPU returns the CPU time (user and system) of process pid so far, -1
+// if unknown.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The fields after the command name (in parentheses, which may hold
+	// spaces): state is field 3, utime 14, stime 15, in clock ticks.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * time.Second / 100 // USER_HZ
+}
+
 func rssKiB() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
@@ -316,12 +335,12 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	k0 := kernelDrops()
-	c0, w0, d0 := cpuTime(), time.Now(), received()
+	c0, w0, d0, s0 := cpuTime(), time.Now(), received(), procCPU(cmd.Process.Pid)
 	time.Sleep(dur)
 	if profile != "" {
 		pprof.StopCPUProfile()
 	}
-	c1, w1, d1 := cpuTime(), time.Now(), received()
+	c1, w1, d1, s1 := cpuTime(), time.Now(), received(), procCPU(cmd.Process.Pid)
 	k1 := kernelDrops()
 	rss := rssKiB()
 	var ms runtime.MemStats
@@ -382,6 +401,11 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	cpu := (c1 - c0).Seconds() / secs
 	fmt.Fprintf(os.Stderr, "loadtest: dtx=%d duplicates=%d rss_start=%d KiB rss_end=%d KiB kernel_drops_in_window=%d\n",
 		tot.DTX, tot.Duplicates, rss0, rss, k1-k0)
+	// The generator shares the machine: its CPU (with the kernel's
+	// loopback delivery of every datagram, done in its system calls) and
+	// the recorder's must fit in the cores for the run to stay real time.
+	fmt.Fprintf(os.Stderr, "loadtest: sender cpu_core=%.3f (recorder %.3f, %d cores)\n",
+		(s1-s0).Seconds()/secs, cpu, runtime.NumCPU())
 	// What a datagram costs, whatever the machine's load let the process
 	// keep up with: the legs one core would carry at 50 packets/s each.
 	perDgram := (c1 - c0).Seconds() / float64(max(d1-d0, 1))
