@@ -26,11 +26,11 @@ func (l *Leg) Prefetch(stage int) bool {
 	switch stage {
 	case 0:
 		// The leg's own hot lines (its fields up to its timeline's base
-		// ring) and its recorder's lock and hot fields: addresses only, l
+		// ring) and its recorder's hot line (TestRecorderHotLine): addresses only, l
 		// and l.r never change.
 		p := uintptr(unsafe.Pointer(l))
 		prefetch.Lines(p, int(uintptr(unsafe.Pointer(&l.tl.base))-p+63)/64)
-		prefetch.Lines(uintptr(unsafe.Pointer(l.r)), 2)
+		prefetch.Line(uintptr(unsafe.Pointer(l.r)))
 		return true
 	case 1:
 		// Under the recorder's lock (its line and the leg's are cached by

@@ -163,15 +163,17 @@ type Config struct {
 // to one dual-channel file, or to one mono file per leg, each time recording
 // is started. Every method may be called concurrently.
 type Recorder struct {
-	// Hot fields first: one cache line for the per-packet path.
+	// Hot fields first: one cache line for the per-packet path (the
+	// struct's size is a multiple of 64 bytes, so that the allocator
+	// aligns it on a line: TestRecorderHotLine).
 	mu     sync.Mutex
 	dual   bool
 	window int64 // slots
 	burst  int64 // slots: Config.MaxBurst
 	period int64 // slots: the lead period of fast-clock detection
-	now    func() time.Time
 	legs   [2]*Leg
 	sess   *session
+	now    func() time.Time
 
 	ctl      sync.Mutex // serialises Start, Stop, Discard and Close (not the packet path)
 	cfg      Config
@@ -183,6 +185,8 @@ type Recorder struct {
 
 	clearMu      sync.Mutex  // serialises the KindDTMFClear append
 	clearAudited atomic.Bool // the KindDTMFClear event is in the log (R23)
+
+	_ [recorderPad]byte
 }
 
 // ErrGrant: Start was given no grant, a revoked or spent one, one for
