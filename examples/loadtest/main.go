@@ -173,6 +173,16 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// loadAvg returns the 1-minute load average (what else runs on the
+// machine), "?" if unknown.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
+}
+
 // procCPU returns the CPU time (user and system) of process pid so far, -1
 // if unknown.
 func procCPU(pid int) time.Duration {
@@ -335,6 +345,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	var ms0 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
 	k0 := kernelDrops()
+	load0 := loadAvg()
 	c0, w0, d0, s0 := cpuTime(), time.Now(), received(), procCPU(cmd.Process.Pid)
 	time.Sleep(dur)
 	if profile != "" {
@@ -404,8 +415,8 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	// The generator shares the machine: its CPU (with the kernel's
 	// loopback delivery of every datagram, done in its system calls) and
 	// the recorder's must fit in the cores for the run to stay real time.
-	fmt.Fprintf(os.Stderr, "loadtest: sender cpu_core=%.3f (recorder %.3f, %d cores)\n",
-		(s1-s0).Seconds()/secs, cpu, runtime.NumCPU())
+	fmt.Fprintf(os.Stderr, "loadtest: sender cpu_core=%.3f (recorder %.3f, %d cores), load average %s at the window's start, %s at its end\n",
+		(s1-s0).Seconds()/secs, cpu, runtime.NumCPU(), load0, loadAvg())
 	// What a datagram costs, whatever the machine's load let the process
 	// keep up with: the legs one core would carry at 50 packets/s each.
 	perDgram := (c1 - c0).Seconds() / float64(max(d1-d0, 1))
