@@ -486,6 +486,11 @@ func pauseRuns(info *recorder.Info, from, d time.Duration) []recorder.Gap {
 	return runs
 }
 
+// waitFor waits until ok holds: an event the test needs (an audit event,
+// audio in the store, a session, a socket closed). What it watches has no
+// change notification, so it looks every 10 ms; that is no time window,
+// and the minute is only a guard against waiting forever (t.Fatal names
+// what never happened).
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
