@@ -353,6 +353,7 @@ func TestRecordsTwoStreamsWithPause(t *testing.T) {
 		if runs == nil {
 			t.Fatalf("no silence of the pause in the file: %+v", info.Gaps)
 		}
+		t.Logf("pause %v to %v; silence in the file %v to %v and %v to %v", g.Start, g.End, runs[0].Start, runs[0].End, runs[1].Start, runs[1].End)
 		for _, run := range runs {
 			if run.Start > g.Start || run.End < g.End {
 				t.Errorf("pause %v-%v: the %s channel holds silence only from %v to %v", g.Start, g.End, run.Leg, run.Start, run.End)
