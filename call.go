@@ -105,6 +105,7 @@ func newCall(ctx context.Context, s *Service, info policy.CallInfo, co CallOptio
 		// The Call ends pauses itself (Options.MaxPause), everywhere at
 		// once; the recorder's own bound is only a backstop.
 		Store: s.store, Audit: s.log, MaxPause: recorder.MaxMaxPause, OnDTMF: c.onDTMF, Clock: s.clock,
+		Writers: s.opts.Writers, // nil: the Clock's
 		// The Call reads the caller's keys for the answers (9 objects,
 		// the consent key); hosts only ever see them masked (OnKey).
 		ClearDTMF: "caller answers: objection and consent keys (R15, R16)",

@@ -81,6 +81,9 @@ func TestChaosChild(t *testing.T) {
 				c.Resume(ctx, "agent-1")
 				ack()
 			}
+			// Paces the child as a real peer sends (20 ms a packet, on the
+			// wall clock the recorder reads): it is not a test's wait; the
+			// parent kills it wherever it is.
 			time.Sleep(20 * time.Millisecond)
 		}
 		if _, err := c.Hangup(ctx); err != nil {

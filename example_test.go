@@ -55,7 +55,7 @@ func Example() {
 	call.AgentStart(ctx, "agent-7", "")
 	fmt.Println("agent started; recording:", call.Recording())
 	call.Pause(ctx, "card-data", "agent-7")
-	time.Sleep(60 * time.Millisecond)
+	time.Sleep(60 * time.Millisecond) // the caller reads the card out: the pause spans some 20 ms slots (load only lengthens it)
 	call.Resume(ctx, "agent-7")
 	res, _ := call.Hangup(ctx)
 	rec := res.Recordings[0]

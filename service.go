@@ -100,6 +100,14 @@ type Options struct {
 	// (actor "system"), everywhere at once. Zero: recorder.DefaultMaxPause
 	// (3 minutes); at most recorder.MaxMaxPause (10 minutes, R22).
 	MaxPause time.Duration
+	// Writers writes the pages of every call's recordings to Store, off
+	// the media path: its goroutines and its bounded queue (Goroutines,
+	// QueueBytes, RecordingBytes) are shared by all the Service's calls.
+	// Size it for the Store (a slow, remote one needs a longer queue; a
+	// page that finds the queue full is lost, counted and put in the gap
+	// index, see recorder.Writers) and read its Stats. Nil: the Service's
+	// own, with the defaults of recorder.Writers.
+	Writers *recorder.Writers
 	// OnKey, when set, is told of the keys the caller presses, always
 	// masked (Digit zero, Masked set): hosts see that a key was pressed,
 	// never which, so card digits can never reach their logs (PCI DSS,

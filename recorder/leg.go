@@ -265,6 +265,8 @@ type timeline struct {
 	firstW      int64 // the wall slot of its first packet
 	lastW       int64 // the wall slot of its previous packet
 	aheadRun    int   // paced packets ahead in a row, in its first MaxBurst
+	aheadLead   int64 // the lead of the run's first packet
+	bursty      bool  // its lead fell back after running ahead: it never moves earlier (see lateStart)
 	bias        int64 // slots the leg was moved later to align it with the other on NTP (RTCP)
 	sr          senderReport
 	hiSlot      int64
@@ -464,24 +466,12 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		t.holeOpen = t.holeSeq != t.holeEnd
 	}
 	lead := slot - w - t.bias
-	if w > t.lastW && w < t.firstW+r.burst {
-		// In the leg's first MaxBurst, packets that are not part of a
-		// burst (each one arrived in a later slot than the previous one)
-		// and ahead by more than the reorder window (more than jitter),
-		// aheadShift times in a row: they are less delayed than the first
-		// packets, which were late (a backlog at the sender or in the
-		// network). The leg moves earlier, to where its on-time packets
-		// say; its slots that the frontier passed meanwhile are late.
-		t.aheadRun++
-		if lead <= r.window || lead > r.burst {
-			t.aheadRun = 0
-		}
-		if t.aheadRun >= aheadShift {
-			t.shift(s, l, lead)
-			slot, lead = slot-lead, 0
-			t.aheadRun = 0
-			t.srOK = false // its anchor moved: align again on the next report
-		}
+	if w > t.lastW && w < t.firstW+r.burst && t.lateStart(lead, r) {
+		// The leg moves earlier, to where its on-time packets say; its
+		// slots that the frontier passed meanwhile are late.
+		t.shift(s, l, lead)
+		slot, lead = slot-lead, 0
+		t.srOK = false // its anchor moved: align again on the next report
 	}
 	t.lastW = w
 	if w >= t.leadFrom+r.period {
@@ -623,6 +613,44 @@ func (s *session) frontier(w int64) int64 {
 		}
 	}
 	return lim
+}
+
+// lateStart reports whether the leg's first packets were late (a backlog
+// at the sender or in the network), judged from a packet that arrived in a
+// later wall slot than the previous one (paced), in the leg's first
+// MaxBurst, ahead of the wall clock by lead: aheadShift such packets in a
+// row, ahead by more than the reorder window (more than jitter) and by
+// about the same lead, are less delayed than the first packets were.
+//
+// A sender that bursts (ffmpeg -re sends 256 ms at once) looks the same
+// when a burst reaches the recorder spread over several wall slots (a
+// transcoder or reader slowed by CPU load): its tail arrives ahead, one
+// packet a slot. Two signs tell it apart: a run whose lead still grows is
+// a burst read out, not paced packets; and a leg whose lead falls back by
+// more than the reorder window after running ahead (the next burst's
+// first packet, on time) bursts, and its first packets were on time: it
+// never moves. Moving such a leg would drop as late the packets whose
+// slots it moves onto, and misplace the rest.
+func (t *timeline) lateStart(lead int64, r *Recorder) bool {
+	switch {
+	case t.bursty:
+		return false
+	case lead < t.leadMax-r.window:
+		t.bursty, t.aheadRun = true, 0
+		return false
+	case lead <= r.window || lead > r.burst:
+		t.aheadRun = 0
+		return false
+	case t.aheadRun == 0 || lead > t.aheadLead+1:
+		t.aheadRun, t.aheadLead = 1, lead // a run starts (again)
+	default:
+		t.aheadRun++
+	}
+	if t.aheadRun < aheadShift {
+		return false
+	}
+	t.aheadRun = 0
+	return true
 }
 
 // shift moves the leg d slots earlier: its anchor and its buffered slots,

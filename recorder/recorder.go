@@ -111,7 +111,9 @@ type Config struct {
 	// timestamp jump), or packets later than MaxBurst three times in a row,
 	// re-align the leg at once (a slip). In a leg's first MaxBurst, packets
 	// arriving paced and ahead by more than the reorder window three times
-	// in a row move it earlier (its first packets were late: a backlog).
+	// in a row, at a steady lead, move it earlier (its first packets were
+	// late: a backlog); a leg whose lead fell back by more than the window
+	// after running ahead bursts (ffmpeg -re) and never moves.
 	// Clock drift moves the least delay steadily: a leg that stays more
 	// than 200 ms ahead for two periods of max(2 s, 2×MaxBurst) has a fast
 	// clock and slips 20 ms at a time back to 200 ms ahead; one whose least

@@ -39,11 +39,21 @@ func TestSIPpLoad(t *testing.T) {
 	srv := exec.Command(bin, "siprec", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--policy", "../examples/policies/mifid.json",
 		"--in-scope", "--data", filepath.Join(dir, "data"))
 	stderr, _ := srv.StderrPipe()
-	srv.Stdout = os.Stdout
+	stdout, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Process.Kill()
+	listening := make(chan struct{})
+	go func() { // the server's output, passed on; it says when it listens
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			fmt.Println(sc.Text())
+			if strings.HasPrefix(sc.Text(), "siprec: listening on ") {
+				close(listening)
+			}
+		}
+	}()
 	portsRE := regexp.MustCompile(`ports="?\[([0-9 ]+)\]`)
 	sessions := make(chan []int, n)
 	go func() {
@@ -59,7 +69,11 @@ func TestSIPpLoad(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(time.Second) // the server's start (a test tool, not a test assertion)
+	select {
+	case <-listening:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the server never said it was listening")
+	}
 	sp := exec.Command(sipp, "-sf", "testdata/sipp-load.xml", "-r", "50", "-l", strconv.Itoa(n), "-m", strconv.Itoa(n),
 		"-i", "127.0.0.1", "-p", strconv.Itoa(freeUDPPort(t)), "-nostdin", "-timeout", "120s", fmt.Sprintf("127.0.0.1:%d", port))
 	if err := sp.Start(); err != nil {
@@ -117,6 +131,8 @@ func TestSIPpLoad(t *testing.T) {
 	mu.Lock()
 	up := len(conns) / 2
 	mu.Unlock()
+	// A measurement over wall time, not a wait for an event: 2 s for the
+	// last calls to settle, then the CPU the server spends in 8 s.
 	time.Sleep(2 * time.Second)
 	cpu0, at0 := procCPU(t, srv.Process.Pid), time.Now()
 	time.Sleep(8 * time.Second)

@@ -292,17 +292,30 @@ func TestRecordsTwoStreamsWithPause(t *testing.T) {
 	stream(t, ps[0], "opus", 11, stop, &wg)
 	stream(t, ps[1], "PCMU", 22, stop, &wg)
 	waitFor(t, "capture", func() bool { return len(ts.log.OfKind(audit.KindRecordingStarted)) == 1 })
-	time.Sleep(time.Second)
+	// Each step waits for the recording's file to show what the step
+	// needs (pages reach the store at least every recorder.FlushInterval).
+	var before time.Duration
+	waitFor(t, "1 s of audio in the recording's file", func() bool {
+		before = ts.partial(t).Duration
+		return before >= time.Second
+	})
 	// The SRC pauses (card data) with a re-INVITE whose media is inactive.
 	if code, _, reason := c.do("INVITE", "application/sdp", []byte(offerSDP("inactive", "opus", "PCMU"))); code != 200 {
 		t.Fatalf("re-INVITE inactive: %d %s", code, reason)
 	}
 	waitFor(t, "pause", func() bool { return len(ts.log.OfKind(audit.KindRecordingPaused)) == 1 })
-	time.Sleep(500 * time.Millisecond)
+	const minPause = 300 * time.Millisecond
+	waitFor(t, "300 ms of the pause's silence on both channels of the file", func() bool {
+		return pauseRuns(ts.partial(t), before, minPause) != nil
+	})
 	if code, _, reason := c.do("INVITE", "application/sdp", []byte(offerSDP("sendonly", "opus", "PCMU"))); code != 200 {
 		t.Fatalf("re-INVITE sendonly: %d %s", code, reason)
 	}
-	time.Sleep(time.Second)
+	waitFor(t, "1 s of audio after the pause in the file", func() bool {
+		info := ts.partial(t)
+		runs := pauseRuns(info, before, minPause)
+		return runs != nil && info.Duration >= max(runs[0].End, runs[1].End)+time.Second
+	})
 	close(stop)
 	wg.Wait()
 	if code, _, _ := c.do("BYE", "", nil); code != 200 {
@@ -325,6 +338,27 @@ func TestRecordsTwoStreamsWithPause(t *testing.T) {
 	info, err := recorder.Inspect(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Nothing was written while paused: the file holds silence on both
+	// channels over the whole pause, which lasted as long as the test
+	// waited for.
+	for _, g := range r.Gaps {
+		if !strings.HasPrefix(g.Reason, "pause") {
+			continue
+		}
+		if g.End-g.Start < minPause {
+			t.Errorf("pause %+v: shorter than the %v the file showed", g, minPause)
+		}
+		runs := pauseRuns(info, before, minPause)
+		if runs == nil {
+			t.Fatalf("no silence of the pause in the file: %+v", info.Gaps)
+		}
+		t.Logf("pause %v to %v; silence in the file %v to %v and %v to %v", g.Start, g.End, runs[0].Start, runs[0].End, runs[1].Start, runs[1].End)
+		for _, run := range runs {
+			if run.Start > g.Start || run.End < g.End {
+				t.Errorf("pause %v-%v: the %s channel holds silence only from %v to %v", g.Start, g.End, run.Leg, run.Start, run.End)
+			}
+		}
 	}
 	if info.Channels != 2 || info.Tag("LEFT") != "customer" || info.Tag("RIGHT") != "agent" {
 		t.Fatalf("file: %d channels, left %s, right %s", info.Channels, info.Tag("LEFT"), info.Tag("RIGHT"))
@@ -369,8 +403,10 @@ func TestNotSelectedIsAnsweredAndDropped(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	read := ts.srv.RTPDatagrams()
 	stream(t, ports(t, sdp)[0], "opus", 1, stop, &wg)
-	time.Sleep(300 * time.Millisecond)
+	// The server has read 300 ms of the call's media (and dropped it).
+	waitFor(t, "15 datagrams read", func() bool { return ts.srv.RTPDatagrams() >= read+15 })
 	close(stop)
 	wg.Wait()
 	c.do("BYE", "", nil)
@@ -412,6 +448,50 @@ func TestBadInputGetsErrorResponses(t *testing.T) {
 	}
 }
 
+// partial inspects the partial file of the call's recording (the first
+// recording started): what reached the store so far. Before its first
+// page, it is empty (Duration 0).
+func (ts *testServer) partial(t *testing.T) *recorder.Info {
+	t.Helper()
+	evs := ts.log.OfKind(audit.KindRecordingStarted)
+	if len(evs) == 0 {
+		return &recorder.Info{}
+	}
+	data := ts.store.Bytes(evs[0].RecordingID)
+	if len(data) == 0 {
+		return &recorder.Info{}
+	}
+	info, err := recorder.Inspect(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("inspect the recording's partial file: %v", err)
+	}
+	return info
+}
+
+// pauseRuns returns the runs of silence, one per channel of a dual file,
+// that start at or after from and last at least d (a pause: the recorder
+// writes silence on both channels while paused), or nil.
+func pauseRuns(info *recorder.Info, from, d time.Duration) []recorder.Gap {
+	var runs []recorder.Gap
+	for _, role := range info.Roles() {
+		for _, g := range info.Gaps {
+			if g.Leg == role && g.Note == "silence" && g.Start >= from-recorder.SlotDuration && g.End-g.Start >= d {
+				runs = append(runs, g)
+				break
+			}
+		}
+	}
+	if len(runs) != 2 {
+		return nil
+	}
+	return runs
+}
+
+// waitFor waits until ok holds: an event the test needs (an audit event,
+// audio in the store, a session, a socket closed). What it watches has no
+// change notification, so it looks every 10 ms; that is no time window,
+// and the minute is only a guard against waiting forever (t.Fatal names
+// what never happened).
 func waitFor(t *testing.T, what string, ok func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/consentrec/consentrec/audit"
 	"github.com/consentrec/consentrec/policy"
@@ -136,9 +135,5 @@ func TestSIPpMalformedBody(t *testing.T) {
 	}
 	if ts.srv.Sessions() != 0 {
 		t.Fatal("a refused INVITE left a session")
-	}
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) && ts.srv.Sessions() != 0 {
-		time.Sleep(10 * time.Millisecond)
 	}
 }
