@@ -4,7 +4,6 @@ package agestore_test
 
 import (
 	"context"
-	"io"
 	"syscall"
 	"testing"
 	"time"
@@ -18,35 +17,8 @@ import (
 	"github.com/consentrec/consentrec/recorder"
 	"github.com/consentrec/consentrec/recorder/agestore"
 	"github.com/consentrec/consentrec/recorder/agestore/agestoretest"
+	"github.com/consentrec/consentrec/recorder/recordertest"
 )
-
-// discardStore is a recorder.Store whose writers count bytes and keep
-// nothing: the benchmarks measure the recorder and the encryption, not a
-// disk.
-type discardStore struct{ n *int64 }
-
-type discardWriter struct{ n *int64 }
-
-func (w discardWriter) Write(p []byte) (int, error) { *w.n += int64(len(p)); return len(p), nil }
-func (discardWriter) Sync() error                   { return nil }
-func (w discardWriter) Finalize(context.Context, recorder.Final) (recorder.Meta, error) {
-	return recorder.Meta{State: recorder.StateFinalized}, nil
-}
-func (discardWriter) Abort(context.Context) error { return nil }
-
-func (s discardStore) Create(context.Context, recorder.Meta) (recorder.Writer, error) {
-	return discardWriter(s), nil
-}
-func (discardStore) Resume(context.Context, string, int64) (recorder.Writer, error) {
-	return nil, io.EOF
-}
-func (discardStore) OpenPartial(context.Context, string) (io.ReadCloser, error) { return nil, io.EOF }
-func (discardStore) Open(context.Context, string) (io.ReadCloser, error)        { return nil, io.EOF }
-func (discardStore) Stat(context.Context, string) (recorder.Meta, error) {
-	return recorder.Meta{}, io.EOF
-}
-func (discardStore) List(context.Context) ([]recorder.Meta, error) { return nil, nil }
-func (discardStore) Delete(context.Context, string) error          { return nil }
 
 // cpuTime returns the process's user+system CPU time in nanoseconds.
 func cpuTime() int64 {
@@ -81,8 +53,7 @@ func BenchmarkRecorderPerPacket(b *testing.B) {
 }
 
 func benchPerPacket(b *testing.B, inner, enc string, op *age.X25519Identity, speech, tone [][]byte) {
-	var n int64
-	var st recorder.Store = discardStore{&n}
+	var st recorder.Store = &recordertest.DiscardStore{}
 	if inner == "file" {
 		fs, err := recorder.NewFileStore(b.TempDir())
 		if err != nil {
@@ -142,12 +113,11 @@ func BenchmarkCreate(b *testing.B) {
 	op, _ := age.GenerateX25519Identity()
 	for _, keys := range []bool{false, true} {
 		b.Run(map[bool]string{false: "recipients", true: "per-recording-keys"}[keys], func(b *testing.B) {
-			var n int64
 			cfg := agestore.Config{Recipients: []age.Recipient{op.Recipient()}}
 			if keys {
 				cfg.Keys = &agestoretest.MemKeyStore{}
 			}
-			st, _ := agestore.New(discardStore{&n}, cfg)
+			st, _ := agestore.New(&recordertest.DiscardStore{}, cfg)
 			m := meta("r")
 			b.ReportAllocs()
 			for b.Loop() {

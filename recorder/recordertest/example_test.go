@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"time"
 
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/recorder"
@@ -61,4 +63,21 @@ func ExampleSequence() {
 	// Output:
 	// 0s 0 true 1 0 160
 	// 20ms 0 false 2 160 160
+}
+
+// DiscardStore keeps nothing and counts the bytes: a recorder measured
+// without a disk.
+func ExampleDiscardStore() {
+	ctx := context.Background()
+	var s recordertest.DiscardStore
+	w, _ := s.Create(ctx, recorder.Meta{ID: "rec-1", CallID: "call-1", Purpose: policy.Quality})
+	io.WriteString(w, "audio")
+	m, _ := w.Finalize(ctx, recorder.Final{Duration: time.Second})
+	fmt.Println(m.ID, m.State, m.Size, m.Duration, s.Written.Load())
+
+	_, err := s.Open(ctx, "rec-1")
+	fmt.Println(errors.Is(err, fs.ErrNotExist))
+	// Output:
+	// rec-1 finalized 5 1s 5
+	// true
 }

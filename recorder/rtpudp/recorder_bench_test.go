@@ -3,7 +3,6 @@ package rtpudp
 import (
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"runtime"
 	"syscall"
@@ -14,6 +13,7 @@ import (
 	"github.com/consentrec/consentrec/policy"
 	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/consentrec/consentrec/recorder"
+	"github.com/consentrec/consentrec/recorder/recordertest"
 )
 
 // BenchmarkDispatchRecorder10k is the receive path after recvmmsg at the
@@ -41,7 +41,7 @@ func benchDispatchRecorder(b *testing.B, pf bool) {
 	recs := make([]*recorder.Recorder, calls)
 	for i := range recs {
 		rec, err := recorder.New(recorder.Config{CallID: fmt.Sprint("c", i), Purpose: policy.Quality,
-			Store: discardStore{}, Audit: audit.Discard, Now: now, Writers: ws})
+			Store: &recordertest.DiscardStore{}, Audit: audit.Discard, Now: now, Writers: ws})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -124,29 +124,3 @@ func cpuTime() time.Duration {
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
-
-// discardStore is a recorder.Store whose files go nowhere.
-type discardStore struct{}
-
-type discardWriter struct{}
-
-func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
-func (discardWriter) Sync() error                 { return nil }
-func (discardWriter) Finalize(_ context.Context, f recorder.Final) (recorder.Meta, error) {
-	return recorder.Meta{}, nil
-}
-func (discardWriter) Abort(context.Context) error { return nil }
-
-func (discardStore) Create(context.Context, recorder.Meta) (recorder.Writer, error) {
-	return discardWriter{}, nil
-}
-func (discardStore) Resume(context.Context, string, int64) (recorder.Writer, error) {
-	return nil, io.EOF
-}
-func (discardStore) OpenPartial(context.Context, string) (io.ReadCloser, error) { return nil, io.EOF }
-func (discardStore) Open(context.Context, string) (io.ReadCloser, error)        { return nil, io.EOF }
-func (discardStore) Stat(context.Context, string) (recorder.Meta, error) {
-	return recorder.Meta{}, io.EOF
-}
-func (discardStore) List(context.Context) ([]recorder.Meta, error) { return nil, nil }
-func (discardStore) Delete(context.Context, string) error          { return nil }
