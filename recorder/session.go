@@ -1,12 +1,16 @@
 package recorder
 
 import (
+	"unsafe"
+
 	"cmp"
 	"context"
 	"errors"
 	"io/fs"
 	"slices"
 	"time"
+
+	"github.com/consentrec/consentrec/internal/prefetch"
 )
 
 func isNotExist(err error) bool { return errors.Is(err, fs.ErrNotExist) }
@@ -216,6 +220,7 @@ func (s *session) collect(k int64, parts *[2]part) {
 // stream can join its two frames without transcoding (single 20 ms frames
 // with the same TOC), else as two.
 func (s *session) emitPair(k int64) {
+	s.prefetchPair(k)
 	var a, b [2]part
 	s.collect(k, &a)
 	s.collect(k+1, &b)
@@ -254,6 +259,28 @@ func (s *session) emitPair(k int64) {
 		}
 		s.writeMono(i, &a[i])
 		s.writeMono(i, &b[i])
+	}
+}
+
+// prefetchPair starts loading, all at once, the buffers that writing
+// slots k and k+1 copies (each leg's two packets, written up to a few
+// slots ago and no longer cached at thousands of legs) and the end of the
+// page they go to, instead of missing on each in turn.
+func (s *session) prefetchPair(k int64) {
+	for _, l := range s.r.legs {
+		if l == nil {
+			continue
+		}
+		for j := k; j < k+2; j++ {
+			if b := l.tl.buf(j); b.slot == j && b.kind != slotEmpty && len(b.data) > 0 {
+				prefetch.Line(uintptr(unsafe.Pointer(unsafe.SliceData(b.data))))
+			}
+		}
+	}
+	if len(s.streams) > 0 {
+		if st := s.streams[0]; len(st.buf) < cap(st.buf) {
+			prefetch.Line(uintptr(unsafe.Pointer(unsafe.SliceData(st.buf[len(st.buf):]))))
+		}
 	}
 }
 
