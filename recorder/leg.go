@@ -411,6 +411,7 @@ func floorDiv(a, b int64) int64 {
 // slips the leg 20 ms at a time, once it was off for two whole periods.
 func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	r := s.r
+	s.prefetchEntries()
 	w := s.wallSlot(now)
 	s.advanceTo(s.frontier(w), false)
 	t := &l.tl

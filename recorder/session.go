@@ -284,6 +284,17 @@ func (s *session) prefetchPair(k int64) {
 	}
 }
 
+// prefetchEntries starts loading both legs' ring entries of the next two
+// slots to write, which deciding whether they can be written reads.
+func (s *session) prefetchEntries() {
+	for _, l := range s.r.legs {
+		if l != nil && len(l.tl.ring) > 0 {
+			prefetch.Line(uintptr(unsafe.Pointer(l.tl.buf(s.next))))
+			prefetch.Line(uintptr(unsafe.Pointer(l.tl.buf(s.next + 1))))
+		}
+	}
+}
+
 // packets counts the parts that are packets.
 func packets(a, b *part) int32 {
 	n := int32(0)
