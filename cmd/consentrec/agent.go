@@ -88,12 +88,8 @@ func cmdAgentList(e *env, args []string) (err error) {
 	fs := flag.NewFlagSet("agent list", flag.ContinueOnError)
 	data := dataFlag(fs)
 	noticeFile := fs.String("notice", "", "the employee notice `FILE` in force: mark who acknowledged another version")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	current := ""
 	if *noticeFile != "" {

@@ -80,12 +80,8 @@ func auditVerify(e *env, args []string) error {
 	anchorArg := fs.String("anchor", "", "the anchor `FILE` kept outside the audit folder (default: DIR/keys/audit-anchor, when present)")
 	tiles := fs.String("tiles", "", "verify a copy of a Tessera log's tiles in `DIR` (its tlog directory: checkpoint, tile/) instead of the data directory's log; needs --key")
 	mysqlDSN := fs.String("mysql", "", "verify the Tessera log in the MySQL/MariaDB database `DSN` (USER@tcp(HOST:PORT)/DATABASE, password in $MYSQL_PWD) instead of the data directory's log; needs --key")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	key, err := auditKeyFlag(*keyArg)
 	if err != nil {
@@ -202,12 +198,8 @@ func auditTesseraTiles(data, tiles, dsn string, hasKey bool) (fs.FS, func() erro
 func auditKey(e *env, args []string) error {
 	fs := flag.NewFlagSet("audit key", flag.ContinueOnError)
 	data := dataFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	ab, err := auditLogExists(*data)
 	if err != nil {
@@ -361,12 +353,8 @@ func auditShow(e *env, args []string) error {
 	from := fs.Uint64("from", 0, "first `INDEX` to show")
 	limit := fs.Uint64("limit", 0, "show at most `N` entries (0: all)")
 	asJSON := fs.Bool("json", false, "one JSON object per line")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	if _, err := auditLogExists(*data); err != nil {
 		return err
@@ -381,7 +369,7 @@ func auditShow(e *env, args []string) error {
 	enc := json.NewEncoder(e.stdout)
 	shown := uint64(0)
 	stop := errors.New("stop")
-	err = readAuditEntries(context.Background(), *data, *from, func(en audit.Entry) error {
+	err := readAuditEntries(context.Background(), *data, *from, func(en audit.Entry) error {
 		if *limit > 0 && shown == *limit {
 			return stop
 		}
@@ -574,18 +562,15 @@ func auditPrune(e *env, args []string) error {
 	days := fs.Int("older-than", 0, "prune entries older than `DAYS` days (the CNIL recommends 180 to 365 for access logs)")
 	before := fs.String("before", "", "prune entries logged before `TIME` (RFC 3339)")
 	all := fs.Bool("all-kinds", false, "prune entries of every kind, consent and notice evidence included, except the evidence of recordings still catalogued (default: the access log only)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	var cutoff time.Time
 	switch {
 	case *days > 0 && *before == "":
 		cutoff = time.Now().AddDate(0, 0, -*days)
 	case *days == 0 && *before != "":
+		var err error
 		if cutoff, err = time.Parse(time.RFC3339, *before); err != nil {
 			return usagef("--before: %v", err)
 		}

@@ -90,12 +90,8 @@ func cmdBreachReport(e *env, args []string) error {
 	data := dataFlag(fs)
 	what := fs.String("what", "", "what happened, without personal data (required, up to 1024 characters)")
 	discovered := fs.String("discovered", "", "when the controller became aware of it, `TIME` (RFC 3339 or 2026-07-01; default now)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	text := strings.TrimSpace(*what)
 	if text == "" || len(text) > 1024 || strings.ContainsFunc(text, func(r rune) bool { return unicode.IsControl(r) && r != '\n' }) {
@@ -190,12 +186,8 @@ func cmdBreachNotify(e *env, args []string) error {
 func cmdBreachList(e *env, args []string) error {
 	fs := flag.NewFlagSet("breach list", flag.ContinueOnError)
 	data := dataFlag(fs)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	all, err := readBreaches(context.Background(), *data)
 	if err != nil {

@@ -13,6 +13,19 @@ import (
 	"golang.org/x/term"
 )
 
+// parseNoArgs is parseFlags for a command that takes flags only: a
+// positional argument is a usage error.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("unexpected argument %q", pos[0])
+	}
+	return nil
+}
+
 // parseFlags parses fs from args, allowing flags before, between and after
 // positional arguments (consentrec policy simulate FILE --calls 100), and
 // returns the positional arguments. Errors are usage errors.

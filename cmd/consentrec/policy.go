@@ -155,12 +155,8 @@ func policySimulate(e *env, args []string) error {
 
 func policyStatutes(e *env, args []string) error {
 	fs := flag.NewFlagSet("policy statutes", flag.ContinueOnError)
-	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("unexpected argument %q", pos[0])
 	}
 	for _, s := range policy.Statutes() {
 		fmt.Fprintf(e.stdout, "%q (profile %s)\n  %s\n  retention: at least %s, at most %s", s.ID, s.Profile, s.Title, s.MinRetention, s.MaxRetention)
