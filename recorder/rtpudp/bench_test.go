@@ -55,11 +55,7 @@ func BenchmarkLoopback(b *testing.B) {
 	}
 	go s.Serve()
 	defer s.Close()
-	c, err := net.DialUDP("udp4", nil, s.Addr().(*net.UDPAddr))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(b, s.Addr())
 	pk := make([][]byte, streams)
 	for i := range pk {
 		pk[i] = packet(uint32(i+1), uint16(i), 0x78, 1, 2, 3, 4, 5, 6, 7, 8, 9)

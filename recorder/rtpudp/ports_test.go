@@ -32,13 +32,14 @@ func newTestPorts(t *testing.T) *Ports {
 	return p
 }
 
-func dial(t *testing.T, a net.Addr) *net.UDPConn {
-	t.Helper()
+// dial returns a UDP socket connected to a, closed when the test ends.
+func dial(tb testing.TB, a net.Addr) *net.UDPConn {
+	tb.Helper()
 	c, err := net.DialUDP("udp4", nil, a.(*net.UDPAddr))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { c.Close() })
+	tb.Cleanup(func() { c.Close() })
 	return c
 }
 

@@ -2,7 +2,6 @@ package rtpudp
 
 import (
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -48,11 +47,7 @@ func TestDemuxBySSRC(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve() }()
 
-	c, err := net.DialUDP("udp4", nil, s.Addr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, s.Addr())
 	send := func(d []byte) {
 		t.Helper()
 		if _, err := c.Write(d); err != nil {
@@ -176,11 +171,7 @@ func TestRTCPMux(t *testing.T) {
 	}
 	go func() { _ = s.Serve() }()
 	defer s.Close()
-	c, err := net.DialUDP("udp4", nil, s.Addr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, s.Addr())
 	sr := senderReport(5, 0xe1234567_80000000, 96000)
 	for _, d := range [][]byte{senderReport(6, 1, 2), sr, packet(5, 1, 0xf8), packet(6, 2, 0xf8)} {
 		if _, err := c.Write(d); err != nil {
@@ -217,11 +208,7 @@ func TestCoalesce(t *testing.T) {
 	}
 	go func() { _ = s.Serve() }()
 	defer s.Close()
-	c, err := net.DialUDP("udp4", nil, s.Addr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, s.Addr())
 	send := func(i int) {
 		if _, err := c.Write(packet(1, uint16(i), 0xf8)); err != nil {
 			t.Fatal(err)
@@ -261,11 +248,7 @@ func TestOversizedDatagram(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Serve() }()
-	c, err := net.DialUDP("udp4", nil, s.Addr().(*net.UDPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dial(t, s.Addr())
 	big := packet(1, 1, make([]byte, 3000)...)
 	for _, d := range [][]byte{big, packet(1, 2, 0xf8)} {
 		if _, err := c.Write(d); err != nil {
