@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,21 +46,7 @@ func tilesV(t testing.TB, n, version int) (fstest.MapFS, note.Verifier) {
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
-	m := fstest.MapFS{}
-	root := filepath.Join(dir, "tlog")
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		rel, _ := filepath.Rel(root, p)
-		m[filepath.ToSlash(rel)] = &fstest.MapFile{Data: b}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, key
+	return loadDir(t, filepath.Join(dir, "tlog")), key
 }
 
 func TestVerifyTilesAccepts(t *testing.T) {

@@ -241,7 +241,7 @@ func TestWitnessedRollback(t *testing.T) {
 }
 
 // loadDir reads every file under root into a MapFS.
-func loadDir(t *testing.T, root string) fstest.MapFS {
+func loadDir(t testing.TB, root string) fstest.MapFS {
 	t.Helper()
 	m := fstest.MapFS{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {

@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -402,19 +401,7 @@ func TestAuditVerifyTiles(t *testing.T) {
 	if code, _, _ := cli(t, "audit", "verify", "--tiles", tiles); code != 2 {
 		t.Fatalf("verify --tiles without --key: exit %d, want 2", code)
 	}
-	var bundle string
-	filepath.WalkDir(filepath.Join(tiles, "tile", "entries"), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			bundle = p
-		}
-		return nil
-	})
-	b, err := os.ReadFile(bundle)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 1
-	os.WriteFile(bundle, b, 0o600)
+	flipLastBundle(t, tiles)
 	if code, _, errOut := cli(t, "audit", "verify", "--tiles", tiles, "--key", vkey); code != 1 || !strings.Contains(errOut, "entry") {
 		t.Fatalf("verify --tiles of a flipped bundle: exit %d %s", code, errOut)
 	}
