@@ -45,25 +45,7 @@ func posixCosigned(tlogDir string) cosignedStore {
 	return cosignedStore{
 		load: func(context.Context) ([]byte, error) { return os.ReadFile(path) },
 		store: func(_ context.Context, signed []byte, _ uint64) error {
-			f, err := os.CreateTemp(tlogDir, "."+CosignedPath+"-*")
-			if err != nil {
-				return err
-			}
-			defer os.Remove(f.Name())
-			_, err = f.Write(signed)
-			if err == nil {
-				err = f.Sync()
-			}
-			if cerr := f.Close(); err == nil {
-				err = cerr
-			}
-			if err == nil {
-				err = os.Rename(f.Name(), path)
-			}
-			if err == nil {
-				err = atomicfile.SyncDir(tlogDir)
-			}
-			return err
+			return atomicfile.Replace(path, signed)
 		},
 	}
 }

@@ -1,5 +1,5 @@
-// Package atomicfile creates small files that must appear whole or not at
-// all and survive a crash: keys and secrets.
+// Package atomicfile creates and replaces small files that must appear
+// whole or not at all and survive a crash: keys, secrets, checkpoints.
 package atomicfile
 
 import (
@@ -43,6 +43,33 @@ func CreateNew(path string, data []byte) error {
 	}
 	if err == nil { // the folder itself may be new
 		err = SyncDir(filepath.Dir(dir))
+	}
+	return err
+}
+
+// Replace writes data to path, replacing the file there if any, with mode
+// 0600: a synced temporary file in the same folder is renamed over it and
+// the folder synced, so a reader sees the old file or the new one, whole,
+// and the new one survives a crash once Replace returns.
+func Replace(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after a failure; renamed away otherwise
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err == nil {
+		err = SyncDir(dir)
 	}
 	return err
 }

@@ -80,3 +80,34 @@ func TestSecret(t *testing.T) {
 		t.Fatal("a 5-byte secret was accepted")
 	}
 }
+
+// Replace creates a file or replaces it whole, mode 0600, and leaves no
+// temporary file behind, also when it fails.
+func TestReplace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "checkpoint")
+	for _, data := range []string{"first", "second, longer"} {
+		if err := Replace(path, []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(path); err != nil || string(b) != data {
+			t.Fatalf("read %q, %v; want %q", b, err, data)
+		}
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("mode %v, %v", fi.Mode(), err)
+	}
+	if err := Replace(filepath.Join(dir, "missing", "x"), []byte("x")); err == nil {
+		t.Fatal("Replace into a missing folder: no error")
+	}
+	if err := os.Mkdir(filepath.Join(dir, "adir"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := Replace(filepath.Join(dir, "adir"), []byte("x")); err == nil {
+		t.Fatal("Replace over a folder: no error")
+	}
+	es, _ := os.ReadDir(dir)
+	if len(es) != 2 {
+		t.Fatalf("folder holds %d entries, want the file and the folder: %v", len(es), es)
+	}
+}
