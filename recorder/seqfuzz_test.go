@@ -32,12 +32,22 @@ func seedSequence(cfg byte, steps func(b []byte) []byte) []byte {
 // a structured sequence of packets (recordertest.Sequence: payload type,
 // sequence and timestamp deltas, SSRC switches, markers, payload bytes,
 // raw datagrams through rtp.Packet.Unmarshal, arrival steps), pauses and
-// resumes, in a testing/synctest bubble. Properties: no packet is refused
+// resumes, with or without Leg.Prefetch before each packet (config bit 6),
+// in a testing/synctest bubble. Properties: no packet is refused
 // or ends a leg (a recovered panic fails the test), Stop succeeds, every
 // file is valid Ogg Opus per recorder.Inspect with the metadata's
 // duration, and that duration matches the simulated time.
 func FuzzLegSequence(f *testing.F) {
 	opus20 := []byte{0x78, 1, 2, 3}
+	f.Add(seedSequence(0x40|0x20, func(b []byte) []byte { // prefetched before each packet, a 3 s burst allowance: the ring grows
+		for range 40 {
+			b = recordertest.AppendStep(b, 0, 0, false, false, 1, 8, 0, opus20) // a backlog at once
+		}
+		for i := range 40 {
+			b = recordertest.AppendStep(b, i&1, 0, false, false, 1, 8*int16(1-i&1), uint8(20*(i&1)), opus20)
+		}
+		return b
+	}))
 	f.Add(seedSequence(0, func(b []byte) []byte { // steady, both legs
 		for i := range 60 {
 			b = recordertest.AppendStep(b, i&1, 0, false, false, 1, 8*int16(1-i&1), uint8(20*(i&1)), opus20)
@@ -142,6 +152,12 @@ func runSequence(t *testing.T, cfg byte, steps []recordertest.Step) {
 		}
 		if s.Packet == nil {
 			continue // not RTP: a UDP source skips it
+		}
+		if cfg&0x40 != 0 {
+			// As recorder/rtpudp does before each batch: it must never
+			// fail nor change what is recorded, whatever the leg's state.
+			for stage := 0; legs[s.Leg].Prefetch(stage) && stage < 4; stage++ {
+			}
 		}
 		if err := legs[s.Leg].WriteRTP(s.Packet); err != nil {
 			t.Fatalf("step %d: %v", i, err)
