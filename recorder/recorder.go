@@ -191,6 +191,10 @@ type Recorder struct {
 	_ [recorderPad]byte
 }
 
+// recorderPad pads Recorder to a multiple of 64 bytes on 64-bit platforms
+// (TestRecorderHotLine says by how much when its fields change).
+const recorderPad = 40
+
 // ErrGrant: Start was given no grant, a revoked or spent one, one for
 // another call, or one for another purpose than Config.Purpose. It wraps
 // the policy's reason (policy.ErrNoGrant, policy.ErrRevoked,
