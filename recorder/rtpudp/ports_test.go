@@ -11,16 +11,7 @@ import (
 	"github.com/pion/rtp"
 )
 
-// rtcpChanWriter is a chanWriter that also takes RTCP.
-type rtcpChanWriter struct {
-	chanWriter
-	rtcp chan []byte
-}
-
-func (w *rtcpChanWriter) WriteRTCP(b []byte) error {
-	w.rtcp <- append([]byte(nil), b...)
-	return nil
-}
+// rtcpWriter is a chanWriter that also takes RTCP.
 
 func newTestPorts(t *testing.T) *Ports {
 	t.Helper()
@@ -48,7 +39,7 @@ func dial(tb testing.TB, a net.Addr) *net.UDPConn {
 // malformed datagrams and rejected packets are counted.
 func TestPortsDemuxByPort(t *testing.T) {
 	p := newTestPorts(t)
-	a := &rtcpChanWriter{chanWriter: chanWriter{ch: make(chan rtp.Packet, 10)}, rtcp: make(chan []byte, 10)}
+	a := &rtcpWriter{chanWriter: chanWriter{ch: make(chan rtp.Packet, 10)}, rtcp: make(chan []byte, 10)}
 	b := &chanWriter{ch: make(chan rtp.Packet, 10), err: errors.New("closed leg")}
 	aa, err := p.Listen("udp4", "127.0.0.1:0", a)
 	if err != nil {
