@@ -67,6 +67,7 @@ func main() {
 		gso      = flag.Bool("gso", true, "sender: with -ingest rtpudp, send with UDP GSO (padded RTP, up to 64 datagrams a system call)")
 		anchor   = flag.Int("ffmpeg", 0, "first measure the anchor: this many streams each recorded by its own ffmpeg -c copy, for -dur")
 		rcvbuf   = flag.Int("rcvbuf", 0, "rtpudp: Config.ReadBuffer in bytes (0: the default)")
+		uring    = flag.Bool("iouring", false, "rtpudp: read with io_uring where the kernel allows it (Config.IOUring)")
 		coalesce = flag.Duration("coalesce", 0, "rtpudp: Config.Coalesce (0: the default; negative: none)")
 		loss     = flag.Float64("loss", 0, "probability that a packet is lost")
 		reorder  = flag.Float64("reorder", 0, "probability that a packet is sent after the next one")
@@ -104,7 +105,7 @@ func main() {
 	if *clock == "shared" {
 		clk = recorder.NewClock()
 	}
-	if err := record(*legs, *dur, *warmup, *ingest, *sockets, *coalesce, *rcvbuf, clk, *dir, os.Args[1:]); err != nil {
+	if err := record(*legs, *dur, *warmup, *ingest, *sockets, *coalesce, *rcvbuf, *uring, clk, *dir, os.Args[1:]); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -216,7 +217,7 @@ func rssKiB() int64 {
 	return -1
 }
 
-func record(n int, dur, warmup time.Duration, ingest string, sockets int, coalesce time.Duration, rcvbuf int, clock *recorder.Clock, dir string, args []string) error {
+func record(n int, dur, warmup time.Duration, ingest string, sockets int, coalesce time.Duration, rcvbuf int, uring bool, clock *recorder.Clock, dir string, args []string) error {
 	ctx := context.Background()
 	if dir == "" {
 		d, err := os.MkdirTemp("", "loadtest-")
@@ -271,7 +272,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 			wg.Go(func() { readSocket(c, l) })
 		}
 	case "rtpudp":
-		srv, err = rtpudp.Listen("udp4", "127.0.0.1:0", rtpudp.Config{Sockets: sockets, Coalesce: coalesce, ReadBuffer: rcvbuf})
+		srv, err = rtpudp.Listen("udp4", "127.0.0.1:0", rtpudp.Config{Sockets: sockets, Coalesce: coalesce, ReadBuffer: rcvbuf, IOUring: uring})
 		if err != nil {
 			return err
 		}
@@ -297,8 +298,12 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 			return err
 		}
 	}
+	method := ingest
+	if srv != nil {
+		method += " " + srv.ReadMethod()
+	}
 	fmt.Fprintf(os.Stderr, "loadtest: %d calls, %d legs started in %v (ingest %s, shared clock %v, GOMAXPROCS %d)\n",
-		len(recs), n, time.Since(t0).Round(time.Millisecond), ingest, clock != nil, runtime.GOMAXPROCS(0))
+		len(recs), n, time.Since(t0).Round(time.Millisecond), method, clock != nil, runtime.GOMAXPROCS(0))
 	// The sender.
 	exe, err := os.Executable()
 	if err != nil {

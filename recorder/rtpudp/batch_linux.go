@@ -1,6 +1,7 @@
 package rtpudp
 
 import (
+	"log/slog"
 	"net"
 	"os"
 	"sync"
@@ -191,14 +192,33 @@ type mmsgReader struct {
 	events [2]unix.EpollEvent
 }
 
-func newBatchReader(c udpSock, bufs [][]byte) (batchReader, error) {
+// newBatchReader returns a reader of c: io_uring if uring and this reader's
+// ring can be made (it logs why not to log), recvmmsg otherwise. It must
+// be called on the goroutine that reads (an io_uring reader locks it to
+// its thread).
+func newBatchReader(c udpSock, bufs [][]byte, uring bool, log *slog.Logger) (batchReader, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed.Load() || c.reading {
 		return nil, net.ErrClosed
 	}
 	c.reading = true
+	if uring {
+		r, err := newURingReader(c)
+		if err == nil {
+			return r, nil
+		}
+		log.Warn("rtpudp: reading with recvmmsg: io_uring refused", "err", err)
+	}
 	return &mmsgReader{s: c, mm: newMmsgs(bufs)}, nil
+}
+
+// readMethod is what Server.ReadMethod reports for cfg.
+func readMethod(cfg *Config) string {
+	if cfg.IOUring && uringProbe() {
+		return "io_uring"
+	}
+	return "recvmmsg"
 }
 
 // read returns what the socket holds (up to len(bufs) datagrams), waiting

@@ -3,6 +3,7 @@
 package rtpudp
 
 import (
+	"log/slog"
 	"net"
 
 	"golang.org/x/net/ipv4"
@@ -32,7 +33,7 @@ func listenSock(network, addr string, reuse bool, rbuf int) (udpSock, int, error
 	return c, readBuffer(c), nil
 }
 
-func newBatchReader(c udpSock, bufs [][]byte) (batchReader, error) {
+func newBatchReader(c udpSock, bufs [][]byte, _ bool, _ *slog.Logger) (batchReader, error) {
 	r := &ipv4Reader{c: ipv4.NewPacketConn(c), msgs: make([]ipv4.Message, len(bufs))}
 	for i, b := range bufs {
 		r.msgs[i].Buffers = [][]byte{b}
@@ -47,3 +48,6 @@ func (r *ipv4Reader) read(bufs [][]byte, lens []int) (int, error) {
 	}
 	return n, err
 }
+
+// readMethod is what Server.ReadMethod reports.
+func readMethod(*Config) string { return "ReadBatch" }

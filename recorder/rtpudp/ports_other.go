@@ -84,7 +84,7 @@ func (p *Ports) read(s *portSock) {
 	for i := range bufs {
 		bufs[i] = make([]byte, maxDatagram+1)
 	}
-	br, err := newBatchReader(s.sock.c, bufs)
+	br, err := newBatchReader(s.sock.c, bufs, false, nil)
 	if err != nil {
 		return
 	}

@@ -101,6 +101,10 @@ type Config struct {
 	// reading again. Zero: DefaultCoalesce; negative: no wait (each read
 	// returns as soon as one datagram is there).
 	Coalesce time.Duration
+	// IOUring makes the readers use io_uring on Linux where the kernel
+	// allows it (6.1 or later, io_uring not disabled), recvmmsg(2)
+	// otherwise; see ReadMethod.
+	IOUring bool
 	// Logger receives the warnings. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -219,6 +223,7 @@ func (a *counters) stats() Stats {
 // concurrently.
 type Server struct {
 	cfg    Config
+	method string // see ReadMethod
 	conns  []udpSock
 	mu     sync.RWMutex
 	byssrc map[uint32]*stream
@@ -237,7 +242,7 @@ func Listen(network, addr string, cfg Config) (*Server, error) {
 		cfg.Sockets = 1
 	}
 	cfg.setDefaults(16 << 20)
-	s := &Server{cfg: cfg, byssrc: make(map[uint32]*stream)}
+	s := &Server{cfg: cfg, byssrc: make(map[uint32]*stream), method: readMethod(&cfg)}
 	for i := range cfg.Sockets {
 		// Capped by net.core.rmem_max, the buffer is forced past it when
 		// the process may (CAP_NET_ADMIN: SO_RCVBUFFORCE).
@@ -257,6 +262,11 @@ func Listen(network, addr string, cfg Config) (*Server, error) {
 	}
 	return s, nil
 }
+
+// ReadMethod names how the readers read: "io_uring" or "recvmmsg" on
+// Linux (see Config.IOUring), "ReadBatch" elsewhere. A reader whose own
+// ring cannot be made falls back to recvmmsg and logs a warning.
+func (s *Server) ReadMethod() string { return s.method }
 
 // Addr returns the local address the sockets share.
 func (s *Server) Addr() net.Addr { return s.conns[0].LocalAddr() }
@@ -335,7 +345,7 @@ type batchReader interface {
 func newReader(s *Server, c udpSock) (*reader, error) {
 	r := s.newReaderBufs()
 	var err error
-	r.batch, err = newBatchReader(c, r.bufs)
+	r.batch, err = newBatchReader(c, r.bufs, s.method == "io_uring", s.cfg.Logger)
 	return r, err
 }
 
