@@ -18,10 +18,10 @@ func (w *countWriter) WriteRTP(*rtp.Packet) error { w.n++; return nil }
 // datagram.
 func BenchmarkDispatch(b *testing.B) {
 	const streams, batch = 10000, 64
-	s := &Server{cfg: Config{Batch: batch}, byssrc: map[uint32]*stream{}}
+	s := &Server{cfg: Config{Batch: batch}}
 	ws := make([]countWriter, streams)
 	for i := range ws {
-		s.byssrc[uint32(i+1)] = &stream{w: &ws[i]}
+		s.byssrc.put(uint32(i+1), &stream{w: &ws[i]})
 	}
 	r := s.newReaderBufs()
 	payload := make([]byte, 60)

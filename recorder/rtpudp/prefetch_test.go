@@ -33,12 +33,12 @@ func (w *logWriter) Prefetch(stage int) bool {
 // do not prefetch, unknown SSRCs and malformed datagrams are left out.
 func TestPrefetchStagesBeforeWrites(t *testing.T) {
 	var log []string
-	s := &Server{cfg: Config{Batch: 5}, byssrc: map[uint32]*stream{}}
-	s.byssrc[1] = newStream(&logWriter{name: "a", stages: 2, log: &log})
-	s.byssrc[2] = newStream(&logWriter{name: "b", stages: 1, log: &log})
-	s.byssrc[3] = newStream(&logWriter{name: "c", stages: 100, log: &log})
+	s := &Server{cfg: Config{Batch: 5}}
+	s.byssrc.put(1, newStream(&logWriter{name: "a", stages: 2, log: &log}))
+	s.byssrc.put(2, newStream(&logWriter{name: "b", stages: 1, log: &log}))
+	s.byssrc.put(3, newStream(&logWriter{name: "c", stages: 100, log: &log}))
 	plain := &chanWriter{ch: make(chan rtp.Packet, 1)}
-	s.byssrc[4] = newStream(plain)
+	s.byssrc.put(4, newStream(plain))
 	r := s.newReaderBufs()
 	for i, d := range [][]byte{packet(1, 10), packet(2, 20), packet(4, 40), packet(3, 30), packet(9, 90)} {
 		r.lens[i] = copy(r.bufs[i], d)

@@ -36,7 +36,7 @@ func benchDispatchRecorder(b *testing.B, pf bool) {
 	t0 := time.Now()
 	clk := t0
 	now := func() time.Time { return clk }
-	s := &Server{cfg: Config{Batch: batch}, byssrc: map[uint32]*stream{}}
+	s := &Server{cfg: Config{Batch: batch}}
 	ws := &recorder.Writers{QueueBytes: 1 << 30, RecordingBytes: 1 << 30}
 	recs := make([]*recorder.Recorder, calls)
 	for i := range recs {
@@ -54,7 +54,7 @@ func benchDispatchRecorder(b *testing.B, pf bool) {
 			if !pf {
 				st.pf = nil
 			}
-			s.byssrc[uint32(2*i+j+1)] = st
+			s.byssrc.put(uint32(2*i+j+1), st)
 		}
 		if _, err := rec.Start(context.Background(), policytest.GrantFor(b, rec), "bench"); err != nil {
 			b.Fatal(err)

@@ -43,7 +43,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
+	"github.com/consentrec/consentrec/internal/prefetch"
 	"github.com/pion/rtp"
 )
 
@@ -226,7 +228,7 @@ type Server struct {
 	method string // see ReadMethod
 	conns  []udpSock
 	mu     sync.RWMutex
-	byssrc map[uint32]*stream
+	byssrc ssrcTable
 	closed atomic.Bool
 
 	counters
@@ -242,7 +244,7 @@ func Listen(network, addr string, cfg Config) (*Server, error) {
 		cfg.Sockets = 1
 	}
 	cfg.setDefaults(16 << 20)
-	s := &Server{cfg: cfg, byssrc: make(map[uint32]*stream), method: readMethod(&cfg)}
+	s := &Server{cfg: cfg, method: readMethod(&cfg)}
 	for i := range cfg.Sockets {
 		// Capped by net.core.rmem_max, the buffer is forced past it when
 		// the process may (CAP_NET_ADMIN: SO_RCVBUFFORCE).
@@ -279,10 +281,10 @@ func (s *Server) Add(ssrc uint32, w Writer) error {
 	if s.closed.Load() {
 		return fmt.Errorf("rtpudp: add %d: %w", ssrc, ErrClosed)
 	}
-	if _, ok := s.byssrc[ssrc]; ok {
+	if s.byssrc.get(ssrc) != nil {
 		return fmt.Errorf("rtpudp: add %d: %w", ssrc, ErrDuplicate)
 	}
-	s.byssrc[ssrc] = newStream(w)
+	s.byssrc.put(ssrc, newStream(w))
 	return nil
 }
 
@@ -290,7 +292,7 @@ func (s *Server) Add(ssrc uint32, w Writer) error {
 // packet being handed to it may still arrive after Remove returns.
 func (s *Server) Remove(ssrc uint32) {
 	s.mu.Lock()
-	delete(s.byssrc, ssrc)
+	s.byssrc.del(ssrc)
 	s.mu.Unlock()
 }
 
@@ -334,7 +336,14 @@ type reader struct {
 	lens    []int    // the length of each datagram read
 	packets []rtp.Packet
 	streams []*stream
+	ssrcs   []ssrcOf     // scratch of dispatch
 	pf      []Prefetcher // scratch of prefetch
+}
+
+// ssrcOf is a datagram's SSRC, if it has one.
+type ssrcOf struct {
+	ssrc uint32
+	ok   bool
 }
 
 // batchReader reads up to len(bufs) datagrams, at least one, blocking.
@@ -354,7 +363,7 @@ func newReader(s *Server, c udpSock) (*reader, error) {
 func (s *Server) newReaderBufs() *reader {
 	n := s.cfg.Batch
 	return &reader{s: s, bufs: datagramBufs(n), lens: make([]int, n),
-		packets: make([]rtp.Packet, n), streams: make([]*stream, n), pf: make([]Prefetcher, 0, n)}
+		packets: make([]rtp.Packet, n), streams: make([]*stream, n), ssrcs: make([]ssrcOf, n), pf: make([]Prefetcher, 0, n)}
 }
 
 // datagramBufs returns n buffers of maxDatagram bytes, in one allocation.
@@ -401,9 +410,11 @@ func (r *reader) dispatch(n int, now time.Time) {
 	s := r.s
 	c := counts{batches: 1, datagrams: int64(n)}
 	s.mu.RLock()
+	// Each datagram's SSRC, and the start of its entry loading.
 	for i := range n {
 		b := r.bufs[i][:min(r.lens[i], maxDatagram)]
 		r.streams[i] = nil
+		r.ssrcs[i].ok = false
 		if !wellFormed(b, r.lens[i]) {
 			c.malformed++
 			continue
@@ -416,12 +427,21 @@ func (r *reader) dispatch(n int, now time.Time) {
 			continue
 		}
 		ssrc := uint32(b[at])<<24 | uint32(b[at+1])<<16 | uint32(b[at+2])<<8 | uint32(b[at+3])
-		st := s.byssrc[ssrc]
+		r.ssrcs[i] = ssrcOf{ssrc, true}
+		prefetch.Line(s.byssrc.addr(ssrc))
+	}
+	// The lookups, and the start of each stream's loading.
+	for i := range n {
+		if !r.ssrcs[i].ok {
+			continue
+		}
+		st := s.byssrc.get(r.ssrcs[i].ssrc)
 		if st == nil {
 			c.unknown++
 			continue
 		}
 		r.streams[i] = st
+		prefetch.Line(uintptr(unsafe.Pointer(st)))
 	}
 	s.mu.RUnlock()
 	r.prefetch(n)

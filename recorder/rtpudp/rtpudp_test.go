@@ -100,9 +100,9 @@ func FuzzDispatch(f *testing.F) {
 	f.Add([]byte{0x90, 111, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0xbe, 0xde, 0, 9}, packet(1, 2))
 	f.Add(packet(1, 1, make([]byte, 1600)...), senderReport(1, 1, 2))
 	f.Fuzz(func(t *testing.T, d1, d2 []byte) {
-		s := &Server{cfg: Config{Batch: 2}, byssrc: map[uint32]*stream{}}
+		s := &Server{cfg: Config{Batch: 2}}
 		w := &rtcpWriter{chanWriter: chanWriter{ch: make(chan rtp.Packet, 2)}, rtcp: make(chan []byte, 2)}
-		s.byssrc[1] = newStream(w)
+		s.byssrc.put(1, newStream(w))
 		r := s.newReaderBufs()
 		for i, d := range [][]byte{d1, d2} {
 			r.lens[i] = copy(r.bufs[i], d)
