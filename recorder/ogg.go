@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Ogg CRC-32 (RFC 3533): polynomial 0x04C11DB7, MSB first, init 0, no final
@@ -57,8 +58,11 @@ const (
 
 // oggStream writes one logical Ogg stream of Opus packets to w, one write
 // per page. Pages hold about one second of audio: a page is written when
-// the next packet would take it past a second (or 255 segments), so that the
-// last page, written with EOS at close, always carries packets.
+// the next packet would take it past a second (or 255 segments, or the
+// capacity of the page buffer), so that the last page, written with EOS at
+// close, always carries packets. The page buffer never grows: a loud
+// second makes a page shorter than a second (granule positions stay
+// exact), not a larger buffer kept for the rest of the call.
 //
 // Once a recording runs (sess set), its pages are not written here but
 // queued, copied, for the session's Writers (session.queuePage): the
@@ -72,6 +76,7 @@ type oggStream struct {
 	nseg      int
 	npk       int
 	buf       []byte
+	size      int // cap(buf): a packet larger than a page buffer grows it for its page only
 	w         io.Writer
 	sess      *session // queued mode: pages go to sess's Writers
 	serial    uint32
@@ -82,12 +87,16 @@ type oggStream struct {
 	lacing    [maxSegments]byte
 }
 
-// pageBodyCap is the body a page buffer holds without growing: a second at
-// 24 kbit/s per channel.
+// pageBodyCap is the body a page buffer holds: a second at 24 kbit/s per
+// channel (a page is written before a packet that would not fit).
 func pageBodyCap(channels int) int { return 3072 * channels }
 
+// newOggStream returns a stream whose page buffer holds at least bodyCap
+// bytes of packets (all its allocation size class holds: the rounding is
+// free).
 func newOggStream(w io.Writer, serial uint32, channels, bodyCap int) *oggStream {
-	return &oggStream{w: w, serial: serial, channels: channels, buf: make([]byte, pageReserve, pageReserve+bodyCap)}
+	buf := slices.Grow([]byte(nil), pageReserve+bodyCap)[:pageReserve]
+	return &oggStream{w: w, serial: serial, channels: channels, buf: buf, size: cap(buf)}
 }
 
 // writePage writes the buffered packets as one page, or queues it.
@@ -108,6 +117,11 @@ func (s *oggStream) writePage(flags byte, granule int64) error {
 		if err != nil {
 			s.err = err
 		}
+	}
+	if cap(s.buf) > s.size {
+		// A header or a packet larger than the whole buffer grew it
+		// (never the audio of a call in practice): back to its size.
+		s.buf = make([]byte, pageReserve, s.size)
 	}
 	s.nseg, s.npk = 0, 0
 	s.pk = [2]int32{}
@@ -197,13 +211,14 @@ func (s *oggStream) add(p []byte, samples int) error {
 }
 
 // begin makes room for a packet of n bytes: it writes the buffered page
-// first if the packet would take it past a second or 255 segments. The
-// caller then appends the packet's bytes to s.buf and calls end.
+// first if the packet would take it past a second or 255 segments, or not
+// fit the buffer's capacity. The caller then appends the packet's bytes
+// to s.buf and calls end.
 func (s *oggStream) begin(n int) error {
 	if s.err != nil {
 		return s.err
 	}
-	if s.npk > 0 && (s.granule-s.pageStart >= pageSamples || s.nseg+n/255+1 > maxSegments) {
+	if s.npk > 0 && (s.granule-s.pageStart >= pageSamples || s.nseg+n/255+1 > maxSegments || len(s.buf)+n > cap(s.buf)) {
 		return s.writePage(0, s.granule)
 	}
 	return nil
