@@ -41,7 +41,8 @@ func sizedPackets(n int, toc byte) [][]byte {
 // the write queue drained) above what it was before the calls, per leg.
 // Packets come from the speech fixture (57 bytes on average, 103 at most)
 // or a 32 kbit/s-like size distribution (80 bytes on average, up to 160).
-// One op is one whole run.
+// allocs/leg counts the heap allocations per leg from the 10th second on
+// (every leg warm). One op is one whole run.
 func BenchmarkHeapPerLeg(b *testing.B) {
 	const calls = 1000
 	speech := fixture(b, "speech.opus")
@@ -85,7 +86,11 @@ func heapPerLeg(b *testing.B, calls, slots int, pkts [][]byte) {
 	// after each slot (the writing goroutines keep up in real time), so
 	// that the Writers' spare buffers hold what real time needs.
 	p := &rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111}}
+	var warm runtime.MemStats
 	for g := range slots + 50 {
+		if g == 500 {
+			runtime.ReadMemStats(&warm) // every call started 9 s ago
+		}
 		clk.t = clk.t.Add(20 * time.Millisecond)
 		for i := range recs {
 			slot := g - i%50
@@ -109,6 +114,8 @@ func heapPerLeg(b *testing.B, calls, slots int, pkts [][]byte) {
 			runtime.Gosched() // the writing goroutines drain the queue
 		}
 	}
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.Mallocs-warm.Mallocs)/float64(2*calls), "allocs/leg")
 	runtime.GC()
 	runtime.GC()
 	runtime.ReadMemStats(&after)
