@@ -40,3 +40,18 @@ func TestQueueBuffersNeverGrow(t *testing.T) {
 		}
 	}
 }
+
+// OwnSlotBuffers returns how many entries of l's ring hold a buffer of
+// their own (a packet larger than an arena region), for the external
+// tests.
+func (l *Leg) OwnSlotBuffers() int {
+	l.r.mu.Lock()
+	defer l.r.mu.Unlock()
+	n := 0
+	for i := range l.tl.ring {
+		if cap(l.tl.ring[i].data) > slotArena {
+			n++
+		}
+	}
+	return n
+}

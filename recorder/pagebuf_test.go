@@ -17,10 +17,14 @@ import (
 )
 
 // loudPacket returns a 20 ms single-frame Opus packet of 150 to 250 bytes
-// (a loud second at 60-100 kbit/s), its TOC one of two configurations, so
-// that some consecutive pairs are joined into 40 ms packets and some not.
-func loudPacket(rng *rand.Rand) []byte {
-	p := make([]byte, 150+rng.IntN(101))
+// (a loud second at 60-100 kbit/s).
+func loudPacket(rng *rand.Rand) []byte { return opusPacket(rng, 150, 250) }
+
+// opusPacket returns a 20 ms single-frame Opus packet of lo to hi bytes,
+// its TOC one of two configurations, so that some consecutive pairs are
+// joined into 40 ms packets and some not.
+func opusPacket(rng *rand.Rand, lo, hi int) []byte {
+	p := make([]byte, lo+rng.IntN(hi-lo+1))
 	for i := range p {
 		p[i] = byte(rng.Uint32())
 	}
@@ -88,8 +92,15 @@ func TestLoudCallKeepsPageBuffer(t *testing.T) {
 			t.Errorf("%s: %+v", st.Role, st)
 		}
 	}
-	data := store.Bytes(m.ID)
-	checkFile(t, data, slots*20*time.Millisecond, 2)
+	checkLegPackets(t, store.Bytes(m.ID), sent)
+}
+
+// checkLegPackets checks that a dual-channel file decodes and holds
+// exactly the 20 ms packets sent by each leg, one every slot.
+func checkLegPackets(t *testing.T, data []byte, sent [2][][]byte) {
+	t.Helper()
+	slots := len(sent[0])
+	checkFile(t, data, time.Duration(slots)*20*time.Millisecond, 2)
 	for j, role := range []recorder.Role{recorder.Customer, recorder.Agent} {
 		var leg bytes.Buffer
 		if _, err := recorder.ExtractLeg(bytes.NewReader(data), &leg, role); err != nil {
@@ -109,6 +120,51 @@ func TestLoudCallKeepsPageBuffer(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestArenaTakesSlotsBack: 2 s of packets larger than the arena's
+// regions give the ring entries buffers of their own; 2 s of packets that
+// fit take every entry back to its region (no buffer kept for the rest of
+// the call); then sizes alternating across the region's size. The file
+// holds exactly the packets sent.
+func TestArenaTakesSlotsBack(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 3))
+	var sent [2][][]byte
+	metas, store := record(t, recorder.Config{}, func(rec *recorder.Recorder, c, a *recorder.Leg) {
+		for i := range 300 {
+			lo, hi := 150, 250 // larger than a region
+			switch {
+			case i >= 200:
+				lo, hi = 20, 250
+			case i >= 100:
+				lo, hi = 20, 120
+			}
+			for j, l := range []*recorder.Leg{c, a} {
+				p := opusPacket(rng, lo, hi)
+				sent[j] = append(sent[j], p)
+				if err := l.WriteRTP(pkt(uint32(j+1), uint16(i), uint32(i*960), p)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+			switch i {
+			case 99:
+				if n := c.OwnSlotBuffers(); n < 8 {
+					t.Errorf("after 2 s of loud packets: %d ring entries with buffers of their own, want most of 16", n)
+				}
+			case 199:
+				if n, m := c.OwnSlotBuffers(), a.OwnSlotBuffers(); n != 0 || m != 0 {
+					t.Errorf("after 2 s of packets that fit the arena: %d and %d ring entries still with buffers of their own", n, m)
+				}
+			}
+		}
+	})
+	for _, st := range metas[0].Legs {
+		if st.Packets != 300 || st.Lost != 0 || st.Late != 0 {
+			t.Errorf("%s: %+v", st.Role, st)
+		}
+	}
+	checkLegPackets(t, store.Bytes(metas[0].ID), sent)
 }
 
 // TestLoudCallAllocs: once warm, a dual-channel call of loud packets
