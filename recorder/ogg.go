@@ -8,8 +8,9 @@ import (
 )
 
 // Ogg CRC-32 (RFC 3533): polynomial 0x04C11DB7, MSB first, init 0, no final
-// xor. Slicing-by-8 tables.
-var oggCRC [8][256]uint32
+// xor. Slicing-by-16 tables (16 KiB): oggCRC[k][b] is the CRC of byte b
+// followed by k zero bytes.
+var oggCRC [16][256]uint32
 
 func init() {
 	for i := range 256 {
@@ -23,7 +24,7 @@ func init() {
 		}
 		oggCRC[0][i] = r
 	}
-	for k := 1; k < 8; k++ {
+	for k := 1; k < len(oggCRC); k++ {
 		for i := range 256 {
 			p := oggCRC[k-1][i]
 			oggCRC[k][i] = p<<8 ^ oggCRC[0][p>>24]
@@ -31,16 +32,22 @@ func init() {
 	}
 }
 
+// oggChecksum continues the Ogg CRC crc over p, 16 bytes at a time.
 func oggChecksum(crc uint32, p []byte) uint32 {
-	for len(p) >= 8 {
+	t := &oggCRC
+	for len(p) >= 16 {
 		crc ^= binary.BigEndian.Uint32(p)
-		w := binary.BigEndian.Uint32(p[4:])
-		crc = oggCRC[7][crc>>24] ^ oggCRC[6][crc>>16&0xff] ^ oggCRC[5][crc>>8&0xff] ^ oggCRC[4][crc&0xff] ^
-			oggCRC[3][w>>24] ^ oggCRC[2][w>>16&0xff] ^ oggCRC[1][w>>8&0xff] ^ oggCRC[0][w&0xff]
-		p = p[8:]
+		w1 := binary.BigEndian.Uint32(p[4:])
+		w2 := binary.BigEndian.Uint32(p[8:])
+		w3 := binary.BigEndian.Uint32(p[12:])
+		crc = t[15][crc>>24] ^ t[14][crc>>16&0xff] ^ t[13][crc>>8&0xff] ^ t[12][crc&0xff] ^
+			t[11][w1>>24] ^ t[10][w1>>16&0xff] ^ t[9][w1>>8&0xff] ^ t[8][w1&0xff] ^
+			t[7][w2>>24] ^ t[6][w2>>16&0xff] ^ t[5][w2>>8&0xff] ^ t[4][w2&0xff] ^
+			t[3][w3>>24] ^ t[2][w3>>16&0xff] ^ t[1][w3>>8&0xff] ^ t[0][w3&0xff]
+		p = p[16:]
 	}
 	for _, b := range p {
-		crc = crc<<8 ^ oggCRC[0][byte(crc>>24)^b]
+		crc = crc<<8 ^ t[0][byte(crc>>24)^b]
 	}
 	return crc
 }
