@@ -699,14 +699,28 @@ func (t *timeline) shift(s *session, l *Leg, d int64) {
 // region returns the arena region of ring index i (in the base ring; a
 // larger ring's entries all have buffers). The arena is made on the leg's
 // first packet. A packet larger than a region moves its slot out of the
-// arena for good: at most one allocation per ring entry, never one per
-// packet.
+// arena until a packet fits again (see room).
 func (t *timeline) region(i int64) []byte {
 	if t.arena == nil {
 		t.arena = make([]byte, ringSize*slotArena)
 	}
 	i &= ringSize - 1
 	return t.arena[i*slotArena : i*slotArena : (i+1)*slotArena]
+}
+
+// room returns the buffer of entry b (given its slot by slotFor),
+// emptied, for a packet of n bytes. In the base ring, an entry holds its
+// arena region or, after a packet larger than the region, a buffer of its
+// own, which it keeps while its packets do not fit the region and drops
+// (back to its region) at the first that fits: over a long call, a leg
+// holds only the few larger buffers in use, not one per entry (a packet
+// above slotArena costs one allocation after a smaller one in its entry).
+// A larger ring (a burst) keeps the buffers of its entries as they are.
+func (t *timeline) room(b *slotBuf, n int) []byte {
+	if n <= slotArena && cap(b.data) > slotArena && len(t.ring) == ringSize {
+		b.data = t.region(b.slot)
+	}
+	return b.data[:0]
 }
 
 // store validates payload and buffers it in its slot(s). It returns the
@@ -739,7 +753,7 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) in
 		if b := t.slotFor(s, l, slot); b != nil {
 			b.kind, b.span = slotFull, 1
 			b.hdr, b.last = int16(o.hdr), int16(o.size[o.n-1])
-			b.data = append(b.data[:0], payload...)
+			b.data = append(t.room(b, len(payload)), payload...)
 		}
 	case fs == slotSamples: // several 20 ms frames: one slot each
 		toc := o.toc &^ 3
@@ -747,13 +761,13 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) in
 			if b := t.slotFor(s, l, slot+int64(i)); b != nil {
 				b.kind, b.span = slotFull, 1
 				b.hdr, b.last = 1, int16(o.size[i])
-				b.data = append(append(b.data[:0], toc), payload[o.off[i]:o.off[i]+o.size[i]]...)
+				b.data = append(append(t.room(b, 1+int(o.size[i])), toc), payload[o.off[i]:o.off[i]+o.size[i]]...)
 			}
 		}
 	case !s.r.dual && total%slotSamples == 0:
 		if b := t.slotFor(s, l, slot); b != nil {
 			b.kind, b.span = slotSpan, uint8(total/slotSamples)
-			b.data = append(b.data[:0], payload...)
+			b.data = append(t.room(b, len(payload)), payload...)
 		}
 	default:
 		// A 40/60 ms single frame cannot be split without transcoding, and
@@ -779,7 +793,7 @@ func (t *timeline) slotFor(s *session, l *Leg, slot int64) *slotBuf {
 	}
 	if b.data == nil {
 		// Slots start in one arena per leg: one allocation, contiguous
-		// memory; a larger packet moves its slot out for good.
+		// memory; a larger packet moves its slot out (see room).
 		b.data = t.region(i)
 	}
 	b.slot = slot

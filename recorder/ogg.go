@@ -4,11 +4,13 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // Ogg CRC-32 (RFC 3533): polynomial 0x04C11DB7, MSB first, init 0, no final
-// xor. Slicing-by-8 tables.
-var oggCRC [8][256]uint32
+// xor. Slicing-by-16 tables (16 KiB): oggCRC[k][b] is the CRC of byte b
+// followed by k zero bytes.
+var oggCRC [16][256]uint32
 
 func init() {
 	for i := range 256 {
@@ -22,7 +24,7 @@ func init() {
 		}
 		oggCRC[0][i] = r
 	}
-	for k := 1; k < 8; k++ {
+	for k := 1; k < len(oggCRC); k++ {
 		for i := range 256 {
 			p := oggCRC[k-1][i]
 			oggCRC[k][i] = p<<8 ^ oggCRC[0][p>>24]
@@ -30,16 +32,22 @@ func init() {
 	}
 }
 
+// oggChecksum continues the Ogg CRC crc over p, 16 bytes at a time.
 func oggChecksum(crc uint32, p []byte) uint32 {
-	for len(p) >= 8 {
+	t := &oggCRC
+	for len(p) >= 16 {
 		crc ^= binary.BigEndian.Uint32(p)
-		w := binary.BigEndian.Uint32(p[4:])
-		crc = oggCRC[7][crc>>24] ^ oggCRC[6][crc>>16&0xff] ^ oggCRC[5][crc>>8&0xff] ^ oggCRC[4][crc&0xff] ^
-			oggCRC[3][w>>24] ^ oggCRC[2][w>>16&0xff] ^ oggCRC[1][w>>8&0xff] ^ oggCRC[0][w&0xff]
-		p = p[8:]
+		w1 := binary.BigEndian.Uint32(p[4:])
+		w2 := binary.BigEndian.Uint32(p[8:])
+		w3 := binary.BigEndian.Uint32(p[12:])
+		crc = t[15][crc>>24] ^ t[14][crc>>16&0xff] ^ t[13][crc>>8&0xff] ^ t[12][crc&0xff] ^
+			t[11][w1>>24] ^ t[10][w1>>16&0xff] ^ t[9][w1>>8&0xff] ^ t[8][w1&0xff] ^
+			t[7][w2>>24] ^ t[6][w2>>16&0xff] ^ t[5][w2>>8&0xff] ^ t[4][w2&0xff] ^
+			t[3][w3>>24] ^ t[2][w3>>16&0xff] ^ t[1][w3>>8&0xff] ^ t[0][w3&0xff]
+		p = p[16:]
 	}
 	for _, b := range p {
-		crc = crc<<8 ^ oggCRC[0][byte(crc>>24)^b]
+		crc = crc<<8 ^ t[0][byte(crc>>24)^b]
 	}
 	return crc
 }
@@ -57,8 +65,11 @@ const (
 
 // oggStream writes one logical Ogg stream of Opus packets to w, one write
 // per page. Pages hold about one second of audio: a page is written when
-// the next packet would take it past a second (or 255 segments), so that the
-// last page, written with EOS at close, always carries packets.
+// the next packet would take it past a second (or 255 segments, or the
+// capacity of the page buffer), so that the last page, written with EOS at
+// close, always carries packets. The page buffer never grows: a loud
+// second makes a page shorter than a second (granule positions stay
+// exact), not a larger buffer kept for the rest of the call.
 //
 // Once a recording runs (sess set), its pages are not written here but
 // queued, copied, for the session's Writers (session.queuePage): the
@@ -72,6 +83,7 @@ type oggStream struct {
 	nseg      int
 	npk       int
 	buf       []byte
+	size      int // cap(buf): a packet larger than a page buffer grows it for its page only
 	w         io.Writer
 	sess      *session // queued mode: pages go to sess's Writers
 	serial    uint32
@@ -82,12 +94,16 @@ type oggStream struct {
 	lacing    [maxSegments]byte
 }
 
-// pageBodyCap is the body a page buffer holds without growing: a second at
-// 24 kbit/s per channel.
+// pageBodyCap is the body a page buffer holds: a second at 24 kbit/s per
+// channel (a page is written before a packet that would not fit).
 func pageBodyCap(channels int) int { return 3072 * channels }
 
+// newOggStream returns a stream whose page buffer holds at least bodyCap
+// bytes of packets (all its allocation size class holds: the rounding is
+// free).
 func newOggStream(w io.Writer, serial uint32, channels, bodyCap int) *oggStream {
-	return &oggStream{w: w, serial: serial, channels: channels, buf: make([]byte, pageReserve, pageReserve+bodyCap)}
+	buf := slices.Grow([]byte(nil), pageReserve+bodyCap)[:pageReserve]
+	return &oggStream{w: w, serial: serial, channels: channels, buf: buf, size: cap(buf)}
 }
 
 // writePage writes the buffered packets as one page, or queues it.
@@ -108,6 +124,11 @@ func (s *oggStream) writePage(flags byte, granule int64) error {
 		if err != nil {
 			s.err = err
 		}
+	}
+	if cap(s.buf) > s.size {
+		// A header or a packet larger than the whole buffer grew it
+		// (never the audio of a call in practice): back to its size.
+		s.buf = make([]byte, pageReserve, s.size)
 	}
 	s.nseg, s.npk = 0, 0
 	s.pk = [2]int32{}
@@ -197,13 +218,14 @@ func (s *oggStream) add(p []byte, samples int) error {
 }
 
 // begin makes room for a packet of n bytes: it writes the buffered page
-// first if the packet would take it past a second or 255 segments. The
-// caller then appends the packet's bytes to s.buf and calls end.
+// first if the packet would take it past a second or 255 segments, or not
+// fit the buffer's capacity. The caller then appends the packet's bytes
+// to s.buf and calls end.
 func (s *oggStream) begin(n int) error {
 	if s.err != nil {
 		return s.err
 	}
-	if s.npk > 0 && (s.granule-s.pageStart >= pageSamples || s.nseg+n/255+1 > maxSegments) {
+	if s.npk > 0 && (s.granule-s.pageStart >= pageSamples || s.nseg+n/255+1 > maxSegments || len(s.buf)+n > cap(s.buf)) {
 		return s.writePage(0, s.granule)
 	}
 	return nil

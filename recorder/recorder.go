@@ -59,7 +59,7 @@ const (
 const (
 	slotSamples    = 960
 	ringSize       = 16  // per-leg slots buffered ahead of the write frontier at steady state (a burst or a stall of the other leg grows the ring)
-	slotArena      = 96  // bytes per slot in a leg's arena (a 20 ms packet up to 38 kbit/s: the speech fixture's 99th percentile is 90 bytes)
+	slotArena      = 128 // bytes per slot in a leg's arena (a 20 ms packet up to 51 kbit/s: the speech fixture's largest is 103 bytes)
 	driftAhead     = 10  // a leg ahead of the wall clock by more than this for two lead periods is fast: it slips
 	driftBehind    = 2   // a leg whose least delayed packets are behind by more than this for two lead periods is slow: it slips
 	minPeriod      = 100 // slots: the shortest lead period (2 s); a period is at least twice the longest burst
