@@ -14,7 +14,11 @@ const wheelSlots = 25
 // window has passed, pages reaching storage while every leg is silent) of
 // every Recorder whose Config names it, from one ticker and one goroutine,
 // instead of one timer per Recorder. Share one Clock among all the calls of
-// a process that records thousands at once.
+// a process that records thousands at once. A recording that got packets
+// since its last flush is skipped: its packets wrote what had become due
+// (each advances the writing before it is placed), so an active recording
+// costs the Clock one atomic swap a flush period; one that went silent is
+// flushed again at its next turn.
 //
 // The goroutine runs only while a recording is in progress; a Clock
 // needs no closing. Its methods are safe for concurrent use. A recording's
@@ -88,8 +92,15 @@ func (c *Clock) run(stop chan struct{}) {
 		c.pos = (c.pos + 1) % wheelSlots
 		c.mu.Unlock()
 		for i, s := range batch {
-			s.onTick()
 			batch[i] = nil
+			if s.active.Swap(false) && !s.failed.Load() {
+				// Packets came since the last flush: each wrote what
+				// had become due (receive advances first), and the
+				// next one will. Flushing would only cost the misses
+				// of a recording whose state no cache holds any more.
+				continue
+			}
+			s.onTick()
 		}
 	}
 }

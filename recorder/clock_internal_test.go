@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"context"
+	"errors"
 	"os"
 	"testing"
 	"testing/synctest"
@@ -79,5 +80,64 @@ func TestSharedClockFlushes(t *testing.T) {
 		if clock.n != 0 || clock.running {
 			t.Fatalf("clock after every Stop: %d recordings, running %v", clock.n, clock.running)
 		}
+	})
+}
+
+// The Clock skips a recording that packets keep advancing (each packet
+// writes what became due before it is placed), flushes it again once its
+// packets stop, and never skips one whose error OnError must hear of.
+func TestClockSkipsRecordingsPacketsAdvance(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		clock := NewClock()
+		store, err := NewFileStore(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		reported := make(chan error, 1)
+		rec, err := New(Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: audit.Discard, Clock: clock,
+			OnError: func(err error) { reported <- err }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, _ := rec.AddLeg(LegConfig{Role: Customer, OpusPT: 111})
+		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "agent"); err != nil {
+			t.Fatal(err)
+		}
+		k := 0
+		send := func(d time.Duration) {
+			for end := time.Now().Add(d); time.Now().Before(end); k++ {
+				l.WriteRTP(&rtp.Packet{Header: rtp.Header{PayloadType: 111, SequenceNumber: uint16(k), Timestamp: uint32(k * 960), SSRC: 7},
+					Payload: []byte{0xf8, 0xff, 0xfe}})
+				time.Sleep(SlotDuration)
+			}
+		}
+		ticks := func() int {
+			rec.mu.Lock()
+			defer rec.mu.Unlock()
+			return rec.sess.ticks
+		}
+		send(2 * time.Second)
+		if n := ticks(); n > 1 {
+			t.Fatalf("%d flushes in 2 s of packets, want at most 1 (before the first packet)", n)
+		}
+		time.Sleep(time.Second) // silence
+		synctest.Wait()
+		if n := ticks(); n < 3 {
+			t.Fatalf("%d flushes after 1 s of silence, want 3 or more", n)
+		}
+		want := errors.New("disk gone")
+		rec.sess.failAsync(want)
+		go send(time.Second)
+		select {
+		case err := <-reported:
+			if err != want {
+				t.Fatalf("OnError got %v", err)
+			}
+		case <-time.After(2 * tickEvery):
+			t.Fatal("a failed recording getting packets was skipped: OnError not called")
+		}
+		time.Sleep(time.Second)
+		rec.Stop(ctx, "agent")
 	})
 }

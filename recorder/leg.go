@@ -412,6 +412,9 @@ func floorDiv(a, b int64) int64 {
 func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	r := s.r
 	s.prefetchEntries()
+	if !s.active.Load() {
+		s.active.Store(true)
+	}
 	w := s.wallSlot(now)
 	s.advanceTo(s.frontier(w), false)
 	t := &l.tl

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io/fs"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/consentrec/consentrec/internal/prefetch"
@@ -38,6 +39,13 @@ type session struct {
 	dropped int
 	tick    *time.Timer // nil with a Config.Clock
 	wheelAt int         // the Clock group it is flushed with
+	// active is set by each packet and cleared by the Clock: a session
+	// that got packets since its last flush was advanced by them, and the
+	// Clock skips it (see Clock.run); failed keeps the Clock from skipping
+	// a session whose error it must report (OnError).
+	active atomic.Bool
+	failed atomic.Bool
+	ticks  int // flushes run (tests)
 
 	pauseTimer  *time.Timer
 	pauseDropHi int64 // past the last slot whose packet was dropped for the pause
@@ -123,6 +131,7 @@ func (s *session) onTick() {
 		return
 	}
 	defer s.recoverTick() // a panic ends every leg and the timer, never the process
+	s.ticks++
 	s.advanceTo(s.frontier(s.wallSlot(r.now())), false)
 	if s.err != nil && r.cfg.OnError != nil && !s.errReported {
 		// Stop returns it as well; OnError hosts learn it early.
@@ -394,6 +403,7 @@ func (s *session) writeMono(i int, p *part) {
 func (s *session) fail(err error) {
 	if s.err == nil {
 		s.err = err
+		s.failed.Store(true)
 	}
 }
 

@@ -3,9 +3,11 @@
 //
 // One reader goroutine per socket reads datagrams in batches (recvmmsg on
 // Linux, without the per-datagram address that golang.org/x/net/ipv4's
-// ReadBatch allocates; ReadBatch elsewhere) into buffers allocated once, parses the RTP header in place and
-// looks the stream up by SSRC: there is no goroutine, socket or allocation
-// per stream or per packet on the receive path. With Config.Sockets above
+// ReadBatch allocates, or io_uring with Config.IOUring; ReadBatch
+// elsewhere) into buffers allocated once, parses the RTP header in place
+// and looks the stream up by SSRC in a table whose entries it prefetches
+// for the whole batch: there is no goroutine, socket or allocation per
+// stream or per packet on the receive path. With Config.Sockets above
 // one, the sockets share the port with SO_REUSEPORT and the kernel spreads
 // the senders (by address and port) over them, one reader per core.
 //
