@@ -26,6 +26,7 @@ type pauseSpan struct {
 type session struct {
 	r       *Recorder
 	next    int64 // the next slot to write
+	settled bool  // no leg holds the frontier (every leg past its first MaxBurst, see hold)
 	t0      time.Time
 	streams []*oggStream
 	pauses  []pauseSpan
@@ -505,7 +506,10 @@ func (s *session) detach() []Final {
 	if s.pausedNow() {
 		s.pauses[len(s.pauses)-1].to = s.next
 	}
-	s.advanceTo(s.next, true) // records pauses
+	// Records pauses; a file holds at least one slot (a fault in the
+	// first slot Stop wrote left none: its stream gets a slot of silence
+	// when closed, which the duration must count).
+	s.advanceTo(max(s.next, 1), true)
 	var stats [2]LegStats
 	for i, l := range r.legs {
 		stats[i] = LegStats{Role: []Role{Customer, Agent}[i]}
