@@ -113,7 +113,16 @@ type Config struct {
 	// arriving paced and ahead by more than the reorder window three times
 	// in a row, at a steady lead, move it earlier (its first packets were
 	// late: a backlog); a leg whose lead fell back by more than the window
-	// after running ahead bursts (ffmpeg -re) and never moves.
+	// after running ahead bursts (ffmpeg -re) and never moves. So that such
+	// a backlog, of up to MaxBurst, is written at its slots, aligned with
+	// the other leg, and not dropped as late, the writing holds back by
+	// MaxBurst during a leg's first MaxBurst and before its first packet
+	// (while the other leg speaks, or in the recording's first MaxBurst):
+	// pages reach storage up to twice MaxBurst later then, and both legs'
+	// buffers grow (about 18 KiB at 1 s) until a few seconds after; a
+	// leg's first packets later than MaxBurst lose their excess, counted
+	// as late. Nothing of this is paid once every leg is past its first
+	// MaxBurst.
 	// Clock drift moves the least delay steadily: a leg that stays more
 	// than 200 ms ahead for two periods of max(2 s, 2×MaxBurst) has a fast
 	// clock and slips 20 ms at a time back to 200 ms ahead; one whose least
