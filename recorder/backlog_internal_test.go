@@ -2,6 +2,7 @@ package recorder
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -13,12 +14,19 @@ import (
 )
 
 // TestFrontierHoldsOnlyAtStart: the writing holds back by MaxBurst while a
-// leg has not started and the other speaks, and in a leg's first MaxBurst
-// (a backlog at its start must land on slots not yet written); once every
-// leg is past its first MaxBurst the session is settled (the packet path
-// no longer looks at holding: one compare) and the frontier follows the
-// reorder window again.
+// leg has not started and the other speaks, and at a leg's start (a
+// backlog at its start must land on slots not yet written) until its
+// packets came paced and on time onTimeFix times in a row (its first
+// packets were not late); then the session is settled (the packet path no
+// longer looks at holding: one compare) and the frontier follows the
+// reorder window again. No ring grew for the leg that started on time.
 func TestFrontierHoldsOnlyAtStart(t *testing.T) {
+	for _, join := range []int64{0, 150} { // the customer's first packet: with the agent's, or 3 s in
+		t.Run(fmt.Sprint("join-", join), func(t *testing.T) { frontierHold(t, join) })
+	}
+}
+
+func frontierHold(t *testing.T, join int64) {
 	synctest.Test(t, func(t *testing.T) {
 		store, err := NewFileStore(t.TempDir())
 		if err != nil {
@@ -47,26 +55,35 @@ func TestFrontierHoldsOnlyAtStart(t *testing.T) {
 			s := rec.sess
 			return s.next, s.wallSlot(time.Now()), s.settled
 		}
-		const join = 150 // the customer's first packet: 3 s in
 		burst := rec.burst
-		for i := range join + 3*burst {
+		for i := range join + 2*burst {
 			send(a, 2, i)
 			if i >= join {
 				send(cl, 1, i-join)
 			}
 			next, w, settled := state()
 			switch {
-			case i < join+burst:
-				// The customer has not started, or is in its first MaxBurst.
+			case i < join+onTimeFix:
+				// The customer has not started, or may still be late.
 				if hi := max(0, min(w, join)-burst); next > hi || settled {
 					t.Fatalf("wall slot %d: frontier at %d (settled %v), want held at %d or before", w, next, settled, hi)
 				}
-			case i >= join+burst+1:
+			case i >= join+onTimeFix+1:
 				if lo := w - rec.window - 2; next < lo || !settled {
 					t.Fatalf("wall slot %d: frontier at %d (settled %v), want at %d or after, settled", w, next, settled, lo)
 				}
 			}
 			time.Sleep(SlotDuration)
+		}
+		if join == 0 {
+			// Both legs started on time together: 100 ms held, no ring grew.
+			rec.mu.Lock()
+			for _, l := range rec.legs {
+				if n := len(l.tl.ring); n != ringSize {
+					t.Errorf("the %s's ring holds %d slots, want %d", l.cfg.Role, n, ringSize)
+				}
+			}
+			rec.mu.Unlock()
 		}
 		if _, err := rec.Stop(ctx, "a"); err != nil {
 			t.Fatal(err)

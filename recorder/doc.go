@@ -77,12 +77,13 @@
 // once before the leg is paced) is found out by its on-time packets and
 // moved earlier, in its first MaxBurst: so that its backlog, of up to
 // MaxBurst, is written at its slots, aligned with the other leg, the
-// writing holds back by MaxBurst during a leg's first MaxBurst and before
-// its first packet (while the other leg speaks, or in the recording's
-// first MaxBurst). That costs latency and memory then (pages up to twice
-// MaxBurst later, both legs' buffers grown), never once every leg is past
-// its first MaxBurst; the packets of a longer backlog beyond MaxBurst are
-// late (counted). DTX (consecutive sequence numbers, a timestamp jump),
+// writing holds back by MaxBurst before a leg's first packet (while the
+// other leg speaks, or in the recording's first MaxBurst) and at its start
+// until its packets come paced and on time (100 ms for a leg that starts
+// on time) or its first MaxBurst passed. That costs latency and memory
+// then (pages up to twice MaxBurst later, both legs' buffers grown), never
+// once every leg started; the packets of a longer backlog beyond MaxBurst
+// are late (counted). DTX (consecutive sequence numbers, a timestamp jump),
 // loss (a sequence number gap), a late packet and a slip (a re-alignment:
 // clock drift, an SSRC change, a timestamp jump) are told apart in the gap
 // index. When both legs send
@@ -96,8 +97,8 @@
 // every second (one write per page), under a temporary name renamed at
 // finalization: a kill -9 loses about one second (the last page, plus the
 // reorder window, plus up to MaxBurst while a leg stalls, plus up to twice
-// MaxBurst in a leg's first MaxBurst or before its first packet, plus the
-// pages still queued); fsync happens at pauses and at finalization (power loss
+// MaxBurst at a leg's start or before its first packet, plus the pages
+// still queued); fsync happens at pauses and at finalization (power loss
 // is another matter).
 //
 // Pages are written off the media path: [Leg.WriteRTP] and the flush timer
