@@ -26,7 +26,7 @@ type pauseSpan struct {
 type session struct {
 	r       *Recorder
 	next    int64 // the next slot to write
-	settled bool  // no leg holds the frontier (every leg past its first MaxBurst, see hold)
+	settled bool  // no leg holds the frontier (every leg started and can no longer be moved earlier, see hold)
 	t0      time.Time
 	streams []*oggStream
 	pauses  []pauseSpan
