@@ -2,6 +2,7 @@ package recorder_test
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 	"time"
 
@@ -14,42 +15,58 @@ import (
 // whole, each packet at the slot its timestamp says, aligned with the
 // other leg, which is on time from the start; none is late, lost or
 // slipped, whether the late leg starts with the call or joins it 3 s
-// later. A backlog longer than MaxBurst loses only its excess, its oldest
-// packets, counted as late; the rest is still written and aligned.
+// later, with or without jitter (up to 40 ms on every other packet). A
+// backlog longer than MaxBurst loses only its excess, its oldest packets,
+// counted as late; the rest is still written and aligned.
 func TestBacklogAtStartIsWritten(t *testing.T) {
 	const n = 300 // the late leg's packets: 6 s
 	burst := recorder.DefaultMaxBurst
 	for _, join := range []time.Duration{0, 3 * time.Second} {
 		for _, d := range []time.Duration{200 * time.Millisecond, 500 * time.Millisecond, burst, burst + 300*time.Millisecond} {
-			t.Run(fmt.Sprintf("join-%v/backlog-%v", join, d), func(t *testing.T) {
-				backlogTest(t, n, join, d)
-			})
+			for _, jitter := range []time.Duration{0, 15 * time.Millisecond, 40 * time.Millisecond} {
+				name := fmt.Sprintf("join-%v/backlog-%v", join, d)
+				if jitter > 0 {
+					name += fmt.Sprintf("/jitter-%v", jitter)
+				}
+				t.Run(name, func(t *testing.T) {
+					backlogTest(t, n, join, d, jitter)
+				})
+			}
 		}
 	}
 }
 
 // backlogTest runs one case of TestBacklogAtStartIsWritten: the customer
 // sends n packets from join on, the first d of them arriving at join+d;
-// the agent sends on time from 0 to the end.
-func backlogTest(t *testing.T, n int, join, d time.Duration) {
+// the agent sends on time from 0 to the end. With jitter, every packet
+// but the backlog's arrives up to jitter late (uniformly, seeded).
+func backlogTest(t *testing.T, n int, join, d, jitter time.Duration) {
 	off := int(join / recorder.SlotDuration) // the agent's packet sent with the customer's first
 	na := off + n
 	// The packets beyond MaxBurst of backlog (its oldest) are the only
 	// ones that may be lost; the frontier advances by pairs of slots, so
-	// it may have kept one more.
+	// it may have kept one more, and jitter makes the leg's lead (how far
+	// it moves) as uncertain.
 	excess := int64(max(0, (d-recorder.DefaultMaxBurst)/recorder.SlotDuration))
-	minLate := max(0, excess-1)
+	minLate := max(0, excess-1-int64((jitter+recorder.SlotDuration-1)/recorder.SlotDuration))
 	metas, store := record(t, recorder.Config{Layout: recorder.LayoutMono}, func(rec *recorder.Recorder, c, a *recorder.Leg) {
 		var evs []simEvent
+		rng := rand.New(rand.NewPCG(uint64(d), uint64(join)))
+		delay := func() time.Duration {
+			if jitter == 0 {
+				return 0
+			}
+			return time.Duration(rng.Int64N(int64(jitter)))
+		}
 		for i := range n {
 			due := join + time.Duration(i)*recorder.SlotDuration
-			at := max(due, join+d) // held, then sent at once
+			at := max(due+delay(), join+d) // held, then sent at once
 			evs = append(evs, simEvent{at: at, leg: c, pkt: pkt(1, uint16(100+i), uint32(1000+i*960), marked(0, i))})
 		}
 		for j := range na {
-			evs = append(evs, simEvent{at: time.Duration(j) * recorder.SlotDuration, leg: a, pkt: pkt(2, uint16(7+j), uint32(5+j*960), marked(1, j))})
+			evs = append(evs, simEvent{at: time.Duration(j)*recorder.SlotDuration + delay(), leg: a, pkt: pkt(2, uint16(7+j), uint32(5+j*960), marked(1, j))})
 		}
-		evs = append(evs, simEvent{at: time.Duration(na) * recorder.SlotDuration, fn: func() {}})
+		evs = append(evs, simEvent{at: time.Duration(na)*recorder.SlotDuration + jitter, fn: func() {}}) // every packet came
 		run(t, evs)
 	})
 	if len(metas) != 2 {
@@ -68,7 +85,8 @@ func backlogTest(t *testing.T, n int, join, d time.Duration) {
 	}
 	for _, m := range metas {
 		for _, g := range m.Gaps {
-			if g.Reason != recorder.GapNotStarted {
+			end := g.Reason == recorder.GapEnded && g.Start >= time.Duration(na)*recorder.SlotDuration // after the last jittered packet
+			if g.Reason != recorder.GapNotStarted && !end {
 				t.Errorf("%s: gap %+v", m.Channels[0], g)
 			}
 		}
