@@ -72,10 +72,21 @@
 // to Config.MaxBurst it never shifts the leg; the slots are written once
 // every leg has them, or once their reorder window passed, except that the
 // writing waits (up to MaxBurst) for a leg that went silent without a sign
-// of DTX, whose backlog is then written at its slots. DTX (consecutive
-// sequence numbers, a timestamp jump), loss (a sequence number gap), a late
-// packet and a slip (a re-alignment: clock drift, an SSRC change, a
-// timestamp jump) are told apart in the gap index. When both legs send
+// of DTX, whose backlog is then written at its slots. A leg whose first
+// packets were late (a backlog at the sender or in the network, sent at
+// once before the leg is paced) is found out by its on-time packets and
+// moved earlier, in its first MaxBurst: so that its backlog, of up to
+// MaxBurst, is written at its slots, aligned with the other leg, the
+// writing holds back by MaxBurst before a leg's first packet (while the
+// other leg speaks, or in the recording's first MaxBurst) and at its start
+// until its packets come paced and on time (100 ms for a leg that starts
+// on time) or its first MaxBurst passed. That costs latency and memory
+// then (pages up to twice MaxBurst later, both legs' buffers grown), never
+// once every leg started; the packets of a longer backlog beyond MaxBurst
+// are late (counted). DTX (consecutive sequence numbers, a timestamp jump),
+// loss (a sequence number gap), a late packet and a slip (a re-alignment:
+// clock drift, an SSRC change, a timestamp jump) are told apart in the gap
+// index. When both legs send
 // RTCP sender reports ([Leg.WriteRTCP]) they are aligned on their senders'
 // NTP clock. [Meta].Origin is the wall-clock instant of slot 0.
 //
@@ -85,7 +96,8 @@
 // fake; recordertest.TestStore checks both). Pages are written at least
 // every second (one write per page), under a temporary name renamed at
 // finalization: a kill -9 loses about one second (the last page, plus the
-// reorder window, plus up to MaxBurst while a leg stalls, plus the pages
+// reorder window, plus up to MaxBurst while a leg stalls, plus up to twice
+// MaxBurst at a leg's start or before its first packet, plus the pages
 // still queued); fsync happens at pauses and at finalization (power loss
 // is another matter).
 //

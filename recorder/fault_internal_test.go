@@ -250,34 +250,39 @@ func (s *panickySource) ReadRTP() (*rtp.Packet, interceptor.Attributes, error) {
 }
 
 // TestSourcePanicEndsLeg: a panic inside the Source's ReadRTP under
-// Consume ends the leg and returns its fault; the recording goes on.
+// Consume ends the leg and returns its fault; the recording goes on. The
+// fault comes past the leg's first MaxBurst, while the other leg speaks:
+// what the leg sent until its reorder window is written (a fault in its
+// first MaxBurst, while the writing holds back, loses what it buffered).
 func TestSourcePanicEndsLeg(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		g := newFaultRig(t, LayoutDual)
 		ctx := context.Background()
-		err := g.legs[0].Consume(ctx, &panickySource{g: g, n: 40})
-		var lf *LegFault
-		if !errors.As(err, &lf) || lf.Role != Customer {
-			t.Fatalf("consume: %v", err)
-		}
-		// The agent keeps recording.
+		// The agent speaks all along (2 s).
 		agent := 0
 		src := SourceFunc(func() (*rtp.Packet, interceptor.Attributes, error) {
-			if agent == 50 {
+			if agent == 100 {
 				return nil, nil, io.EOF
 			}
 			agent++
 			time.Sleep(20 * time.Millisecond)
 			return g.packet(1), nil, nil
 		})
-		if err := g.legs[1].Consume(ctx, src); err != nil {
+		done := make(chan error, 1)
+		go func() { done <- g.legs[1].Consume(ctx, src) }()
+		err := g.legs[0].Consume(ctx, &panickySource{g: g, n: 80})
+		var lf *LegFault
+		if !errors.As(err, &lf) || lf.Role != Customer {
+			t.Fatalf("consume: %v", err)
+		}
+		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
 		metas := g.stop()
-		if s := legStats(metas, Customer); s.Panics != 1 || s.Packets < 35 {
+		if s := legStats(metas, Customer); s.Panics != 1 || s.Packets < 75 {
 			t.Errorf("customer %+v", s)
 		}
-		if s := legStats(metas, Agent); s.Packets < 45 {
+		if s := legStats(metas, Agent); s.Packets < 95 {
 			t.Errorf("agent %+v", s)
 		}
 		if n := len(g.log.incidents()); n != 1 {

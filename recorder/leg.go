@@ -266,7 +266,8 @@ type timeline struct {
 	lastW       int64 // the wall slot of its previous packet
 	aheadRun    int   // paced packets ahead in a row, in its first MaxBurst
 	aheadLead   int64 // the lead of the run's first packet
-	bursty      bool  // its lead fell back after running ahead: it never moves earlier (see lateStart)
+	onTimeRun   int   // paced packets on time in a row, in its first MaxBurst
+	fixed       bool  // it bursts, or its first packets came on time: it never moves earlier (see lateStart)
 	bias        int64 // slots the leg was moved later to align it with the other on NTP (RTCP)
 	sr          senderReport
 	hiSlot      int64
@@ -406,8 +407,13 @@ func floorDiv(a, b int64) int64 {
 // the least delay, never the late ones: a sender stall or a backlog only
 // adds delay, so it never moves the leg (the write frontier waits for a leg
 // that went silent, see frontier); a backlog at the leg's start is found out
-// by the on-time packets after it, which move the leg back before any of it
-// is written (shift); a clock that drifts moves the least delay steadily and
+// by the on-time packets after it, which move the leg back (shift) to the
+// slots where its backlog belongs: the frontier holds back while a leg has
+// not started or may still be moved (in its first MaxBurst, until its
+// packets come paced and on time: see hold), so that a backlog of up to
+// MaxBurst lands on slots not yet written and none of it is late;
+// the oldest packets of a longer backlog land before the frontier and are
+// counted late. A clock that drifts moves the least delay steadily and
 // slips the leg 20 ms at a time, once it was off for two whole periods.
 func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	r := s.r
@@ -428,6 +434,7 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		slot := max(w, s.next)
 		if !t.anchored {
 			t.firstSlot, t.firstW = slot, w
+			s.settled = false // it may have started late: the frontier holds (see hold)
 		}
 		t.anchored, t.ssrc, t.lastW = true, p.SSRC, w
 		t.srOK, t.bias, t.holeOpen = false, 0, false
@@ -470,12 +477,16 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		t.holeOpen = t.holeSeq != t.holeEnd
 	}
 	lead := slot - w - t.bias
-	if w > t.lastW && w < t.firstW+r.burst && t.lateStart(lead, r) {
-		// The leg moves earlier, to where its on-time packets say; its
-		// slots that the frontier passed meanwhile are late.
-		t.shift(s, l, lead)
-		slot, lead = slot-lead, 0
-		t.srOK = false // its anchor moved: align again on the next report
+	if w < t.firstW+r.burst && !t.fixed {
+		if w == t.lastW {
+			t.onTimeRun = 0 // not paced: a backlog or a burst arriving
+		} else if t.lateStart(lead, r) {
+			// The leg moves earlier, to where its on-time packets say;
+			// its slots that the frontier passed meanwhile are late.
+			t.shift(s, l, lead)
+			slot, lead = slot-lead, 0
+			t.srOK = false // its anchor moved: align again on the next report
+		}
 	}
 	t.lastW = w
 	if w >= t.leadFrom+r.period {
@@ -512,6 +523,17 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 		t.bias, t.srOK = 0, false // re-aligned on arrival: align again on the next report
 		t.leadMin = min(t.leadMin, slot-w)
 		t.leadMax = max(t.leadMax, slot-w)
+	case lead > r.burst && w < t.firstW+r.burst && !t.fixed:
+		// In its first MaxBurst, further ahead than MaxBurst: a backlog
+		// at its start longer than MaxBurst (or a timestamp jump). The
+		// leg moves earlier by the excess at once, so that its backlog
+		// is placed once its on-time packets come (lateStart): its oldest
+		// packets, more than MaxBurst before its first one, land before
+		// the frontier and are late (counted), never slipped.
+		t.shift(s, l, lead-r.burst)
+		slot -= lead - r.burst
+		t.lateRun = 0
+		t.srOK = false
 	case lead > r.burst:
 		// Further ahead than any burst: a timestamp jump (or a clock so
 		// fast that the slips below could not keep up). Re-align on the
@@ -576,9 +598,14 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	if slot != s.next+1 && slot != s.next {
 		return // the frontier's readiness did not change
 	}
-	// Write early what every leg has (no need to wait for the window).
+	// Write early what every leg has (no need to wait for the window),
+	// never past the hold of a leg that may still be moved (see hold).
+	end := w + r.burst
+	if !s.settled {
+		end = min(end, s.hold(w)-1)
+	}
 	n := s.next
-	for s.next < w+r.burst && s.ready(s.next) && s.ready(s.next+1) {
+	for s.next < end && s.ready(s.next) && s.ready(s.next+1) {
 		s.emitPair(s.next)
 		s.next += 2
 	}
@@ -594,6 +621,11 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 // slots, not dropped as late; and, the same way, for the packets missing
 // when a leg resumed after a silence (its backlog reordered).
 //
+// It also holds back while a leg has not started or may still be moved
+// earlier (see hold), so that a backlog at its start is written at its
+// slots, not dropped as late. Once every leg started (s.settled), that
+// costs one compare.
+//
 // The cost is latency and memory, never audio: while a leg is waited for,
 // the other leg's slots stay buffered (its ring grows to hold MaxBurst: 64
 // slots, about 11 KiB, at the default 1 s), and pages reach storage up to
@@ -601,6 +633,9 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 func (s *session) frontier(w int64) int64 {
 	r := s.r
 	lim := w - r.window
+	if !s.settled {
+		lim = min(lim, s.hold(w))
+	}
 	for _, l := range r.legs {
 		if l == nil || l.closed {
 			continue
@@ -616,6 +651,56 @@ func (s *session) frontier(w int64) int64 {
 			lim = t.holeSlot
 		}
 	}
+	return lim
+}
+
+// onTimeFix is how many paced packets on time in a row, after its first,
+// tell that a leg's first packets were not late (see lateStart): 100 ms.
+const onTimeFix = 5
+
+// hold returns the slot before which the frontier stays at wall slot w so
+// that a leg's backlog at its start, of up to MaxBurst, lands on slots not
+// yet written when the leg is moved earlier (shift): MaxBurst before its
+// first slot while it is in its first MaxBurst and may still be moved
+// earlier (until it is fixed, see lateStart: a leg that starts on time
+// holds for 100 ms), and MaxBurst before the wall clock while
+// a leg has not sent its first packet (its first packets may be late by up
+// to MaxBurst) and another leg has (its backlog is to be aligned with that
+// leg's audio) or the recording is in its first MaxBurst (both legs may
+// start late). It sets s.settled once no leg can hold: every leg (closed
+// ones aside) fixed or past its first MaxBurst; a leg's first packet
+// clears it.
+//
+// The cost is latency and memory while a leg that may have started late
+// is in its first MaxBurst, and before its first packet, never in steady
+// state: pages reach storage up to twice MaxBurst later (a crash loses as
+// much more), both legs' rings grow to hold the slots held (up to 128
+// slots, about 18 KiB, at the default 1 s) and shrink back a period
+// later, and a leg that ends by a fault (LegFault) meanwhile loses what it
+// has buffered. Legs that start together and on time hold 100 ms and
+// their rings do not grow. A leg added but silent while the other speaks
+// holds the frontier MaxBurst back all that time.
+func (s *session) hold(w int64) int64 {
+	r := s.r
+	lim, settled, waiting, started := w, true, false, false
+	for _, l := range r.legs {
+		if l == nil || l.closed {
+			continue
+		}
+		t := &l.tl
+		switch {
+		case !t.anchored:
+			waiting, settled = true, false
+		case w < t.firstW+r.burst && !t.fixed:
+			lim, settled, started = min(lim, t.firstSlot-r.burst), false, true
+		default:
+			started = true
+		}
+	}
+	if waiting && (started || w < r.burst) {
+		lim = min(lim, w-r.burst)
+	}
+	s.settled = settled
 	return lim
 }
 
@@ -635,18 +720,29 @@ func (s *session) frontier(w int64) int64 {
 // first packet, on time) bursts, and its first packets were on time: it
 // never moves. Moving such a leg would drop as late the packets whose
 // slots it moves onto, and misplace the rest.
+//
+// Nor does a leg whose first packets came paced and on time (within the
+// reorder window of the first one's delay) onTimeFix times in a row: a
+// backlog arrives faster than paced (at once, several packets a slot)
+// before the leg is ahead. Either way the leg is fixed: the writing no
+// longer holds back for it (see hold).
 func (t *timeline) lateStart(lead int64, r *Recorder) bool {
 	switch {
-	case t.bursty:
+	case t.fixed:
 		return false
 	case lead < t.leadMax-r.window:
-		t.bursty, t.aheadRun = true, 0
+		t.fixed, t.aheadRun = true, 0
+		return false
+	case lead >= -r.window && lead <= r.window:
+		t.aheadRun = 0
+		t.onTimeRun++
+		t.fixed = t.onTimeRun >= onTimeFix
 		return false
 	case lead <= r.window || lead > r.burst:
-		t.aheadRun = 0
+		t.aheadRun, t.onTimeRun = 0, 0
 		return false
 	case t.aheadRun == 0 || lead > t.aheadLead+1:
-		t.aheadRun, t.aheadLead = 1, lead // a run starts (again)
+		t.aheadRun, t.aheadLead, t.onTimeRun = 1, lead, 0 // a run starts (again)
 	default:
 		t.aheadRun++
 	}

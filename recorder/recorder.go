@@ -113,7 +113,17 @@ type Config struct {
 	// arriving paced and ahead by more than the reorder window three times
 	// in a row, at a steady lead, move it earlier (its first packets were
 	// late: a backlog); a leg whose lead fell back by more than the window
-	// after running ahead bursts (ffmpeg -re) and never moves.
+	// after running ahead bursts (ffmpeg -re) and never moves. So that such
+	// a backlog, of up to MaxBurst, is written at its slots, aligned with
+	// the other leg, and not dropped as late, the writing holds back by
+	// MaxBurst before a leg's first packet (while the other leg speaks, or
+	// in the recording's first MaxBurst) and at its start, until its
+	// packets came paced and on time five times in a row (100 ms for a leg
+	// that starts on time) or its first MaxBurst passed: pages reach
+	// storage up to twice MaxBurst later then, and both legs' buffers may
+	// grow (up to about 18 KiB at 1 s) until a few seconds after; a leg's
+	// first packets later than MaxBurst lose their excess, counted as
+	// late. Nothing of this is paid once every leg started.
 	// Clock drift moves the least delay steadily: a leg that stays more
 	// than 200 ms ahead for two periods of max(2 s, 2×MaxBurst) has a fast
 	// clock and slips 20 ms at a time back to 200 ms ahead; one whose least

@@ -27,6 +27,7 @@ type pauseSpan struct {
 type session struct {
 	r       *Recorder
 	next    int64 // the next slot to write
+	settled bool  // no leg holds the frontier (every leg started and can no longer be moved earlier, see hold)
 	t0      time.Time
 	streams []*oggStream
 	pauses  []pauseSpan
@@ -515,7 +516,10 @@ func (s *session) detach() []Final {
 	if s.pausedNow() {
 		s.pauses[len(s.pauses)-1].to = s.next
 	}
-	s.advanceTo(s.next, true) // records pauses
+	// Records pauses; a file holds at least one slot (a fault in the
+	// first slot Stop wrote left none: its stream gets a slot of silence
+	// when closed, which the duration must count).
+	s.advanceTo(max(s.next, 1), true)
 	var stats [2]LegStats
 	for i, l := range r.legs {
 		stats[i] = LegStats{Role: []Role{Customer, Agent}[i]}
