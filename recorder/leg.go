@@ -309,6 +309,15 @@ func (t *timeline) reset() {
 // buf returns the ring entry of slot k.
 func (t *timeline) buf(k int64) *slotBuf { return &t.ring[k&t.mask] }
 
+// low is the first slot the ring holds: the write frontier, or, while the
+// writing holds back at a leg's start (see hold), the first slot a packet
+// of the leg may still take (its first slot, less the reorder window):
+// the slots between hold nothing of the leg, and the ring needs no room
+// for them. A packet older than that is late.
+func (t *timeline) low(s *session) int64 {
+	return max(s.next, t.firstSlot-s.r.window-2)
+}
+
 func (t *timeline) has(k int64) bool {
 	b := t.buf(k)
 	return b.kind == slotFull && b.slot == k
@@ -573,12 +582,13 @@ func (s *session) receive(l *Leg, p *rtp.Packet, now time.Time) {
 	// A burst: the ring grows to hold every slot up to this packet's (and
 	// the two more a 60 ms packet fills); it shrinks back a period after
 	// the last burst that needed it.
-	if need := slot + 3 - s.next; need >= ringSize-1 {
+	lo := t.low(s)
+	if need := slot + 3 - lo; need >= ringSize-1 {
 		t.bigAt = w
 		if need >= int64(len(t.ring))-1 {
-			t.grow(slot+4, s.next)
+			t.grow(slot+4, lo)
 		}
-	} else if len(t.ring) > ringSize && w > t.bigAt+r.period && !t.shrink(s.next) {
+	} else if len(t.ring) > ringSize && w > t.bigAt+r.period && !t.shrink(lo) {
 		t.bigAt = w
 	}
 	if slot > t.hiSlot {
@@ -757,9 +767,10 @@ func (t *timeline) lateStart(lead int64, r *Recorder) bool {
 // those that land before the frontier are dropped (late).
 func (t *timeline) shift(s *session, l *Leg, d int64) {
 	next := s.next
-	lo, hi := next, t.hiEnd
-	if hi-next >= int64(len(t.ring)) {
-		t.grow(hi, next)
+	lo, hi := t.low(s), t.hiEnd
+	// The ring must hold the slots' old and new places at once.
+	if from := max(next, lo-d); hi-from >= int64(len(t.ring)) {
+		t.grow(hi, from)
 	}
 	for k := lo; k < hi; k++ {
 		src := t.buf(k)
@@ -880,7 +891,7 @@ func (t *timeline) store(s *session, l *Leg, payload []byte, slot, sub int64) in
 // slotFor returns the empty buffer of slot, or nil (counted) if the slot
 // is out of the window or already filled.
 func (t *timeline) slotFor(s *session, l *Leg, slot int64) *slotBuf {
-	if slot < s.next || slot >= s.next+int64(len(t.ring)) {
+	if lo := t.low(s); slot < lo || slot >= lo+int64(len(t.ring)) {
 		l.stats.Late++
 		return nil
 	}
