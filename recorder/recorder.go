@@ -314,6 +314,9 @@ func (r *Recorder) AddLeg(cfg LegConfig) (*Leg, error) {
 	if r.sess != nil {
 		l.tl.reset()
 		l.stats = LegStats{Role: cfg.Role}
+		// Its first packets may be a backlog: the writing holds back from
+		// now on (see session.hold), not from its first packet only.
+		r.sess.settled = false
 	}
 	return l, nil
 }
