@@ -67,7 +67,7 @@ func main() {
 		gso      = flag.Bool("gso", true, "sender: with -ingest rtpudp, send with UDP GSO (padded RTP, up to 64 datagrams a system call)")
 		anchor   = flag.Int("ffmpeg", 0, "first measure the anchor: this many streams each recorded by its own ffmpeg -c copy, for -dur")
 		rcvbuf   = flag.Int("rcvbuf", 0, "rtpudp: Config.ReadBuffer in bytes (0: the default)")
-		uring    = flag.Bool("iouring", false, "rtpudp: read with io_uring where the kernel allows it (Config.IOUring)")
+		uring    = flag.Bool("iouring", true, "rtpudp: read with io_uring where the kernel allows it (false: Config.NoIOUring, recvmmsg)")
 		coalesce = flag.Duration("coalesce", 0, "rtpudp: Config.Coalesce (0: the default; negative: none)")
 		loss     = flag.Float64("loss", 0, "probability that a packet is lost")
 		reorder  = flag.Float64("reorder", 0, "probability that a packet is sent after the next one")
@@ -272,7 +272,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 			wg.Go(func() { readSocket(c, l) })
 		}
 	case "rtpudp":
-		srv, err = rtpudp.Listen("udp4", "127.0.0.1:0", rtpudp.Config{Sockets: sockets, Coalesce: coalesce, ReadBuffer: rcvbuf, IOUring: uring})
+		srv, err = rtpudp.Listen("udp4", "127.0.0.1:0", rtpudp.Config{Sockets: sockets, Coalesce: coalesce, ReadBuffer: rcvbuf, NoIOUring: !uring})
 		if err != nil {
 			return err
 		}

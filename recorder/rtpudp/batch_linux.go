@@ -215,7 +215,7 @@ func newBatchReader(c udpSock, bufs [][]byte, uring bool, log *slog.Logger) (bat
 
 // readMethod is what Server.ReadMethod reports for cfg.
 func readMethod(cfg *Config) string {
-	if cfg.IOUring && uringProbe() {
+	if !cfg.NoIOUring && uringProbe() {
 		return "io_uring"
 	}
 	return "recvmmsg"

@@ -2,9 +2,9 @@
 // each packet to the recorder.Leg (or any Writer) registered for its SSRC.
 //
 // One reader goroutine per socket reads datagrams in batches (recvmmsg on
-// Linux, without the per-datagram address that golang.org/x/net/ipv4's
-// ReadBatch allocates, or io_uring with Config.IOUring; ReadBatch
-// elsewhere) into buffers allocated once, parses the RTP header in place
+// Linux: io_uring's multishot receive where the kernel allows it, else
+// recvmmsg without the per-datagram address that golang.org/x/net/ipv4's
+// ReadBatch allocates; ReadBatch elsewhere) into buffers allocated once, parses the RTP header in place
 // and looks the stream up by SSRC in a table whose entries it prefetches
 // for the whole batch: there is no goroutine, socket or allocation per
 // stream or per packet on the receive path. With Config.Sockets above
@@ -105,10 +105,12 @@ type Config struct {
 	// reading again. Zero: DefaultCoalesce; negative: no wait (each read
 	// returns as soon as one datagram is there).
 	Coalesce time.Duration
-	// IOUring makes the readers use io_uring on Linux where the kernel
-	// allows it (6.1 or later, io_uring not disabled), recvmmsg(2)
-	// otherwise; see ReadMethod.
-	IOUring bool
+	// NoIOUring makes the readers use recvmmsg(2) on Linux. By default
+	// they use io_uring where the kernel allows it (6.1 or later, not
+	// disabled by sysctl or seccomp) and recvmmsg otherwise: at 10,000
+	// streams it costs 12 % less CPU per datagram (see ReadMethod and
+	// the package doc).
+	NoIOUring bool
 	// Logger receives the warnings. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -268,7 +270,7 @@ func Listen(network, addr string, cfg Config) (*Server, error) {
 }
 
 // ReadMethod names how the readers read: "io_uring" or "recvmmsg" on
-// Linux (see Config.IOUring), "ReadBatch" elsewhere. A reader whose own
+// Linux (see Config.NoIOUring), "ReadBatch" elsewhere. A reader whose own
 // ring cannot be made falls back to recvmmsg and logs a warning.
 func (s *Server) ReadMethod() string { return s.method }
 

@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Reading with io_uring (Linux 6.1 and later; Config.IOUring).
+// Reading with io_uring (Linux 6.1 and later; the default, see Config.NoIOUring).
 //
 // recvmmsg(2) costs the kernel, for every datagram, a copy of its msghdr
 // and iovec from the process and three stores back (length, flags, name
@@ -30,8 +30,10 @@ import (
 // The ring is the reader's own: SINGLE_ISSUER and DEFER_TASKRUN tie it to
 // the thread that made it, so the reader's goroutine is locked to its
 // thread for its life, and its Coalesce waits hand the thread over (the
-// cost that offsets much of the saving: see Config.IOUring). Close wakes
-// the reader through the socket's eventfd, which the ring polls.
+// cost that offsets part of the saving). At 10,000 streams in
+// examples/loadtest: 1.66-1.76 µs of CPU per datagram against 1.94-2.02
+// with recvmmsg. Close wakes the reader through the socket's eventfd,
+// which the ring polls.
 
 // io_uring ABI (include/uapi/linux/io_uring.h).
 const (
