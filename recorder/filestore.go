@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,6 +34,7 @@ type FileStore struct {
 	locks idLocks // serialise the creation and metadata updates of each id
 	now   func() time.Time
 	fsync func(*os.File) error // nil: (*os.File).Sync; tests stall it
+	wo    *writeOut            // nil outside Linux
 }
 
 // idLocks is one mutex per id in use: operations on one recording are
@@ -86,7 +88,7 @@ func NewFileStore(dir string) (*FileStore, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("file store: %w", err)
 	}
-	return &FileStore{dir: dir, now: time.Now}, nil
+	return &FileStore{dir: dir, now: time.Now, wo: newWriteOut()}, nil
 }
 
 // Dir returns the store's directory.
@@ -178,7 +180,9 @@ func (s *FileStore) Create(ctx context.Context, m Meta) (Writer, error) {
 		os.Remove(f.Name())
 		return nil, fmt.Errorf("create %s: %w", m.ID, err)
 	}
-	return &fileWriter{s: s, f: f, meta: m, h: sha256.New()}, nil
+	w := &fileWriter{s: s, f: f, meta: m, h: sha256.New()}
+	s.wo.add(w)
+	return w, nil
 }
 
 // Resume implements Store.
@@ -223,7 +227,10 @@ func (s *FileStore) Resume(ctx context.Context, id string, size int64) (Writer, 
 		f.Close()
 		return nil, fmt.Errorf("resume %s: %w", id, err)
 	}
-	return &fileWriter{s: s, f: f, meta: m, h: h, n: size}, nil
+	w := &fileWriter{s: s, f: f, meta: m, h: h, n: size, woBehind: size}
+	w.written.Store(size)
+	s.wo.add(w)
+	return w, nil
 }
 
 // OpenPartial implements Store.
@@ -364,6 +371,10 @@ type fileWriter struct {
 	h      hash.Hash
 	n      int64
 	closed bool
+
+	written  atomic.Int64 // n, for the write-out goroutine
+	woAt     int          // its index in s.wo's files (-1: none)
+	woBehind int64        // bytes whose write-out was started (the write-out goroutine's)
 }
 
 func (w *fileWriter) Write(p []byte) (int, error) {
@@ -373,6 +384,7 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
 	w.n += int64(n)
+	w.written.Store(w.n)
 	if err != nil {
 		return n, fmt.Errorf("write %s: %w", w.meta.ID, err)
 	}
@@ -408,6 +420,7 @@ func (w *fileWriter) Finalize(ctx context.Context, fin Final) (Meta, error) {
 		return Meta{}, fmt.Errorf("finalize %s: %w", w.meta.ID, ErrClosed)
 	}
 	id := w.meta.ID
+	w.s.wo.remove(w)
 	err := w.f.Sync()
 	if cerr := w.f.Close(); err == nil {
 		err = cerr
@@ -438,6 +451,7 @@ func (w *fileWriter) Abort(ctx context.Context) error {
 		return fmt.Errorf("abort %s: %w", w.meta.ID, ErrClosed)
 	}
 	w.closed = true
+	w.s.wo.remove(w)
 	w.f.Close()
 	err := w.s.Delete(ctx, w.meta.ID)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
