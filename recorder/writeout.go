@@ -13,8 +13,8 @@ import (
 // at once: at 10,000 legs on ext4, some 700 MB in two seconds, whose
 // write-out took the CPU the readers needed (196,000 datagrams dropped).
 // The write-out is asynchronous (sync_file_range SYNC_FILE_RANGE_WRITE,
-// no wait for the disk); it runs on a goroutine of its own, never on the
-// packet path, and only while files are open.
+// no wait for the disk); it runs from a timer, never on the packet path,
+// and only while files are open.
 type writeOut struct {
 	every time.Duration                  // each file's period
 	do    func(f *os.File, off, n int64) // starts a write-out (writeBehind; tests record)
@@ -23,7 +23,10 @@ type writeOut struct {
 	files   []*fileWriter
 	pos     int
 	running bool
-	stop    chan struct{}
+	timer   *time.Timer // a timer, not a goroutine: a store abandoned open (a crash) holds none
+
+	tickMu sync.Mutex // one tick at a time
+	batch  []*fileWriter
 }
 
 const (
@@ -48,8 +51,11 @@ func (o *writeOut) add(w *fileWriter) {
 	o.files = append(o.files, w)
 	if !o.running {
 		o.running = true
-		o.stop = make(chan struct{})
-		go o.run(o.stop)
+		if o.timer == nil {
+			o.timer = time.AfterFunc(writeOutTick, o.tick)
+		} else {
+			o.timer.Reset(writeOutTick)
+		}
 	}
 }
 
@@ -71,40 +77,40 @@ func (o *writeOut) remove(w *fileWriter) {
 	w.woAt = -1
 	if len(o.files) == 0 && o.running {
 		o.running = false
-		close(o.stop)
+		o.timer.Stop()
 	}
 }
 
-func (o *writeOut) run(stop chan struct{}) {
-	t := time.NewTicker(writeOutTick)
-	defer t.Stop()
-	var batch []*fileWriter
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
+// tick starts the write-out of the next few files' new bytes: every file
+// once a period.
+func (o *writeOut) tick() {
+	o.tickMu.Lock()
+	defer o.tickMu.Unlock()
+	o.mu.Lock()
+	n := len(o.files)
+	k := min(n, (n*int(writeOutTick)+int(o.every)-1)/int(o.every))
+	batch := o.batch[:0]
+	for range k {
+		if o.pos >= n {
+			o.pos = 0
 		}
-		o.mu.Lock()
-		n := len(o.files)
-		k := min(n, (n*int(writeOutTick)+int(o.every)-1)/int(o.every)) // every file once a period
-		batch = batch[:0]
-		for range k {
-			if o.pos >= n {
-				o.pos = 0
-			}
-			batch = append(batch, o.files[o.pos])
-			o.pos++
-		}
-		o.mu.Unlock()
-		for i, w := range batch {
-			// woBehind is this goroutine's alone; the file may be closed
-			// meanwhile (writeBehind then does nothing).
-			if end := w.written.Load(); end > w.woBehind {
-				o.do(w.f, w.woBehind, end-w.woBehind)
-				w.woBehind = end
-			}
-			batch[i] = nil
-		}
+		batch = append(batch, o.files[o.pos])
+		o.pos++
 	}
+	o.mu.Unlock()
+	for i, w := range batch {
+		// woBehind is the ticks' alone; the file may be closed meanwhile
+		// (writeBehind then does nothing).
+		if end := w.written.Load(); end > w.woBehind {
+			o.do(w.f, w.woBehind, end-w.woBehind)
+			w.woBehind = end
+		}
+		batch[i] = nil
+	}
+	o.batch = batch
+	o.mu.Lock()
+	if o.running {
+		o.timer.Reset(writeOutTick)
+	}
+	o.mu.Unlock()
 }

@@ -20,7 +20,7 @@ type writeOutCall struct {
 
 // A FileStore hands every open file's new bytes to the kernel's write-out
 // within writeOutEvery, each range once and in order, spread over the
-// period rather than all at once; its goroutine ends with the last file.
+// period rather than all at once; its timer stops with the last file.
 func TestFileStoreWritesOut(t *testing.T) {
 	if !writeBehindSupported {
 		t.Skip("no write-out on this platform")
