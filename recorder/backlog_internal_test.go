@@ -28,20 +28,8 @@ func TestFrontierHoldsOnlyAtStart(t *testing.T) {
 
 func frontierHold(t *testing.T, join int64) {
 	synctest.Test(t, func(t *testing.T) {
-		store, err := NewFileStore(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		rec, err := New(Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: audit.Discard})
-		if err != nil {
-			t.Fatal(err)
-		}
-		cl, _ := rec.AddLeg(LegConfig{Role: Customer, OpusPT: 111})
-		a, _ := rec.AddLeg(LegConfig{Role: Agent, OpusPT: 111})
+		rec, cl, a := startDual(t)
 		ctx := context.Background()
-		if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "a"); err != nil {
-			t.Fatal(err)
-		}
 		speech := []byte{0x78, 1, 2, 3, 4, 5, 6, 7}
 		send := func(l *Leg, ssrc uint32, i int64) {
 			if err := l.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: ssrc,
@@ -89,4 +77,23 @@ func frontierHold(t *testing.T, join int64) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// startDual starts a recording of a customer and an agent leg (Opus, PT
+// 111) on a FileStore in t's temporary directory.
+func startDual(t *testing.T) (rec *Recorder, customer, agent *Leg) {
+	t.Helper()
+	store, err := NewFileStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, err = New(Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: audit.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	customer, _ = rec.AddLeg(LegConfig{Role: Customer, OpusPT: 111})
+	agent, _ = rec.AddLeg(LegConfig{Role: Agent, OpusPT: 111})
+	if _, err := rec.Start(context.Background(), policytest.GrantFor(t, rec), "a"); err != nil {
+		t.Fatal(err)
+	}
+	return rec, customer, agent
 }

@@ -6,9 +6,6 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/consentrec/consentrec/audit"
-	"github.com/consentrec/consentrec/policy"
-	"github.com/consentrec/consentrec/policy/policytest"
 	"github.com/pion/rtp"
 )
 
@@ -29,20 +26,8 @@ func TestFrontierWaitsForStallNotDTX(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				store, err := NewFileStore(t.TempDir())
-				if err != nil {
-					t.Fatal(err)
-				}
-				rec, err := New(Config{CallID: "c", Purpose: policy.Quality, Store: store, Audit: audit.Discard})
-				if err != nil {
-					t.Fatal(err)
-				}
-				cl, _ := rec.AddLeg(LegConfig{Role: Customer, OpusPT: 111})
-				a, _ := rec.AddLeg(LegConfig{Role: Agent, OpusPT: 111})
+				rec, cl, a := startDual(t)
 				ctx := context.Background()
-				if _, err := rec.Start(ctx, policytest.GrantFor(t, rec), "a"); err != nil {
-					t.Fatal(err)
-				}
 				send := func(l *Leg, seq, slot int, payload []byte) {
 					if err := l.WriteRTP(&rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 111, SSRC: 1,
 						SequenceNumber: uint16(seq), Timestamp: uint32(slot * slotSamples)}, Payload: payload}); err != nil {
