@@ -346,7 +346,7 @@ func newURingReader(c *rawSock) (*uringReader, error) {
 		return nil, err
 	}
 	r := &uringReader{s: c, u: u, br: br, handed: make([]uint16, 0, uringBufs)}
-	e := u.sqe()
+	e := u.sqe() // a new ring: never full
 	e.opcode, e.fd, e.opFlags, e.userData = iouOpPollAdd, int32(c.ep.evfd), unix.POLLIN, tagWake
 	u.push()
 	r.arm()
@@ -358,9 +358,18 @@ func newURingReader(c *rawSock) (*uringReader, error) {
 	return r, nil
 }
 
-// arm queues the multishot receive (submitted by the next enter).
+// arm queues the multishot receive (submitted by the next enter). With
+// the submission ring full (entries an interrupted enter left), it submits
+// them first; if that fails too, the receive stays unarmed and the next
+// read tries again.
 func (r *uringReader) arm() {
 	e := r.u.sqe()
+	if e == nil {
+		r.u.enter(0, false)
+		if e = r.u.sqe(); e == nil {
+			return
+		}
+	}
 	e.opcode, e.fd, e.ioprio, e.flags, e.userData = iouOpRecv, int32(r.s.sock.fd), iouRecvMultishot, iouSQEBufferSelect, tagRecv
 	r.u.push()
 	r.armed = true
