@@ -77,6 +77,7 @@ func main() {
 		dir      = flag.String("dir", "", "where recordings go (default: a temporary directory, removed at the end)")
 		cpuprof  = flag.String("cpuprofile", "", "write a CPU profile of the measured window to this file")
 		memprof  = flag.String("memprofile", "", "write a heap profile at the end of the measured window to this file")
+		mutprof  = flag.String("mutexprofile", "", "write a profile of the lock contention in the measured window to this file")
 		role     = flag.String("role", "record", "internal: record or send")
 		sendDest = flag.String("dest", "", "internal: rtpudp address for the sender")
 	)
@@ -96,6 +97,7 @@ func main() {
 	}
 	profile = *cpuprof
 	memProfile = *memprof
+	mutexProfile = *mutprof
 	if *anchor > 0 {
 		if err := ffmpegAnchor(*anchor, *dur, os.Args[1:]); err != nil {
 			log.Fatal(err)
@@ -351,10 +353,25 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	runtime.ReadMemStats(&ms0)
 	k0 := kernelDrops()
 	load0 := loadAvg()
+	if mutexProfile != "" {
+		runtime.SetMutexProfileFraction(10)
+	}
 	c0, w0, d0, s0 := cpuTime(), time.Now(), received(), procCPU(cmd.Process.Pid)
 	time.Sleep(dur)
 	if profile != "" {
 		pprof.StopCPUProfile()
+	}
+	if mutexProfile != "" {
+		runtime.SetMutexProfileFraction(0)
+		f, err := os.Create(mutexProfile)
+		if err != nil {
+			return err
+		}
+		err = pprof.Lookup("mutex").WriteTo(f, 0)
+		f.Close()
+		if err != nil {
+			return err
+		}
 	}
 	c1, w1, d1, s1 := cpuTime(), time.Now(), received(), procCPU(cmd.Process.Pid)
 	k1 := kernelDrops()
@@ -436,6 +453,7 @@ var (
 	socketDatagrams atomic.Int64
 	profile         string
 	memProfile      string
+	mutexProfile    string
 )
 
 func readSocket(c *net.UDPConn, l *recorder.Leg) {
