@@ -23,20 +23,10 @@ func CreateNew(path string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(data)
+	tmp, err := writeTemp(path, data)
+	defer os.Remove(tmp)
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Link(f.Name(), path)
+		err = os.Link(tmp, path)
 	}
 	if err == nil {
 		err = SyncDir(dir)
@@ -52,12 +42,25 @@ func CreateNew(path string, data []byte) error {
 // the folder synced, so a reader sees the old file or the new one, whole,
 // and the new one survives a crash once Replace returns.
 func Replace(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
+	tmp, err := writeTemp(path, data)
+	defer os.Remove(tmp) // after a failure; renamed away otherwise
+	if err == nil {
+		err = os.Rename(tmp, path)
 	}
-	defer os.Remove(f.Name()) // after a failure; renamed away otherwise
+	if err == nil {
+		err = SyncDir(filepath.Dir(path))
+	}
+	return err
+}
+
+// writeTemp writes data to a new temporary file (mode 0600) beside path
+// and syncs it. It returns the file's name ("" if none was made), which
+// the caller removes or moves into place.
+func writeTemp(path string, data []byte) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return "", err
+	}
 	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
@@ -65,13 +68,7 @@ func Replace(path string, data []byte) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err == nil {
-		err = SyncDir(dir)
-	}
-	return err
+	return f.Name(), err
 }
 
 // SyncDir syncs a folder, so that the names created or renamed in it
