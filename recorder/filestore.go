@@ -227,8 +227,8 @@ func (s *FileStore) Resume(ctx context.Context, id string, size int64) (Writer, 
 		f.Close()
 		return nil, fmt.Errorf("resume %s: %w", id, err)
 	}
-	w := &fileWriter{s: s, f: f, meta: m, h: h, n: size, woBehind: size}
-	w.written.Store(size)
+	w := &fileWriter{s: s, f: f, meta: m, h: h, woBehind: size}
+	w.n.Store(size)
 	s.wo.add(w)
 	return w, nil
 }
@@ -369,12 +369,11 @@ type fileWriter struct {
 	f      *os.File
 	meta   Meta
 	h      hash.Hash
-	n      int64
+	n      atomic.Int64 // bytes written (read by the write-out's ticks too)
 	closed bool
 
-	written  atomic.Int64 // n, for the write-out goroutine
-	woAt     int          // its index in s.wo's files (-1: none)
-	woBehind int64        // bytes whose write-out was started (the write-out goroutine's)
+	woAt     int   // its index in s.wo's files, while it is there
+	woBehind int64 // bytes whose write-out was started (the write-out ticks')
 }
 
 func (w *fileWriter) Write(p []byte) (int, error) {
@@ -383,8 +382,7 @@ func (w *fileWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.f.Write(p)
 	w.h.Write(p[:n])
-	w.n += int64(n)
-	w.written.Store(w.n)
+	w.n.Add(int64(n))
 	if err != nil {
 		return n, fmt.Errorf("write %s: %w", w.meta.ID, err)
 	}
@@ -437,7 +435,7 @@ func (w *fileWriter) Finalize(ctx context.Context, fin Final) (Meta, error) {
 	m := w.meta
 	m.State = StateFinalized
 	m.Finalized = s.now().UTC()
-	m.Size = w.n
+	m.Size = w.n.Load()
 	m.SHA256 = hex.EncodeToString(w.h.Sum(nil))
 	m.Duration, m.Gaps, m.GapsDropped, m.Legs, m.Recovered = fin.Duration, fin.Gaps, fin.GapsDropped, fin.Legs, fin.Recovered
 	if err := s.writeMeta(m); err != nil {

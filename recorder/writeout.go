@@ -74,7 +74,6 @@ func (o *writeOut) remove(w *fileWriter) {
 	o.files[i].woAt = i
 	o.files[last] = nil
 	o.files = o.files[:last]
-	w.woAt = -1
 	if len(o.files) == 0 && o.running {
 		o.running = false
 		o.timer.Stop()
@@ -101,7 +100,7 @@ func (o *writeOut) tick() {
 	for i, w := range batch {
 		// woBehind is the ticks' alone; the file may be closed meanwhile
 		// (writeBehind then does nothing).
-		if end := w.written.Load(); end > w.woBehind {
+		if end := w.n.Load(); end > w.woBehind {
 			o.do(w.f, w.woBehind, end-w.woBehind)
 			w.woBehind = end
 		}
