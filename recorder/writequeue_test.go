@@ -456,3 +456,54 @@ func TestDiscardDropsQueuedPages(t *testing.T) {
 		}
 	})
 }
+
+// A recording whose store is stuck holds one of the Writers' goroutines,
+// never the pages of another recording: a goroutine is started for them
+// although one runs already (it is inside a write that does not return).
+func TestStuckRecordingHoldsNoOther(t *testing.T) {
+	speech := fixture(t, "speech.opus")
+	w := &recorder.Writers{Goroutines: 4}
+	synctest.Test(t, func(t *testing.T) {
+		release := make(chan struct{})
+		start := func(id string, store recorder.Store) (*recorder.Recorder, *recorder.Leg) {
+			rec, err := recorder.New(recorder.Config{CallID: id, Purpose: policy.Quality,
+				Store: store, Audit: audit.Discard, Writers: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, _ := rec.AddLeg(recorder.LegConfig{Role: recorder.Customer, OpusPT: 111})
+			if _, err := rec.Start(context.Background(), policytest.GrantFor(t, rec), "a"); err != nil {
+				t.Fatal(err)
+			}
+			return rec, l
+		}
+		stuck, sl := start("stuck", stuckStore{&recordertest.MemStore{}, release})
+		healthy := &recordertest.MemStore{}
+		ok, ol := start("healthy", healthy)
+		for i := range 250 { // 5 s: the stuck store's third write blocks
+			for _, l := range []*recorder.Leg{sl, ol} {
+				if err := l.WriteRTP(pkt(1, uint16(i), uint32(i*960), speech[i%len(speech)])); err != nil {
+					t.Fatal(err)
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		synctest.Wait()
+		if st := w.Stats(); st.Goroutines < 1 {
+			t.Fatalf("writers %+v: the stuck write should hold a goroutine", st)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		metas, err := ok.Stop(ctx, "a")
+		if err != nil {
+			t.Fatalf("stop of the healthy recording while another is stuck: %v", err)
+		}
+		if in, err := recorder.Inspect(bytesReader(healthy.Bytes(metas[0].ID))); err != nil || !in.EOS || in.Duration != metas[0].Duration {
+			t.Fatalf("healthy recording: %+v, %v", in, err)
+		}
+		close(release)
+		if _, err := stuck.Stop(context.Background(), "a"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -61,7 +61,10 @@ const (
 //
 // The zero value is ready to use, with the defaults. Recorders share the
 // Writers of their Config, else that of their Config.Clock, else the
-// process's; its goroutines run only while pages wait (none when idle). Its
+// process's; its goroutines run only while pages wait (none when idle),
+// and one more starts only when more recordings wait than goroutines are
+// free to take them (all are inside writes: a slow store, or one stuck
+// for a recording), so a fast store is served by one or two. Its
 // methods are safe for concurrent use. A Writers must not be copied after
 // first use.
 type Writers struct {
@@ -78,6 +81,8 @@ type Writers struct {
 	mu        sync.Mutex
 	ready     *wqueue // the queues with work and no goroutine serving them, first to serve first
 	readyTail *wqueue
+	nready    int // queues in ready
+	writing   int // goroutines inside exec
 	running   int
 	queued    int64
 	free      [qbufClasses][][]byte // spare buffers for queued pages, by size class
@@ -176,7 +181,13 @@ func (p *Writers) push(q *wqueue, op *wop) {
 		return
 	}
 	p.pushReady(q)
-	if p.running < p.goroutines() {
+	// A goroutine not inside a write takes a ready queue next: one more
+	// is started only when more queues wait than such goroutines (every
+	// goroutine is writing: the store is slow, or stuck for one
+	// recording). A fast store (the page cache) is served by one or two,
+	// not by a crowd competing with the readers for the processors and
+	// the lock.
+	if p.nready > p.running-p.writing && p.running < p.goroutines() {
 		p.running++
 		go p.work()
 	}
@@ -191,6 +202,7 @@ func (p *Writers) pushReady(q *wqueue) {
 		p.readyTail.next = q
 	}
 	p.readyTail = q
+	p.nready++
 }
 
 func (p *Writers) popReady() *wqueue {
@@ -203,6 +215,7 @@ func (p *Writers) popReady() *wqueue {
 		p.readyTail = nil
 	}
 	q.next, q.inReady = nil, false
+	p.nready--
 	return q
 }
 
@@ -292,6 +305,7 @@ func (p *Writers) work() {
 		}
 		q.busy = true
 		failed := q.err[i]
+		p.writing++
 		p.mu.Unlock()
 
 		err := q.exec(op, failed)
@@ -300,6 +314,7 @@ func (p *Writers) work() {
 		}
 
 		p.mu.Lock()
+		p.writing--
 		q.busy = false
 		switch op.kind {
 		case opPage:
