@@ -68,6 +68,7 @@ func main() {
 		anchor   = flag.Int("ffmpeg", 0, "first measure the anchor: this many streams each recorded by its own ffmpeg -c copy, for -dur")
 		rcvbuf   = flag.Int("rcvbuf", 0, "rtpudp: Config.ReadBuffer in bytes (0: the default)")
 		uring    = flag.Bool("iouring", true, "rtpudp: read with io_uring where the kernel allows it (false: Config.NoIOUring, recvmmsg)")
+		writers  = flag.Int("writers", 0, "recorder.Writers.Goroutines: the most goroutines writing pages at once (0: the default)")
 		coalesce = flag.Duration("coalesce", 0, "rtpudp: Config.Coalesce (0: the default; negative: none)")
 		loss     = flag.Float64("loss", 0, "probability that a packet is lost")
 		reorder  = flag.Float64("reorder", 0, "probability that a packet is sent after the next one")
@@ -107,7 +108,8 @@ func main() {
 	if *clock == "shared" {
 		clk = recorder.NewClock()
 	}
-	if err := record(*legs, *dur, *warmup, *ingest, *sockets, *coalesce, *rcvbuf, *uring, clk, *dir, os.Args[1:]); err != nil {
+	wr := &recorder.Writers{Goroutines: *writers}
+	if err := record(*legs, *dur, *warmup, *ingest, *sockets, *coalesce, *rcvbuf, *uring, clk, wr, *dir, os.Args[1:]); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -157,8 +159,9 @@ func runSender(legs int, dur time.Duration, payload [][]byte, dest string, gso b
 		}
 		s.dst = func(i int) *net.UDPAddr { return addrs[i] }
 	}
-	// Several source sockets, so that SO_REUSEPORT spreads the flows.
-	for range 8 {
+	// Several source sockets, so that SO_REUSEPORT spreads the legs over
+	// the recorder's sockets (each leg sends from one of them).
+	for range 16 {
 		c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 		if err != nil {
 			return err
@@ -219,7 +222,7 @@ func rssKiB() int64 {
 	return -1
 }
 
-func record(n int, dur, warmup time.Duration, ingest string, sockets int, coalesce time.Duration, rcvbuf int, uring bool, clock *recorder.Clock, dir string, args []string) error {
+func record(n int, dur, warmup time.Duration, ingest string, sockets int, coalesce time.Duration, rcvbuf int, uring bool, clock *recorder.Clock, wr *recorder.Writers, dir string, args []string) error {
 	ctx := context.Background()
 	if dir == "" {
 		d, err := os.MkdirTemp("", "loadtest-")
@@ -240,7 +243,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	t0 := time.Now()
 	for i := 0; i < n; i += 2 {
 		id := fmt.Sprintf("load-%d", i/2)
-		rec, err := recorder.New(recorder.Config{CallID: id, Store: store, Audit: audit.Discard, Clock: clock})
+		rec, err := recorder.New(recorder.Config{CallID: id, Store: store, Audit: audit.Discard, Clock: clock, Writers: wr})
 		if err != nil {
 			return err
 		}

@@ -32,15 +32,22 @@ type sender struct {
 
 func (s *sender) run() error {
 	const batch = 64
-	msgs := make([][]ipv4.Message, len(s.conns))
-	bufs := make([][]byte, batch)
-	for i := range bufs {
-		bufs[i] = make([]byte, 1500)
-	}
+	// Each leg sends from one source socket (leg i from socket i mod k), as
+	// a real peer sends a stream from one port: SO_REUSEPORT then keeps a
+	// leg on one of the recorder's sockets, so its packets are never
+	// reordered between two readers. (Spraying a leg's packets over every
+	// socket made them race each other through both readers: packets 80 ms
+	// out of order, counted late.)
+	k := len(s.conns)
+	msgs := make([][]ipv4.Message, k)
+	bufs := make([][][]byte, k)
+	fill := make([]int, k) // messages in each socket's batch
 	for c := range msgs {
 		msgs[c] = make([]ipv4.Message, batch)
+		bufs[c] = make([][]byte, batch)
 		for i := range msgs[c] {
 			msgs[c][i].Buffers = [][]byte{nil}
+			bufs[c][i] = make([]byte, 1500)
 		}
 	}
 	sent := make([]int64, s.legs)
@@ -59,79 +66,73 @@ func (s *sender) run() error {
 	start := time.Now()
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	n := 0 // messages in the batch
-	conn := 0
 	// With GSO one send carries up to gsoSegments datagrams of seg bytes
 	// (RTP padding makes them all that long), which the kernel splits: the
 	// generator then costs a fraction of a system call per datagram.
 	const gsoSegments = 64
 	seg := 0
-	var gsoBuf []byte
+	var gsoBufs [][]byte // one per socket
 	if s.gso {
 		for _, p := range s.payload {
 			seg = max(seg, 12+len(p)+1) // at least one byte of padding
 		}
 		seg = (seg + 3) &^ 3
-		gsoBuf = make([]byte, 0, seg*gsoSegments)
 		for _, c := range s.raw {
 			if err := setGSO(c, seg); err != nil {
 				return fmt.Errorf("sender: UDP GSO: %w", err)
 			}
+			gsoBufs = append(gsoBufs, make([]byte, 0, seg*gsoSegments))
 		}
 	}
-	flush := func() {
+	flush := func(c int) {
 		if s.gso {
-			if len(gsoBuf) == 0 {
+			if len(gsoBufs[c]) == 0 {
 				return
 			}
 			// Loopback buffers full: lost packets, as on a network.
-			_, _ = s.raw[conn].WriteToUDP(gsoBuf, s.dst(0))
-			gsoBuf = gsoBuf[:0]
-			conn = (conn + 1) % len(s.raw)
+			_, _ = s.raw[c].WriteToUDP(gsoBufs[c], s.dst(0))
+			gsoBufs[c] = gsoBufs[c][:0]
 			return
 		}
-		if n == 0 {
-			return
-		}
-		ms := msgs[conn][:n]
+		ms := msgs[c][:fill[c]]
 		for len(ms) > 0 {
-			k, err := s.conns[conn].WriteBatch(ms, 0)
+			n, err := s.conns[c].WriteBatch(ms, 0)
 			if err != nil {
 				// Loopback buffers full: a lost packet, as on a network.
-				k = max(k, 1)
+				n = max(n, 1)
 			}
-			ms = ms[k:]
+			ms = ms[n:]
 		}
-		n = 0
-		conn = (conn + 1) % len(s.conns)
+		fill[c] = 0
 	}
 	add := func(leg int, j int64) {
+		c := leg % k
 		h.SSRC = uint32(leg + 1)
 		h.SequenceNumber = uint16(j)
 		h.Timestamp = uint32(j * 960)
 		p := s.payload[j%int64(len(s.payload))]
 		if s.gso {
 			h.Padding = true
-			at := len(gsoBuf)
-			gsoBuf = gsoBuf[:at+seg]
-			b := gsoBuf[at:]
-			k, _ := h.MarshalTo(b)
-			k += copy(b[k:], p)
-			pad := seg - k
-			clear(b[k:])
+			at := len(gsoBufs[c])
+			gsoBufs[c] = gsoBufs[c][:at+seg]
+			b := gsoBufs[c][at:]
+			n, _ := h.MarshalTo(b)
+			n += copy(b[n:], p)
+			pad := seg - n
+			clear(b[n:])
 			b[seg-1] = byte(pad)
-			if len(gsoBuf) == cap(gsoBuf) {
-				flush()
+			if len(gsoBufs[c]) == cap(gsoBufs[c]) {
+				flush(c)
 			}
 			return
 		}
-		k, _ := h.MarshalTo(bufs[n])
-		k += copy(bufs[n][k:], p)
-		msgs[conn][n].Buffers[0] = bufs[n][:k]
-		msgs[conn][n].Addr = s.dst(leg)
-		n++
-		if n == batch {
-			flush()
+		n, _ := h.MarshalTo(bufs[c][fill[c]])
+		n += copy(bufs[c][fill[c]][n:], p)
+		msgs[c][fill[c]].Buffers[0] = bufs[c][fill[c]][:n]
+		msgs[c][fill[c]].Addr = s.dst(leg)
+		fill[c]++
+		if fill[c] == batch {
+			flush(c)
 		}
 	}
 	for now := range tick.C {
@@ -172,7 +173,9 @@ func (s *sender) run() error {
 				}
 			}
 		}
-		flush()
+		for c := range k {
+			flush(c)
+		}
 		wasStalled = stalled
 	}
 	var ru syscall.Rusage
