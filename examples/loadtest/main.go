@@ -81,6 +81,8 @@ func main() {
 		mutprof  = flag.String("mutexprofile", "", "write a profile of the lock contention in the measured window to this file")
 		role     = flag.String("role", "record", "internal: record or send")
 		sendDest = flag.String("dest", "", "internal: rtpudp address for the sender")
+		steerTo  = flag.Int("steer", 0, "internal: the recorder's sockets, when it steers datagrams by SSRC (the sender's GSO trains then hold one socket's legs)")
+		steerOn  = flag.Bool("ssrc-steering", true, "rtpudp: spread the legs over the sockets by SSRC (false: Config.NoSSRCSteering, the kernel's hash of addresses and ports)")
 	)
 	flag.Parse()
 	payload, err := loadSpeech()
@@ -88,7 +90,7 @@ func main() {
 		log.Fatal(err)
 	}
 	if *role == "send" {
-		if err := runSender(*legs, *dur, payload, *sendDest, *gso, *loss, *reorder, *stall, *every, *stallOf); err != nil {
+		if err := runSender(*legs, *dur, payload, *sendDest, *gso, *steerTo, *loss, *reorder, *stall, *every, *stallOf); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -109,7 +111,7 @@ func main() {
 		clk = recorder.NewClock()
 	}
 	wr := &recorder.Writers{Goroutines: *writers}
-	if err := record(*legs, *dur, *warmup, *ingest, *sockets, *coalesce, *rcvbuf, *uring, clk, wr, *dir, os.Args[1:]); err != nil {
+	if err := record(*legs, *dur, *warmup, *ingest, *sockets, *coalesce, *rcvbuf, *uring, !*steerOn, clk, wr, *dir, os.Args[1:]); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -131,8 +133,8 @@ func loadSpeech() ([][]byte, error) {
 	}
 }
 
-func runSender(legs int, dur time.Duration, payload [][]byte, dest string, gso bool, loss, reorder float64, stall, every time.Duration, stallOf int) error {
-	s := &sender{legs: legs, dur: dur, payload: payload, loss: loss, reorder: reorder, stall: stall, every: every, stallOf: max(stallOf, 1)}
+func runSender(legs int, dur time.Duration, payload [][]byte, dest string, gso bool, steer int, loss, reorder float64, stall, every time.Duration, stallOf int) error {
+	s := &sender{legs: legs, dur: dur, payload: payload, steer: steer, loss: loss, reorder: reorder, stall: stall, every: every, stallOf: max(stallOf, 1)}
 	if stall == 0 {
 		s.every = 0
 	}
@@ -222,7 +224,7 @@ func rssKiB() int64 {
 	return -1
 }
 
-func record(n int, dur, warmup time.Duration, ingest string, sockets int, coalesce time.Duration, rcvbuf int, uring bool, clock *recorder.Clock, wr *recorder.Writers, dir string, args []string) error {
+func record(n int, dur, warmup time.Duration, ingest string, sockets int, coalesce time.Duration, rcvbuf int, uring, noSteer bool, clock *recorder.Clock, wr *recorder.Writers, dir string, args []string) error {
 	ctx := context.Background()
 	if dir == "" {
 		d, err := os.MkdirTemp("", "loadtest-")
@@ -277,7 +279,11 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 			wg.Go(func() { readSocket(c, l) })
 		}
 	case "rtpudp":
-		srv, err = rtpudp.Listen("udp4", "127.0.0.1:0", rtpudp.Config{Sockets: sockets, Coalesce: coalesce, ReadBuffer: rcvbuf, NoIOUring: !uring})
+		if sockets <= 0 {
+			sockets = runtime.GOMAXPROCS(0)
+		}
+		srv, err = rtpudp.Listen("udp4", "127.0.0.1:0", rtpudp.Config{Sockets: sockets, Coalesce: coalesce, ReadBuffer: rcvbuf,
+			NoIOUring: !uring, NoSSRCSteering: noSteer})
 		if err != nil {
 			return err
 		}
@@ -306,6 +312,9 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	method := ingest
 	if srv != nil {
 		method += " " + srv.ReadMethod()
+		if srv.SteersBySSRC() {
+			method += ", steered by ssrc"
+		}
 	}
 	fmt.Fprintf(os.Stderr, "loadtest: %d calls, %d legs started in %v (ingest %s, shared clock %v, GOMAXPROCS %d)\n",
 		len(recs), n, time.Since(t0).Round(time.Millisecond), method, clock != nil, runtime.GOMAXPROCS(0))
@@ -316,6 +325,9 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	}
 	cargs := append([]string{}, args...)
 	cargs = append(cargs, "-role", "send", "-dur", (warmup + dur + 2*time.Second).String(), "-dest", dest)
+	if srv != nil && srv.SteersBySSRC() {
+		cargs = append(cargs, "-steer", strconv.Itoa(sockets))
+	}
 	cmd := exec.Command(exe, cargs...)
 	cmd.Stderr = os.Stderr
 	if ports != nil {

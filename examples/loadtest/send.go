@@ -10,6 +10,8 @@ import (
 
 	"github.com/pion/rtp"
 	"golang.org/x/net/ipv4"
+
+	"github.com/consentrec/consentrec/recorder/rtpudp"
 )
 
 // sender is the load generator: N legs of Opus RTP, 20 ms, 50 packets/s
@@ -23,6 +25,7 @@ type sender struct {
 	conns   []*ipv4.PacketConn
 	raw     []*net.UDPConn
 	gso     bool          // every leg has one destination: send with UDP GSO
+	steer   int           // the recorder's sockets, if it steers by SSRC (rtpudp.SocketOf)
 	loss    float64       // probability a packet is never sent
 	reorder float64       // probability a packet is sent after the next one
 	stall   time.Duration // a stall: the leg sends nothing, then its backlog at once
@@ -37,11 +40,20 @@ func (s *sender) run() error {
 	// leg on one of the recorder's sockets, so its packets are never
 	// reordered between two readers. (Spraying a leg's packets over every
 	// socket made them race each other through both readers: packets 80 ms
-	// out of order, counted late.)
+	// out of order, counted late.) When the recorder steers by SSRC, the
+	// kernel steers a GSO train as its first datagram: a train then holds
+	// the legs of one of its sockets (group rtpudp.SocketOf), sent from a
+	// socket of their own.
 	k := len(s.conns)
-	msgs := make([][]ipv4.Message, k)
-	bufs := make([][][]byte, k)
-	fill := make([]int, k) // messages in each socket's batch
+	groups, group := k, func(leg int) int { return leg % k }
+	if s.gso && s.steer > 1 {
+		groups = s.steer
+		group = func(leg int) int { return rtpudp.SocketOf(uint32(leg+1), s.steer) }
+	}
+	// Group g sends from socket g mod k.
+	msgs := make([][]ipv4.Message, groups)
+	bufs := make([][][]byte, groups)
+	fill := make([]int, groups) // messages in each group's batch
 	for c := range msgs {
 		msgs[c] = make([]ipv4.Message, batch)
 		bufs[c] = make([][]byte, batch)
@@ -81,6 +93,8 @@ func (s *sender) run() error {
 			if err := setGSO(c, seg); err != nil {
 				return fmt.Errorf("sender: UDP GSO: %w", err)
 			}
+		}
+		for range groups {
 			gsoBufs = append(gsoBufs, make([]byte, 0, seg*gsoSegments))
 		}
 	}
@@ -90,13 +104,13 @@ func (s *sender) run() error {
 				return
 			}
 			// Loopback buffers full: lost packets, as on a network.
-			_, _ = s.raw[c].WriteToUDP(gsoBufs[c], s.dst(0))
+			_, _ = s.raw[c%k].WriteToUDP(gsoBufs[c], s.dst(0))
 			gsoBufs[c] = gsoBufs[c][:0]
 			return
 		}
 		ms := msgs[c][:fill[c]]
 		for len(ms) > 0 {
-			n, err := s.conns[c].WriteBatch(ms, 0)
+			n, err := s.conns[c%k].WriteBatch(ms, 0)
 			if err != nil {
 				// Loopback buffers full: a lost packet, as on a network.
 				n = max(n, 1)
@@ -106,7 +120,7 @@ func (s *sender) run() error {
 		fill[c] = 0
 	}
 	add := func(leg int, j int64) {
-		c := leg % k
+		c := group(leg)
 		h.SSRC = uint32(leg + 1)
 		h.SequenceNumber = uint16(j)
 		h.Timestamp = uint32(j * 960)
@@ -173,7 +187,7 @@ func (s *sender) run() error {
 				}
 			}
 		}
-		for c := range k {
+		for c := range groups {
 			flush(c)
 		}
 		wasStalled = stalled

@@ -8,8 +8,10 @@
 // and looks the stream up by SSRC in a table whose entries it prefetches
 // for the whole batch: there is no goroutine, socket or allocation per
 // stream or per packet on the receive path. With Config.Sockets above
-// one, the sockets share the port with SO_REUSEPORT and the kernel spreads
-// the senders (by address and port) over them, one reader per core.
+// one, the sockets share the port with SO_REUSEPORT, one reader per core,
+// and the kernel spreads the streams over them by SSRC (on Linux: a BPF
+// program; elsewhere, or with Config.NoSSRCSteering, by the senders'
+// addresses and ports).
 //
 // The reader calls Writer.WriteRTP synchronously: a Writer must return
 // quickly (recorder.Leg does: it places the packet and returns). Before it
@@ -111,6 +113,15 @@ type Config struct {
 	// streams it costs 12 % less CPU per datagram (see ReadMethod and
 	// the package doc).
 	NoIOUring bool
+	// NoSSRCSteering leaves the choice of each datagram's socket to
+	// SO_REUSEPORT's hash of its addresses and ports. By default, on
+	// Linux with more than one socket, a BPF program picks it by SSRC
+	// (SocketOf): every packet of a stream is read by one reader, in
+	// order, and the streams spread evenly over the readers however few
+	// addresses they come from (an SBC or a SIPREC client sends thousands
+	// of streams from a handful of ports, which the hash would put on one
+	// or two sockets, one core). See SteersBySSRC.
+	NoSSRCSteering bool
 	// Logger receives the warnings. Nil: slog.Default().
 	Logger *slog.Logger
 }
@@ -228,12 +239,13 @@ func (a *counters) stats() Stats {
 // Server receives RTP on one UDP port. Its methods may be called
 // concurrently.
 type Server struct {
-	cfg    Config
-	method string // see ReadMethod
-	conns  []udpSock
-	mu     sync.RWMutex
-	byssrc ssrcTable
-	closed atomic.Bool
+	cfg     Config
+	method  string // see ReadMethod
+	conns   []udpSock
+	mu      sync.RWMutex
+	byssrc  ssrcTable
+	closed  atomic.Bool
+	steered bool // see SteersBySSRC
 
 	counters
 }
@@ -266,8 +278,20 @@ func Listen(network, addr string, cfg Config) (*Server, error) {
 		}
 		s.conns = append(s.conns, c)
 	}
+	if len(s.conns) > 1 && !cfg.NoSSRCSteering {
+		if err := steer(s.conns); err != nil {
+			cfg.Logger.Warn("rtpudp: datagrams spread over the sockets by address and port, not by SSRC", "err", err)
+		} else {
+			s.steered = true
+		}
+	}
 	return s, nil
 }
+
+// SteersBySSRC reports whether the kernel picks each datagram's socket by
+// its SSRC (see Config.NoSSRCSteering), rather than by its addresses and
+// ports.
+func (s *Server) SteersBySSRC() bool { return s.steered }
 
 // ReadMethod names how the readers read: "io_uring" or "recvmmsg" on
 // Linux (see Config.NoIOUring), "ReadBatch" elsewhere. A reader whose own

@@ -29,6 +29,28 @@ func packet(ssrc uint32, seq uint16, payload ...byte) []byte {
 	return b
 }
 
+// fence returns once each of the server's sockets has read every datagram
+// sent before it: it sends each socket one for an SSRC of its own
+// (SocketOf) and waits for them, which each socket reads in order.
+func fence(t *testing.T, s *Server, sockets int, send func([]byte)) {
+	t.Helper()
+	w := &chanWriter{ch: make(chan rtp.Packet, sockets)}
+	next := uint32(1 << 30)
+	for i := range sockets {
+		for SocketOf(next, sockets) != i {
+			next++
+		}
+		if err := s.Add(next, w); err != nil {
+			t.Fatal(err)
+		}
+		send(packet(next, 1, 0xf8))
+		next++
+	}
+	for range sockets {
+		<-w.ch
+	}
+}
+
 func TestDemuxBySSRC(t *testing.T) {
 	s, err := Listen("udp4", "127.0.0.1:0", Config{Sockets: 2, Batch: 8})
 	if err != nil {
@@ -73,6 +95,7 @@ func TestDemuxBySSRC(t *testing.T) {
 	send(packet(1, 9, 0xf8)) // now unknown
 	send(packet(2, 10, 0xf8))
 	<-b.ch
+	fence(t, s, 2, send) // the streams may be read on two sockets
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +103,7 @@ func TestDemuxBySSRC(t *testing.T) {
 		t.Fatalf("Serve after Close: %v", err)
 	}
 	st := s.Stats()
-	if st.Datagrams != 7 || st.Unknown != 2 || st.Malformed != 1 || st.Rejected != 2 || st.Batches < 1 {
+	if st.Datagrams != 9 || st.Unknown != 2 || st.Malformed != 1 || st.Rejected != 2 || st.Batches < 1 {
 		t.Fatalf("stats %+v", st)
 	}
 	if len(a.ch) != 0 {
