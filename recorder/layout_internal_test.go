@@ -21,3 +21,21 @@ func TestRecorderHotLine(t *testing.T) {
 		t.Errorf("Recorder is %d bytes: set recorderPad to %d", n, recorderPad+(64-n%64)%64)
 	}
 }
+
+// Every packet reads a session's next, settled and active: they lie in
+// its first line, which Leg.Prefetch loads.
+func TestSessionHotLine(t *testing.T) {
+	var s session
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("laid out for 64-bit platforms")
+	}
+	for name, end := range map[string]uintptr{
+		"next":    unsafe.Offsetof(s.next) + unsafe.Sizeof(s.next),
+		"settled": unsafe.Offsetof(s.settled) + unsafe.Sizeof(s.settled),
+		"active":  unsafe.Offsetof(s.active) + unsafe.Sizeof(s.active),
+	} {
+		if end > 64 {
+			t.Errorf("session.%s ends at byte %d, past the first line", name, end)
+		}
+	}
+}
