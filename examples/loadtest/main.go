@@ -368,6 +368,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	runtime.ReadMemStats(&ms0)
 	k0 := kernelDrops()
 	load0 := loadAvg()
+	st0 := hostCPU()
 	if mutexProfile != "" {
 		runtime.SetMutexProfileFraction(10)
 	}
@@ -390,6 +391,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	}
 	c1, w1, d1, s1 := cpuTime(), time.Now(), received(), procCPU(cmd.Process.Pid)
 	k1 := kernelDrops()
+	st1 := hostCPU()
 	rss := rssKiB()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -454,6 +456,13 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	// the recorder's must fit in the cores for the run to stay real time.
 	fmt.Fprintf(os.Stderr, "loadtest: sender cpu_core=%.3f (recorder %.3f, %d cores), load average %s at the window's start, %s at its end\n",
 		(s1-s0).Seconds()/secs, cpu, runtime.NumCPU(), load0, loadAvg())
+	if st0.ok && st1.ok {
+		// Time the hypervisor gave the vCPUs to others (steal), and the
+		// kernel's softirq time (the loopback delivery of every datagram):
+		// a run that slows down everything at once says so here.
+		fmt.Fprintf(os.Stderr, "loadtest: host steal %.3f core, softirq %.3f core in the window\n",
+			(st1.steal-st0.steal).Seconds()/secs, (st1.softirq-st0.softirq).Seconds()/secs)
+	}
 	// What a datagram costs, whatever the machine's load let the process
 	// keep up with: the legs one core would carry at 50 packets/s each.
 	perDgram := (c1 - c0).Seconds() / float64(max(d1-d0, 1))
@@ -485,6 +494,30 @@ func readSocket(c *net.UDPConn, l *recorder.Leg) {
 		}
 		_ = l.WriteRTP(&p)
 	}
+}
+
+type cpuStat struct {
+	steal, softirq time.Duration
+	ok             bool
+}
+
+// hostCPU returns the machine's steal and softirq time so far
+// (/proc/stat), ok false if unknown.
+func hostCPU() cpuStat {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuStat{}
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuStat{}
+	}
+	tick := func(s string) time.Duration {
+		n, _ := strconv.ParseInt(s, 10, 64)
+		return time.Duration(n) * time.Second / 100 // USER_HZ
+	}
+	return cpuStat{softirq: tick(f[7]), steal: tick(f[8]), ok: true}
 }
 
 // kernelDrops returns the host's UDP datagrams dropped for a full receive
