@@ -372,6 +372,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	if mutexProfile != "" {
 		runtime.SetMutexProfileFraction(10)
 	}
+	late0 := legTotals(legs)
 	c0, w0, d0, s0 := cpuTime(), time.Now(), received(), procCPU(cmd.Process.Pid)
 	time.Sleep(dur)
 	if profile != "" {
@@ -392,6 +393,11 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 	c1, w1, d1, s1 := cpuTime(), time.Now(), received(), procCPU(cmd.Process.Pid)
 	k1 := kernelDrops()
 	st1 := hostCPU()
+	late1 := legTotals(legs)
+	// What went wrong in the window itself, apart from the calls' start
+	// (5,000 calls starting at once load the machine) and their end.
+	fmt.Fprintf(os.Stderr, "loadtest: in the window: lost %d, late %d, slips %d\n",
+		late1.Lost-late0.Lost, late1.Late-late0.Late, late1.Slips-late0.Slips)
 	rss := rssKiB()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -494,6 +500,17 @@ func readSocket(c *net.UDPConn, l *recorder.Leg) {
 		}
 		_ = l.WriteRTP(&p)
 	}
+}
+
+// legTotals sums the legs' counters now.
+func legTotals(legs []*recorder.Leg) (t recorder.LegStats) {
+	for _, l := range legs {
+		st := l.Stats()
+		t.Lost += st.Lost
+		t.Late += st.Late
+		t.Slips += st.Slips
+	}
+	return t
 }
 
 type cpuStat struct {

@@ -51,22 +51,14 @@ func TestSteersBySSRC(t *testing.T) {
 		// Loopback delivers within the send: every datagram is queued now.
 		got := 0
 		per := make([]int, sockets)
-		for i, c := range srv.conns {
-			buf := make([]byte, 64)
-			for {
-				n, _, err := unix.Recvfrom(c.sock.fd, buf, unix.MSG_DONTWAIT)
-				if errors.Is(err, unix.EAGAIN) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				ssrc := binary.BigEndian.Uint32(buf[8:])
-				if isRTCP(buf[:n]) {
-					ssrc = binary.BigEndian.Uint32(buf[4:])
+		for i, ds := range queued(t, srv) {
+			for _, d := range ds {
+				ssrc := binary.BigEndian.Uint32(d[8:])
+				if isRTCP(d) {
+					ssrc = binary.BigEndian.Uint32(d[4:])
 				}
 				if want := SocketOf(ssrc, sockets); want != i {
-					t.Errorf("%d sockets: ssrc %d (rtcp %v) read on socket %d, SocketOf says %d", sockets, ssrc, isRTCP(buf[:n]), i, want)
+					t.Errorf("%d sockets: ssrc %d (rtcp %v) read on socket %d, SocketOf says %d", sockets, ssrc, isRTCP(d), i, want)
 				}
 				got++
 				per[i]++
@@ -117,17 +109,9 @@ func TestSteeringOffAndShortDatagrams(t *testing.T) {
 		src.Close()
 		per := make([]int, 2)
 		short := -1
-		for i, c := range srv.conns {
-			buf := make([]byte, 64)
-			for {
-				n, _, err := unix.Recvfrom(c.sock.fd, buf, unix.MSG_DONTWAIT)
-				if errors.Is(err, unix.EAGAIN) {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if n == 3 {
+		for i, ds := range queued(t, srv) {
+			for _, d := range ds {
+				if len(d) == 3 {
 					short = i
 				}
 				per[i]++
@@ -145,4 +129,26 @@ func TestSteeringOffAndShortDatagrams(t *testing.T) {
 			t.Errorf("steered: the short datagram went to socket %d", short)
 		}
 	}
+}
+
+// queued reads, without waiting, the datagrams queued on each of the
+// server's sockets (loopback delivers within the send: all are queued
+// once the sends returned).
+func queued(t *testing.T, s *Server) [][][]byte {
+	t.Helper()
+	out := make([][][]byte, len(s.conns))
+	for i, c := range s.conns {
+		for {
+			buf := make([]byte, 64)
+			n, _, err := unix.Recvfrom(c.sock.fd, buf, unix.MSG_DONTWAIT)
+			if errors.Is(err, unix.EAGAIN) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[i] = append(out[i], buf[:n])
+		}
+	}
+	return out
 }
