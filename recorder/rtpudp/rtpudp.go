@@ -152,7 +152,10 @@ const DefaultReadBuffer = 64 << 20
 // frame. At 250,000 datagrams/s on a socket, 500 wait in its buffer.
 const DefaultCoalesce = 2 * time.Millisecond
 
-// Stats counts what the readers saw since Listen.
+// Stats counts what the readers saw since Listen. A reader adds a batch's
+// counts once it has handed the batch over: a Writer may hold a packet
+// that Stats does not count yet (after Close and Serve's return, every
+// datagram read is counted).
 type Stats struct {
 	Datagrams int64 // datagrams read
 	Batches   int64 // reads (datagrams / batches is the mean batch)

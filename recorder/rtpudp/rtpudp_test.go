@@ -192,7 +192,8 @@ func TestRTCPMux(t *testing.T) {
 	if err := s.Add(6, b); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = s.Serve() }()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
 	defer s.Close()
 	c := dial(t, s.Addr())
 	sr := senderReport(5, 0xe1234567_80000000, 96000)
@@ -212,6 +213,10 @@ func TestRTCPMux(t *testing.T) {
 	if p := <-b.ch; p.SequenceNumber != 2 || p.PayloadType != 111 {
 		t.Fatalf("leg 6 got %+v, want its RTP packet only", p.Header)
 	}
+	s.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
 	if st := s.Stats(); st.RTCP != 1 || st.Malformed != 0 {
 		t.Fatalf("stats %+v, want one RTCP datagram handed over", st)
 	}
@@ -229,7 +234,8 @@ func TestCoalesce(t *testing.T) {
 	if err := s.Add(1, a); err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = s.Serve() }()
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
 	defer s.Close()
 	c := dial(t, s.Addr())
 	send := func(i int) {
@@ -251,6 +257,10 @@ func TestCoalesce(t *testing.T) {
 		if p := <-a.ch; p.SequenceNumber != uint16(i) {
 			t.Fatalf("packet %d: seq %d", i, p.SequenceNumber)
 		}
+	}
+	s.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve: %v", err)
 	}
 	if st := s.Stats(); st.Datagrams != n || st.Batches > 8 {
 		t.Fatalf("stats %+v: want %d datagrams in at most 8 reads (1 + 4 full batches, and a partial one for each wait that ended mid-send)", st, n)
@@ -281,11 +291,13 @@ func TestOversizedDatagram(t *testing.T) {
 	if p := <-a.ch; p.SequenceNumber != 2 {
 		t.Fatalf("got seq %d, want only the packet after the oversized one", p.SequenceNumber)
 	}
-	if st := s.Stats(); st.Malformed != 1 {
-		t.Fatalf("stats %+v: want the oversized datagram counted malformed", st)
-	}
 	s.Close()
 	if err := <-done; err != nil {
 		t.Fatalf("Serve: %v", err)
+	}
+	// The counters are added once a batch is handed over: read them after
+	// the reader returned.
+	if st := s.Stats(); st.Malformed != 1 {
+		t.Fatalf("stats %+v: want the oversized datagram counted malformed", st)
 	}
 }

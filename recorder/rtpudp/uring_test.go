@@ -63,6 +63,7 @@ func TestEveryDatagramOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			sent := 0
 			served := make(chan error, 1)
 			go func() { served <- s.Serve() }()
 			defer func() {
@@ -72,12 +73,16 @@ func TestEveryDatagramOnce(t *testing.T) {
 				if err := <-served; err != nil {
 					t.Errorf("Serve after Close: %v", err)
 				}
+				// The counters are added once a batch is handed over:
+				// read them after the readers returned.
+				if st := s.Stats(); st.Datagrams != int64(sent) {
+					t.Errorf("stats %+v: want %d datagrams", st, sent)
+				}
 			}()
 			var cs [streams]*net.UDPConn // one sender socket per stream: spread over the two sockets
 			for i := range cs {
 				cs[i] = dial(t, s.Addr())
 			}
-			sent := 0
 			for seq := 0; seq < perStream; {
 				// Chunks the socket's buffer holds, each waited for.
 				for end := seq + chunk/streams; seq < end; seq++ {
@@ -105,9 +110,6 @@ func TestEveryDatagramOnce(t *testing.T) {
 				if n != 1 {
 					t.Fatalf("SSRC %d seq %d written %d times", k>>16, k&0xffff, n)
 				}
-			}
-			if st := s.Stats(); st.Datagrams != int64(sent) {
-				t.Errorf("stats %+v: want %d datagrams", st, sent)
 			}
 		})
 	}
