@@ -19,11 +19,10 @@ type writeOut struct {
 	every time.Duration                  // each file's period
 	do    func(f *os.File, off, n int64) // starts a write-out (writeBehind; tests record)
 
-	mu      sync.Mutex
-	files   []*fileWriter
-	pos     int
-	running bool
-	timer   *time.Timer // a timer, not a goroutine: a store abandoned open (a crash) holds none
+	mu    sync.Mutex
+	files []*fileWriter
+	pos   int
+	timer *time.Timer // runs while files are open; a timer, not a goroutine: a store abandoned open (a crash) holds none
 
 	tickMu sync.Mutex // one tick at a time
 	batch  []*fileWriter
@@ -49,13 +48,12 @@ func (o *writeOut) add(w *fileWriter) {
 	defer o.mu.Unlock()
 	w.woAt = len(o.files)
 	o.files = append(o.files, w)
-	if !o.running {
-		o.running = true
-		if o.timer == nil {
-			o.timer = time.AfterFunc(writeOutTick, o.tick)
-		} else {
-			o.timer.Reset(writeOutTick)
-		}
+	switch {
+	case len(o.files) > 1: // the timer runs
+	case o.timer == nil:
+		o.timer = time.AfterFunc(writeOutTick, o.tick)
+	default:
+		o.timer.Reset(writeOutTick)
 	}
 }
 
@@ -74,8 +72,7 @@ func (o *writeOut) remove(w *fileWriter) {
 	o.files[i].woAt = i
 	o.files[last] = nil
 	o.files = o.files[:last]
-	if len(o.files) == 0 && o.running {
-		o.running = false
+	if len(o.files) == 0 {
 		o.timer.Stop()
 	}
 }
@@ -108,7 +105,7 @@ func (o *writeOut) tick() {
 	}
 	o.batch = batch
 	o.mu.Lock()
-	if o.running {
+	if len(o.files) > 0 {
 		o.timer.Reset(writeOutTick)
 	}
 	o.mu.Unlock()

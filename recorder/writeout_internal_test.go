@@ -90,8 +90,8 @@ func TestFileStoreWritesOut(t *testing.T) {
 		}
 		s.wo.mu.Lock()
 		defer s.wo.mu.Unlock()
-		if s.wo.running || len(s.wo.files) != 0 {
-			t.Fatalf("write-out after the last file closed: running %v, %d files", s.wo.running, len(s.wo.files))
+		if pending := s.wo.timer.Stop(); pending || len(s.wo.files) != 0 {
+			t.Fatalf("write-out after the last file closed: timer pending %v, %d files", pending, len(s.wo.files))
 		}
 	})
 }
