@@ -431,12 +431,7 @@ func record(n int, dur, warmup time.Duration, ingest string, sockets int, coales
 		}
 		for _, m := range ms {
 			for _, ls := range m.Legs {
-				tot.Packets += ls.Packets
-				tot.Lost += ls.Lost
-				tot.Late += ls.Late
-				tot.Slips += ls.Slips
-				tot.DTX += ls.DTX
-				tot.Duplicates += ls.Duplicates
+				addStats(&tot, ls)
 			}
 		}
 	}
@@ -505,12 +500,19 @@ func readSocket(c *net.UDPConn, l *recorder.Leg) {
 // legTotals sums the legs' counters now.
 func legTotals(legs []*recorder.Leg) (t recorder.LegStats) {
 	for _, l := range legs {
-		st := l.Stats()
-		t.Lost += st.Lost
-		t.Late += st.Late
-		t.Slips += st.Slips
+		addStats(&t, l.Stats())
 	}
 	return t
+}
+
+// addStats adds the counters of st that the load test reports to t.
+func addStats(t *recorder.LegStats, st recorder.LegStats) {
+	t.Packets += st.Packets
+	t.Lost += st.Lost
+	t.Late += st.Late
+	t.Slips += st.Slips
+	t.DTX += st.DTX
+	t.Duplicates += st.Duplicates
 }
 
 type cpuStat struct {
