@@ -181,17 +181,7 @@ func fixPageCRCs(b []byte) {
 		}
 		page := b[off : off+n]
 		clear(page[22:26])
-		var crc uint32
-		for _, c := range page {
-			crc ^= uint32(c) << 24
-			for range 8 {
-				if crc&0x80000000 != 0 {
-					crc = crc<<1 ^ 0x04C11DB7
-				} else {
-					crc <<= 1
-				}
-			}
-		}
+		crc := recorder.CRCBytewise(0, page)
 		page[22], page[23], page[24], page[25] = byte(crc), byte(crc>>8), byte(crc>>16), byte(crc>>24)
 		off += n
 	}

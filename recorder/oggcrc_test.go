@@ -6,10 +6,11 @@ import (
 	"testing"
 )
 
-// crcBytewise is the reference Ogg CRC (RFC 3533): polynomial 0x04C11DB7,
+// CRCBytewise is the reference Ogg CRC (RFC 3533): polynomial 0x04C11DB7,
 // MSB first, init 0, no final xor, one bit at a time, so that it shares
-// nothing with oggChecksum's tables.
-func crcBytewise(crc uint32, p []byte) uint32 {
+// nothing with oggChecksum's tables. Exported for the external tests
+// (extract_test.go) that re-checksum pages they alter.
+func CRCBytewise(crc uint32, p []byte) uint32 {
 	for _, b := range p {
 		crc ^= uint32(b) << 24
 		for range 8 {
@@ -26,7 +27,7 @@ func crcBytewise(crc uint32, p []byte) uint32 {
 func TestOggChecksumReference(t *testing.T) {
 	// The catalogue's check value of CRC-32/MPEG-2 without init and xorout
 	// (CRC-32/OGG) holds for the reference itself.
-	if got := crcBytewise(0, []byte("123456789")); got != 0x89a1897f {
+	if got := CRCBytewise(0, []byte("123456789")); got != 0x89a1897f {
 		t.Fatalf("reference check value %08x, want 89a1897f", got)
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -41,7 +42,7 @@ func TestOggChecksumReference(t *testing.T) {
 	for _, n := range lengths {
 		off := rng.IntN(64) // unaligned starts
 		p := buf[off : off+n]
-		want := crcBytewise(0, p)
+		want := CRCBytewise(0, p)
 		if got := oggChecksum(0, p); got != want {
 			t.Fatalf("%d bytes at offset %d: %08x, want %08x", n, off, got, want)
 		}
@@ -61,7 +62,7 @@ func FuzzOggChecksum(f *testing.F) {
 	f.Add(make([]byte, 300), uint32(0xffffffff), uint16(17))
 	f.Add([]byte("OggS\x00\x02"), uint32(0x04c11db7), uint16(0))
 	f.Fuzz(func(t *testing.T, p []byte, crc uint32, split uint16) {
-		want := crcBytewise(crc, p)
+		want := CRCBytewise(crc, p)
 		if got := oggChecksum(crc, p); got != want {
 			t.Fatalf("crc %08x of % x: %08x, want %08x", crc, p, got, want)
 		}
